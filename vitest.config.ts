@@ -3,7 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     // CI restates the JSON summary as the plain "N passed, N failed" line it reads.
-    reporters: process.env.CI ? ['default', ['json', { outputFile: '.local/test-results.json' }]] : ['default'],
+    reporters: process.env.CI
+      ? ['default', ['json', { outputFile: '.local/test-results.json' }]]
+      : ['default'],
     projects: [
       {
         test: {

@@ -11,7 +11,11 @@ const list = z
 
 const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
-const port = z.coerce.number().int().min(0).max(65535);
+const port = z.coerce
+  .number({ error: 'must be a port number (0-65535)' })
+  .int('must be a port number (0-65535)')
+  .min(0, 'must be a port number (0-65535)')
+  .max(65535, 'must be a port number (0-65535)');
 
 export const configSchema = z.object({
   KAFKA_BROKERS: list.default(['127.0.0.1:9092']).describe('comma-separated bootstrap brokers, host:port'),
@@ -31,7 +35,13 @@ export const configSchema = z.object({
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.default(8080),
   API_TOKENS: list.optional().describe('when set, /v1/* needs Authorization: Bearer <token>'),
-  HOT_TIER_MB: z.coerce.number().int().min(1).max(1_048_576).default(256).describe('memory budget of the hot tier'),
+  HOT_TIER_MB: z.coerce
+    .number({ error: 'must be a whole number of MiB' })
+    .int('must be a whole number of MiB')
+    .min(1)
+    .max(1_048_576)
+    .default(256)
+    .describe('memory budget of the hot tier'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -43,7 +53,9 @@ export class ConfigError extends Error {
   readonly code = 'invalid_config';
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
-    super(`Invalid configuration; fix these environment variables and start again:\n  ${problems.join('\n  ')}`);
+    super(
+      `Invalid configuration; fix these environment variables and start again:\n  ${problems.join('\n  ')}`,
+    );
     this.name = 'ConfigError';
     this.problems = problems;
   }

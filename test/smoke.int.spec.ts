@@ -70,7 +70,11 @@ describe('RocksDB', () => {
       const key = (i: number) => Buffer.from(`key-${String(i).padStart(4, '0')}`);
       const db = await openRocksDatabase(dir.path);
       await db.write(
-        Array.from({ length: 1000 }, (_, i) => ({ type: 'put' as const, key: key(i), value: Buffer.from(`value ${i}`) })),
+        Array.from({ length: 1000 }, (_, i) => ({
+          type: 'put' as const,
+          key: key(i),
+          value: Buffer.from(`value ${i}`),
+        })),
         { sync: true },
       );
       await db.close();

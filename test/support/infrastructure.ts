@@ -109,7 +109,12 @@ export async function resolveKafka(): Promise<Service<string[]>> {
 export async function resolvePostgres(): Promise<Service<string>> {
   const fromEnv = process.env.DATABASE_URL;
   if (fromEnv !== undefined && fromEnv !== '') {
-    return { value: fromEnv, source: 'environment', description: await postgresVersion(fromEnv), stop: nothingToStop };
+    return {
+      value: fromEnv,
+      source: 'environment',
+      description: await postgresVersion(fromEnv),
+      stop: nothingToStop,
+    };
   }
   if (dockerAvailable()) {
     const { PostgreSqlContainer } = await import('@testcontainers/postgresql');

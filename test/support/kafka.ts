@@ -1,4 +1,12 @@
-import { Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig, type Producer, type ProducerConfig } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type ConsumerConfig,
+  type Producer,
+  type ProducerConfig,
+} from 'kafkajs';
 import { inject } from 'vitest';
 import { uniqueName } from './names.ts';
 import { trackResource } from './resources.ts';

@@ -9,8 +9,9 @@ import { openResources } from './resources.ts';
 let baseline = { ledger: new Set<object>(), tcp: 0 };
 
 function liveTcpHandles(): number {
-  return process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap' || kind === 'TCPServerWrap')
-    .length;
+  return process
+    .getActiveResourcesInfo()
+    .filter((kind) => kind === 'TCPSocketWrap' || kind === 'TCPServerWrap').length;
 }
 
 beforeEach(() => {

@@ -36,13 +36,20 @@ describe('loadConfig', () => {
     }
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as ConfigError).message;
-    for (const name of ['HTTP_PORT="eighty"', 'HOT_TIER_MB="0"', 'LOG_LEVEL="loud"', 'DATABASE_URL="mysql://x"']) {
+    for (const name of [
+      'HTTP_PORT="eighty"',
+      'HOT_TIER_MB="0"',
+      'LOG_LEVEL="loud"',
+      'DATABASE_URL="mysql://x"',
+    ]) {
       expect(message).toContain(name);
     }
     expect(message).toContain('must be a postgres:// connection URL');
   });
 
   it('refuses a partial SASL configuration', () => {
-    expect(() => loadConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' })).toThrow(/set all three/);
+    expect(() => loadConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' })).toThrow(
+      /set all three/,
+    );
   });
 });
