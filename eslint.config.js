@@ -17,7 +17,10 @@ export default tseslint.config(
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: { allowDefaultProject: ['*.js'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
@@ -37,7 +40,11 @@ export default tseslint.config(
       ],
       'no-restricted-properties': [
         'error',
-        { object: 'Date', property: 'now', message: 'The pure core reads no clock: take time from the event.' },
+        {
+          object: 'Date',
+          property: 'now',
+          message: 'The pure core reads no clock: take time from the event.',
+        },
         { object: 'Math', property: 'random', message: 'The pure core is deterministic.' },
       ],
     },

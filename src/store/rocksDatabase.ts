@@ -16,7 +16,10 @@ export interface RocksDatabase {
   /** Atomic; with `sync` the write-ahead log is fsynced before it resolves. */
   write(operations: readonly WriteOperation[], options?: { sync?: boolean }): Promise<void>;
   /** Entries whose key starts with `prefix`, in key order. */
-  scan(prefix: Buffer, options?: { limit?: number; after?: Buffer }): Promise<{ key: Buffer; value: Buffer }[]>;
+  scan(
+    prefix: Buffer,
+    options?: { limit?: number; after?: Buffer },
+  ): Promise<{ key: Buffer; value: Buffer }[]>;
   close(): Promise<void>;
 }
 
