@@ -53,3 +53,14 @@ describe('loadConfig', () => {
     );
   });
 });
+
+describe('README configuration table', () => {
+  it('lists every variable the config schema accepts, and no other', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { configVariables } = await import('../../src/config.ts');
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Commands'));
+    const documented = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]);
+    expect(documented.sort()).toEqual([...configVariables].sort());
+  });
+});
