@@ -60,7 +60,7 @@ describe('README configuration table', () => {
     const { configVariables } = await import('../../src/config.ts');
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Commands'));
-    const documented = [...section.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]);
+    const documented = [...section.matchAll(/^\| `([A-Z_]+)` +\|/gm)].map((match) => match[1]);
     expect(documented.sort()).toEqual([...configVariables].sort());
   });
 });
