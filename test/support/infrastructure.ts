@@ -40,7 +40,12 @@ export async function kafkaBrokerVersion(brokers: string[]): Promise<string> {
 }
 
 async function postgresVersion(url: string): Promise<string> {
-  const pool = pg.default({ connectionString: url, poolSize: 1, connectionTimeoutMilliseconds: 3_000 });
+  const pool = pg.default({
+    connectionString: url,
+    poolSize: 1,
+    bigIntMode: 'bigint',
+    connectionTimeoutMilliseconds: 3_000,
+  });
   try {
     const [row] = (await pool.query(pg.sql`SHOW server_version`)) as { server_version: string }[];
     return `PostgreSQL ${row?.server_version ?? 'unknown version'}`;

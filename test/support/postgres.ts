@@ -15,7 +15,7 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const serverUrl = new URL(inject('postgresUrl'));
   const name = uniqueName('readstates_test');
-  const admin = pg.default({ connectionString: serverUrl.href, poolSize: 1 });
+  const admin = pg.default({ connectionString: serverUrl.href, poolSize: 1, bigIntMode: 'bigint' });
   try {
     await admin.query(pg.sql`CREATE DATABASE ${pg.sql.ident(name)}`);
   } finally {
@@ -31,7 +31,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     async drop() {
       await pool.dispose();
       release();
-      const dropper = pg.default({ connectionString: serverUrl.href, poolSize: 1 });
+      const dropper = pg.default({ connectionString: serverUrl.href, poolSize: 1, bigIntMode: 'bigint' });
       try {
         await dropper.query(pg.sql`DROP DATABASE IF EXISTS ${pg.sql.ident(name)} WITH (FORCE)`);
       } finally {
