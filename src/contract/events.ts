@@ -1,42 +1,91 @@
 import { z } from 'zod';
-import { isSnowflake } from './snowflake.ts';
+import { fitsInUint64, MAX_SNOWFLAKE, SNOWFLAKE_PATTERN } from './snowflake.ts';
 
+/**
+ * The error for a value of the wrong JSON type names what arrived, so a dead-lettered record explains itself.
+ * Zod calls this only on failure: the success path builds no strings.
+ */
+function mustBe(rule: string, hintForNumbers = '') {
+  return (issue: { readonly input?: unknown }): string => {
+    const input = issue.input;
+    if (input === undefined) return 'is required';
+    if (typeof input === 'string') return rule;
+    const kind = input === null ? 'null' : Array.isArray(input) ? 'an array' : `a ${typeof input}`;
+    return `${rule}; got ${kind}${typeof input === 'number' ? hintForNumbers : ''}`;
+  };
+}
+
+const SNOWFLAKE_RULE = `must be a decimal string of an unsigned 64-bit integer (1-20 digits, no leading zeros, at most ${MAX_SNOWFLAKE})`;
+
+/**
+ * Shape first (aborting, so the range check never sees a non-number), then range. The regex also gives the
+ * JSON Schema its `pattern`; the range has no JSON Schema form, so the description states it.
+ */
 export const snowflake = z
-  .string()
-  .refine(isSnowflake, 'must be a decimal string of an unsigned 64-bit integer (1-20 digits, no leading zeros)');
+  .string({ error: mustBe(SNOWFLAKE_RULE, ' (send ids as strings: JSON numbers lose precision above 2^53)') })
+  .regex(SNOWFLAKE_PATTERN, { error: SNOWFLAKE_RULE, abort: true })
+  .refine(fitsInUint64, { error: SNOWFLAKE_RULE })
+  .meta({
+    description: `Snowflake id: an unsigned 64-bit integer as a decimal string with no leading zeros, 0 to ${MAX_SNOWFLAKE} (the 64-bit maximum).`,
+  });
+
+const TIMESTAMP_RULE =
+  'must be an RFC 3339 date-time with Z or a numeric offset, e.g. 2024-05-01T12:00:00.000Z';
 
 /** RFC 3339: a date-time with `Z` or a numeric offset. */
-const timestamp = z.iso.datetime({ offset: true });
+const timestamp = z.iso
+  .datetime({ offset: true, error: mustBe(TIMESTAMP_RULE) })
+  .meta({ description: 'RFC 3339 date-time with Z or a numeric offset, e.g. 2024-05-01T12:00:00.000Z' });
 
 export const MAX_MENTIONS = 1000;
 
-export const messageSentSchema = z.object({
-  type: z.literal('message_sent'),
-  v: z.literal(1),
-  channel_id: snowflake,
-  message_id: snowflake,
-  author_id: snowflake,
-  mention_user_ids: z.array(snowflake).max(MAX_MENTIONS).default([]),
-  sent_at: timestamp,
-});
+export const messageSentSchema = z
+  .object({
+    type: z.literal('message_sent'),
+    v: z.literal(1),
+    channel_id: snowflake,
+    message_id: snowflake,
+    author_id: snowflake,
+    mention_user_ids: z
+      .array(snowflake, { error: mustBe('must be an array of snowflake id strings') })
+      .max(MAX_MENTIONS, { error: `must list at most ${MAX_MENTIONS} users` })
+      .default([]),
+    sent_at: timestamp,
+  })
+  .meta({
+    title: 'message_sent v1',
+    description: 'A message was posted. Topic: messages; record key: channel_id. Unknown fields are ignored.',
+  });
 
-export const messageDeletedSchema = z.object({
-  type: z.literal('message_deleted'),
-  v: z.literal(1),
-  channel_id: snowflake,
-  message_id: snowflake,
-  deleted_at: timestamp,
-});
+export const messageDeletedSchema = z
+  .object({
+    type: z.literal('message_deleted'),
+    v: z.literal(1),
+    channel_id: snowflake,
+    message_id: snowflake,
+    deleted_at: timestamp,
+  })
+  .meta({
+    title: 'message_deleted v1',
+    description:
+      'A message was deleted. Topic: messages; record key: channel_id. Unknown fields are ignored.',
+  });
 
-export const messageAckedSchema = z.object({
-  type: z.literal('message_acked'),
-  v: z.literal(1),
-  channel_id: snowflake,
-  user_id: snowflake,
-  message_id: snowflake,
-  manual: z.boolean().default(false),
-  acked_at: timestamp,
-});
+export const messageAckedSchema = z
+  .object({
+    type: z.literal('message_acked'),
+    v: z.literal(1),
+    channel_id: snowflake,
+    user_id: snowflake,
+    message_id: snowflake,
+    manual: z.boolean({ error: mustBe('must be true or false') }).default(false),
+    acked_at: timestamp,
+  })
+  .meta({
+    title: 'message_acked v1',
+    description:
+      'A user read a channel up to message_id (manual: they marked it unread there). Topic: acks; record key: channel_id. Unknown fields are ignored.',
+  });
 
 export type MessageSent = z.output<typeof messageSentSchema>;
 export type MessageDeleted = z.output<typeof messageDeletedSchema>;
@@ -50,6 +99,8 @@ export type MessageAckedInput = z.input<typeof messageAckedSchema>;
 export type MessageEvent = MessageSent | MessageDeleted;
 /** Every event the projector folds. */
 export type ChatEvent = MessageSent | MessageDeleted | MessageAcked;
+/** Every event a publisher may send, before defaults are filled in. */
+export type ChatEventInput = MessageSentInput | MessageDeletedInput | MessageAckedInput;
 
 /** Each version of each event type: the decoder picks the schema from `type` and `v`. */
 export const eventSchemas = {
@@ -59,3 +110,33 @@ export const eventSchemas = {
 } as const;
 
 export type EventType = keyof typeof eventSchemas;
+
+/** `eventSchemas` typed for lookup by values read off the wire. */
+const schemasByType: Readonly<Record<EventType, Readonly<Record<number, z.ZodType<ChatEvent>>>>> =
+  eventSchemas;
+
+export const EVENT_TYPES = Object.keys(eventSchemas) as readonly EventType[];
+
+export function isEventType(value: unknown): value is EventType {
+  return typeof value === 'string' && Object.hasOwn(schemasByType, value);
+}
+
+/** The schema for this version of the event type, or undefined when `v` is not one we support. */
+export function schemaFor(type: EventType, v: unknown): z.ZodType<ChatEvent> | undefined {
+  const versions = schemasByType[type];
+  return typeof v === 'number' && Object.hasOwn(versions, v) ? versions[v] : undefined;
+}
+
+export function supportedVersions(type: EventType): readonly number[] {
+  return Object.keys(schemasByType[type]).map(Number);
+}
+
+/** The two input topics, by role; their names come from configuration. */
+export type TopicKind = 'messages' | 'acks';
+
+/** Which topic carries each event type. Both topics are keyed by channel_id and must be co-partitioned. */
+export const eventTopic = {
+  message_sent: 'messages',
+  message_deleted: 'messages',
+  message_acked: 'acks',
+} as const satisfies Record<EventType, TopicKind>;

@@ -1,0 +1,144 @@
+import { Kafka, Partitioners } from 'kafkajs';
+import type { CompressionTypes, KafkaConfig, Message, ProducerConfig, RecordMetadata } from 'kafkajs';
+import { encodeEvent } from '../contract/encode.ts';
+import { EVENT_TYPES, eventTopic, isEventType } from '../contract/events.ts';
+import type { EventType, TopicKind } from '../contract/events.ts';
+import { InvalidEventError } from '../contract/invalidEventError.ts';
+import type {
+  PublishEvent,
+  PublishMessageAcked,
+  PublishMessageDeleted,
+  PublishMessageSent,
+} from './publishInputs.ts';
+import { toEventInput } from './publishInputs.ts';
+
+/** Topic names by role; they come from the same configuration the service reads (TOPIC_MESSAGES, TOPIC_ACKS). */
+export type PublisherTopics = Readonly<Record<TopicKind, string>>;
+
+export interface PublisherOptions {
+  /** A kafkajs client, or the configuration to build one (brokers, clientId, ssl, sasl…). */
+  readonly kafka: Kafka | KafkaConfig;
+  /**
+   * Both topics must be co-partitioned: the same number of partitions, fed with the same partitioner, so a
+   * channel's key lands on the same partition number in each and one consumer sees both halves of a channel.
+   * Every producer writing to them must use kafkajs's DefaultPartitioner (murmur2, Java-client compatible)
+   * or a client whose default matches it, as this SDK does.
+   */
+  readonly topics: PublisherTopics;
+  /**
+   * Further producer settings. Idempotence, the in-flight limit and the partitioner are fixed by the SDK.
+   * Note that a producer built through `Kafka#producer` retries 5 times unless `retry.retries` says otherwise.
+   */
+  readonly producer?: Omit<
+    ProducerConfig,
+    'idempotent' | 'maxInFlightRequests' | 'createPartitioner' | 'transactionalId'
+  >;
+  /** How long the broker may take to acknowledge a produce request, in ms (kafkajs default 30000). */
+  readonly timeout?: number;
+  readonly compression?: CompressionTypes;
+}
+
+export interface Publisher {
+  connect(): Promise<void>;
+  /** Each publish validates first and throws `InvalidEventError` naming the field; nothing is sent then. */
+  publishMessageSent(input: PublishMessageSent): Promise<RecordMetadata[]>;
+  publishMessageDeleted(input: PublishMessageDeleted): Promise<RecordMetadata[]>;
+  publishMessageAcked(input: PublishMessageAcked): Promise<RecordMetadata[]>;
+  /** One request per broker for the whole batch; if any entry is invalid, none is sent. */
+  publishBatch(inputs: readonly PublishEvent[]): Promise<RecordMetadata[]>;
+  disconnect(): Promise<void>;
+}
+
+/**
+ * The producer settings the contract needs, fixed here so no publisher forgets one:
+ * - `idempotent`: a retried produce request cannot duplicate or reorder a channel's events.
+ * - `maxInFlightRequests: 1`: kafkajs 2.2.4 enforces no limit for idempotent producers. It keeps sequence
+ *   numbers in order by serialising produce requests per broker with a lock, and has none of the Java client's
+ *   re-sequencing of several in-flight batches; a limit of 1 keeps that guarantee should the lock change, at
+ *   no cost since produce requests are serialised anyway.
+ * - `DefaultPartitioner`, named explicitly: it is what the topics' co-partitioning relies on, and naming it
+ *   silences kafkajs's warning about the partitioner change in 2.0.
+ */
+export const PUBLISHER_PRODUCER_CONFIG = {
+  idempotent: true,
+  maxInFlightRequests: 1,
+  createPartitioner: Partitioners.DefaultPartitioner,
+} as const satisfies ProducerConfig;
+
+/** Waiting for all in-sync replicas is required by idempotence (kafkajs refuses anything else). */
+const ACKS_ALL = -1;
+
+function checkTopics(topics: PublisherTopics): void {
+  for (const kind of ['messages', 'acks'] as const) {
+    const name: unknown = topics[kind];
+    if (typeof name !== 'string' || name.trim() === '') {
+      throw new TypeError(`topics.${kind} must be a topic name; got ${JSON.stringify(name)}`);
+    }
+  }
+  if (topics.messages === topics.acks) {
+    throw new TypeError(
+      `topics.messages and topics.acks must be different topics; both are "${topics.messages}"`,
+    );
+  }
+}
+
+export function createPublisher(options: PublisherOptions): Publisher {
+  checkTopics(options.topics);
+  const topics = { ...options.topics };
+  const kafka = 'producer' in options.kafka ? options.kafka : new Kafka(options.kafka);
+  const producer = kafka.producer({ ...options.producer, ...PUBLISHER_PRODUCER_CONFIG });
+  const sendOptions = {
+    acks: ACKS_ALL,
+    ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+    ...(options.compression === undefined ? {} : { compression: options.compression }),
+  };
+
+  function encode(type: EventType, input: object): { topic: string; message: Message } {
+    const { key, value } = encodeEvent(toEventInput(type, input));
+    return { topic: topics[eventTopic[type]], message: { key, value } };
+  }
+
+  // Async so that a validation error rejects the returned promise, like a send failure, instead of throwing.
+  async function publishOne(type: EventType, input: object): Promise<RecordMetadata[]> {
+    const { topic, message } = encode(type, input);
+    return producer.send({ ...sendOptions, topic, messages: [message] });
+  }
+
+  return {
+    connect: () => producer.connect(),
+    publishMessageSent: (input) => publishOne('message_sent', input),
+    publishMessageDeleted: (input) => publishOne('message_deleted', input),
+    publishMessageAcked: (input) => publishOne('message_acked', input),
+
+    async publishBatch(inputs) {
+      if (inputs.length === 0) return [];
+      // Validate everything before sending anything, naming the entry so a caller can find it.
+      const byTopic = new Map<string, Message[]>();
+      inputs.forEach((input, index) => {
+        let encoded: { topic: string; message: Message };
+        try {
+          const type: unknown = (input as { type?: unknown }).type;
+          if (!isEventType(type)) {
+            throw new InvalidEventError('event', [
+              `type: must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(type)}`,
+            ]);
+          }
+          encoded = encode(type, input);
+        } catch (error) {
+          if (!(error instanceof InvalidEventError)) throw error;
+          throw new InvalidEventError(
+            `batch entry [${index}]`,
+            error.problems.map((problem) => `[${index}].${problem}`),
+          );
+        }
+        const messages = byTopic.get(encoded.topic);
+        if (messages === undefined) byTopic.set(encoded.topic, [encoded.message]);
+        else messages.push(encoded.message);
+      });
+      const topicMessages = Array.from(byTopic, ([topic, messages]) => ({ topic, messages }));
+      return producer.sendBatch({ ...sendOptions, topicMessages });
+    },
+
+    disconnect: () => producer.disconnect(),
+  };
+}

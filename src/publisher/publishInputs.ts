@@ -1,0 +1,62 @@
+import type {
+  ChatEventInput,
+  EventType,
+  MessageAckedInput,
+  MessageDeletedInput,
+  MessageSentInput,
+} from '../contract/events.ts';
+import { InvalidEventError } from '../contract/invalidEventError.ts';
+
+/**
+ * What the SDK's publish methods take. The contract's own input types, except that `type` and `v` may be left
+ * out (the method names the type; this SDK speaks version 1) and the timestamp may be a `Date`, sent as its ISO
+ * string. The timestamp is still required: the SDK never stamps an event with its own clock, because the time
+ * an event happened is the publisher's to state.
+ */
+export type PublishMessageSent = Omit<MessageSentInput, 'type' | 'v' | 'sent_at'> & {
+  readonly type?: 'message_sent';
+  readonly v?: 1;
+  readonly sent_at: string | Date;
+};
+export type PublishMessageDeleted = Omit<MessageDeletedInput, 'type' | 'v' | 'deleted_at'> & {
+  readonly type?: 'message_deleted';
+  readonly v?: 1;
+  readonly deleted_at: string | Date;
+};
+export type PublishMessageAcked = Omit<MessageAckedInput, 'type' | 'v' | 'acked_at'> & {
+  readonly type?: 'message_acked';
+  readonly v?: 1;
+  readonly acked_at: string | Date;
+};
+
+/** An entry of `publishBatch`: here `type` is required, since it decides the schema and the topic. */
+export type PublishEvent =
+  | (PublishMessageSent & { readonly type: 'message_sent' })
+  | (PublishMessageDeleted & { readonly type: 'message_deleted' })
+  | (PublishMessageAcked & { readonly type: 'message_acked' });
+
+const TIMESTAMP_FIELD = {
+  message_sent: 'sent_at',
+  message_deleted: 'deleted_at',
+  message_acked: 'acked_at',
+} as const satisfies Record<EventType, string>;
+
+/** Fills in `type` and `v` and turns a `Date` timestamp into its ISO string; the schema checks the rest. */
+export function toEventInput(type: EventType, input: object): ChatEventInput {
+  const fields = input as Record<string, unknown>;
+  if (fields.type !== undefined && fields.type !== type) {
+    throw new InvalidEventError(`${type} event`, [
+      `type: must be ${type} here; got ${JSON.stringify(fields.type)}`,
+    ]);
+  }
+  const field = TIMESTAMP_FIELD[type];
+  let timestamp = fields[field];
+  if (timestamp instanceof Date) {
+    if (Number.isNaN(timestamp.getTime())) {
+      throw new InvalidEventError(`${type} event`, [`${field}: is an invalid Date`]);
+    }
+    timestamp = timestamp.toISOString();
+  }
+  // The schema validates the result; this only shapes it.
+  return { v: 1, ...fields, type, [field]: timestamp } as ChatEventInput;
+}
