@@ -1,40 +1,58 @@
 /**
- * Fails a test that leaks a Kafka client, HTTP server, database pool or child process. Two nets: the helpers'
- * ledger (names what leaked) and Node's own list of live TCP handles (catches clients made without a helper).
- * Resources opened in beforeAll are part of the baseline and must be closed in afterAll.
+ * Fails a test that leaks a Kafka client, HTTP server, database pool or child process. Two nets:
+ * - after each test, the helpers' ledger (names what leaked) and Node's list of listening servers;
+ * - after each file, Node's list of live TCP handles, back to what it was before the file (catches clients made
+ *   without a helper). Per-file resources (beforeAll) may hold sockets during tests, so sockets are counted
+ *   per file, not per test.
  */
-import { afterEach, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { openResources } from './resources.ts';
 
-let baseline = { ledger: new Set<object>(), tcp: 0 };
-
-function liveTcpHandles(): number {
-  return process
-    .getActiveResourcesInfo()
-    .filter((kind) => kind === 'TCPSocketWrap' || kind === 'TCPServerWrap').length;
+function liveHandles(kind: 'TCPSocketWrap' | 'TCPServerWrap'): number {
+  return process.getActiveResourcesInfo().filter((k) => k === kind).length;
 }
 
+/** Handles close asynchronously after disconnect(); give them a moment before calling it a leak. */
+async function settle(count: () => number, baseline: number): Promise<number> {
+  const deadline = Date.now() + 3_000;
+  while (count() > baseline && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return count() - baseline;
+}
+
+let fileSockets = 0;
+let testBaseline = { ledger: new Set<object>(), servers: 0 };
+
+beforeAll(() => {
+  fileSockets = liveHandles('TCPSocketWrap');
+});
+
 beforeEach(() => {
-  baseline = { ledger: new Set(openResources()), tcp: liveTcpHandles() };
+  testBaseline = { ledger: new Set(openResources()), servers: liveHandles('TCPServerWrap') };
 });
 
 afterEach(async () => {
-  const leaked = openResources().filter((resource) => !baseline.ledger.has(resource));
+  const leaked = openResources().filter((resource) => !testBaseline.ledger.has(resource));
   if (leaked.length > 0) {
     throw new Error(
       `This test left open: ${leaked.map((r) => `${r.kind} "${r.name}"`).join(', ')}. Close it in the test or afterEach.`,
     );
   }
-  // Sockets close asynchronously after disconnect(); give them a moment before calling it a leak.
-  const deadline = Date.now() + 3_000;
-  while (liveTcpHandles() > baseline.tcp && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  const servers = await settle(() => liveHandles('TCPServerWrap'), testBaseline.servers);
+  if (servers > 0)
+    throw new Error(`This test left ${servers} listening server(s) open: close the HTTP server.`);
+});
+
+afterAll(async () => {
+  const leaked = openResources();
+  if (leaked.length > 0) {
+    throw new Error(`This file left open: ${leaked.map((r) => `${r.kind} "${r.name}"`).join(', ')}.`);
   }
-  const extra = liveTcpHandles() - baseline.tcp;
-  if (extra > 0) {
+  const sockets = await settle(() => liveHandles('TCPSocketWrap'), fileSockets);
+  if (sockets > 0) {
     throw new Error(
-      `This test left ${extra} TCP socket(s) or server(s) open: a Kafka client not disconnected, an HTTP server ` +
-        'not closed or a database pool not disposed.',
+      `This file left ${sockets} TCP socket(s) open: a Kafka client not disconnected or a database pool not disposed.`,
     );
   }
 });

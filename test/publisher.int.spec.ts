@@ -1,0 +1,90 @@
+/** The publisher SDK against the real broker: what upstream services send is what the projector decodes. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeEvent } from '../src/contract/decode.ts';
+import type { ChatEvent } from '../src/contract/events.ts';
+import { createPublisher, type Publisher } from '../src/publisher/createPublisher.ts';
+import { testKafka } from './support/kafka.ts';
+import { trackResource } from './support/resources.ts';
+import { waitFor } from './support/waitFor.ts';
+
+const kafka = testKafka('publisher');
+const topics = { messages: kafka.topic('messages'), acks: kafka.topic('acks') };
+const at = '2026-11-22T10:00:00.000Z';
+
+describe('publisher SDK', () => {
+  let publisher: Publisher;
+  let release: () => void;
+  beforeAll(async () => {
+    await kafka.createTopics([topics.messages, topics.acks], 4);
+    publisher = createPublisher({ kafka: kafka.kafka, topics });
+    release = trackResource('kafka client', 'publisher');
+    await publisher.connect();
+  });
+  afterAll(async () => {
+    await publisher.disconnect();
+    release();
+  });
+
+  it('publishes each event to its topic, keyed by channel, co-partitioned, decodable by the projector', async () => {
+    const channels = ['1', '22', '333', '4444', '55555', '18446744073709551615'];
+    for (const channel_id of channels) {
+      await publisher.publishMessageSent({ channel_id, message_id: '100', author_id: '7', sent_at: at });
+    }
+    await publisher.publishBatch(
+      channels.flatMap((channel_id) => [
+        { type: 'message_acked' as const, channel_id, user_id: '8', message_id: '100', acked_at: at },
+        { type: 'message_deleted' as const, channel_id, message_id: '100', deleted_at: at },
+      ]),
+    );
+
+    const received: { topic: string; partition: number; event: ChatEvent }[] = [];
+    const consumer = kafka.consumer({ groupId: kafka.group('publisher') });
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics: [topics.messages, topics.acks], fromBeginning: true });
+      await consumer.run({
+        eachMessage: ({ topic, partition, message }) => {
+          const decoded = decodeEvent(
+            message.value,
+            message.key,
+            topic === topics.acks ? 'acks' : 'messages',
+          );
+          if (!decoded.ok)
+            throw new Error(`publisher wrote an undecodable record: ${decoded.rejection.message}`);
+          received.push({ topic, partition, event: decoded.event });
+          return Promise.resolve();
+        },
+      });
+      await waitFor(() => received.length >= channels.length * 3, 30_000, 'all published events');
+    } finally {
+      await consumer.disconnect();
+    }
+
+    for (const channel of channels) {
+      const ofChannel = received.filter((r) => r.event.channel_id === channel);
+      expect(ofChannel.filter((r) => r.topic === topics.messages).map((r) => r.event.type)).toEqual([
+        'message_sent',
+        'message_deleted',
+      ]);
+      expect(ofChannel.filter((r) => r.topic === topics.acks).map((r) => r.event)).toEqual([
+        {
+          type: 'message_acked',
+          v: 1,
+          channel_id: channel,
+          user_id: '8',
+          message_id: '100',
+          manual: false,
+          acked_at: at,
+        },
+      ]);
+      expect(new Set(ofChannel.map((r) => r.partition)).size).toBe(1);
+    }
+    expect(new Set(received.map((r) => r.partition)).size).toBeGreaterThan(1);
+  });
+
+  it('refuses an invalid event before sending anything, naming the field', async () => {
+    await expect(
+      publisher.publishMessageAcked({ channel_id: '01', user_id: '8', message_id: '100', acked_at: at }),
+    ).rejects.toThrow(/channel_id/);
+  });
+});
