@@ -1,21 +1,21 @@
-import type { AbstractBatch } from 'abstract-leveldown';
-import rocksdbModule from 'rocksdb';
+import { createRequire } from 'node:module';
 
 /**
- * The `rocksdb` binding's callbacks behind promises, keys and values as Buffers. Kept thin: the store layer
- * owns key layout and encoding.
+ * @nxtedition/rocksdb behind the few calls the store makes, keys and values as Buffers. Kept thin: the store
+ * layer owns key layout and encoding. docs/decisions/0001-rocksdb-binding.md says why this binding.
  */
-// The binding is CommonJS (`module.exports = RocksDB`); its typings claim a `default` export it lacks.
-const RocksDB = rocksdbModule as unknown as typeof rocksdbModule.default;
-
 export type WriteOperation = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer };
 
 export interface RocksDatabase {
   readonly path: string;
   get(key: Buffer): Promise<Buffer | undefined>;
+  /** One round trip for many keys; `undefined` where a key is absent. */
+  getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]>;
+  /** RocksDB MultiGet on the calling thread: for reads that must not yield (block-cache hits take microseconds). */
+  getManySync(keys: readonly Buffer[]): (Buffer | undefined)[];
   /** Atomic; with `sync` the write-ahead log is fsynced before it resolves. */
   write(operations: readonly WriteOperation[], options?: { sync?: boolean }): Promise<void>;
-  /** Entries whose key starts with `prefix`, in key order. */
+  /** Entries whose key starts with `prefix`, in key order, after `after` (exclusive) when given. */
   scan(
     prefix: Buffer,
     options?: { limit?: number; after?: Buffer },
@@ -23,72 +23,54 @@ export interface RocksDatabase {
   close(): Promise<void>;
 }
 
+/** The part of the binding used here: the abstract-level 1 API plus the fork's synchronous multi-get. */
+interface RocksLevel {
+  open(options: { createIfMissing: boolean }): Promise<void>;
+  close(): Promise<void>;
+  getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]>;
+  _getManySync(keys: readonly Buffer[]): (Buffer | undefined)[];
+  batch(operations: readonly WriteOperation[], options: { sync: boolean }): Promise<void>;
+  iterator(options: { gte?: Buffer; gt?: Buffer; lt?: Buffer; limit?: number }): {
+    all(): Promise<[Buffer, Buffer][]>;
+  };
+}
+
+interface Binding {
+  RocksLevel: new (
+    location: string,
+    options: { keyEncoding: 'buffer'; valueEncoding: 'buffer' },
+  ) => RocksLevel;
+}
+
+// The binding ships no typings; it is CommonJS, so require() it and describe what is used above.
+const { RocksLevel } = createRequire(import.meta.url)('@nxtedition/rocksdb') as Binding;
+
 export async function openRocksDatabase(path: string): Promise<RocksDatabase> {
-  const db = RocksDB(path);
-  await new Promise<void>((resolve, reject) => {
-    db.open({ createIfMissing: true }, (error) => {
-      if (error) reject(new Error(`Cannot open RocksDB at ${path}: ${error.message}`, { cause: error }));
-      else resolve();
-    });
-  });
+  const db = new RocksLevel(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  try {
+    await db.open({ createIfMissing: true });
+  } catch (error) {
+    throw new Error(`Cannot open RocksDB at ${path}: ${(error as Error).message}`, { cause: error });
+  }
 
   return {
     path,
-    get: (key) =>
-      new Promise((resolve, reject) => {
-        db.get(key, { asBuffer: true }, (error, value) => {
-          if (error) {
-            // abstract-leveldown signals a missing key with an error, not a value.
-            if (/NotFound/i.test(error.message)) resolve(undefined);
-            else reject(error);
-          } else resolve(value as Buffer);
-        });
-      }),
-    write: (operations, options = {}) =>
-      new Promise((resolve, reject) => {
-        db.batch(operations as AbstractBatch[], { sync: options.sync ?? false }, (error) => {
-          if (error) reject(error);
-          else resolve();
-        });
-      }),
-    scan: (prefix, options = {}) =>
-      new Promise((resolve, reject) => {
-        const upper = prefixUpperBound(prefix);
-        const iterator = db.iterator({
+    get: async (key) => (await db.getMany([key]))[0],
+    getMany: (keys) => (keys.length === 0 ? Promise.resolve([]) : db.getMany(keys)),
+    getManySync: (keys) => (keys.length === 0 ? [] : db._getManySync(keys)),
+    write: (operations, options = {}) => db.batch(operations, { sync: options.sync ?? false }),
+    scan: async (prefix, options = {}) => {
+      const upper = prefixUpperBound(prefix);
+      const entries = await db
+        .iterator({
           ...(options.after === undefined ? { gte: prefix } : { gt: options.after }),
           ...(upper === undefined ? {} : { lt: upper }),
-          limit: options.limit ?? -1,
-          keyAsBuffer: true,
-          valueAsBuffer: true,
-        });
-        const entries: { key: Buffer; value: Buffer }[] = [];
-        const next = (): void => {
-          iterator.next((error, key, value) => {
-            if (error) {
-              iterator.end(() => {
-                reject(error);
-              });
-            } else if ((key as Buffer | undefined) === undefined) {
-              // The typings omit it, but the end of the range is a callback with no key.
-              iterator.end((endError) => {
-                if (endError) reject(endError);
-                else resolve(entries);
-              });
-            } else {
-              entries.push({ key: key as Buffer, value: value as Buffer });
-              next();
-            }
-          });
-        };
-        next();
-      }),
-    close: () =>
-      new Promise((resolve, reject) => {
-        db.close((error) => {
-          if (error) reject(error);
-          else resolve();
-        });
-      }),
+          ...(options.limit === undefined ? {} : { limit: options.limit }),
+        })
+        .all();
+      return entries.map(([key, value]) => ({ key, value }));
+    },
+    close: () => db.close(),
   };
 }
 
