@@ -1,0 +1,40 @@
+import type { MessageSent } from '../contract/events.ts';
+import { adjustReadState } from './adjustReadState.ts';
+import type { ApplyOutcome } from './applyOutcome.ts';
+import { addLive } from './channelLive.ts';
+import { addMember, mentionsIndex, ownIndex } from './memberIndexes.ts';
+import { readStateAt } from './readStateAt.ts';
+import type { ProjectionStore } from './store.ts';
+
+/**
+ * A new live message touches the channel, the message, the author's OWN index and read state, and each
+ * mentioned user's MENTIONS index and read state: never the channel's other members.
+ */
+export function applyMessageSent(store: ProjectionStore, event: MessageSent): ApplyOutcome {
+  const { channel_id: channelId, message_id: messageId, author_id: authorId } = event;
+  const seen = store.getMessage(channelId, messageId);
+  if (seen !== undefined) return seen.deleted ? 'deleted_before_sent' : 'duplicate_message';
+
+  const mentioned = [...new Set(event.mention_user_ids)].filter((userId) => userId !== authorId);
+  store.putMessage(channelId, messageId, {
+    deleted: false,
+    author_id: authorId,
+    mentioned_user_ids: mentioned,
+  });
+  addLive(store, channelId, messageId);
+
+  addMember(store, ownIndex(channelId, authorId), messageId);
+  adjustReadState(store, authorId, channelId, messageId, 'own_above', 1);
+
+  for (const userId of mentioned) {
+    addMember(store, mentionsIndex(channelId, userId), messageId);
+    if (store.getReadState(userId, channelId) === undefined) {
+      // Being mentioned by someone else gives the user a read state, pointer null: counted from the indexes,
+      // which already hold this message.
+      store.putReadState(userId, channelId, readStateAt(store, userId, channelId, null));
+    } else {
+      adjustReadState(store, userId, channelId, messageId, 'mentions_above', 1);
+    }
+  }
+  return 'applied';
+}

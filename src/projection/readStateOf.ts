@@ -1,0 +1,53 @@
+import type { Snowflake } from '../contract/snowflake.ts';
+import { liveAbove } from './liveAbove.ts';
+import { membersAbove, ownIndex } from './memberIndexes.ts';
+import type { ProjectionStore } from './store.ts';
+
+/** What the API serves for one (user, channel). */
+export type ReadStateView = {
+  readonly user_id: Snowflake;
+  readonly channel_id: Snowflake;
+  /** The user acked in the channel, or someone else mentioned them there. */
+  readonly has_read_state: boolean;
+  readonly last_acked_message_id: Snowflake | null;
+  /** The channel's greatest live message id. */
+  readonly last_message_id: Snowflake | null;
+  /** Live messages above the pointer (all when it is null) written by someone else. */
+  readonly unread_count: number;
+  /** Those of them that mention the user. */
+  readonly mention_count: number;
+};
+
+/**
+ * The read state of (user, channel), also for a pair with none (then the pointer is null and nothing mentions
+ * the user). Reads the read-state and channel records, plus the OWN header when there is no read state; the
+ * O(log n) rank query only when the pointer is below the head and the snapshot went stale.
+ */
+export function readStateOf(store: ProjectionStore, userId: Snowflake, channelId: Snowflake): ReadStateView {
+  const record = store.getReadState(userId, channelId);
+  const channel = store.getChannel(channelId);
+  const head = channel?.live?.max ?? null;
+  if (record === undefined) {
+    const live = channel?.live?.size ?? 0;
+    return {
+      user_id: userId,
+      channel_id: channelId,
+      has_read_state: false,
+      last_acked_message_id: null,
+      last_message_id: head,
+      unread_count: live - membersAbove(store, ownIndex(channelId, userId), null),
+      mention_count: 0,
+    };
+  }
+  const pointer = record.last_acked_message_id;
+  const above = liveAbove(store, channelId, channel, pointer, record.live_above);
+  return {
+    user_id: userId,
+    channel_id: channelId,
+    has_read_state: true,
+    last_acked_message_id: pointer,
+    last_message_id: head,
+    unread_count: above - record.own_above,
+    mention_count: record.mentions_above,
+  };
+}

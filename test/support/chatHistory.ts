@@ -1,0 +1,135 @@
+import fc from 'fast-check';
+import type { ChatEvent, MessageAcked, MessageEvent } from '../../src/contract/events.ts';
+import type { Snowflake } from '../../src/contract/snowflake.ts';
+import { acked, deleted, sent } from './eventBuilders.ts';
+
+/** The ids a generated history draws from: few of each, so messages, mentions and acks collide often. */
+export type Universe = {
+  readonly channels: readonly Snowflake[];
+  readonly users: readonly Snowflake[];
+  /** Where each channel's message ids start climbing; below 10 so ids cross a digit boundary. */
+  readonly firstMessageId: number;
+};
+
+/** Channel and user ids overlap ('10') and sort differently as text and as numbers ('7' < '10' < '300'). */
+export const SMALL_UNIVERSE: Universe = {
+  channels: ['7', '10', '300'],
+  users: ['1', '2', '10'],
+  firstMessageId: 5,
+};
+
+/** The two topics' sequences, each in its own order. */
+export type ChatHistory = {
+  readonly messages: readonly MessageEvent[];
+  readonly acks: readonly MessageAcked[];
+};
+
+type IdMode = 'next' | 'recent' | 'any';
+type IdChoice = { mode: IdMode; n: number };
+
+function idChoice(weights: Record<IdMode, number>): fc.Arbitrary<IdChoice> {
+  return fc.record({
+    mode: fc.oneof(
+      ...(Object.entries(weights) as [IdMode, number][])
+        .filter(([, weight]) => weight > 0)
+        .map(([mode, weight]) => ({ arbitrary: fc.constant(mode), weight })),
+    ),
+    n: fc.nat(99),
+  });
+}
+
+/**
+ * Histories as the topics would carry them: message ids mostly climbing per channel, with late and repeated
+ * sends, deletions of recent, unknown and not-yet-sent ids, self-mentions and repeated mentions; acks mostly
+ * climbing, some far above or below, some manual.
+ */
+export function chatHistory(
+  universe: Universe = SMALL_UNIVERSE,
+  sizes: { maxMessages?: number; maxAcks?: number } = {},
+): fc.Arbitrary<ChatHistory> {
+  const channel = fc.constantFrom(...universe.channels);
+  const user = fc.constantFrom(...universe.users);
+  const sentOp = fc.record({
+    kind: fc.constant('sent' as const),
+    channel,
+    id: idChoice({ next: 7, recent: 2, any: 1 }),
+    author: user,
+    mentions: fc.array(user, { maxLength: 4, size: 'max' }),
+  });
+  const deletedOp = fc.record({
+    kind: fc.constant('deleted' as const),
+    channel,
+    id: idChoice({ next: 1, recent: 5, any: 2 }),
+  });
+  const ackOp = fc.record({
+    channel,
+    user,
+    id: idChoice({ next: 5, recent: 0, any: 3 }),
+    manual: fc.nat(4).map((n) => n === 0),
+  });
+  const span = universe.firstMessageId + 40;
+
+  return fc
+    .record({
+      messageOps: fc.array(fc.oneof({ arbitrary: sentOp, weight: 4 }, { arbitrary: deletedOp, weight: 1 }), {
+        maxLength: sizes.maxMessages ?? 30,
+        size: 'max',
+      }),
+      ackOps: fc.array(ackOp, { maxLength: sizes.maxAcks ?? 20, size: 'max' }),
+    })
+    .map(({ messageOps, ackOps }) => {
+      const head = new Map<Snowflake, number>();
+      const messages = messageOps.map((op): MessageEvent => {
+        const top = head.get(op.channel) ?? universe.firstMessageId;
+        const recent = Math.max(0, top - (op.id.n % 4));
+        if (op.kind === 'deleted') {
+          const id = op.id.mode === 'next' ? top + 1 : op.id.mode === 'recent' ? recent : op.id.n % span;
+          return deleted({ channel: op.channel, id: String(id) });
+        }
+        let id: number;
+        if (op.id.mode === 'next') {
+          id = top + 1 + (op.id.n % 5 === 0 ? 1 : 0);
+          head.set(op.channel, id);
+        } else {
+          id = op.id.mode === 'recent' ? recent : op.id.n % span;
+        }
+        return sent({ channel: op.channel, id: String(id), author: op.author, mentions: op.mentions });
+      });
+      const climb = new Map<Snowflake, number>();
+      const acks = ackOps.map((op) => {
+        let id = op.id.n % (span + 4);
+        if (op.id.mode === 'next') {
+          id = (climb.get(op.channel) ?? universe.firstMessageId) + (op.id.n % 3);
+          climb.set(op.channel, id);
+        }
+        return acked({ channel: op.channel, user: op.user, id: String(id), manual: op.manual });
+      });
+      return { messages, acks };
+    });
+}
+
+/** Enough picks to place every event of a history from `chatHistory` with default sizes. */
+export const PICKS = 50;
+
+/** Choices of which topic the consumer reads next; with `interleave`, any interleaving of a history. */
+export function topicPicks(length = PICKS): fc.Arbitrary<boolean[]> {
+  return fc.array(fc.boolean(), { minLength: length, maxLength: length });
+}
+
+/**
+ * One interleaving of the two topics, each kept in its own order: pick true reads the messages topic next,
+ * false the acks topic; when a topic runs dry the other continues.
+ */
+export function interleave(history: ChatHistory, picks: readonly boolean[]): ChatEvent[] {
+  const { messages, acks } = history;
+  const events: ChatEvent[] = [];
+  let m = 0;
+  let a = 0;
+  for (const pick of picks) {
+    const fromMessages = pick ? m < messages.length : a >= acks.length;
+    const event = fromMessages ? messages[m++] : acks[a++];
+    if (event !== undefined) events.push(event);
+  }
+  events.push(...messages.slice(m), ...acks.slice(a));
+  return events;
+}

@@ -1,0 +1,43 @@
+import type { MessageAcked, MessageDeleted, MessageSent } from '../../src/contract/events.ts';
+import type { Snowflake } from '../../src/contract/snowflake.ts';
+
+/** Events for tests, by named fields. The projection reads no timestamps, so every event has the same one. */
+const AT = '2024-05-01T12:00:00.000Z';
+
+export function sent(fields: {
+  channel: Snowflake;
+  id: Snowflake;
+  author: Snowflake;
+  mentions?: readonly Snowflake[];
+}): MessageSent {
+  return {
+    type: 'message_sent',
+    v: 1,
+    channel_id: fields.channel,
+    message_id: fields.id,
+    author_id: fields.author,
+    mention_user_ids: [...(fields.mentions ?? [])],
+    sent_at: AT,
+  };
+}
+
+export function deleted(fields: { channel: Snowflake; id: Snowflake }): MessageDeleted {
+  return { type: 'message_deleted', v: 1, channel_id: fields.channel, message_id: fields.id, deleted_at: AT };
+}
+
+export function acked(fields: {
+  channel: Snowflake;
+  user: Snowflake;
+  id: Snowflake;
+  manual?: boolean;
+}): MessageAcked {
+  return {
+    type: 'message_acked',
+    v: 1,
+    channel_id: fields.channel,
+    user_id: fields.user,
+    message_id: fields.id,
+    manual: fields.manual ?? false,
+    acked_at: AT,
+  };
+}

@@ -1,0 +1,120 @@
+import type { ChatEvent, MessageSent } from '../../src/contract/events.ts';
+import type { Snowflake } from '../../src/contract/snowflake.ts';
+import type { ChannelHead } from '../../src/projection/channelHeadOf.ts';
+import type { ReadStateView } from '../../src/projection/readStateOf.ts';
+
+/**
+ * The semantics of docs/semantics.md written as plainly as possible, to check the projection against: a fold
+ * into sets and maps, with every count recomputed by brute force over the channel's whole history. Shares no
+ * code with src/projection (not even the snowflake comparison).
+ */
+export type ReferenceModel = {
+  apply(event: ChatEvent): void;
+  readState(userId: Snowflake, channelId: Snowflake): ReadStateView;
+  /** The user's read states, by channel id ascending (numerically). */
+  readStatesOf(userId: Snowflake): ReadStateView[];
+  /** Every read state, by user id then channel id, ascending. */
+  allReadStates(): ReadStateView[];
+  channelHead(channelId: Snowflake): ChannelHead;
+};
+
+export function createReferenceModel(): ReferenceModel {
+  /** Per channel: the first message_sent of each id that was not ignored. */
+  const sentByChannel = new Map<Snowflake, Map<Snowflake, MessageSent>>();
+  /** Per channel: every id a message_deleted named. */
+  const deletedByChannel = new Map<Snowflake, Set<Snowflake>>();
+  /** Per user: channel → pointer (null until the first ack), for each channel where the user has a read state. */
+  const readStates = new Map<Snowflake, Map<Snowflake, Snowflake | null>>();
+
+  const sentIn = (channelId: Snowflake): Map<Snowflake, MessageSent> =>
+    getOrCreate(sentByChannel, channelId, () => new Map<Snowflake, MessageSent>());
+  const deletedIn = (channelId: Snowflake): Set<Snowflake> =>
+    getOrCreate(deletedByChannel, channelId, () => new Set());
+  const readStatesOfUser = (userId: Snowflake): Map<Snowflake, Snowflake | null> =>
+    getOrCreate(readStates, userId, () => new Map<Snowflake, Snowflake | null>());
+
+  const liveMessages = (channelId: Snowflake): MessageSent[] =>
+    [...sentIn(channelId).values()].filter((message) => !deletedIn(channelId).has(message.message_id));
+
+  const readState = (userId: Snowflake, channelId: Snowflake): ReadStateView => {
+    const ofUser = readStatesOfUser(userId);
+    const pointer = ofUser.get(channelId) ?? null;
+    const unread = liveMessages(channelId).filter(
+      (message) =>
+        message.author_id !== userId && (pointer === null || BigInt(message.message_id) > BigInt(pointer)),
+    );
+    return {
+      user_id: userId,
+      channel_id: channelId,
+      has_read_state: ofUser.has(channelId),
+      last_acked_message_id: pointer,
+      last_message_id: channelHead(channelId).last_message_id,
+      unread_count: unread.length,
+      mention_count: unread.filter((message) => message.mention_user_ids.includes(userId)).length,
+    };
+  };
+
+  const channelHead = (channelId: Snowflake): ChannelHead => {
+    const ids = liveMessages(channelId).map((message) => BigInt(message.message_id));
+    const max = ids.reduce<bigint | null>((best, id) => (best === null || id > best ? id : best), null);
+    return {
+      channel_id: channelId,
+      last_message_id: max?.toString() ?? null,
+      live_message_count: ids.length,
+    };
+  };
+
+  return {
+    apply(event) {
+      switch (event.type) {
+        case 'message_sent': {
+          const sent = sentIn(event.channel_id);
+          if (sent.has(event.message_id) || deletedIn(event.channel_id).has(event.message_id)) return;
+          sent.set(event.message_id, event);
+          for (const userId of event.mention_user_ids) {
+            const ofUser = readStatesOfUser(userId);
+            if (userId !== event.author_id && !ofUser.has(event.channel_id))
+              ofUser.set(event.channel_id, null);
+          }
+          return;
+        }
+        case 'message_deleted':
+          deletedIn(event.channel_id).add(event.message_id);
+          return;
+        case 'message_acked': {
+          const ofUser = readStatesOfUser(event.user_id);
+          const pointer = ofUser.get(event.channel_id) ?? null;
+          const moves = event.manual || pointer === null || BigInt(event.message_id) > BigInt(pointer);
+          ofUser.set(event.channel_id, moves ? event.message_id : pointer);
+          return;
+        }
+      }
+    },
+    readState,
+    readStatesOf: (userId) =>
+      [...readStatesOfUser(userId).keys()].sort(byNumber).map((channelId) => readState(userId, channelId)),
+    allReadStates: () =>
+      [...readStates.keys()]
+        .sort(byNumber)
+        .flatMap((userId) =>
+          [...readStatesOfUser(userId).keys()]
+            .sort(byNumber)
+            .map((channelId) => readState(userId, channelId)),
+        ),
+    channelHead,
+  };
+}
+
+function byNumber(a: Snowflake, b: Snowflake): number {
+  const difference = BigInt(a) - BigInt(b);
+  return difference < 0n ? -1 : difference > 0n ? 1 : 0;
+}
+
+function getOrCreate<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
+}

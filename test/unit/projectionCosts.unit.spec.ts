@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import type { ChatEvent } from '../../src/contract/events.ts';
+import { applyEvent } from '../../src/projection/applyEvent.ts';
+import { createMemoryStore } from '../../src/projection/memoryStore.ts';
+import { readStateOf } from '../../src/projection/readStateOf.ts';
+import { createCountingStore, type AccessCounts } from '../support/countingStore.ts';
+import { acked, deleted, sent } from '../support/eventBuilders.ts';
+
+/**
+ * Record accesses per operation, counted at the store: the costs docs/semantics.md promises. Each O(1) case is
+ * measured on a short and a long channel and must cost the same on both.
+ */
+const C = '500';
+const AUTHOR = '1';
+const READER = '2';
+const FANOUT = 8;
+
+function channelOf(messages: number) {
+  const counting = createCountingStore(createMemoryStore({ fanout: FANOUT }));
+  const apply = (event: ChatEvent): void => {
+    applyEvent(counting.store, event);
+  };
+  for (let id = 1; id <= messages; id++) apply(sent({ channel: C, id: String(id), author: AUTHOR }));
+  const cost = (operation: () => unknown): AccessCounts => {
+    counting.reset();
+    operation();
+    return counting.counts();
+  };
+  const height = counting.store.getChannel(C)?.live?.height ?? 0;
+  return { store: counting.store, apply, cost, height, head: messages };
+}
+
+describe('projection costs (record accesses)', () => {
+  const sizes = [100, 20_000];
+
+  it('acks the newest message in O(1)', () => {
+    const costs = sizes.map((size) => {
+      const channel = channelOf(size);
+      return channel.cost(() => {
+        channel.apply(acked({ channel: C, user: READER, id: String(channel.head) }));
+      });
+    });
+    expect(costs[0]).toEqual(costs[1]);
+    expect(costs[0]).toEqual({ reads: 4, writes: 1 });
+  });
+
+  it('reads a read state in O(1) while only new messages arrived since the ack', () => {
+    const costs = sizes.map((size) => {
+      const channel = channelOf(size);
+      channel.apply(acked({ channel: C, user: READER, id: String(channel.head - 10) }));
+      for (let id = channel.head + 1; id <= channel.head + 50; id++) {
+        channel.apply(sent({ channel: C, id: String(id), author: AUTHOR }));
+      }
+      let view;
+      const cost = channel.cost(() => (view = readStateOf(channel.store, READER, C)));
+      expect(view).toMatchObject({ unread_count: 60 });
+      return cost;
+    });
+    expect(costs[0]).toEqual(costs[1]);
+    expect(costs[0]).toEqual({ reads: 2, writes: 0 });
+  });
+
+  it('reads a pair with no read state in O(1)', () => {
+    const costs = sizes.map((size) => {
+      const channel = channelOf(size);
+      return channel.cost(() => readStateOf(channel.store, '3', C));
+    });
+    expect(costs[0]).toEqual(costs[1]);
+    expect(costs[0]).toEqual({ reads: 3, writes: 0 });
+  });
+
+  it('appends a message at the head in amortized O(1), touching no other member', () => {
+    const costs = sizes.map((size) => {
+      const channel = channelOf(size);
+      for (let member = 100; member < 600; member++) {
+        channel.apply(acked({ channel: C, user: String(member), id: String(channel.head) }));
+      }
+      const appends = 10 * FANOUT;
+      const cost = channel.cost(() => {
+        for (let id = channel.head + 1; id <= channel.head + appends; id++) {
+          channel.apply(sent({ channel: C, id: String(id), author: AUTHOR, mentions: ['100'] }));
+        }
+      });
+      return { reads: cost.reads / appends, writes: cost.writes / appends };
+    });
+    for (const cost of costs) {
+      expect(cost.reads).toBeLessThan(9);
+      expect(cost.writes).toBeLessThan(7);
+    }
+  });
+
+  it('pays O(log n) for a late message, a deletion and a stale read', () => {
+    for (const size of sizes) {
+      const channel = channelOf(size);
+      channel.apply(acked({ channel: C, user: READER, id: String(channel.head - 3) }));
+      const bound = 4 * channel.height + 12;
+      const late = channel.cost(() => {
+        channel.apply(deleted({ channel: C, id: String(Math.floor(size / 2)) }));
+        channel.apply(sent({ channel: C, id: String(Math.floor(size / 2)), author: '7' }));
+      });
+      const deletion = channel.cost(() => {
+        channel.apply(deleted({ channel: C, id: String(Math.floor(size / 3)) }));
+      });
+      const read = channel.cost(() => readStateOf(channel.store, READER, C));
+      const manual = channel.cost(() => {
+        channel.apply(acked({ channel: C, user: READER, id: '50', manual: true }));
+      });
+      for (const cost of [late, deletion, read, manual]) expect(cost.reads + cost.writes).toBeLessThan(bound);
+      expect(read.reads).toBeLessThanOrEqual(2 + channel.height);
+    }
+  });
+});
