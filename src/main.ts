@@ -5,10 +5,17 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildApp } from './api/app.ts';
+import { notReadyReason } from './api/readiness.ts';
 import type { Config } from './config.ts';
-import { createLogger } from './logger.ts';
+import { createKafka } from './ingest/createKafka.ts';
+import { createPartitionOf } from './ingest/partitionOf.ts';
+import { createProjector } from './ingest/projector.ts';
+import { createLogger, type Logger } from './logger.ts';
 import { createDatabasePool } from './ops/database.ts';
+import { storeDeadLetters } from './ops/deadLetters.ts';
 import { migrate } from './ops/migrate.ts';
+import { DISK_FANOUT } from './store/diskFanout.ts';
+import { listReadStateChannels, queryReadStates, type StateLocation } from './store/queryReadStates.ts';
 import { openRocksDatabase } from './store/rocksDatabase.ts';
 
 /** How long shutdown may take before the process exits anyway; Kubernetes' grace period must be longer. */
@@ -16,10 +23,23 @@ export const SHUTDOWN_TIMEOUT_MS = 25_000;
 
 export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
-  const stops: { name: string; stop: () => Promise<void> }[] = [];
+  const service = startService(config, logger);
+  try {
+    await service.started;
+  } catch (error) {
+    logger.fatal({ err: error }, 'start-up failed');
+    await service.shutdown('start-up failed', 1);
+  }
+}
 
-  const shutdown = async (signal: string): Promise<void> => {
-    logger.info({ signal }, 'shutting down');
+function startService(config: Config, logger: Logger) {
+  const stops: { name: string; stop: () => Promise<void> }[] = [];
+  let shuttingDown = false;
+
+  const shutdown = async (reason: string, exitCode: number): Promise<void> => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ reason }, 'shutting down');
     const timer = setTimeout(() => {
       logger.error({ timeoutMs: SHUTDOWN_TIMEOUT_MS }, 'shutdown took too long; exiting');
       process.exit(1);
@@ -32,22 +52,56 @@ export async function serve(config: Config): Promise<void> {
         logger.error({ err: error, part: name }, 'error while stopping');
       }
     }
-    logger.info('stopped');
-    process.exit(0);
+    logger.info({ exitCode }, 'stopped');
+    process.exit(exitCode);
   };
-  process.once('SIGTERM', (signal) => void shutdown(signal));
-  process.once('SIGINT', (signal) => void shutdown(signal));
+  process.once('SIGTERM', (signal) => void shutdown(signal, 0));
+  process.once('SIGINT', (signal) => void shutdown(signal, 0));
+  return { started: start(), shutdown };
 
-  const pool = createDatabasePool(config.DATABASE_URL);
-  stops.push({ name: 'postgres', stop: () => pool.dispose() });
-  await migrate(pool);
-  logger.info('migrations applied');
+  async function start(): Promise<void> {
+    const pool = createDatabasePool(config.DATABASE_URL);
+    stops.push({ name: 'postgres', stop: () => pool.dispose() });
+    await migrate(pool);
+    logger.info('migrations applied');
 
-  await mkdir(config.DATA_DIR, { recursive: true });
-  const rocks = await openRocksDatabase(join(config.DATA_DIR, 'state'));
-  stops.push({ name: 'rocksdb', stop: () => rocks.close() });
+    await mkdir(config.DATA_DIR, { recursive: true });
+    const db = await openRocksDatabase(join(config.DATA_DIR, 'state'));
+    stops.push({ name: 'rocksdb', stop: () => db.close() });
 
-  const app = buildApp({ logger, notReadyReason: () => undefined });
-  stops.push({ name: 'http', stop: () => app.close() });
-  await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+    const kafka = createKafka(config, logger);
+    const projector = createProjector({
+      kafka,
+      groupId: config.KAFKA_GROUP_ID,
+      topics: { messages: config.TOPIC_MESSAGES, acks: config.TOPIC_ACKS },
+      db,
+      storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
+      logger,
+      fanout: DISK_FANOUT,
+      onFatal: (error) => void shutdown(`fatal: ${error.message}`, 1),
+    });
+    stops.push({ name: 'projector', stop: () => projector.stop() });
+    const { partitionCount } = await projector.start();
+
+    const location: StateLocation = {
+      fanout: DISK_FANOUT,
+      partitionCount,
+      partitionOf: createPartitionOf(partitionCount),
+    };
+    const app = buildApp({
+      logger,
+      readStates: {
+        lookup: (userId, channelIds) => queryReadStates(db, location, userId, channelIds),
+        listChannels: (userId, options) =>
+          listReadStateChannels(db, location, userId, {
+            limit: options.limit,
+            ...(options.after === undefined ? {} : { afterChannelId: options.after }),
+          }),
+      },
+      notReadyReason: () => notReadyReason(true, projector.progress()),
+      ...(config.API_TOKENS === undefined ? {} : { apiTokens: config.API_TOKENS }),
+    });
+    stops.push({ name: 'http', stop: () => app.close() });
+    await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+  }
 }

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+import { describeIssues } from '../contract/describeIssues.ts';
+import { snowflake } from '../contract/events.ts';
+import { ApiError } from './apiError.ts';
+
+export const MAX_CHANNELS_PER_REQUEST = 1000;
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+const channelIds = z
+  .array(snowflake)
+  .min(1, 'must name at least one channel')
+  .max(MAX_CHANNELS_PER_REQUEST, `at most ${MAX_CHANNELS_PER_REQUEST} channels per request`);
+
+export const userParams = z.object({ user_id: snowflake });
+
+export const queryBody = z.object({ user_id: snowflake, channel_ids: channelIds });
+
+/** GET ?channel_ids=1,2,3: look these channels up. */
+export const lookupQuery = z.object({
+  channel_ids: z
+    .string()
+    .transform((list) => list.split(','))
+    .pipe(channelIds),
+});
+
+const pageSize = 'must be a whole number from 1 to 1000';
+
+/** GET without channel_ids: page through the user's read states in channel-id order. */
+export const pageQuery = z.object({
+  limit: z.coerce
+    .number({ error: pageSize })
+    .int(pageSize)
+    .min(1, pageSize)
+    .max(MAX_PAGE_SIZE, pageSize)
+    .default(DEFAULT_PAGE_SIZE),
+  cursor: snowflake.optional(),
+});
+
+/** Parses request input or throws a 400 whose message names the field. */
+export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  throw new ApiError('invalid_request', describeIssues(parsed.error.issues, 3).join('; '));
+}
