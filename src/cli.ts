@@ -3,19 +3,65 @@
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config.ts';
 import { createDatabasePool } from './ops/database.ts';
+import { listDeadLetters } from './ops/deadLetters.ts';
 import { migrate } from './ops/migrate.ts';
+
+/** A mistake in how the command was called: shown with the usage, exit code 2. */
+class UsageError extends Error {}
 
 const usage = `Usage: readstates <command>
 
 Commands:
   serve      run the projector and the HTTP API (configured by environment variables; see README.md)
   migrate    apply database migrations and exit
+  dead-letters list [--limit N] [--json]
+             the newest records the projector could not apply (--json: one JSON object a line)
 `;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   async serve() {
     const { serve } = await import('./main.ts');
     await serve(loadConfig());
+  },
+  async 'dead-letters'(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { limit: { type: 'string', default: '50' }, json: { type: 'boolean', default: false } },
+    });
+    if (positionals[0] !== 'list')
+      throw new UsageError('usage: readstates dead-letters list [--limit N] [--json]');
+    const limit = Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new UsageError('--limit must be a whole number from 1 up');
+    const pool = createDatabasePool(loadConfig().DATABASE_URL);
+    try {
+      const letters = await listDeadLetters(pool, { limit });
+      for (const letter of letters) {
+        if (values.json) {
+          process.stdout.write(
+            `${JSON.stringify({
+              id: letter.id,
+              topic: letter.topic,
+              partition: letter.partition,
+              offset: letter.offset,
+              code: letter.code,
+              message: letter.message,
+              received_at: letter.receivedAt.toISOString(),
+              key: letter.key?.toString('utf8') ?? null,
+              value_bytes: letter.value?.length ?? 0,
+            })}\n`,
+          );
+        } else {
+          process.stdout.write(
+            `${letter.receivedAt.toISOString()}  ${letter.topic}/${letter.partition}@${letter.offset}  ${letter.code}: ${letter.message}\n`,
+          );
+        }
+      }
+      if (!values.json && letters.length === 0) process.stdout.write('no dead letters\n');
+    } finally {
+      await pool.dispose();
+    }
   },
   async migrate() {
     const pool = createDatabasePool(loadConfig().DATABASE_URL);
@@ -29,8 +75,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
 };
 
 async function main(argv: string[]): Promise<void> {
-  const { positionals } = parseArgs({ args: argv, allowPositionals: true, strict: false });
-  const [name, ...rest] = positionals;
+  const [name, ...rest] = argv;
   const command = name === undefined ? undefined : commands[name];
   if (command === undefined) {
     process.stderr.write(
@@ -43,7 +88,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof UsageError) {
     process.stderr.write(`${error.message}\n`);
     process.exitCode = 2;
   } else {

@@ -1,0 +1,104 @@
+import type { MessageAcked, MessageDeleted, MessageSent } from '../contract/events.ts';
+
+/**
+ * A realistic, reproducible chat stream for demos, benchmarks and end-to-end tests: mostly increasing message
+ * ids with some late ones, mentions (some of the author, some repeated), deletions (some before the message),
+ * acks of recent messages (some manual, backwards), and duplicates. Same seed, same stream.
+ */
+export interface DemoStreamOptions {
+  seed: number;
+  channels: number;
+  users: number;
+  /** Users who read and write in each channel. */
+  membersPerChannel?: number;
+}
+
+export type DemoEvent = MessageSent | MessageDeleted | MessageAcked;
+
+/** Snowflake-like ids: large, 64-bit, decimal strings. */
+const ID_BASE = 1_300_000_000_000_000_000n;
+
+export function createDemoStream(options: DemoStreamOptions): { next: () => DemoEvent } {
+  const random = mulberry32(options.seed);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+  const members = Math.min(options.membersPerChannel ?? 8, options.users);
+  const channelId = (c: number) => (ID_BASE + 1_000_000n + BigInt(c)).toString();
+  const userId = (u: number) => (ID_BASE + 2_000_000n + BigInt(u)).toString();
+  const memberOf = (c: number) => userId((c * 7 + Math.floor(random() * members)) % options.users);
+  let clock = Date.UTC(2026, 10, 22, 10);
+  let nextMessage = 0n;
+  /** The last few message ids per channel, for acks and deletions: bounded, whatever the stream length. */
+  const recent = Array.from({ length: options.channels }, () => [] as string[]);
+  let previous: DemoEvent | undefined;
+
+  function next(): DemoEvent {
+    clock += Math.floor(random() * 50);
+    const at = new Date(clock).toISOString();
+    const c = Math.floor(random() * options.channels);
+    const channel_id = channelId(c);
+    const seen = recent[c] ?? [];
+    const roll = random();
+    let event: DemoEvent;
+    if (previous !== undefined && roll < 0.02) {
+      event = previous; // a duplicate delivery
+    } else if (roll < 0.6 || seen.length === 0) {
+      nextMessage += 1n + BigInt(Math.floor(random() * 3));
+      // About 5% arrive late: an id a little below ones already sent.
+      const late = random() < 0.05 && nextMessage > 20n;
+      const message_id = (
+        ID_BASE + (late ? nextMessage - 1n - BigInt(Math.floor(random() * 10)) : nextMessage)
+      ).toString();
+      const author_id = memberOf(c);
+      const mention_user_ids =
+        random() < 0.15 ? Array.from({ length: 1 + Math.floor(random() * 3) }, () => memberOf(c)) : [];
+      if (random() < 0.03) mention_user_ids.push(author_id);
+      event = {
+        type: 'message_sent',
+        v: 1,
+        channel_id,
+        message_id,
+        author_id,
+        mention_user_ids,
+        sent_at: at,
+      };
+      seen.push(message_id);
+      if (seen.length > 32) seen.shift();
+    } else if (roll < 0.66) {
+      // Mostly a recent message; now and then one not sent yet (a deletion that arrives first).
+      const message_id =
+        random() < 0.1
+          ? (ID_BASE + nextMessage + 1n + BigInt(Math.floor(random() * 5))).toString()
+          : pick(seen);
+      event = { type: 'message_deleted', v: 1, channel_id, message_id, deleted_at: at };
+    } else {
+      const manual = random() < 0.04;
+      const message_id = manual
+        ? pick(seen)
+        : (seen.at(-1 - Math.floor(random() * Math.min(3, seen.length))) ?? '1');
+      event = {
+        type: 'message_acked',
+        v: 1,
+        channel_id,
+        user_id: memberOf(c),
+        message_id,
+        manual,
+        acked_at: at,
+      };
+    }
+    previous = event;
+    return event;
+  }
+  return { next };
+}
+
+/** A small, fast, seedable PRNG (public domain): the stream must be reproducible, Math.random is not. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
