@@ -25,6 +25,14 @@ export const configSchema = z.object({
   KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
   KAFKA_SASL_USERNAME: z.string().min(1).optional(),
   KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  KAFKA_SESSION_TIMEOUT_MS: z.coerce
+    .number({ error: 'must be a whole number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .min(6_000, "must be at least 6000 (the broker's group.min.session.timeout.ms)")
+    .default(30_000)
+    .describe(
+      'how long the group waits for a silent member (a crashed instance) before moving its partitions',
+    ),
   TOPIC_MESSAGES: z.string().min(1).default('chat.messages'),
   TOPIC_ACKS: z.string().min(1).default('chat.acks'),
   DATA_DIR: z.string().min(1).default('./data').describe('RocksDB and generation files'),

@@ -73,6 +73,7 @@ function startService(config: Config, logger: Logger) {
     const projector = createProjector({
       kafka,
       groupId: config.KAFKA_GROUP_ID,
+      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
       topics: { messages: config.TOPIC_MESSAGES, acks: config.TOPIC_ACKS },
       db,
       storeDeadLetters: (letters) => storeDeadLetters(pool, letters),

@@ -27,6 +27,7 @@ const DEAD_LETTER_RETRY_MAX_MS = 5_000;
 export interface ProjectorOptions {
   kafka: Kafka;
   groupId: string;
+  sessionTimeoutMs: number;
   topics: Topics;
   db: RocksDatabase;
   /** Stores rejected records durably and idempotently; throws when it cannot (the projector retries). */
@@ -75,6 +76,8 @@ export function createProjector(options: ProjectorOptions): Projector {
   const log = logger.child({ part: 'projector' });
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
+    sessionTimeout: options.sessionTimeoutMs,
+    heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10),
     // A crash is final: the supervisor restarts the process, which re-reads its offsets from RocksDB.
     retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
   });

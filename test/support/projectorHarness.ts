@@ -95,6 +95,17 @@ export async function createProjectorHarness(file: string, shape: StreamShape, p
         }
       }
     },
+    /** Records the service has durably applied (and committed) so far, over both topics. */
+    async appliedSoFar(): Promise<bigint> {
+      let total = 0n;
+      for (const topic of [topics.messages, topics.acks]) {
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        for (const partition of committed?.partitions ?? []) {
+          if (BigInt(partition.offset) > 0n) total += BigInt(partition.offset);
+        }
+      }
+      return total;
+    },
     /** Resolves once the service has durably applied everything published (its Kafka commits reach the ends). */
     async caughtUp(timeoutMs = 120_000): Promise<void> {
       await waitFor(
