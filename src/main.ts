@@ -4,7 +4,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildApp } from './api/app.ts';
+import { ApiError } from './api/apiError.ts';
+import { buildApp, type ReadStateSource } from './api/app.ts';
 import { notReadyReason } from './api/readiness.ts';
 import type { Config } from './config.ts';
 import { createKafka } from './ingest/createKafka.ts';
@@ -69,6 +70,7 @@ function startService(config: Config, logger: Logger) {
     const db = await openRocksDatabase(join(config.DATA_DIR, 'state'));
     stops.push({ name: 'rocksdb', stop: () => db.close() });
 
+    // HTTP first, so liveness answers while the projector joins its group; lookups answer 503 until it has.
     const kafka = createKafka(config, logger);
     const projector = createProjector({
       kafka,
@@ -81,6 +83,25 @@ function startService(config: Config, logger: Logger) {
       fanout: DISK_FANOUT,
       onFatal: (error) => void shutdown(`fatal: ${error.message}`, 1),
     });
+    // Set once the projector knows the partition count; until then lookups answer 503.
+    let readStates: ReadStateSource | undefined = undefined;
+    const whenStarted = (): ReadStateSource => {
+      if (readStates === undefined) throw new ApiError('not_ready', 'the service is starting; retry shortly');
+      return readStates;
+    };
+    const app = buildApp({
+      logger,
+      readStates: {
+        lookup: (userId, channelIds) => whenStarted().lookup(userId, channelIds),
+        listChannels: (userId, options) => whenStarted().listChannels(userId, options),
+      },
+      notReadyReason: () => notReadyReason(readStates !== undefined, projector.progress()),
+      ...(config.API_TOKENS === undefined ? {} : { apiTokens: config.API_TOKENS }),
+    });
+    stops.push({ name: 'http', stop: () => app.close() });
+    await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+
+    // Stopped first: it finishes its batch while HTTP still answers.
     stops.push({ name: 'projector', stop: () => projector.stop() });
     const { partitionCount } = await projector.start();
 
@@ -89,20 +110,13 @@ function startService(config: Config, logger: Logger) {
       partitionCount,
       partitionOf: createPartitionOf(partitionCount),
     };
-    const app = buildApp({
-      logger,
-      readStates: {
-        lookup: (userId, channelIds) => queryReadStates(db, location, userId, channelIds),
-        listChannels: (userId, options) =>
-          listReadStateChannels(db, location, userId, {
-            limit: options.limit,
-            ...(options.after === undefined ? {} : { afterChannelId: options.after }),
-          }),
-      },
-      notReadyReason: () => notReadyReason(true, projector.progress()),
-      ...(config.API_TOKENS === undefined ? {} : { apiTokens: config.API_TOKENS }),
-    });
-    stops.push({ name: 'http', stop: () => app.close() });
-    await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+    readStates = {
+      lookup: (userId, channelIds) => queryReadStates(db, location, userId, channelIds),
+      listChannels: (userId, options) =>
+        listReadStateChannels(db, location, userId, {
+          limit: options.limit,
+          ...(options.after === undefined ? {} : { afterChannelId: options.after }),
+        }),
+    };
   }
 }

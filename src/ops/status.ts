@@ -1,0 +1,99 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Admin } from 'kafkajs';
+import type { TopicKind } from '../contract/events.ts';
+import type { Topics } from '../ingest/ensureTopics.ts';
+import { offsetKey } from '../store/keys.ts';
+import { decodeOffset } from '../store/recordCodec.ts';
+import { openRocksDatabase } from '../store/rocksDatabase.ts';
+
+export interface PartitionStatus {
+  topic: string;
+  partition: number;
+  /** Next offset to apply; null when nothing was applied yet. */
+  stored: string | null;
+  high: string;
+  lag: string;
+}
+
+export interface Status {
+  /**
+   * `rocksdb`: offsets read from the state itself (the service is stopped). `kafka`: the group's committed
+   * offsets, which the service commits right after each durable write (RocksDB is locked while it runs).
+   */
+  source: 'rocksdb' | 'kafka';
+  partitions: PartitionStatus[];
+}
+
+/** Per partition of both topics: what is applied, what Kafka holds, and the difference. */
+export async function readStatus(
+  admin: Admin,
+  topics: Topics,
+  groupId: string,
+  dataDir: string,
+): Promise<Status> {
+  const kinds: [TopicKind, string][] = [
+    ['messages', topics.messages],
+    ['acks', topics.acks],
+  ];
+  const stored = await storedFromRocks(dataDir, kinds, admin);
+  const partitions: PartitionStatus[] = [];
+  for (const [kind, topic] of kinds) {
+    const highs = await admin.fetchTopicOffsets(topic);
+    const committed = stored === undefined ? await admin.fetchOffsets({ groupId, topics: [topic] }) : [];
+    for (const { partition, high } of highs.sort((a, b) => a.partition - b.partition)) {
+      const fromRocks = stored?.get(`${kind}:${partition}`);
+      const fromKafka = committed[0]?.partitions.find((p) => p.partition === partition)?.offset;
+      const at =
+        stored === undefined ? (fromKafka === undefined || fromKafka === '-1' ? null : fromKafka) : fromRocks;
+      partitions.push({
+        topic,
+        partition,
+        stored: at ?? null,
+        high,
+        lag: (BigInt(high) - BigInt(at ?? '0')).toString(),
+      });
+    }
+  }
+  return { source: stored === undefined ? 'kafka' : 'rocksdb', partitions };
+}
+
+/** The offsets in RocksDB, or undefined when the state is locked by a running service (or absent). */
+async function storedFromRocks(
+  dataDir: string,
+  kinds: [TopicKind, string][],
+  admin: Admin,
+): Promise<Map<string, string> | undefined> {
+  const path = join(dataDir, 'state');
+  if (!existsSync(path)) return new Map();
+  let db;
+  try {
+    db = await openRocksDatabase(path);
+  } catch {
+    return undefined;
+  }
+  try {
+    const stored = new Map<string, string>();
+    for (const [kind, topic] of kinds) {
+      for (const { partition } of await admin.fetchTopicOffsets(topic)) {
+        const bytes = await db.get(offsetKey(partition, kind));
+        if (bytes !== undefined) stored.set(`${kind}:${partition}`, decodeOffset(bytes).toString());
+      }
+    }
+    return stored;
+  } finally {
+    await db.close();
+  }
+}
+
+export function formatStatus(status: Status): string {
+  const rows = status.partitions.map((p) => [p.topic, String(p.partition), p.stored ?? '-', p.high, p.lag]);
+  const header = ['topic', 'partition', 'stored', 'high watermark', 'lag'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  const note =
+    status.source === 'rocksdb'
+      ? 'stored offsets read from RocksDB'
+      : 'the service is running (RocksDB is locked): stored = offsets it committed after each durable write';
+  return [line(header), ...rows.map(line), '', note].join('\n');
+}
