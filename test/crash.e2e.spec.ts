@@ -5,9 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProjectorHarness } from './support/projectorHarness.ts';
 import { freePort, startService } from './support/serviceProcess.ts';
+import { waitFor } from './support/waitFor.ts';
 
 const KILLS = 20;
-const EVENTS = 6_000;
+const EVENTS_PER_CYCLE = 1_500;
 
 describe('crash safety', () => {
   let harness: Awaited<ReturnType<typeof createProjectorHarness>>;
@@ -25,26 +26,33 @@ describe('crash safety', () => {
       // A killed member holds its partitions until its session expires: keep that short so restarts are quick.
       const env = { ...harness.env, KAFKA_SESSION_TIMEOUT_MS: '6000' };
       const port = await freePort();
-      let published = 0;
-      const publishing = (async () => {
-        while (published < EVENTS) {
-          await harness.publish(150, { poisonEvery: 150 });
-          published += 150;
-          await new Promise((resolve) => setTimeout(resolve, 150));
-        }
-      })();
-
       const killedAt: number[] = [];
+      let cyclesThatApplied = 0;
       for (let kill = 0; kill < KILLS; kill++) {
+        const before = await harness.appliedSoFar();
         const service = await startService('crash', env, port);
-        // Kill anywhere from right after start-up to well into consumption.
-        const delay = 50 + Math.floor(Math.random() * 1_500);
+        // Events arrive while the service starts; it must have joined its group before a kill can hit a batch.
+        await harness.publish(EVENTS_PER_CYCLE, { poisonEvery: 500 });
+        await waitFor(
+          async () => {
+            const body = (await (await fetch(`${service.url}/readyz`)).json()) as { reason?: string };
+            return body.reason?.startsWith('starting') !== true;
+          },
+          60_000,
+          'the service to join its consumer group',
+        );
+        const delay = Math.floor(Math.random() * 1_500);
         await new Promise((resolve) => setTimeout(resolve, delay));
         service.kill('SIGKILL');
         expect(await service.exited).toBeNull();
         killedAt.push(delay);
+        if ((await harness.appliedSoFar()) > before) cyclesThatApplied++;
       }
-      await publishing;
+      process.stderr.write(
+        `crash test: ${KILLS} SIGKILLs, ${cyclesThatApplied} after the service had applied events\n`,
+      );
+      // The kills must land while the service is applying events, not only while it starts.
+      expect(cyclesThatApplied).toBeGreaterThanOrEqual(KILLS / 2);
 
       const service = await startService('crash', env, port);
       try {
