@@ -12,6 +12,7 @@ import { createKafka } from './ingest/createKafka.ts';
 import { createPartitionOf } from './ingest/partitionOf.ts';
 import { createProjector } from './ingest/projector.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
 import { createDatabasePool } from './ops/database.ts';
 import { storeDeadLetters } from './ops/deadLetters.ts';
 import { migrate } from './ops/migrate.ts';
@@ -71,6 +72,13 @@ function startService(config: Config, logger: Logger) {
     stops.push({ name: 'rocksdb', stop: () => db.close() });
 
     // HTTP first, so liveness answers while the projector joins its group; lookups answer 503 until it has.
+    const metrics = createMetrics({
+      // Read at scrape time, once the projector below exists.
+      consumerLag: () =>
+        projector
+          .progress()
+          .map((p) => ({ topic: p.topic, partition: p.partition, lag: Number(p.high - p.stored) })),
+    });
     const kafka = createKafka(config, logger);
     const projector = createProjector({
       kafka,
@@ -82,6 +90,14 @@ function startService(config: Config, logger: Logger) {
       logger,
       fanout: DISK_FANOUT,
       onFatal: (error) => void shutdown(`fatal: ${error.message}`, 1),
+      onApplied: ({ topic, events, deadLetters, ms }) => {
+        metrics.eventsApplied.inc({ topic }, events);
+        if (deadLetters > 0) metrics.deadLetters.inc({ topic }, deadLetters);
+        metrics.batchApplySeconds.observe(ms / 1000);
+      },
+      onDeadLetterOutage: (paused) => {
+        metrics.deadLetterStorePaused.set(paused ? 1 : 0);
+      },
     });
     // Set once the projector knows the partition count; until then lookups answer 503.
     let readStates: ReadStateSource | undefined = undefined;
@@ -97,6 +113,7 @@ function startService(config: Config, logger: Logger) {
       },
       notReadyReason: () => notReadyReason(readStates !== undefined, projector.progress()),
       ...(config.API_TOKENS === undefined ? {} : { apiTokens: config.API_TOKENS }),
+      metrics,
     });
     stops.push({ name: 'http', stop: () => app.close() });
     await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });

@@ -61,6 +61,8 @@ describe('dead-letter store outage', () => {
         await new Promise((resolve) => setTimeout(resolve, 8_000));
         const during = await harness.appliedSoFar();
         expect(await deadLetterRows()).toBe(0);
+        const metricsDuring = await (await fetch(`${service.url}/metrics`)).text();
+        expect(metricsDuring).toMatch(/^readstates_dead_letter_store_paused 1$/m);
         // Not everything was applied: the batch holding the poison pill is waiting.
         const total = before + 300n + 1n;
         expect(during).toBeLessThan(total);
@@ -68,6 +70,9 @@ describe('dead-letter store outage', () => {
         await proxy.restore();
         await harness.caughtUp();
         expect(await deadLetterRows()).toBe(1);
+        const metricsAfter = await (await fetch(`${service.url}/metrics`)).text();
+        expect(metricsAfter).toMatch(/^readstates_dead_letter_store_paused 0$/m);
+        expect(metricsAfter).toMatch(/^readstates_dead_letters_total\{topic="messages"\} 1$/m);
         await harness.expectMatchesModel(service.url);
       } finally {
         expect(await service.stop()).toBe(0);

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyError } from 'fastify';
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { Logger } from '../logger.ts';
+import type { Metrics } from '../metrics.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import { ApiError, errorBody } from './apiError.ts';
 import { lookupQuery, pageQuery, parseInput, queryBody, userParams } from './requests.ts';
@@ -20,6 +21,8 @@ export interface AppDependencies {
   notReadyReason: () => string | undefined;
   /** When set, /v1/* needs `Authorization: Bearer <one of these>`. */
   apiTokens?: readonly string[];
+  /** When set, served at /metrics and fed with request latencies. */
+  metrics?: Metrics;
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -75,6 +78,20 @@ export function buildApp(deps: AppDependencies) {
       .code(404)
       .send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`)),
   );
+
+  const metrics = deps.metrics;
+  if (metrics !== undefined) {
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.httpRequestSeconds.observe(
+        { route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
+      done();
+    });
+    app.get('/metrics', async (_request, reply) =>
+      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+    );
+  }
 
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

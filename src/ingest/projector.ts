@@ -54,6 +54,8 @@ export interface PartitionProgress {
   stored: bigint;
   /** The high watermark when the projector started. */
   startHigh: bigint;
+  /** The high watermark as of the partition's last fetch. */
+  high: bigint;
 }
 
 export interface Projector {
@@ -99,9 +101,11 @@ export function createProjector(options: ProjectorOptions): Projector {
     return BigInt(offsets.find((o) => o.partition === partition)?.low ?? '0');
   }
 
-  function noteProgress(topic: string, partition: number, stored: bigint): void {
+  function noteProgress(topic: string, partition: number, stored: bigint, high?: bigint): void {
     const id = `${topic}:${partition}`;
-    progress.set(id, { topic, partition, stored, startHigh: startHighs.get(id) ?? 0n });
+    const startHigh = startHighs.get(id) ?? 0n;
+    const known = high ?? progress.get(id)?.high ?? startHigh;
+    progress.set(id, { topic, partition, stored, startHigh, high: known > stored ? known : stored });
   }
 
   /** Blocks (heartbeating) until the dead letters are stored: no offset may pass a record that is neither applied nor kept. */
@@ -194,7 +198,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       operations.push({ type: 'put', key: offsetKey(partition, kind), value: encodeOffset(next) });
       await db.write(operations, { sync: true });
       payload.resolveOffset(last);
-      noteProgress(topic, partition, next);
+      noteProgress(topic, partition, next, BigInt(batch.highWatermark));
       options.onApplied?.({
         partition,
         topic: kind,
