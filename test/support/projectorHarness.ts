@@ -127,6 +127,8 @@ export async function createProjectorHarness(file: string, shape: StreamShape, p
     },
     /** Every (user, channel) the stream touched, as the service answers it, equals the reference model. */
     async expectMatchesModel(url: string): Promise<number> {
+      // As a client would: lookups answer 503 until the service has joined its group and caught up.
+      await waitFor(async () => (await fetch(`${url}/readyz`)).ok, 120_000, 'the service to be ready');
       const channelList = [...channels];
       let compared = 0;
       for (const user of users) {
