@@ -262,6 +262,14 @@ export function createProjector(options: ProjectorOptions): Projector {
       await admin.disconnect();
       log.info('projector stopped');
     },
-    progress: () => [...assigned].flatMap((id) => progress.get(id) ?? []),
+    progress: () =>
+      [...assigned].map((id) => {
+        const known = progress.get(id);
+        if (known !== undefined) return known;
+        // Assigned, stored offset not read yet: assume nothing applied, so readiness waits for it.
+        const [topic = '', partition = '0'] = id.split(/:(?=\d+$)/);
+        const startHigh = startHighs.get(id) ?? 0n;
+        return { topic, partition: Number(partition), stored: 0n, startHigh, high: startHigh };
+      }),
   };
 }
