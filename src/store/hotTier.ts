@@ -1,0 +1,249 @@
+import type { Snowflake } from '../contract/snowflake.ts';
+import type { ReadStateView } from '../projection/readStateOf.ts';
+import type { ChannelRecord, ReadStateRecord } from '../projection/records.ts';
+import { capacityForBudget, type KeyHash, OffHeapTable, type OffHeapTableStats } from './offHeapTable.ts';
+import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from './snowflakeWords.ts';
+
+/**
+ * The hot tier of the read path: copies of the read-state and channel records in two off-heap tables, enough to
+ * answer `readStateOf` in O(1) with no RocksDB read in the common cases. It answers only when the answer is
+ * exactly what `readStateOf` would compute from the same records (the rules of `liveAbove`); otherwise it
+ * declines (undefined) and the caller reads through RocksDB.
+ *
+ * Staying exact is the caller's part: put every read-state and channel record the projector writes, in write
+ * order, and all of one batch's in one synchronous run (a read then never sees half a batch). An entry may go
+ * missing (evicted, never put) but must never be older than RocksDB: filling it from a RocksDB read must not
+ * overwrite a newer put, and a partition handed to another instance must be dropped (`clear`), since its
+ * records will change elsewhere.
+ */
+export interface HotTier {
+  putReadState(userId: Snowflake, channelId: Snowflake, record: ReadStateRecord): void;
+  deleteReadState(userId: Snowflake, channelId: Snowflake): void;
+  /** Keeps the epoch, the live count and the head. */
+  putChannel(channelId: Snowflake, record: ChannelRecord): void;
+  deleteChannel(channelId: Snowflake): void;
+  /**
+   * The view `readStateOf` gives, when both records are held and the live messages above the pointer follow
+   * from them: the pointer is null, at or above the head, or its snapshot is of the channel's current epoch.
+   * Otherwise undefined, also for a user with no read state in the channel (that takes the OWN header).
+   */
+  readView(userId: Snowflake, channelId: Snowflake): ReadStateView | undefined;
+  clear(): void;
+  stats(): HotTierStats;
+}
+
+export type HotTierStats = {
+  /** Bytes held by both tables. */
+  readonly bytes: number;
+  readonly readStates: OffHeapTableStats;
+  readonly channels: OffHeapTableStats;
+  /** readView calls answered here, and declined (left to RocksDB). */
+  readonly answered: number;
+  readonly declined: number;
+  /** answered / (answered + declined); 0 before the first read. */
+  readonly hitRatio: number;
+};
+
+export type HotTierOptions = {
+  /** All the tier may take, e.g. HOT_TIER_MB · 2^20. */
+  readonly bytesBudget: number;
+  /** The share of the budget for read states, above 0, below 1; the channels get what the read states leave. */
+  readonly readStateShare?: number;
+  /** For tests: a weak hash crowds both tables. */
+  readonly hash?: KeyHash;
+};
+
+/**
+ * Three quarters for read states: a channel has one entry, read by every member's reads, where each member who
+ * acked or was mentioned has a read state, so read states are the many. At 48 against 40 bytes a slot, a quarter
+ * still holds a channel for every ~3.6 read states, which covers the channels of the read states held unless
+ * most channels have a single active member. With the default 256 MiB, 2^22 read-state slots fill exactly their
+ * 192 MiB, and the channels' 64 MiB hold 2^20 slots (40 MiB; the rest is lost to the power-of-two rounding).
+ */
+const DEFAULT_READ_STATE_SHARE = 0.75;
+
+// Read-state values. The snapshot is kept as `below` = live_count − count (the live messages at or below the
+// pointer then): live above now = live count now − below, the same sum as liveAbove's, in one word fewer.
+const RS_POINTER_HI = 0;
+const RS_POINTER_LO = 1;
+const RS_FLAGS = 2;
+const RS_OWN_ABOVE = 3;
+const RS_MENTIONS_ABOVE = 4;
+const RS_SNAPSHOT_EPOCH = 5;
+const RS_SNAPSHOT_BELOW = 6;
+const RS_WORDS = 7;
+const HAS_POINTER = 1;
+const HAS_SNAPSHOT = 2;
+
+// Channel values.
+const CH_EPOCH = 0;
+const CH_LIVE_COUNT = 1;
+const CH_HEAD_HI = 2;
+const CH_HEAD_LO = 3;
+const CH_FLAGS = 4;
+const CH_WORDS = 5;
+const HAS_HEAD = 1;
+
+/** Numbers that do not fit a word are not cached: a missing entry is safe, a truncated one is not. */
+function isWord(value: number): boolean {
+  return Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
+}
+
+export function createHotTier(options: HotTierOptions): HotTier {
+  const { bytesBudget, readStateShare = DEFAULT_READ_STATE_SHARE, hash } = options;
+  if (!(readStateShare > 0 && readStateShare < 1)) {
+    throw new RangeError(
+      `readStateShare must lie between 0 and 1, exclusive (got ${readStateShare}); ${DEFAULT_READ_STATE_SHARE} is the default`,
+    );
+  }
+  const readStateBudget = Math.floor(bytesBudget * readStateShare);
+  if (capacityForBudget(readStateBudget, RS_WORDS) === 0) {
+    throw new RangeError(
+      `a hot tier of ${bytesBudget} bytes leaves read states fewer than 2 slots; give it more (HOT_TIER_MB)`,
+    );
+  }
+  const readStates = new OffHeapTable({ valueWords: RS_WORDS, bytesBudget: readStateBudget, hash });
+  const channelBudget = bytesBudget - readStates.buffer.byteLength;
+  if (capacityForBudget(channelBudget, CH_WORDS) === 0) {
+    throw new RangeError(
+      `readStateShare ${readStateShare} leaves the channels too little of ${bytesBudget} bytes; lower it`,
+    );
+  }
+  const channels = new OffHeapTable({ valueWords: CH_WORDS, bytesBudget: channelBudget, hash });
+
+  // Scratch words, reused by every call: a read allocates only the view it returns and its two id strings.
+  const keys = new Uint32Array(4);
+  const readState = new Uint32Array(RS_WORDS);
+  const channel = new Uint32Array(CH_WORDS);
+  let answered = 0;
+  let declined = 0;
+
+  // keys = [user hi, user lo, channel hi, channel lo]; read back by index (destructuring would allocate).
+  function parseKeys(userId: Snowflake, channelId: Snowflake): void {
+    parseSnowflakeInto(userId, keys, 0);
+    parseSnowflakeInto(channelId, keys, 2);
+  }
+
+  function lookup(userId: Snowflake, channelId: Snowflake): ReadStateView | undefined {
+    parseKeys(userId, channelId);
+    const cHi = keys[2] ?? 0;
+    const cLo = keys[3] ?? 0;
+    if (!readStates.get(keys[0] ?? 0, keys[1] ?? 0, cHi, cLo, readState)) return undefined;
+    if (!channels.get(cHi, cLo, 0, 0, channel)) return undefined;
+    const flags = readState[RS_FLAGS] ?? 0;
+    const hasHead = ((channel[CH_FLAGS] ?? 0) & HAS_HEAD) !== 0;
+    const liveCount = channel[CH_LIVE_COUNT] ?? 0;
+    const pointerHi = readState[RS_POINTER_HI] ?? 0;
+    const pointerLo = readState[RS_POINTER_LO] ?? 0;
+    const headHi = channel[CH_HEAD_HI] ?? 0;
+    const headLo = channel[CH_HEAD_LO] ?? 0;
+    // The cases of liveAbove, in its order; its rank query is the one case left to RocksDB.
+    let above: number;
+    if (!hasHead) above = 0;
+    else if ((flags & HAS_POINTER) === 0) above = liveCount;
+    else if (compareWords(pointerHi, pointerLo, headHi, headLo) >= 0) above = 0;
+    else if ((flags & HAS_SNAPSHOT) !== 0 && readState[RS_SNAPSHOT_EPOCH] === channel[CH_EPOCH]) {
+      above = liveCount - (readState[RS_SNAPSHOT_BELOW] ?? 0);
+    } else {
+      return undefined;
+    }
+    return {
+      user_id: userId,
+      channel_id: channelId,
+      has_read_state: true,
+      last_acked_message_id: (flags & HAS_POINTER) === 0 ? null : formatSnowflakeWords(pointerHi, pointerLo),
+      last_message_id: hasHead ? formatSnowflakeWords(headHi, headLo) : null,
+      unread_count: above - (readState[RS_OWN_ABOVE] ?? 0),
+      mention_count: readState[RS_MENTIONS_ABOVE] ?? 0,
+    };
+  }
+
+  return {
+    putReadState(userId, channelId, record) {
+      parseKeys(userId, channelId);
+      const uHi = keys[0] ?? 0;
+      const uLo = keys[1] ?? 0;
+      const cHi = keys[2] ?? 0;
+      const cLo = keys[3] ?? 0;
+      if (!isWord(record.own_above) || !isWord(record.mentions_above)) {
+        readStates.delete(uHi, uLo, cHi, cLo);
+        return;
+      }
+      let flags = 0;
+      readState.fill(0);
+      if (record.last_acked_message_id !== null) {
+        parseSnowflakeInto(record.last_acked_message_id, readState, RS_POINTER_HI);
+        flags |= HAS_POINTER;
+      }
+      const snapshot = record.live_above;
+      if (
+        snapshot !== null &&
+        isWord(snapshot.epoch) &&
+        isWord(snapshot.live_count) &&
+        isWord(snapshot.count) &&
+        snapshot.count <= snapshot.live_count
+      ) {
+        readState[RS_SNAPSHOT_EPOCH] = snapshot.epoch;
+        readState[RS_SNAPSHOT_BELOW] = snapshot.live_count - snapshot.count;
+        flags |= HAS_SNAPSHOT;
+      }
+      readState[RS_FLAGS] = flags;
+      readState[RS_OWN_ABOVE] = record.own_above;
+      readState[RS_MENTIONS_ABOVE] = record.mentions_above;
+      readStates.set(uHi, uLo, cHi, cLo, readState);
+    },
+
+    deleteReadState(userId, channelId) {
+      parseKeys(userId, channelId);
+      readStates.delete(keys[0] ?? 0, keys[1] ?? 0, keys[2] ?? 0, keys[3] ?? 0);
+    },
+
+    putChannel(channelId, record) {
+      parseSnowflakeInto(channelId, keys, 2);
+      const cHi = keys[2] ?? 0;
+      const cLo = keys[3] ?? 0;
+      const live = record.live;
+      if (!isWord(record.epoch) || (live !== null && !isWord(live.size))) {
+        channels.delete(cHi, cLo, 0, 0);
+        return;
+      }
+      channel.fill(0);
+      channel[CH_EPOCH] = record.epoch;
+      if (live !== null) {
+        channel[CH_LIVE_COUNT] = live.size;
+        parseSnowflakeInto(live.max, channel, CH_HEAD_HI);
+        channel[CH_FLAGS] = HAS_HEAD;
+      }
+      channels.set(cHi, cLo, 0, 0, channel);
+    },
+
+    deleteChannel(channelId) {
+      parseSnowflakeInto(channelId, keys, 2);
+      channels.delete(keys[2] ?? 0, keys[3] ?? 0, 0, 0);
+    },
+
+    readView(userId, channelId) {
+      const view = lookup(userId, channelId);
+      if (view === undefined) declined++;
+      else answered++;
+      return view;
+    },
+
+    clear() {
+      readStates.clear();
+      channels.clear();
+    },
+
+    stats() {
+      const reads = answered + declined;
+      return {
+        bytes: readStates.buffer.byteLength + channels.buffer.byteLength,
+        readStates: readStates.stats(),
+        channels: channels.stats(),
+        answered,
+        declined,
+        hitRatio: reads === 0 ? 0 : answered / reads,
+      };
+    },
+  };
+}

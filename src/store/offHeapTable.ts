@@ -1,0 +1,348 @@
+/**
+ * An open-addressing hash table of fixed-size records in one SharedArrayBuffer: nothing per entry on the V8 heap,
+ * so millions of entries cost the garbage collector nothing to scan, and another thread can be given the buffer.
+ *
+ * Keys are two uint64 ids, each as (hi, lo) uint32 words; a table keyed by one id passes 0, 0 for the second.
+ * Values are `valueWords` uint32 words. Key words are taken as uint32 (`x >>> 0`), so -1 and 0xffffffff are one key.
+ *
+ * Layout, in uint32 words: a 16-word header (capacity, value words, max entries, size, clock hand), then
+ * `capacity` slots of [k1hi, k1lo, k2hi, k2lo, meta, value × valueWords]. Meta is 0 for an empty slot, else
+ * OCCUPIED | REFERENCED? | 30 bits of the key's hash: comparing it first skips most key compares, and deletion
+ * finds an entry's home slot without hashing again.
+ *
+ * Linear probing, with backward-shift deletion (no tombstones, so probe runs never grow with churn). At most
+ * `maxEntries` (the max load factor of the capacity) are held; inserting beyond that evicts one entry chosen by
+ * CLOCK: a hand sweeps the slots, clearing reference bits (set by `get`) and evicting the first entry without one.
+ */
+
+export type KeyHash = (k1hi: number, k1lo: number, k2hi: number, k2lo: number) => number;
+export type EvictionListener = (k1hi: number, k1lo: number, k2hi: number, k2lo: number) => void;
+
+export type OffHeapTableOptions = {
+  /** uint32 words per value, 0 to 255. */
+  readonly valueWords: number;
+  /** Bytes for the slots; the capacity is the largest power of two of slots that fits (`capacityForBudget`). */
+  readonly bytesBudget?: number;
+  /** Slots, a power of two from 2 up: instead of `bytesBudget`, for tests. */
+  readonly capacity?: number;
+  /** The share of slots that may hold entries before inserting evicts; above 0, below 1. Default 0.8. */
+  readonly maxLoadFactor?: number;
+  /** Defaults to `murmurKeyHash`; tests inject weak ones to force collisions. Only the low 30 bits are used. */
+  readonly hash?: KeyHash;
+  /** Told the key of each entry evicted to make room, before it goes; it must not use the table. */
+  readonly onEvict?: EvictionListener;
+};
+
+export type OffHeapTableStats = {
+  readonly capacity: number;
+  readonly maxEntries: number;
+  readonly size: number;
+  readonly bytes: number;
+  readonly hits: number;
+  readonly misses: number;
+  /** New keys; overwrites of a held key are `updates`. */
+  readonly inserts: number;
+  readonly updates: number;
+  readonly deletes: number;
+  readonly evictions: number;
+};
+
+export const HEADER_WORDS = 16;
+export const HEADER_BYTES = HEADER_WORDS * 4;
+const KEY_WORDS = 4;
+const META = KEY_WORDS;
+const VALUES = KEY_WORDS + 1;
+const H_CAPACITY = 0;
+const H_VALUE_WORDS = 1;
+const H_MAX_ENTRIES = 2;
+const H_SIZE = 3;
+const H_HAND = 4;
+
+const OCCUPIED = 0x80000000;
+const REFERENCED = 0x40000000;
+const HASH_BITS = 0x3fffffff;
+const MAX_VALUE_WORDS = 255;
+/** Keeps every word index below 2^31, where V8 indexes typed arrays on its fast path. */
+const MAX_WORDS = 2 ** 31;
+const DEFAULT_MAX_LOAD_FACTOR = 0.8;
+
+/** Bytes of one slot: four key words, the meta word and the value words. */
+export function slotBytes(valueWords: number): number {
+  return (VALUES + valueWords) * 4;
+}
+
+/**
+ * The capacity a byte budget buys: the largest power of two of slots that fits in it (the 64-byte header comes on
+ * top), capped so that word indexes stay below 2^31 (for 12-word slots, 2^27 slots, 6 GiB). 0 when not even 2 fit.
+ */
+export function capacityForBudget(bytesBudget: number, valueWords: number): number {
+  const slotWords = VALUES + valueWords;
+  const fits = Math.min(
+    Math.floor(bytesBudget / (slotWords * 4)),
+    (MAX_WORDS - HEADER_WORDS - 1) / slotWords,
+  );
+  if (!(fits >= 2)) return 0;
+  let capacity = 2;
+  while (capacity * 2 <= fits) capacity *= 2;
+  return capacity;
+}
+
+/** murmur3 (x86, 32-bit) of the 16 key bytes: every input bit reaches every output bit. */
+export function murmurKeyHash(k1hi: number, k1lo: number, k2hi: number, k2lo: number): number {
+  let h = mixWord(0, k1lo);
+  h = mixWord(h, k1hi);
+  h = mixWord(h, k2lo);
+  h = mixWord(h, k2hi);
+  h ^= 16;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function mixWord(h: number, word: number): number {
+  let k = Math.imul(word, 0xcc9e2d51);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, 0x1b873593);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+export class OffHeapTable {
+  readonly buffer: SharedArrayBuffer;
+  readonly capacity: number;
+  readonly maxEntries: number;
+  readonly valueWords: number;
+  #hits = 0;
+  #misses = 0;
+  #inserts = 0;
+  #updates = 0;
+  #deletes = 0;
+  #evictions = 0;
+  readonly #words: Uint32Array;
+  readonly #slotWords: number;
+  readonly #mask: number;
+  readonly #hash: KeyHash;
+  readonly #onEvict: EvictionListener | undefined;
+
+  constructor(options: OffHeapTableOptions) {
+    const { valueWords, bytesBudget, maxLoadFactor = DEFAULT_MAX_LOAD_FACTOR } = options;
+    if (!Number.isInteger(valueWords) || valueWords < 0 || valueWords > MAX_VALUE_WORDS) {
+      throw new RangeError(
+        `valueWords must be a whole number from 0 to ${MAX_VALUE_WORDS} (got ${valueWords})`,
+      );
+    }
+    if (!(maxLoadFactor > 0 && maxLoadFactor < 1)) {
+      throw new RangeError(
+        `maxLoadFactor must lie between 0 and 1, exclusive (got ${maxLoadFactor}); ${DEFAULT_MAX_LOAD_FACTOR} is the default`,
+      );
+    }
+    let capacity: number;
+    if (options.capacity !== undefined) {
+      if (bytesBudget !== undefined) throw new RangeError('give either capacity or bytesBudget, not both');
+      capacity = options.capacity;
+      const isPowerOfTwo = Number.isInteger(capacity) && capacity >= 2 && (capacity & (capacity - 1)) === 0;
+      if (!isPowerOfTwo || HEADER_WORDS + capacity * (VALUES + valueWords) >= MAX_WORDS) {
+        throw new RangeError(
+          `capacity must be a power of two from 2 up, ${capacity} is not (or is too large)`,
+        );
+      }
+    } else {
+      if (bytesBudget === undefined) throw new RangeError('give bytesBudget (or capacity, in tests)');
+      capacity = capacityForBudget(bytesBudget, valueWords);
+      if (capacity === 0) {
+        throw new RangeError(
+          `bytesBudget ${bytesBudget} holds fewer than 2 slots; give at least ${2 * slotBytes(valueWords)}`,
+        );
+      }
+    }
+    this.capacity = capacity;
+    this.valueWords = valueWords;
+    // One slot always stays empty, so every probe ends.
+    this.maxEntries = Math.max(1, Math.min(capacity - 1, Math.floor(capacity * maxLoadFactor)));
+    this.#slotWords = VALUES + valueWords;
+    this.#mask = capacity - 1;
+    this.#hash = options.hash ?? murmurKeyHash;
+    this.#onEvict = options.onEvict;
+    this.buffer = new SharedArrayBuffer((HEADER_WORDS + capacity * this.#slotWords) * 4);
+    this.#words = new Uint32Array(this.buffer);
+    this.#words[H_CAPACITY] = capacity;
+    this.#words[H_VALUE_WORDS] = valueWords;
+    this.#words[H_MAX_ENTRIES] = this.maxEntries;
+  }
+
+  get size(): number {
+    return this.#words[H_SIZE] ?? 0;
+  }
+
+  /** Copies the value into `out` and marks the entry referenced, so CLOCK spares it once. */
+  get(k1hi: number, k1lo: number, k2hi: number, k2lo: number, out: Uint32Array): boolean {
+    const slot = this.#slotOf(k1hi >>> 0, k1lo >>> 0, k2hi >>> 0, k2lo >>> 0);
+    if (slot < 0) {
+      this.#misses++;
+      return false;
+    }
+    this.#hits++;
+    const words = this.#words;
+    const base = HEADER_WORDS + slot * this.#slotWords;
+    const meta = words[base + META] ?? 0;
+    // Only write when the bit changes: a read of a hot entry then dirties no cache line.
+    if ((meta & REFERENCED) === 0) words[base + META] = meta | REFERENCED;
+    const from = base + VALUES;
+    for (let i = 0; i < this.valueWords; i++) out[i] = words[from + i] ?? 0;
+    return true;
+  }
+
+  /** Whether the key is held, without marking it referenced or counting a hit or miss. */
+  has(k1hi: number, k1lo: number, k2hi: number, k2lo: number): boolean {
+    return this.#slotOf(k1hi >>> 0, k1lo >>> 0, k2hi >>> 0, k2lo >>> 0) >= 0;
+  }
+
+  /**
+   * Inserts or overwrites. A new entry starts unreferenced: it earns its second chance by being read, so entries
+   * written but never read go first. An overwrite keeps the entry's reference bit. When `maxEntries` are held,
+   * inserting a new key first evicts one entry (see the class comment).
+   */
+  set(k1hi: number, k1lo: number, k2hi: number, k2lo: number, values: ArrayLike<number>): void {
+    if (values.length < this.valueWords) {
+      throw new RangeError(`set needs ${this.valueWords} value words, got ${values.length}`);
+    }
+    k1hi >>>= 0;
+    k1lo >>>= 0;
+    k2hi >>>= 0;
+    k2lo >>>= 0;
+    const words = this.#words;
+    const hash = this.#hash(k1hi, k1lo, k2hi, k2lo) & HASH_BITS;
+    let slot = this.#find(hash, k1hi, k1lo, k2hi, k2lo);
+    if (slot >= 0) {
+      this.#updates++;
+    } else {
+      // Evicting shifts entries, so the free slot is looked for only afterwards.
+      if (this.size >= this.maxEntries) this.#evictOne();
+      slot = hash & this.#mask;
+      while ((words[HEADER_WORDS + slot * this.#slotWords + META] ?? 0) !== 0) slot = (slot + 1) & this.#mask;
+      const base = HEADER_WORDS + slot * this.#slotWords;
+      words[base] = k1hi;
+      words[base + 1] = k1lo;
+      words[base + 2] = k2hi;
+      words[base + 3] = k2lo;
+      words[base + META] = OCCUPIED | hash;
+      words[H_SIZE] = this.size + 1;
+      this.#inserts++;
+    }
+    const from = HEADER_WORDS + slot * this.#slotWords + VALUES;
+    for (let i = 0; i < this.valueWords; i++) words[from + i] = values[i] ?? 0;
+  }
+
+  /** Removes the key; false when it was not held. */
+  delete(k1hi: number, k1lo: number, k2hi: number, k2lo: number): boolean {
+    const slot = this.#slotOf(k1hi >>> 0, k1lo >>> 0, k2hi >>> 0, k2lo >>> 0);
+    if (slot < 0) return false;
+    this.#removeAt(slot);
+    this.#deletes++;
+    return true;
+  }
+
+  /** Drops every entry; the counters keep counting. */
+  clear(): void {
+    this.#words.fill(0, HEADER_WORDS);
+    this.#words[H_SIZE] = 0;
+    this.#words[H_HAND] = 0;
+  }
+
+  stats(): OffHeapTableStats {
+    return {
+      capacity: this.capacity,
+      maxEntries: this.maxEntries,
+      size: this.size,
+      bytes: this.buffer.byteLength,
+      hits: this.#hits,
+      misses: this.#misses,
+      inserts: this.#inserts,
+      updates: this.#updates,
+      deletes: this.#deletes,
+      evictions: this.#evictions,
+    };
+  }
+
+  #slotOf(k1hi: number, k1lo: number, k2hi: number, k2lo: number): number {
+    return this.#find(this.#hash(k1hi, k1lo, k2hi, k2lo) & HASH_BITS, k1hi, k1lo, k2hi, k2lo);
+  }
+
+  /** The slot holding the key, or −1. Ends at the first empty slot: at least one always exists. */
+  #find(hash: number, k1hi: number, k1lo: number, k2hi: number, k2lo: number): number {
+    const words = this.#words;
+    const slotWords = this.#slotWords;
+    const mask = this.#mask;
+    let slot = hash & mask;
+    for (;;) {
+      const base = HEADER_WORDS + slot * slotWords;
+      const meta = words[base + META] ?? 0;
+      if (meta === 0) return -1;
+      if (
+        (meta & HASH_BITS) === hash &&
+        words[base] === k1hi &&
+        words[base + 1] === k1lo &&
+        words[base + 2] === k2hi &&
+        words[base + 3] === k2lo
+      ) {
+        return slot;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  /**
+   * CLOCK: sweep from the hand, clearing reference bits, and evict the first entry without one. Ends within two
+   * sweeps, since the first clears every bit.
+   */
+  #evictOne(): void {
+    const words = this.#words;
+    const mask = this.#mask;
+    let hand = words[H_HAND] ?? 0;
+    for (;;) {
+      const base = HEADER_WORDS + hand * this.#slotWords;
+      const meta = words[base + META] ?? 0;
+      if ((meta & REFERENCED) !== 0) {
+        words[base + META] = meta & ~REFERENCED;
+      } else if (meta !== 0) {
+        this.#evictions++;
+        this.#onEvict?.(words[base] ?? 0, words[base + 1] ?? 0, words[base + 2] ?? 0, words[base + 3] ?? 0);
+        this.#removeAt(hand);
+        words[H_HAND] = (hand + 1) & mask;
+        return;
+      }
+      hand = (hand + 1) & mask;
+    }
+  }
+
+  /**
+   * Backward-shift deletion: walk the run after the hole and move back each entry whose home slot is not in
+   * (hole, its slot], cyclically; such an entry's probe path crosses the hole, so it must not stay behind it.
+   * The run then has no gap that a lookup would stop at before reaching its key.
+   */
+  #removeAt(slot: number): void {
+    const words = this.#words;
+    const slotWords = this.#slotWords;
+    const mask = this.#mask;
+    let hole = slot;
+    let next = slot;
+    for (;;) {
+      next = (next + 1) & mask;
+      const base = HEADER_WORDS + next * slotWords;
+      const meta = words[base + META] ?? 0;
+      if (meta === 0) break;
+      const home = meta & HASH_BITS & mask;
+      const staysPut = hole <= next ? hole < home && home <= next : hole < home || home <= next;
+      if (staysPut) continue;
+      const holeBase = HEADER_WORDS + hole * slotWords;
+      for (let i = 0; i < slotWords; i++) words[holeBase + i] = words[base + i] ?? 0;
+      hole = next;
+    }
+    words[HEADER_WORDS + hole * slotWords + META] = 0;
+    words[H_SIZE] = this.size - 1;
+  }
+}

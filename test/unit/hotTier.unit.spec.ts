@@ -1,0 +1,286 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ChatEvent } from '../../src/contract/events.ts';
+import type { Snowflake } from '../../src/contract/snowflake.ts';
+import { applyEvent } from '../../src/projection/applyEvent.ts';
+import { createMemoryStore, type MemoryStore } from '../../src/projection/memoryStore.ts';
+import { readStateOf } from '../../src/projection/readStateOf.ts';
+import type { ProjectionStore } from '../../src/projection/store.ts';
+import { createHotTier, type HotTier, type HotTierOptions } from '../../src/store/hotTier.ts';
+import { chatHistory, interleave, SMALL_UNIVERSE, topicPicks } from '../support/chatHistory.ts';
+import { acked, deleted, sent } from '../support/eventBuilders.ts';
+
+/** The memory store, with every read-state and channel write also put into the hot tier, as the projector will. */
+function mirrored(store: MemoryStore, hot: HotTier): ProjectionStore {
+  return {
+    ...store,
+    putChannel: (channelId, record) => {
+      store.putChannel(channelId, record);
+      hot.putChannel(channelId, record);
+    },
+    putReadState: (userId, channelId, record) => {
+      store.putReadState(userId, channelId, record);
+      hot.putReadState(userId, channelId, record);
+    },
+  };
+}
+
+/**
+ * Adds `offset` to every id. Order is kept, so the projection's answers are the same up to the shift, while the
+ * ids cross the word boundary (2^32), leave exact doubles (2^53) or sit at the top of the range.
+ */
+function shiftIds(event: ChatEvent, offset: bigint): ChatEvent {
+  const shift = (id: Snowflake) => (BigInt(id) + offset).toString();
+  switch (event.type) {
+    case 'message_sent':
+      return {
+        ...event,
+        channel_id: shift(event.channel_id),
+        message_id: shift(event.message_id),
+        author_id: shift(event.author_id),
+        mention_user_ids: event.mention_user_ids.map(shift),
+      };
+    case 'message_deleted':
+      return { ...event, channel_id: shift(event.channel_id), message_id: shift(event.message_id) };
+    case 'message_acked':
+      return {
+        ...event,
+        channel_id: shift(event.channel_id),
+        user_id: shift(event.user_id),
+        message_id: shift(event.message_id),
+      };
+  }
+}
+
+const OFFSETS = [0n, 2n ** 32n - 20n, 2n ** 53n - 20n, 2n ** 64n - 2n ** 10n];
+
+/** Tiny budgets make both tables evict all the time; 400 bytes leaves the channels 2 slots, 1 entry. */
+const BUDGETS: readonly HotTierOptions[] = [
+  { bytesBudget: 400, readStateShare: 0.6 },
+  { bytesBudget: 1000, readStateShare: 0.5 },
+  { bytesBudget: 2 ** 20 },
+];
+
+describe('the hot tier never answers anything RocksDB would not', () => {
+  it('equals readStateOf whenever it answers, over random histories', () => {
+    // Per budget: reads answered, reads of a pair with a read state, evictions.
+    const tally = BUDGETS.map(() => ({ answered: 0, withReadState: 0, evictions: 0 }));
+    fc.assert(
+      fc.property(
+        chatHistory(SMALL_UNIVERSE, { maxMessages: 40, maxAcks: 30 }),
+        topicPicks(),
+        fc.constantFrom(...OFFSETS),
+        fc.constantFrom(...BUDGETS),
+        fc.boolean(),
+        (history, picks, offset, budget, weakHash) => {
+          const counts = tally[BUDGETS.indexOf(budget)] ?? { answered: 0, withReadState: 0, evictions: 0 };
+          const store = createMemoryStore({ fanout: 4 });
+          const hot = createHotTier({ ...budget, ...(weakHash ? { hash: () => 0 } : {}) });
+          const projection = mirrored(store, hot);
+          const shift = (id: Snowflake) => (BigInt(id) + offset).toString();
+          const users = SMALL_UNIVERSE.users.map(shift);
+          const channels = SMALL_UNIVERSE.channels.map(shift);
+          for (const event of interleave(history, picks)) {
+            applyEvent(projection, shiftIds(event, offset));
+            for (const user of users) {
+              for (const channel of channels) {
+                const view = hot.readView(user, channel);
+                if (view !== undefined) {
+                  expect(view).toEqual(readStateOf(store, user, channel));
+                  counts.answered++;
+                }
+                if (store.getReadState(user, channel) !== undefined) counts.withReadState++;
+              }
+            }
+          }
+          const { readStates, channels: channelTable } = hot.stats();
+          counts.evictions += readStates.evictions + channelTable.evictions;
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Not vacuous: the small budgets evict and still answer; with room, random histories (which delete and send
+    // late often) still have most reads of read states answered.
+    const [tiny, small, roomy] = tally;
+    expect(tiny?.evictions).toBeGreaterThan(100);
+    expect(small?.evictions).toBeGreaterThan(100);
+    expect(tiny?.answered).toBeGreaterThan(100);
+    expect(roomy?.evictions).toBe(0);
+    expect(roomy?.answered).toBeGreaterThan((roomy?.withReadState ?? 0) / 2);
+  });
+
+  it('walks through the worked example of docs/semantics.md, answering where the records suffice', () => {
+    const C = '10';
+    const [ALICE, BOB, CAROL] = ['1', '2', '3'];
+    const steps: [ChatEvent, boolean][] = [
+      [sent({ channel: C, id: '8', author: ALICE }), false], // no read state: the OWN header is needed
+      [sent({ channel: C, id: '9', author: ALICE, mentions: [BOB, BOB] }), true], // pointer null
+      [acked({ channel: C, user: BOB, id: '9' }), true], // pointer at the head
+      [sent({ channel: C, id: '10', author: BOB }), true], // appends since the snapshot
+      [sent({ channel: C, id: '11', author: CAROL, mentions: [BOB] }), true],
+      [acked({ channel: C, user: BOB, id: '8' }), true],
+      [acked({ channel: C, user: BOB, id: '8', manual: true }), true], // a new snapshot, at 8
+      [deleted({ channel: C, id: '11' }), false], // the epoch moved: the snapshot is stale
+      [deleted({ channel: C, id: '12' }), false],
+      [sent({ channel: C, id: '12', author: ALICE }), false],
+      [sent({ channel: C, id: '9', author: CAROL }), false],
+      [sent({ channel: C, id: '7', author: CAROL, mentions: [BOB] }), false],
+      [acked({ channel: C, user: BOB, id: '13' }), true], // pointer above the head
+      [sent({ channel: C, id: '14', author: ALICE }), false], // no snapshot was taken above the head
+    ];
+    const store = createMemoryStore({ fanout: 4 });
+    const hot = createHotTier({ bytesBudget: 2 ** 16 });
+    const projection = mirrored(store, hot);
+    const answers = steps.map(([event]) => {
+      applyEvent(projection, event);
+      const view = hot.readView(BOB, C);
+      if (view !== undefined) expect(view).toEqual(readStateOf(store, BOB, C));
+      return view !== undefined;
+    });
+    expect(answers).toEqual(steps.map(([, answers]) => answers));
+  });
+
+  it('answers every read of a read state while messages are appended and acked at the head', () => {
+    // A small deterministic generator: the scenario is fixed, its shape is what matters.
+    let seed = 12345;
+    const next = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const channels = ['1300000000000000001', '1300000000000000002', '1300000000000000003'];
+    const users = ['900000000000000001', '900000000000000002', '900000000000000003', '900000000000000004'];
+    const store = createMemoryStore();
+    const hot = createHotTier({ bytesBudget: 2 ** 20 });
+    const projection = mirrored(store, hot);
+    let id = 1_400_000_000_000_000_000n;
+    let reads = 0;
+    for (let step = 0; step < 600; step++) {
+      const channel = channels[next(channels.length)] ?? '';
+      const user = users[next(users.length)] ?? '';
+      if (next(3) === 0) {
+        const newest = store.getChannel(channel)?.live?.max;
+        if (newest !== undefined) applyEvent(projection, acked({ channel, user, id: newest }));
+      } else {
+        id += BigInt(1 + next(1000));
+        const mentions = next(4) === 0 ? [users[next(users.length)] ?? ''] : [];
+        applyEvent(projection, sent({ channel, id: id.toString(), author: user, mentions }));
+      }
+      for (const reader of users) {
+        if (store.getReadState(reader, channel) === undefined) continue;
+        reads++;
+        expect(hot.readView(reader, channel)).toEqual(readStateOf(store, reader, channel));
+      }
+    }
+    expect(reads).toBeGreaterThan(1000);
+    expect(hot.stats()).toMatchObject({ answered: reads, declined: 0, hitRatio: 1 });
+  });
+
+  it('declines after a deletion until the pointer moves, then answers again', () => {
+    const store = createMemoryStore();
+    const hot = createHotTier({ bytesBudget: 2 ** 16 });
+    const projection = mirrored(store, hot);
+    for (const event of [
+      sent({ channel: '5', id: '100', author: '1' }),
+      acked({ channel: '5', user: '2', id: '100' }),
+      sent({ channel: '5', id: '101', author: '1' }),
+      sent({ channel: '5', id: '102', author: '1' }),
+    ]) {
+      applyEvent(projection, event);
+    }
+    expect(hot.readView('2', '5')).toMatchObject({ unread_count: 2 });
+    applyEvent(projection, deleted({ channel: '5', id: '101' }));
+    expect(hot.readView('2', '5')).toBeUndefined();
+    expect(readStateOf(store, '2', '5')).toMatchObject({ unread_count: 1 });
+    // An ack that leaves the pointer where it is writes nothing: the snapshot stays stale.
+    applyEvent(projection, acked({ channel: '5', user: '2', id: '100' }));
+    expect(hot.readView('2', '5')).toBeUndefined();
+    applyEvent(projection, acked({ channel: '5', user: '2', id: '101', manual: true }));
+    expect(hot.readView('2', '5')).toEqual(readStateOf(store, '2', '5'));
+    expect(hot.readView('2', '5')).toMatchObject({ last_acked_message_id: '101', unread_count: 1 });
+  });
+});
+
+describe('HotTier', () => {
+  const record = {
+    last_acked_message_id: '5',
+    own_above: 1,
+    mentions_above: 1,
+    live_above: { epoch: 3, live_count: 10, count: 4 },
+  };
+  const channel = {
+    epoch: 3,
+    live: { size: 12, max: '20', tail: ['20'], root: null, height: 0, next_node: 0 },
+  };
+
+  it('answers from both entries only', () => {
+    const hot = createHotTier({ bytesBudget: 2 ** 16 });
+    hot.putReadState('1', '2', record);
+    expect(hot.readView('1', '2')).toBeUndefined();
+    hot.putChannel('2', channel);
+    // live above = 4 + 12 − 10 = 6, minus 1 own.
+    expect(hot.readView('1', '2')).toEqual({
+      user_id: '1',
+      channel_id: '2',
+      has_read_state: true,
+      last_acked_message_id: '5',
+      last_message_id: '20',
+      unread_count: 5,
+      mention_count: 1,
+    });
+    hot.deleteReadState('1', '2');
+    expect(hot.readView('1', '2')).toBeUndefined();
+    hot.putReadState('1', '2', record);
+    hot.deleteChannel('2');
+    expect(hot.readView('1', '2')).toBeUndefined();
+  });
+
+  it('drops an entry whose numbers do not fit a word, instead of keeping the older one', () => {
+    const hot = createHotTier({ bytesBudget: 2 ** 16 });
+    hot.putReadState('1', '2', record);
+    hot.putChannel('2', channel);
+    expect(hot.readView('1', '2')).toBeDefined();
+    hot.putChannel('2', { ...channel, epoch: 2 ** 32 });
+    expect(hot.readView('1', '2')).toBeUndefined();
+    hot.putChannel('2', channel);
+    hot.putReadState('1', '2', { ...record, own_above: 2 ** 32 });
+    expect(hot.readView('1', '2')).toBeUndefined();
+    // A snapshot that does not fit is left out: reads that need it decline, others still answer.
+    hot.putReadState('1', '2', { ...record, live_above: { epoch: 2 ** 32 + 3, live_count: 10, count: 4 } });
+    expect(hot.readView('1', '2')).toBeUndefined();
+    hot.putReadState('1', '2', { ...record, live_above: { epoch: 3, live_count: 4, count: 10 } });
+    expect(hot.readView('1', '2')).toBeUndefined();
+    hot.putReadState('1', '2', {
+      ...record,
+      last_acked_message_id: null,
+      live_above: { epoch: 2 ** 32 + 3, live_count: 10, count: 4 },
+    });
+    expect(hot.readView('1', '2')).toMatchObject({ unread_count: 11 });
+  });
+
+  it('splits its budget three to one and reports entries, hit ratio and evictions', () => {
+    const hot = createHotTier({ bytesBudget: 16 * 2 ** 20 });
+    const stats = hot.stats();
+    expect(stats.readStates.capacity).toBe(2 ** 18); // 12 MiB of 48-byte slots
+    expect(stats.channels.capacity).toBe(2 ** 16); // what is left, in 40-byte slots
+    expect(stats.bytes).toBeLessThanOrEqual(16 * 2 ** 20);
+
+    const small = createHotTier({ bytesBudget: 1000, readStateShare: 0.5 });
+    small.putChannel('2', channel);
+    for (let user = 1; user <= 10; user++) small.putReadState(String(user), '2', record);
+    small.readView('10', '2');
+    small.readView('1', '2');
+    expect(small.stats()).toMatchObject({
+      readStates: { capacity: 8, size: 6, evictions: 4 },
+      channels: { size: 1 },
+      answered: 1,
+      declined: 1,
+      hitRatio: 0.5,
+    });
+  });
+
+  it('rejects a budget too small to hold both tables', () => {
+    expect(() => createHotTier({ bytesBudget: 100 })).toThrow(/leaves read states fewer than 2 slots/);
+    expect(() => createHotTier({ bytesBudget: 300, readStateShare: 0.9 })).toThrow(/lower it/);
+    expect(() => createHotTier({ bytesBudget: 2 ** 20, readStateShare: 1 })).toThrow(/readStateShare/);
+  });
+});
