@@ -88,7 +88,8 @@ export function createProjector(options: ProjectorOptions): Projector {
   /** Per assigned topic-partition; as many entries as partitions, never more. */
   const progress = new Map<string, PartitionProgress>();
   const startHighs = new Map<string, bigint>();
-  let assigned = new Set<string>();
+  /** Assigned topic partitions by `topic:partition`. */
+  let assigned = new Map<string, { topic: string; partition: number }>();
   let stopping = false;
 
   async function storedOffset(topic: string, partition: number): Promise<bigint | undefined> {
@@ -230,17 +231,16 @@ export function createProjector(options: ProjectorOptions): Projector {
         for (const { partition, high } of offsets) startHighs.set(`${topic}:${partition}`, BigInt(high));
       }
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
-        assigned = new Set(
+        assigned = new Map(
           Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
-            partitions.map((partition) => `${topic}:${partition}`),
+            partitions.map((partition) => [`${topic}:${partition}`, { topic, partition }] as const),
           ),
         );
         log.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
         // Report assigned partitions right away, from RocksDB, before their first batch arrives.
-        for (const id of assigned) {
-          const [topic = '', partition = '0'] = id.split(/:(?=\d+$)/);
-          void storedOffset(topic, Number(partition)).then((stored) => {
-            if (!progress.has(id)) noteProgress(topic, Number(partition), stored ?? 0n);
+        for (const [id, { topic, partition }] of assigned) {
+          void storedOffset(topic, partition).then((stored) => {
+            if (!progress.has(id)) noteProgress(topic, partition, stored ?? 0n);
           });
         }
       });
@@ -263,13 +263,10 @@ export function createProjector(options: ProjectorOptions): Projector {
       log.info('projector stopped');
     },
     progress: () =>
-      [...assigned].map((id) => {
-        const known = progress.get(id);
-        if (known !== undefined) return known;
+      [...assigned].map(([id, { topic, partition }]) => {
         // Assigned, stored offset not read yet: assume nothing applied, so readiness waits for it.
-        const [topic = '', partition = '0'] = id.split(/:(?=\d+$)/);
         const startHigh = startHighs.get(id) ?? 0n;
-        return { topic, partition: Number(partition), stored: 0n, startHigh, high: startHigh };
+        return progress.get(id) ?? { topic, partition, stored: 0n, startHigh, high: startHigh };
       }),
   };
 }

@@ -38,10 +38,6 @@ function writeId(key: Buffer, id: Snowflake, at: number): void {
   key.writeBigUInt64BE(BigInt(id), at);
 }
 
-export function readId(key: Buffer, at: number): Snowflake {
-  return key.readBigUInt64BE(at).toString();
-}
-
 export function offsetKey(partition: number, topic: TopicKind): Buffer {
   const key = prefix(partition, KeyKind.offset, 4);
   key.writeUInt8(topicKindByte[topic], 3);
@@ -66,6 +62,11 @@ export function readStateKey(partition: number, userId: Snowflake, channelId: Sn
   writeId(key, userId, 3);
   writeId(key, channelId, 11);
   return key;
+}
+
+/** The channel of a read-state key, as a number for ordering across partitions. */
+export function channelOfReadStateKey(key: Buffer): bigint {
+  return key.readBigUInt64BE(11);
 }
 
 /** Every read state of `userId` in `partition`, in channel-id order. */

@@ -1,7 +1,7 @@
 import type { Snowflake } from '../contract/snowflake.ts';
 import { readStateOf, type ReadStateView } from '../projection/readStateOf.ts';
 import { BatchStore } from './batchStore.ts';
-import { channelKey, indexHeaderKey, readId, readStateKey, readStatePrefix } from './keys.ts';
+import { channelKey, channelOfReadStateKey, indexHeaderKey, readStateKey, readStatePrefix } from './keys.ts';
 import type { RocksDatabase } from './rocksDatabase.ts';
 
 export interface StateLocation {
@@ -65,7 +65,7 @@ export async function listReadStateChannels(
           ? undefined
           : readStateKey(partition, userId, options.afterChannelId);
       const entries = await db.scan(readStatePrefix(partition, userId), { limit: options.limit, after });
-      return entries.map((entry) => entry.key.readBigUInt64BE(11));
+      return entries.map((entry) => channelOfReadStateKey(entry.key));
     }),
   );
   return perPartition
@@ -74,5 +74,3 @@ export async function listReadStateChannels(
     .slice(0, options.limit)
     .map((id) => id.toString());
 }
-
-export { readId };
