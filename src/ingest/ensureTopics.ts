@@ -1,5 +1,6 @@
 import type { Admin } from 'kafkajs';
 import type { Logger } from '../logger.ts';
+import { createTopicsAndWait } from './createTopicsAndWait.ts';
 
 export interface Topics {
   messages: string;
@@ -22,10 +23,10 @@ export async function ensureTopics(admin: Admin, topics: Topics, logger: Logger)
         ? -1
         : ((await admin.fetchTopicMetadata({ topics: present })).topics[0]?.partitions.length ?? -1);
     logger.warn({ topics: missing, numPartitions }, 'creating missing topics');
-    await admin.createTopics({
-      topics: missing.map((topic) => ({ topic, numPartitions })),
-      waitForLeaders: true,
-    });
+    await createTopicsAndWait(
+      admin,
+      missing.map((topic) => ({ topic, numPartitions })),
+    );
   }
   const metadata = await admin.fetchTopicMetadata({ topics: names });
   const counts = names.map((name) => metadata.topics.find((t) => t.name === name)?.partitions.length ?? 0);

@@ -8,6 +8,7 @@ import {
   type ProducerConfig,
 } from 'kafkajs';
 import { inject } from 'vitest';
+import { createTopicsAndWait } from '../../src/ingest/createTopicsAndWait.ts';
 import { uniqueName } from './names.ts';
 import { trackResource } from './resources.ts';
 
@@ -41,10 +42,10 @@ export function testKafka(file: string) {
       const admin = tracked(kafka.admin(), 'admin (createTopics)');
       await admin.connect();
       try {
-        await admin.createTopics({
-          topics: topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })),
-          waitForLeaders: true,
-        });
+        await createTopicsAndWait(
+          admin,
+          topics.map((topic) => ({ topic, numPartitions, replicationFactor: 1 })),
+        );
       } finally {
         await admin.disconnect();
       }
