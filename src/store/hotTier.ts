@@ -15,29 +15,50 @@ import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from './snowfl
  * missing (evicted, never put) but must never be older than RocksDB: filling it from a RocksDB read must not
  * overwrite a newer put, and a partition handed to another instance must be dropped (`clear`), since its
  * records will change elsewhere.
+ *
+ * One thread writes (the engine, which also writes RocksDB); the HTTP thread reads the same shared buffers
+ * through `attachHotTier`. A seqlock keeps readers exact: the writer makes the sequence odd while it writes and
+ * even again after; a reader retries a lookup during which the sequence changed. `update` groups puts that
+ * must be seen together (a channel's record and its members' read states after one batch).
  */
-export interface HotTier {
+export interface HotTier extends HotTierReader {
+  /** The buffers to hand to `attachHotTier` in another thread. */
+  readonly shared: SharedHotTier;
+  /** Runs `write` (puts and deletes) as one step for readers: none sees part of it. */
+  update(write: () => void): void;
   putReadState(userId: Snowflake, channelId: Snowflake, record: ReadStateRecord): void;
   deleteReadState(userId: Snowflake, channelId: Snowflake): void;
   /** Keeps the epoch, the live count and the head. */
   putChannel(channelId: Snowflake, record: ChannelRecord): void;
   deleteChannel(channelId: Snowflake): void;
+  clear(): void;
+}
+
+/** What another thread may do: read. */
+export interface HotTierReader {
   /**
    * The view `readStateOf` gives, when both records are held and the live messages above the pointer follow
    * from them: the pointer is null, at or above the head, or its snapshot is of the channel's current epoch.
    * Otherwise undefined, also for a user with no read state in the channel (that takes the OWN header).
    */
   readView(userId: Snowflake, channelId: Snowflake): ReadStateView | undefined;
-  clear(): void;
   stats(): HotTierStats;
 }
+
+/** Structured-cloneable: post it to a worker. */
+export type SharedHotTier = {
+  readonly readStates: SharedArrayBuffer;
+  readonly channels: SharedArrayBuffer;
+  /** One Int32: the seqlock's sequence. */
+  readonly sequence: SharedArrayBuffer;
+};
 
 export type HotTierStats = {
   /** Bytes held by both tables. */
   readonly bytes: number;
   readonly readStates: OffHeapTableStats;
   readonly channels: OffHeapTableStats;
-  /** readView calls answered here, and declined (left to RocksDB). */
+  /** readView calls answered here, and declined (left to RocksDB), by this thread. */
   readonly answered: number;
   readonly declined: number;
   /** answered / (answered + declined); 0 before the first read. */
@@ -89,6 +110,9 @@ function isWord(value: number): boolean {
   return Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
 }
 
+/** Attempts a read makes while the writer keeps changing the tables, before it declines (RocksDB answers). */
+const MAX_READ_ATTEMPTS = 10_000;
+
 export function createHotTier(options: HotTierOptions): HotTier {
   const { bytesBudget, readStateShare = DEFAULT_READ_STATE_SHARE, hash } = options;
   if (!(readStateShare > 0 && readStateShare < 1)) {
@@ -110,7 +134,119 @@ export function createHotTier(options: HotTierOptions): HotTier {
     );
   }
   const channels = new OffHeapTable({ valueWords: CH_WORDS, bytesBudget: channelBudget, hash });
+  const sequence = new Int32Array(new SharedArrayBuffer(4));
+  const reader = createReader(readStates, channels, sequence);
 
+  // Scratch words, reused by every call.
+  const keys = new Uint32Array(4);
+  const readState = new Uint32Array(RS_WORDS);
+  const channel = new Uint32Array(CH_WORDS);
+  let depth = 0;
+
+  /** Odd while writing: readers that saw it, or saw it change, retry. */
+  function writing(write: () => void): void {
+    if (depth++ === 0) Atomics.add(sequence, 0, 1);
+    try {
+      write();
+    } finally {
+      if (--depth === 0) Atomics.add(sequence, 0, 1);
+    }
+  }
+
+  return {
+    shared: {
+      readStates: readStates.buffer,
+      channels: channels.buffer,
+      sequence: sequence.buffer as SharedArrayBuffer,
+    },
+    update: writing,
+    readView: reader.readView,
+    stats: reader.stats,
+
+    putReadState(userId, channelId, record) {
+      parseSnowflakeInto(userId, keys, 0);
+      parseSnowflakeInto(channelId, keys, 2);
+      const uHi = keys[0] ?? 0;
+      const uLo = keys[1] ?? 0;
+      const cHi = keys[2] ?? 0;
+      const cLo = keys[3] ?? 0;
+      if (!isWord(record.own_above) || !isWord(record.mentions_above)) {
+        writing(() => readStates.delete(uHi, uLo, cHi, cLo));
+        return;
+      }
+      let flags = 0;
+      readState.fill(0);
+      if (record.last_acked_message_id !== null) {
+        parseSnowflakeInto(record.last_acked_message_id, readState, RS_POINTER_HI);
+        flags |= HAS_POINTER;
+      }
+      const snapshot = record.live_above;
+      if (
+        snapshot !== null &&
+        isWord(snapshot.epoch) &&
+        isWord(snapshot.live_count) &&
+        isWord(snapshot.count) &&
+        snapshot.count <= snapshot.live_count
+      ) {
+        readState[RS_SNAPSHOT_EPOCH] = snapshot.epoch;
+        readState[RS_SNAPSHOT_BELOW] = snapshot.live_count - snapshot.count;
+        flags |= HAS_SNAPSHOT;
+      }
+      readState[RS_FLAGS] = flags;
+      readState[RS_OWN_ABOVE] = record.own_above;
+      readState[RS_MENTIONS_ABOVE] = record.mentions_above;
+      writing(() => readStates.set(uHi, uLo, cHi, cLo, readState));
+    },
+
+    deleteReadState(userId, channelId) {
+      parseSnowflakeInto(userId, keys, 0);
+      parseSnowflakeInto(channelId, keys, 2);
+      writing(() => readStates.delete(keys[0] ?? 0, keys[1] ?? 0, keys[2] ?? 0, keys[3] ?? 0));
+    },
+
+    putChannel(channelId, record) {
+      parseSnowflakeInto(channelId, keys, 2);
+      const cHi = keys[2] ?? 0;
+      const cLo = keys[3] ?? 0;
+      const live = record.live;
+      if (!isWord(record.epoch) || (live !== null && !isWord(live.size))) {
+        writing(() => channels.delete(cHi, cLo, 0, 0));
+        return;
+      }
+      channel.fill(0);
+      channel[CH_EPOCH] = record.epoch;
+      if (live !== null) {
+        channel[CH_LIVE_COUNT] = live.size;
+        parseSnowflakeInto(live.max, channel, CH_HEAD_HI);
+        channel[CH_FLAGS] = HAS_HEAD;
+      }
+      writing(() => channels.set(cHi, cLo, 0, 0, channel));
+    },
+
+    deleteChannel(channelId) {
+      parseSnowflakeInto(channelId, keys, 2);
+      writing(() => channels.delete(keys[2] ?? 0, keys[3] ?? 0, 0, 0));
+    },
+
+    clear() {
+      writing(() => {
+        readStates.clear();
+        channels.clear();
+      });
+    },
+  };
+}
+
+/** The reading side of a hot tier written by another thread; `hash` must be the writer's. */
+export function attachHotTier(shared: SharedHotTier, options: { hash?: KeyHash } = {}): HotTierReader {
+  return createReader(
+    OffHeapTable.attach(shared.readStates, options),
+    OffHeapTable.attach(shared.channels, options),
+    new Int32Array(shared.sequence),
+  );
+}
+
+function createReader(readStates: OffHeapTable, channels: OffHeapTable, sequence: Int32Array): HotTierReader {
   // Scratch words, reused by every call: a read allocates only the view it returns and its two id strings.
   const keys = new Uint32Array(4);
   const readState = new Uint32Array(RS_WORDS);
@@ -118,18 +254,30 @@ export function createHotTier(options: HotTierOptions): HotTier {
   let answered = 0;
   let declined = 0;
 
-  // keys = [user hi, user lo, channel hi, channel lo]; read back by index (destructuring would allocate).
-  function parseKeys(userId: Snowflake, channelId: Snowflake): void {
-    parseSnowflakeInto(userId, keys, 0);
-    parseSnowflakeInto(channelId, keys, 2);
+  /** Copies both entries into the scratch words under the seqlock; false when either is missing (or busy). */
+  function copyEntries(): boolean {
+    const uHi = keys[0] ?? 0;
+    const uLo = keys[1] ?? 0;
+    const cHi = keys[2] ?? 0;
+    const cLo = keys[3] ?? 0;
+    for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
+      const before = Atomics.load(sequence, 0);
+      if ((before & 1) !== 0) continue;
+      const readStateSlot = readStates.peek(uHi, uLo, cHi, cLo, readState);
+      const channelSlot = readStateSlot < 0 ? -1 : channels.peek(cHi, cLo, 0, 0, channel);
+      if (Atomics.load(sequence, 0) !== before) continue;
+      if (channelSlot < 0) return false;
+      readStates.touch(readStateSlot);
+      channels.touch(channelSlot);
+      return true;
+    }
+    return false;
   }
 
   function lookup(userId: Snowflake, channelId: Snowflake): ReadStateView | undefined {
-    parseKeys(userId, channelId);
-    const cHi = keys[2] ?? 0;
-    const cLo = keys[3] ?? 0;
-    if (!readStates.get(keys[0] ?? 0, keys[1] ?? 0, cHi, cLo, readState)) return undefined;
-    if (!channels.get(cHi, cLo, 0, 0, channel)) return undefined;
+    parseSnowflakeInto(userId, keys, 0);
+    parseSnowflakeInto(channelId, keys, 2);
+    if (!copyEntries()) return undefined;
     const flags = readState[RS_FLAGS] ?? 0;
     const hasHead = ((channel[CH_FLAGS] ?? 0) & HAS_HEAD) !== 0;
     const liveCount = channel[CH_LIVE_COUNT] ?? 0;
@@ -159,79 +307,11 @@ export function createHotTier(options: HotTierOptions): HotTier {
   }
 
   return {
-    putReadState(userId, channelId, record) {
-      parseKeys(userId, channelId);
-      const uHi = keys[0] ?? 0;
-      const uLo = keys[1] ?? 0;
-      const cHi = keys[2] ?? 0;
-      const cLo = keys[3] ?? 0;
-      if (!isWord(record.own_above) || !isWord(record.mentions_above)) {
-        readStates.delete(uHi, uLo, cHi, cLo);
-        return;
-      }
-      let flags = 0;
-      readState.fill(0);
-      if (record.last_acked_message_id !== null) {
-        parseSnowflakeInto(record.last_acked_message_id, readState, RS_POINTER_HI);
-        flags |= HAS_POINTER;
-      }
-      const snapshot = record.live_above;
-      if (
-        snapshot !== null &&
-        isWord(snapshot.epoch) &&
-        isWord(snapshot.live_count) &&
-        isWord(snapshot.count) &&
-        snapshot.count <= snapshot.live_count
-      ) {
-        readState[RS_SNAPSHOT_EPOCH] = snapshot.epoch;
-        readState[RS_SNAPSHOT_BELOW] = snapshot.live_count - snapshot.count;
-        flags |= HAS_SNAPSHOT;
-      }
-      readState[RS_FLAGS] = flags;
-      readState[RS_OWN_ABOVE] = record.own_above;
-      readState[RS_MENTIONS_ABOVE] = record.mentions_above;
-      readStates.set(uHi, uLo, cHi, cLo, readState);
-    },
-
-    deleteReadState(userId, channelId) {
-      parseKeys(userId, channelId);
-      readStates.delete(keys[0] ?? 0, keys[1] ?? 0, keys[2] ?? 0, keys[3] ?? 0);
-    },
-
-    putChannel(channelId, record) {
-      parseSnowflakeInto(channelId, keys, 2);
-      const cHi = keys[2] ?? 0;
-      const cLo = keys[3] ?? 0;
-      const live = record.live;
-      if (!isWord(record.epoch) || (live !== null && !isWord(live.size))) {
-        channels.delete(cHi, cLo, 0, 0);
-        return;
-      }
-      channel.fill(0);
-      channel[CH_EPOCH] = record.epoch;
-      if (live !== null) {
-        channel[CH_LIVE_COUNT] = live.size;
-        parseSnowflakeInto(live.max, channel, CH_HEAD_HI);
-        channel[CH_FLAGS] = HAS_HEAD;
-      }
-      channels.set(cHi, cLo, 0, 0, channel);
-    },
-
-    deleteChannel(channelId) {
-      parseSnowflakeInto(channelId, keys, 2);
-      channels.delete(keys[2] ?? 0, keys[3] ?? 0, 0, 0);
-    },
-
     readView(userId, channelId) {
       const view = lookup(userId, channelId);
       if (view === undefined) declined++;
       else answered++;
       return view;
-    },
-
-    clear() {
-      readStates.clear();
-      channels.clear();
     },
 
     stats() {

@@ -13,6 +13,11 @@
  * Linear probing, with backward-shift deletion (no tombstones, so probe runs never grow with churn). At most
  * `maxEntries` (the max load factor of the capacity) are held; inserting beyond that evicts one entry chosen by
  * CLOCK: a hand sweeps the slots, clearing reference bits (set by `get`) and evicting the first entry without one.
+ *
+ * One thread writes; others may read the same buffer through `OffHeapTable.attach`, with `peek` (no writes) and
+ * `touch` (an atomic compare-and-set of the reference bit, which at worst marks the wrong entry). A peek that
+ * races a write can see a torn entry: readers must check a sequence the writer bumps around its writes (the hot
+ * tier's seqlock) and retry. Probes are bounded so that a racing read always ends.
  */
 
 export type KeyHash = (k1hi: number, k1lo: number, k2hi: number, k2lo: number) => number;
@@ -128,7 +133,24 @@ export class OffHeapTable {
   readonly #hash: KeyHash;
   readonly #onEvict: EvictionListener | undefined;
 
-  constructor(options: OffHeapTableOptions) {
+  /**
+   * A second view of a table another thread writes: for `peek`, `touch` and `size` only. `hash` must be the
+   * writer's (functions cannot cross threads, so it is passed again).
+   */
+  static attach(buffer: SharedArrayBuffer, options: { hash?: KeyHash } = {}): OffHeapTable {
+    const header = new Uint32Array(buffer, 0, HEADER_WORDS);
+    const capacity = header[H_CAPACITY] ?? 0;
+    const valueWords = header[H_VALUE_WORDS] ?? 0;
+    if (buffer.byteLength !== (HEADER_WORDS + capacity * (VALUES + valueWords)) * 4) {
+      throw new RangeError('the buffer does not hold an OffHeapTable');
+    }
+    return new OffHeapTable(
+      { valueWords, capacity, ...(options.hash ? { hash: options.hash } : {}) },
+      buffer,
+    );
+  }
+
+  constructor(options: OffHeapTableOptions, attachTo?: SharedArrayBuffer) {
     const { valueWords, bytesBudget, maxLoadFactor = DEFAULT_MAX_LOAD_FACTOR } = options;
     if (!Number.isInteger(valueWords) || valueWords < 0 || valueWords > MAX_VALUE_WORDS) {
       throw new RangeError(
@@ -167,8 +189,12 @@ export class OffHeapTable {
     this.#mask = capacity - 1;
     this.#hash = options.hash ?? murmurKeyHash;
     this.#onEvict = options.onEvict;
-    this.buffer = new SharedArrayBuffer((HEADER_WORDS + capacity * this.#slotWords) * 4);
+    this.buffer = attachTo ?? new SharedArrayBuffer((HEADER_WORDS + capacity * this.#slotWords) * 4);
     this.#words = new Uint32Array(this.buffer);
+    if (attachTo !== undefined) {
+      this.maxEntries = this.#words[H_MAX_ENTRIES] ?? 0;
+      return;
+    }
     this.#words[H_CAPACITY] = capacity;
     this.#words[H_VALUE_WORDS] = valueWords;
     this.#words[H_MAX_ENTRIES] = this.maxEntries;
@@ -194,6 +220,32 @@ export class OffHeapTable {
     const from = base + VALUES;
     for (let i = 0; i < this.valueWords; i++) out[i] = words[from + i] ?? 0;
     return true;
+  }
+
+  /**
+   * For readers on another thread: copies the value into `out` and returns its slot (for `touch`), or −1. Writes
+   * nothing, counts nothing.
+   */
+  peek(k1hi: number, k1lo: number, k2hi: number, k2lo: number, out: Uint32Array): number {
+    const slot = this.#slotOf(k1hi >>> 0, k1lo >>> 0, k2hi >>> 0, k2lo >>> 0);
+    if (slot < 0) return -1;
+    const words = this.#words;
+    const from = HEADER_WORDS + slot * this.#slotWords + VALUES;
+    for (let i = 0; i < this.valueWords; i++) out[i] = words[from + i] ?? 0;
+    return slot;
+  }
+
+  /**
+   * Marks the entry in `slot` referenced, as `get` does, with a compare-and-set so that a racing write is never
+   * undone: if the writer changed the slot meanwhile, the mark is lost or lands on another entry, which only
+   * shifts which entry CLOCK evicts.
+   */
+  touch(slot: number): void {
+    const index = HEADER_WORDS + slot * this.#slotWords + META;
+    const meta = Atomics.load(this.#words, index);
+    if ((meta & OCCUPIED) !== 0 && (meta & REFERENCED) === 0) {
+      Atomics.compareExchange(this.#words, index, meta, (meta | REFERENCED) >>> 0);
+    }
   }
 
   /** Whether the key is held, without marking it referenced or counting a hit or miss. */
@@ -272,13 +324,16 @@ export class OffHeapTable {
     return this.#find(this.#hash(k1hi, k1lo, k2hi, k2lo) & HASH_BITS, k1hi, k1lo, k2hi, k2lo);
   }
 
-  /** The slot holding the key, or −1. Ends at the first empty slot: at least one always exists. */
+  /**
+   * The slot holding the key, or −1. Ends at the first empty slot: at least one always exists, though a reader
+   * racing the writer might keep missing it, so the probe also ends after a full turn.
+   */
   #find(hash: number, k1hi: number, k1lo: number, k2hi: number, k2lo: number): number {
     const words = this.#words;
     const slotWords = this.#slotWords;
     const mask = this.#mask;
     let slot = hash & mask;
-    for (;;) {
+    for (let probes = 0; probes <= mask; probes++) {
       const base = HEADER_WORDS + slot * slotWords;
       const meta = words[base + META] ?? 0;
       if (meta === 0) return -1;
@@ -293,6 +348,7 @@ export class OffHeapTable {
       }
       slot = (slot + 1) & mask;
     }
+    return -1;
   }
 
   /**
