@@ -2,23 +2,15 @@
  * The composition root: load config, build the parts with their dependencies, start them in order, stop them in
  * reverse on SIGTERM/SIGINT.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ApiError } from './api/apiError.ts';
 import { buildApp, type ReadStateSource } from './api/app.ts';
 import { notReadyReason } from './api/readiness.ts';
 import type { Config } from './config.ts';
-import { createKafka } from './ingest/createKafka.ts';
-import { createPartitionOf } from './ingest/partitionOf.ts';
-import { createProjector } from './ingest/projector.ts';
+import { readThrough } from './engine/readThrough.ts';
+import { startEngine } from './engine/startEngine.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
-import { createDatabasePool } from './ops/database.ts';
-import { storeDeadLetters } from './ops/deadLetters.ts';
-import { migrate } from './ops/migrate.ts';
-import { DISK_FANOUT } from './store/diskFanout.ts';
-import { listReadStateChannels, queryReadStates, type StateLocation } from './store/queryReadStates.ts';
-import { openRocksDatabase } from './store/rocksDatabase.ts';
+import { attachHotTier } from './store/hotTier.ts';
 
 /** How long shutdown may take before the process exits anyway; Kubernetes' grace period must be longer. */
 export const SHUTDOWN_TIMEOUT_MS = 25_000;
@@ -62,41 +54,39 @@ function startService(config: Config, logger: Logger) {
   return { started: start(), shutdown };
 
   async function start(): Promise<void> {
-    const pool = createDatabasePool(config.DATABASE_URL);
-    stops.push({ name: 'postgres', stop: () => pool.dispose() });
-    await migrate(pool);
-    logger.info('migrations applied');
-
-    await mkdir(config.DATA_DIR, { recursive: true });
-    const db = await openRocksDatabase(join(config.DATA_DIR, 'state'));
-    stops.push({ name: 'rocksdb', stop: () => db.close() });
-
-    // HTTP first, so liveness answers while the projector joins its group; lookups answer 503 until it has.
-    const metrics = createMetrics({
-      // Read at scrape time, once the projector below exists.
-      consumerLag: () =>
-        projector
-          .progress()
-          .map((p) => ({ topic: p.topic, partition: p.partition, lag: Number(p.high - p.stored) })),
-    });
-    const kafka = createKafka(config, logger);
-    const projector = createProjector({
-      kafka,
-      groupId: config.KAFKA_GROUP_ID,
-      sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-      topics: { messages: config.TOPIC_MESSAGES, acks: config.TOPIC_ACKS },
-      db,
-      storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
-      logger,
-      fanout: DISK_FANOUT,
-      onFatal: (error) => void shutdown(`fatal: ${error.message}`, 1),
+    // The engine thread migrates PostgreSQL, opens RocksDB, then starts the projector; this thread serves HTTP.
+    const engine = startEngine(config, logger, {
       onApplied: ({ topic, events, deadLetters, ms }) => {
         metrics.eventsApplied.inc({ topic }, events);
         if (deadLetters > 0) metrics.deadLetters.inc({ topic }, deadLetters);
         metrics.batchApplySeconds.observe(ms / 1000);
       },
-      onDeadLetterOutage: (paused) => {
-        metrics.deadLetterStorePaused.set(paused ? 1 : 0);
+      onDeadLetterOutage: (paused) => { metrics.deadLetterStorePaused.set(paused ? 1 : 0); },
+      onFatal: (error) => void shutdown(`fatal: ${error.message}`, 1),
+    });
+    stops.push({ name: 'engine', stop: () => engine.close() });
+    const hotTier = attachHotTier(await engine.opened);
+
+    const metrics = createMetrics({
+      consumerLag: () =>
+        engine
+          .progress()
+          .map((p) => ({ topic: p.topic, partition: p.partition, lag: Number(p.high - p.stored) })),
+      hotTier: () => {
+        const { answered, declined } = hotTier.stats();
+        const written = engine.hotTierStats();
+        if (written === undefined) return { answered, declined };
+        return {
+          answered,
+          declined,
+          bytes: written.bytes,
+          tables: (['readStates', 'channels'] as const).map((table) => ({
+            name: table === 'readStates' ? 'read_states' : 'channels',
+            entries: written.entries[table],
+            capacity: written.capacity[table],
+            evictions: written.evictions[table],
+          })),
+        };
       },
     });
     // Set once the projector knows the partition count; until then lookups answer 503.
@@ -105,13 +95,14 @@ function startService(config: Config, logger: Logger) {
       if (readStates === undefined) throw new ApiError('not_ready', 'the service is starting; retry shortly');
       return readStates;
     };
+    // HTTP before the projector, so liveness answers while it joins its group.
     const app = buildApp({
       logger,
       readStates: {
         lookup: (userId, channelIds) => whenStarted().lookup(userId, channelIds),
         listChannels: (userId, options) => whenStarted().listChannels(userId, options),
       },
-      notReadyReason: () => notReadyReason(readStates !== undefined, projector.progress()),
+      notReadyReason: () => notReadyReason(readStates !== undefined, engine.progress()),
       ...(config.API_TOKENS === undefined ? {} : { apiTokens: config.API_TOKENS }),
       metrics,
     });
@@ -119,21 +110,8 @@ function startService(config: Config, logger: Logger) {
     await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
 
     // Stopped first: it finishes its batch while HTTP still answers.
-    stops.push({ name: 'projector', stop: () => projector.stop() });
-    const { partitionCount } = await projector.start();
-
-    const location: StateLocation = {
-      fanout: DISK_FANOUT,
-      partitionCount,
-      partitionOf: createPartitionOf(partitionCount),
-    };
-    readStates = {
-      lookup: (userId, channelIds) => queryReadStates(db, location, userId, channelIds),
-      listChannels: (userId, options) =>
-        listReadStateChannels(db, location, userId, {
-          limit: options.limit,
-          ...(options.after === undefined ? {} : { afterChannelId: options.after }),
-        }),
-    };
+    stops.push({ name: 'projector', stop: () => engine.stopProjector() });
+    await engine.started;
+    readStates = readThrough(hotTier, engine);
   }
 }

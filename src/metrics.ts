@@ -7,6 +7,16 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export interface MetricSources {
   /** Per assigned topic partition: records in Kafka not yet applied. Read at scrape time. */
   consumerLag: () => readonly { topic: string; partition: number; lag: number }[];
+  /**
+   * The hot tier: its tables as the writer last reported them, and this thread's lookups. Read at scrape time;
+   * the counts live elsewhere, so the counters below are reset to them at each scrape.
+   */
+  hotTier: () => {
+    tables?: { name: 'read_states' | 'channels'; entries: number; capacity: number; evictions: number }[];
+    bytes?: number;
+    answered: number;
+    declined: number;
+  };
 }
 
 export function createMetrics(sources: MetricSources) {
@@ -46,6 +56,66 @@ export function createMetrics(sources: MetricSources) {
         this.reset();
         for (const { topic, partition, lag } of sources.consumerLag())
           this.set({ topic, partition: String(partition) }, lag);
+      },
+    }),
+    hotTierEntries: new Gauge({
+      name: 'readstates_hot_tier_entries',
+      help: 'Entries held in the hot tier, by table',
+      labelNames: ['table'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const table of sources.hotTier().tables ?? []) this.set({ table: table.name }, table.entries);
+      },
+    }),
+    hotTierCapacity: new Gauge({
+      name: 'readstates_hot_tier_capacity_entries',
+      help: 'Entries the hot tier can hold before it evicts, by table (from HOT_TIER_MB)',
+      labelNames: ['table'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const table of sources.hotTier().tables ?? []) this.set({ table: table.name }, table.capacity);
+      },
+    }),
+    hotTierBytes: new Gauge({
+      name: 'readstates_hot_tier_bytes',
+      help: 'Bytes of shared memory the hot tier holds (off the V8 heap)',
+      registers: [registry],
+      collect() {
+        const bytes = sources.hotTier().bytes;
+        if (bytes !== undefined) this.set(bytes);
+      },
+    }),
+    hotTierEvictions: new Counter({
+      name: 'readstates_hot_tier_evictions_total',
+      help: 'Entries evicted by CLOCK to make room, by table',
+      labelNames: ['table'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const table of sources.hotTier().tables ?? []) this.inc({ table: table.name }, table.evictions);
+      },
+    }),
+    hotTierLookups: new Counter({
+      name: 'readstates_hot_tier_lookups_total',
+      help: 'Read-state lookups by result: answered by the hot tier, or declined and read from RocksDB',
+      labelNames: ['result'] as const,
+      registers: [registry],
+      collect() {
+        const { answered, declined } = sources.hotTier();
+        this.reset();
+        this.inc({ result: 'answered' }, answered);
+        this.inc({ result: 'declined' }, declined);
+      },
+    }),
+    hotTierHitRatio: new Gauge({
+      name: 'readstates_hot_tier_hit_ratio',
+      help: 'Share of lookups the hot tier answered, since start',
+      registers: [registry],
+      collect() {
+        const { answered, declined } = sources.hotTier();
+        this.set(answered + declined === 0 ? 0 : answered / (answered + declined));
       },
     }),
     httpRequestSeconds: new Histogram({

@@ -6,6 +6,7 @@ import type { DeadLetter } from '../ops/deadLetters.ts';
 import { offsetKey } from '../store/keys.ts';
 import { projectEvents } from '../store/projectEvents.ts';
 import { decodeOffset, encodeOffset } from '../store/recordCodec.ts';
+import type { HotTierMirror } from '../store/hotTierMirror.ts';
 import type { RocksDatabase } from '../store/rocksDatabase.ts';
 import { ensureTopics, type Topics } from './ensureTopics.ts';
 
@@ -45,6 +46,8 @@ export interface ProjectorOptions {
     ms: number;
   }) => void;
   onDeadLetterOutage?: (paused: boolean) => void;
+  /** Kept in step with every write (and forgotten when partitions move away). */
+  hotTier?: HotTierMirror;
 }
 
 export interface PartitionProgress {
@@ -193,11 +196,13 @@ export function createProjector(options: ProjectorOptions): Projector {
           );
       }
       if (!(await keepDeadLetters(letters, payload))) break;
-      const { operations } = await projectEvents(db, partition, options.fanout, events);
+      const { operations, hotWrites } = await projectEvents(db, partition, options.fanout, events);
       const last = chunk.at(-1)?.offset ?? next.toString();
       next = BigInt(last) + 1n;
       operations.push({ type: 'put', key: offsetKey(partition, kind), value: encodeOffset(next) });
+      options.hotTier?.beforeWrite(partition);
       await db.write(operations, { sync: true });
+      options.hotTier?.afterWrite(partition, hotWrites);
       payload.resolveOffset(last);
       noteProgress(topic, partition, next, BigInt(batch.highWatermark));
       options.onApplied?.({
@@ -231,11 +236,13 @@ export function createProjector(options: ProjectorOptions): Projector {
         for (const { partition, high } of offsets) startHighs.set(`${topic}:${partition}`, BigInt(high));
       }
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        const before = assigned;
         assigned = new Map(
           Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
             partitions.map((partition) => [`${topic}:${partition}`, { topic, partition }] as const),
           ),
         );
+        if ([...before.keys()].some((id) => !assigned.has(id))) options.hotTier?.forgetAll();
         log.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
         // Report assigned partitions right away, from RocksDB, before their first batch arrives.
         for (const [id, { topic, partition }] of assigned) {

@@ -22,7 +22,11 @@ export class RecordNotLoaded extends Error {
 
 const DELETED = Symbol('deleted');
 const ABSENT = Symbol('absent');
-type Slot = { key: Buffer; value: unknown };
+/** A write the hot tier mirrors: the read-state and channel records (neither is ever deleted). */
+export type HotWrite =
+  | { kind: 'channel'; channelId: string; record: ChannelRecord }
+  | { kind: 'readState'; userId: string; channelId: string; record: ReadStateRecord };
+type Slot = { key: Buffer; value: unknown; hot?: HotWrite };
 
 /**
  * The projection's view of one partition while one Kafka batch is applied. It lives for one batch only, so it
@@ -103,6 +107,19 @@ export class BatchStore implements ProjectionStore {
     );
   }
 
+  /** The batch's read-state and channel writes, for the hot tier, grouped by channel (channel record first). */
+  hotWrites(): HotWrite[][] {
+    const byChannel = new Map<string, HotWrite[]>();
+    for (const { hot } of this.written.values()) {
+      if (hot === undefined) continue;
+      const group = byChannel.get(hot.channelId) ?? [];
+      if (hot.kind === 'channel') group.unshift(hot);
+      else group.push(hot);
+      byChannel.set(hot.channelId, group);
+    }
+    return [...byChannel.values()];
+  }
+
   private read(key: Buffer): unknown {
     const id = key.toString('latin1');
     const slot = this.pending.get(id) ?? this.written.get(id);
@@ -112,15 +129,15 @@ export class BatchStore implements ProjectionStore {
     return value === ABSENT ? undefined : value;
   }
 
-  private write(key: Buffer, value: unknown): void {
-    this.pending.set(key.toString('latin1'), { key, value });
+  private write(key: Buffer, value: unknown, hot?: HotWrite): void {
+    this.pending.set(key.toString('latin1'), hot === undefined ? { key, value } : { key, value, hot });
   }
 
   getChannel(channelId: string): ChannelRecord | undefined {
     return this.read(channelKey(this.partition, channelId)) as ChannelRecord | undefined;
   }
   putChannel(channelId: string, record: ChannelRecord): void {
-    this.write(channelKey(this.partition, channelId), record);
+    this.write(channelKey(this.partition, channelId), record, { kind: 'channel', channelId, record });
   }
   getMessage(channelId: string, messageId: string): MessageRecord | undefined {
     return this.read(messageKey(this.partition, channelId, messageId)) as MessageRecord | undefined;
@@ -132,7 +149,12 @@ export class BatchStore implements ProjectionStore {
     return this.read(readStateKey(this.partition, userId, channelId)) as ReadStateRecord | undefined;
   }
   putReadState(userId: string, channelId: string, record: ReadStateRecord): void {
-    this.write(readStateKey(this.partition, userId, channelId), record);
+    this.write(readStateKey(this.partition, userId, channelId), record, {
+      kind: 'readState',
+      userId,
+      channelId,
+      record,
+    });
   }
   getIndexHeader(index: MemberIndexId): RankIndexHeader | undefined {
     return this.read(indexHeaderKey(this.partition, index)) as RankIndexHeader | undefined;

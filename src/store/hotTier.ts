@@ -157,11 +157,11 @@ export function createHotTier(options: HotTierOptions): HotTier {
     shared: {
       readStates: readStates.buffer,
       channels: channels.buffer,
-      sequence: sequence.buffer as SharedArrayBuffer,
+      sequence: sequence.buffer,
     },
     update: writing,
-    readView: reader.readView,
-    stats: reader.stats,
+    readView: (userId, channelId) => reader.readView(userId, channelId),
+    stats: () => reader.stats(),
 
     putReadState(userId, channelId, record) {
       parseSnowflakeInto(userId, keys, 0);
@@ -195,7 +195,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
       readState[RS_FLAGS] = flags;
       readState[RS_OWN_ABOVE] = record.own_above;
       readState[RS_MENTIONS_ABOVE] = record.mentions_above;
-      writing(() => readStates.set(uHi, uLo, cHi, cLo, readState));
+      writing(() => { readStates.set(uHi, uLo, cHi, cLo, readState); });
     },
 
     deleteReadState(userId, channelId) {
@@ -220,7 +220,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
         parseSnowflakeInto(live.max, channel, CH_HEAD_HI);
         channel[CH_FLAGS] = HAS_HEAD;
       }
-      writing(() => channels.set(cHi, cLo, 0, 0, channel));
+      writing(() => { channels.set(cHi, cLo, 0, 0, channel); });
     },
 
     deleteChannel(channelId) {

@@ -1,6 +1,6 @@
 import type { ChatEvent } from '../contract/events.ts';
 import { applyEvent } from '../projection/applyEvent.ts';
-import { BatchStore } from './batchStore.ts';
+import { BatchStore, type HotWrite } from './batchStore.ts';
 import { channelKey, indexHeaderKey, messageKey, readStateKey } from './keys.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 
@@ -39,7 +39,7 @@ export async function projectEvents(
   partition: number,
   fanout: number,
   events: readonly ChatEvent[],
-): Promise<{ operations: WriteOperation[]; recordLoads: number }> {
+): Promise<{ operations: WriteOperation[]; hotWrites: HotWrite[][]; recordLoads: number }> {
   const store = new BatchStore(partition, fanout);
   const unique = new Map(
     events.flatMap((e) => likelyKeys(partition, e)).map((key) => [key.toString('latin1'), key]),
@@ -49,5 +49,5 @@ export async function projectEvents(
   for (const event of events) {
     await store.run(db, (state) => applyEvent(state, event));
   }
-  return { operations: store.operations(), recordLoads: store.recordLoads };
+  return { operations: store.operations(), hotWrites: store.hotWrites(), recordLoads: store.recordLoads };
 }

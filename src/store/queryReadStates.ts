@@ -1,6 +1,7 @@
 import type { Snowflake } from '../contract/snowflake.ts';
 import { readStateOf, type ReadStateView } from '../projection/readStateOf.ts';
 import { BatchStore } from './batchStore.ts';
+import type { HotTierMirror } from './hotTierMirror.ts';
 import { channelKey, channelOfReadStateKey, indexHeaderKey, readStateKey, readStatePrefix } from './keys.ts';
 import type { RocksDatabase } from './rocksDatabase.ts';
 
@@ -10,25 +11,33 @@ export interface StateLocation {
   partitionOf: (channelId: Snowflake) => number;
 }
 
-/** Read states of one user in the given channels, in the order asked, straight from RocksDB. */
+/**
+ * Read states of one user in the given channels, in the order asked, straight from RocksDB. With `hotTier`, the
+ * records read are put there too, so the next read of the same pair is answered without RocksDB.
+ */
 export async function queryReadStates(
   db: RocksDatabase,
   location: StateLocation,
   userId: Snowflake,
   channelIds: readonly Snowflake[],
+  hotTier?: HotTierMirror,
 ): Promise<ReadStateView[]> {
   const stores = new Map<number, BatchStore>();
+  // Taken before the first read: a partition written after this point fills nothing.
+  const versions = new Map<number, number>();
   const storeOf = (partition: number): BatchStore => {
     let store = stores.get(partition);
     if (store === undefined) {
       store = new BatchStore(partition, location.fanout);
       stores.set(partition, store);
+      if (hotTier !== undefined) versions.set(partition, hotTier.version(partition));
     }
     return store;
   };
   // The records a read usually needs, in one round trip; a read that needs more loads it when it asks.
   const likely = channelIds.flatMap((channelId) => {
     const partition = location.partitionOf(channelId);
+    storeOf(partition);
     return [
       { partition, key: channelKey(partition, channelId) },
       { partition, key: readStateKey(partition, userId, channelId) },
@@ -44,6 +53,21 @@ export async function queryReadStates(
   for (const channelId of channelIds) {
     const store = storeOf(location.partitionOf(channelId));
     views.push(await store.run(db, (state) => readStateOf(state, userId, channelId)));
+  }
+  if (hotTier !== undefined) {
+    for (const channelId of channelIds) {
+      const partition = location.partitionOf(channelId);
+      const store = storeOf(partition);
+      // Everything needed was loaded above, so this never misses; a pair without a read state is not held.
+      const read = store.attempt((state) => ({
+        readState: state.getReadState(userId, channelId),
+        channel: state.getChannel(channelId),
+      }));
+      const { readState, channel } = read.done ? read.value : {};
+      if (readState !== undefined && channel !== undefined) {
+        hotTier.fill(partition, versions.get(partition) ?? -1, userId, channelId, readState, channel);
+      }
+    }
   }
   return views;
 }

@@ -37,7 +37,10 @@ function appWith(options: { apiTokens?: string[]; ready?: boolean } = {}): App {
     readStates: memorySource(),
     notReadyReason: () =>
       options.ready === false ? 'catching up: 12 events behind on 1 partition(s)' : undefined,
-    metrics: createMetrics({ consumerLag: () => [{ topic: 'chat.messages', partition: 0, lag: 12 }] }),
+    metrics: createMetrics({
+      consumerLag: () => [{ topic: 'chat.messages', partition: 0, lag: 12 }],
+      hotTier: () => ({ answered: 3, declined: 1 }),
+    }),
     ...(options.apiTokens === undefined ? {} : { apiTokens: options.apiTokens }),
   });
 }

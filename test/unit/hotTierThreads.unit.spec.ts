@@ -43,5 +43,5 @@ describe('the hot tier read from another thread', () => {
       Atomics.store(new Int32Array(stopAt), 0, 1);
       await worker.terminate();
     }
-  });
+  }, 30_000);
 });

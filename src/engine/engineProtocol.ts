@@ -1,0 +1,41 @@
+import type { Snowflake } from '../contract/snowflake.ts';
+import type { TopicKind } from '../contract/events.ts';
+import type { PartitionProgress } from '../ingest/projector.ts';
+import type { ReadStateView } from '../projection/readStateOf.ts';
+import type { SharedHotTier } from '../store/hotTier.ts';
+
+/**
+ * The messages between the HTTP thread and the engine thread (Kafka, projection, RocksDB, PostgreSQL). The engine
+ * is the only writer of RocksDB and of the hot tier; the HTTP thread reads the hot tier itself and asks the
+ * engine for everything else.
+ */
+export type EngineRequest =
+  | { type: 'lookup'; id: number; userId: Snowflake; channelIds: readonly Snowflake[] }
+  | { type: 'listChannels'; id: number; userId: Snowflake; limit: number; after?: Snowflake }
+  | { type: 'stopProjector'; id: number }
+  | { type: 'close'; id: number };
+
+export type EngineReply =
+  | { type: 'reply'; id: number; ok: true; value: unknown }
+  | { type: 'reply'; id: number; ok: false; message: string };
+
+/** The hot tier's counters as the writer sees them (the reader counts its own hits). */
+export type HotTierWriterStats = {
+  readonly entries: { readonly readStates: number; readonly channels: number };
+  readonly capacity: { readonly readStates: number; readonly channels: number };
+  readonly evictions: { readonly readStates: number; readonly channels: number };
+  readonly bytes: number;
+};
+
+export type EngineEvent =
+  | { type: 'opened'; hotTier: SharedHotTier }
+  | { type: 'started'; partitionCount: number }
+  | { type: 'failed'; message: string }
+  | { type: 'fatal'; message: string }
+  | { type: 'progress'; progress: PartitionProgress[]; hotTier: HotTierWriterStats }
+  | { type: 'applied'; topic: TopicKind; events: number; deadLetters: number; ms: number }
+  | { type: 'deadLetterOutage'; paused: boolean };
+
+export type EngineMessage = EngineReply | EngineEvent;
+
+export type LookupResult = ReadStateView[];

@@ -1,0 +1,127 @@
+/**
+ * The engine: everything that writes state, in a worker thread of its own, so that the projector's CPU work and
+ * RocksDB's synchronous writes never stall the HTTP thread's event loop. It owns RocksDB, the consumer, the
+ * PostgreSQL pool and the hot tier's writing side; the HTTP thread reads the hot tier through shared memory and
+ * sends the rest here (engineProtocol.ts).
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Config } from '../config.ts';
+import { createKafka } from '../ingest/createKafka.ts';
+import { createPartitionOf } from '../ingest/partitionOf.ts';
+import { createProjector, type Projector } from '../ingest/projector.ts';
+import { createLogger } from '../logger.ts';
+import { createDatabasePool } from '../ops/database.ts';
+import { storeDeadLetters } from '../ops/deadLetters.ts';
+import { migrate } from '../ops/migrate.ts';
+import { DISK_FANOUT } from '../store/diskFanout.ts';
+import { createHotTier, type HotTier } from '../store/hotTier.ts';
+import { createHotTierMirror } from '../store/hotTierMirror.ts';
+import { listReadStateChannels, queryReadStates, type StateLocation } from '../store/queryReadStates.ts';
+import { openRocksDatabase, type RocksDatabase } from '../store/rocksDatabase.ts';
+import type { EngineMessage, EngineRequest, HotTierWriterStats } from './engineProtocol.ts';
+
+const PROGRESS_INTERVAL_MS = 1_000;
+
+const port = parentPort;
+if (port === null) throw new Error('engineThread.ts runs as a worker thread; start it with startEngine()');
+const config = workerData as Config;
+const logger = createLogger(config.LOG_LEVEL).child({ thread: 'engine' });
+const post = (message: EngineMessage) => { port.postMessage(message); };
+
+function hotTierStats(hot: HotTier): HotTierWriterStats {
+  const { readStates, channels, bytes } = hot.stats();
+  return {
+    entries: { readStates: readStates.size, channels: channels.size },
+    capacity: { readStates: readStates.maxEntries, channels: channels.maxEntries },
+    evictions: { readStates: readStates.evictions, channels: channels.evictions },
+    bytes,
+  };
+}
+
+const pool = createDatabasePool(config.DATABASE_URL);
+let db: RocksDatabase | undefined;
+let projector: Projector | undefined;
+let progressTimer: NodeJS.Timeout | undefined;
+
+async function open(): Promise<void> {
+  await migrate(pool);
+  logger.info('migrations applied');
+  await mkdir(config.DATA_DIR, { recursive: true });
+  const rocks = await openRocksDatabase(join(config.DATA_DIR, 'state'));
+  db = rocks;
+  const hot = createHotTier({ bytesBudget: config.HOT_TIER_MB * 2 ** 20 });
+  const mirror = createHotTierMirror(hot);
+  logger.info({ hotTierBytes: hot.stats().bytes }, 'state opened');
+  post({ type: 'opened', hotTier: hot.shared });
+
+  const started = createProjector({
+    kafka: createKafka(config, logger),
+    groupId: config.KAFKA_GROUP_ID,
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+    topics: { messages: config.TOPIC_MESSAGES, acks: config.TOPIC_ACKS },
+    db: rocks,
+    storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
+    logger,
+    fanout: DISK_FANOUT,
+    hotTier: mirror,
+    onFatal: (error) => { post({ type: 'fatal', message: error.message }); },
+    onApplied: ({ topic, events, deadLetters, ms }) => {
+      post({ type: 'applied', topic, events, deadLetters, ms });
+    },
+    onDeadLetterOutage: (paused) => { post({ type: 'deadLetterOutage', paused }); },
+  });
+  projector = started;
+  const sendProgress = () => { post({ type: 'progress', progress: started.progress(), hotTier: hotTierStats(hot) }); };
+  progressTimer = setInterval(sendProgress, PROGRESS_INTERVAL_MS);
+  const { partitionCount } = await started.start();
+  const location: StateLocation = {
+    fanout: DISK_FANOUT,
+    partitionCount,
+    partitionOf: createPartitionOf(partitionCount),
+  };
+  handlers.lookup = (request) => queryReadStates(rocks, location, request.userId, request.channelIds, mirror);
+  handlers.listChannels = (request) =>
+    listReadStateChannels(rocks, location, request.userId, {
+      limit: request.limit,
+      ...(request.after === undefined ? {} : { afterChannelId: request.after }),
+    });
+  sendProgress();
+  post({ type: 'started', partitionCount });
+}
+
+type Handler<T extends EngineRequest['type']> = (
+  request: Extract<EngineRequest, { type: T }>,
+) => Promise<unknown>;
+const notStarted = () => Promise.reject(new Error('the engine has not started yet'));
+const handlers: { [T in EngineRequest['type']]: Handler<T> } = {
+  lookup: notStarted,
+  listChannels: notStarted,
+  stopProjector: async () => {
+    clearInterval(progressTimer);
+    await projector?.stop();
+  },
+  close: async () => {
+    clearInterval(progressTimer);
+    await db?.close();
+    await pool.dispose();
+    port.close();
+  },
+};
+
+port.on('message', (request: EngineRequest) => {
+  const handler = handlers[request.type] as Handler<typeof request.type>;
+  handler(request as never).then(
+    (value) => { post({ type: 'reply', id: request.id, ok: true, value }); },
+    (error: unknown) => {
+      logger.error({ err: error, request: request.type }, 'engine request failed');
+      post({ type: 'reply', id: request.id, ok: false, message: (error as Error).message });
+    },
+  );
+});
+
+open().catch((error: unknown) => {
+  logger.error({ err: error }, 'engine start-up failed');
+  post({ type: 'failed', message: (error as Error).message });
+});
