@@ -1,0 +1,195 @@
+/**
+ * deploy/k8s cannot be applied here (no cluster), so check what would drift from the service: variable names,
+ * ports, paths, the shutdown bound, labels, the user, and memory against HOT_TIER_MB.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { configSchema, configVariables, loadConfig } from '../../src/config.ts';
+import { SHUTDOWN_TIMEOUT_MS } from '../../src/main.ts';
+
+type Labels = Record<string, string>;
+interface Probe {
+  httpGet: { path: string; port: string | number };
+}
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } };
+}
+interface SecurityContext {
+  runAsNonRoot?: boolean;
+  runAsUser?: number;
+  allowPrivilegeEscalation?: boolean;
+  readOnlyRootFilesystem?: boolean;
+  capabilities?: { drop?: string[] };
+}
+interface Container {
+  name: string;
+  ports: { name?: string; containerPort: number }[];
+  envFrom?: { configMapRef?: { name: string } }[];
+  env?: EnvVar[];
+  startupProbe?: Probe;
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  resources: { requests: { memory: string; cpu: string }; limits: { memory: string; cpu: string } };
+  securityContext?: SecurityContext;
+  volumeMounts: { name: string; mountPath: string }[];
+}
+interface StatefulSet {
+  kind: 'StatefulSet';
+  spec: {
+    serviceName: string;
+    selector: { matchLabels: Labels };
+    template: {
+      metadata: { labels: Labels };
+      spec: {
+        terminationGracePeriodSeconds: number;
+        securityContext?: SecurityContext;
+        containers: Container[];
+        volumes?: { name: string }[];
+      };
+    };
+    volumeClaimTemplates: { metadata: { name: string } }[];
+  };
+}
+interface ConfigMap {
+  kind: 'ConfigMap';
+  metadata: { name: string };
+  data: Record<string, string>;
+}
+interface Service {
+  kind: 'Service';
+  metadata: { name: string };
+  spec: { clusterIP?: string; selector: Labels; ports: { targetPort: string | number }[] };
+}
+interface PodDisruptionBudget {
+  kind: 'PodDisruptionBudget';
+  spec: { maxUnavailable: number; selector: { matchLabels: Labels } };
+}
+type Manifest = StatefulSet | ConfigMap | Service | PodDisruptionBudget;
+
+const directory = new URL('../../deploy/k8s/', import.meta.url);
+const read = (name: string): unknown => parse(readFileSync(new URL(name, directory), 'utf8'));
+const kustomization = read('kustomization.yaml') as { resources: string[] };
+const manifests = kustomization.resources.map((name) => read(name) as Manifest);
+
+function only<K extends Manifest['kind']>(kind: K): Extract<Manifest, { kind: K }> {
+  const found = manifests.filter((m): m is Extract<Manifest, { kind: K }> => m.kind === kind);
+  if (found.length !== 1) throw new Error(`expected one ${kind} in deploy/k8s, found ${found.length}`);
+  return found[0] as Extract<Manifest, { kind: K }>;
+}
+
+const statefulSet = only('StatefulSet');
+const configMap = only('ConfigMap');
+const service = only('Service');
+const budget = only('PodDisruptionBudget');
+const pod = statefulSet.spec.template.spec;
+const podLabels = statefulSet.spec.template.metadata.labels;
+const [container] = pod.containers;
+if (container === undefined) throw new Error('statefulset.yaml has no container');
+const secretVariables = (container.env ?? []).filter((v) => v.valueFrom?.secretKeyRef !== undefined);
+
+/** What the service would parse: the ConfigMap plus a stand-in for each Secret value. */
+const config = loadConfig({
+  ...configMap.data,
+  ...Object.fromEntries(
+    secretVariables.map((v) => [
+      v.name,
+      v.name === 'DATABASE_URL' ? 'postgres://u:p@db:5432/readstates' : 'x',
+    ]),
+  ),
+  // Optional in the Secret; only valid together with a SASL mechanism and user.
+  KAFKA_SASL_PASSWORD: undefined,
+});
+
+/** The container port a probe or Service port names, by name or number. */
+function containerPort(port: string | number): number | undefined {
+  return typeof port === 'number' ? port : container?.ports.find((p) => p.name === port)?.containerPort;
+}
+
+function mebibytes(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Mi|Gi)$/.exec(quantity);
+  if (match === null) throw new Error(`write memory as Mi or Gi, not ${quantity}`);
+  return Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1);
+}
+
+const isSubset = (selector: Labels, labels: Labels): boolean =>
+  Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
+
+describe('deploy/k8s', () => {
+  it('lists every manifest in kustomization.yaml', () => {
+    const files = readdirSync(directory).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
+    expect([...kustomization.resources].sort()).toEqual(files.sort());
+  });
+
+  it('sets only variables the config schema knows, every one of them, with values it accepts', () => {
+    const known = Object.keys(configSchema.shape);
+    const named = [...Object.keys(configMap.data), ...(container.env ?? []).map((v) => v.name)];
+    expect(named.filter((name) => !known.includes(name))).toEqual([]);
+    // A new variable in src/config.ts needs a decision here: ConfigMap or Secret.
+    expect([...named].sort()).toEqual([...configVariables].sort());
+    expect(container.envFrom).toEqual([{ configMapRef: { name: configMap.metadata.name } }]);
+    expect(secretVariables.map((v) => v.name).sort()).toEqual([
+      'API_TOKENS',
+      'DATABASE_URL',
+      'KAFKA_SASL_PASSWORD',
+    ]);
+  });
+
+  it('probes liveness on /healthz and readiness on /readyz, on the port the service listens on', () => {
+    const [port] = container.ports;
+    expect(port?.containerPort).toBe(config.HTTP_PORT);
+    expect(container.livenessProbe?.httpGet.path).toBe('/healthz');
+    expect(container.startupProbe?.httpGet.path).toBe('/healthz');
+    expect(container.readinessProbe?.httpGet.path).toBe('/readyz');
+    for (const probe of [container.livenessProbe, container.startupProbe, container.readinessProbe]) {
+      expect(containerPort(probe?.httpGet.port ?? -1)).toBe(config.HTTP_PORT);
+    }
+  });
+
+  it('gives the service longer than its own shutdown bound before SIGKILL', () => {
+    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(SHUTDOWN_TIMEOUT_MS);
+  });
+
+  it('mounts the volume claim at DATA_DIR, and /tmp, on a read-only root filesystem', () => {
+    const [claim] = statefulSet.spec.volumeClaimTemplates;
+    const mountOf = (name: string | undefined) =>
+      container.volumeMounts.find((m) => m.name === name)?.mountPath;
+    expect(mountOf(claim?.metadata.name)).toBe(config.DATA_DIR);
+    expect(container.volumeMounts.map((m) => m.mountPath)).toContain('/tmp');
+    expect(container.securityContext?.readOnlyRootFilesystem).toBe(true);
+  });
+
+  it('selects the pods it means by their labels', () => {
+    expect(isSubset(statefulSet.spec.selector.matchLabels, podLabels)).toBe(true);
+    expect(isSubset(budget.spec.selector.matchLabels, podLabels)).toBe(true);
+    expect(budget.spec.maxUnavailable).toBe(1);
+    expect(isSubset(service.spec.selector, podLabels)).toBe(true);
+    expect(service.spec.clusterIP).toBe('None');
+    expect(statefulSet.spec.serviceName).toBe(service.metadata.name);
+    expect(service.spec.ports.map((p) => containerPort(p.targetPort))).toEqual([config.HTTP_PORT]);
+  });
+
+  it('runs as the non-root user of the image, without privileges', () => {
+    const dockerUser = /^USER (\d+)(?::\d+)?$/m.exec(
+      readFileSync(new URL('../Dockerfile', directory), 'utf8'),
+    )?.[1];
+    expect(pod.securityContext?.runAsNonRoot).toBe(true);
+    expect(pod.securityContext?.runAsUser).toBe(Number(dockerUser));
+    expect(pod.securityContext?.runAsUser).not.toBe(0);
+    expect(container.securityContext?.runAsNonRoot).not.toBe(false);
+    expect(container.securityContext?.runAsUser ?? 1).not.toBe(0);
+    expect(container.securityContext?.allowPrivilegeEscalation).toBe(false);
+    expect(container.securityContext?.capabilities?.drop).toEqual(['ALL']);
+  });
+
+  it('requests memory for the hot tier on top of the rest of the process', () => {
+    // The budget for everything but the hot tier (statefulset.yaml says what it covers and where it falls
+    // short); the hot tier is HOT_TIER_MB more, outside the V8 heap.
+    const restOfProcessMiB = 768;
+    const { requests, limits } = container.resources;
+    expect(mebibytes(requests.memory)).toBeGreaterThanOrEqual(config.HOT_TIER_MB + restOfProcessMiB);
+    expect(mebibytes(limits.memory)).toBeGreaterThan(mebibytes(requests.memory));
+  });
+});
