@@ -110,8 +110,13 @@ function isWord(value: number): boolean {
   return Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
 }
 
-/** Attempts a read makes while the writer keeps changing the tables, before it declines (RocksDB answers). */
-const MAX_READ_ATTEMPTS = 10_000;
+/**
+ * How long a read keeps retrying while the writer is mid-update before it declines (RocksDB answers). Updates
+ * take microseconds, but the writer's thread can be descheduled inside one for a scheduler time slice (a few
+ * ms on a busy machine): waiting that out is cheaper than a trip to the engine, whose event loop may be busy.
+ */
+const MAX_READ_WAIT_MS = 5;
+const ATTEMPTS_BETWEEN_CLOCK_READS = 256;
 
 export function createHotTier(options: HotTierOptions): HotTier {
   const { bytesBudget, readStateShare = DEFAULT_READ_STATE_SHARE, hash } = options;
@@ -195,7 +200,9 @@ export function createHotTier(options: HotTierOptions): HotTier {
       readState[RS_FLAGS] = flags;
       readState[RS_OWN_ABOVE] = record.own_above;
       readState[RS_MENTIONS_ABOVE] = record.mentions_above;
-      writing(() => { readStates.set(uHi, uLo, cHi, cLo, readState); });
+      writing(() => {
+        readStates.set(uHi, uLo, cHi, cLo, readState);
+      });
     },
 
     deleteReadState(userId, channelId) {
@@ -220,7 +227,9 @@ export function createHotTier(options: HotTierOptions): HotTier {
         parseSnowflakeInto(live.max, channel, CH_HEAD_HI);
         channel[CH_FLAGS] = HAS_HEAD;
       }
-      writing(() => { channels.set(cHi, cLo, 0, 0, channel); });
+      writing(() => {
+        channels.set(cHi, cLo, 0, 0, channel);
+      });
     },
 
     deleteChannel(channelId) {
@@ -260,7 +269,13 @@ function createReader(readStates: OffHeapTable, channels: OffHeapTable, sequence
     const uLo = keys[1] ?? 0;
     const cHi = keys[2] ?? 0;
     const cLo = keys[3] ?? 0;
-    for (let attempt = 0; attempt < MAX_READ_ATTEMPTS; attempt++) {
+    let deadline = 0;
+    for (let attempt = 1; ; attempt++) {
+      if (attempt % ATTEMPTS_BETWEEN_CLOCK_READS === 0) {
+        const now = performance.now();
+        if (deadline === 0) deadline = now + MAX_READ_WAIT_MS;
+        else if (now > deadline) return false;
+      }
       const before = Atomics.load(sequence, 0);
       if ((before & 1) !== 0) continue;
       const readStateSlot = readStates.peek(uHi, uLo, cHi, cLo, readState);
@@ -271,7 +286,6 @@ function createReader(readStates: OffHeapTable, channels: OffHeapTable, sequence
       channels.touch(channelSlot);
       return true;
     }
-    return false;
   }
 
   function lookup(userId: Snowflake, channelId: Snowflake): ReadStateView | undefined {

@@ -1,0 +1,65 @@
+/**
+ * The read states the query benchmark holds: each user has a read state in CHANNELS_PER_USER channels, each
+ * channel has READ_STATES_PER_CHANNEL members with one, ids are 18-digit decimal strings like real snowflakes.
+ * Records are built from a version number, so the writer can keep producing new ones.
+ */
+import type { ChannelRecord, ReadStateRecord } from '../../src/projection/records.ts';
+
+export const CHANNELS_PER_USER = 64;
+export const READ_STATES_PER_CHANNEL = 8;
+
+export type Dataset = { readStates: number; users: number; channels: number };
+
+export function datasetOf(readStates: number): Dataset {
+  const users = Math.floor(readStates / CHANNELS_PER_USER);
+  return {
+    readStates: users * CHANNELS_PER_USER,
+    users,
+    channels: Math.floor((users * CHANNELS_PER_USER) / READ_STATES_PER_CHANNEL),
+  };
+}
+
+const id = (prefix: string, n: number) => prefix + String(n).padStart(17, '0');
+export const userId = (user: number) => id('1', user);
+export const channelId = (channel: number) => id('2', channel);
+const messageId = (n: number) => id('3', n);
+
+/** The k-th channel of `user`: consecutive users share channels, READ_STATES_PER_CHANNEL to a channel. */
+export function channelOf(dataset: Dataset, user: number, k: number): number {
+  return (user * CHANNELS_PER_USER + k) % dataset.channels;
+}
+
+export function channelRecord(version: number): ChannelRecord {
+  return {
+    epoch: 0,
+    live: {
+      size: 1_000 + (version % 1_000),
+      max: messageId(version),
+      tail: [],
+      root: null,
+      height: 0,
+      next_node: 0,
+    },
+  };
+}
+
+/** A read state whose snapshot is of the channel's epoch, so the hot tier answers it without RocksDB. */
+export function readStateRecord(version: number): ReadStateRecord {
+  return {
+    last_acked_message_id: messageId(version),
+    own_above: version % 2,
+    mentions_above: version % 3,
+    live_above: { epoch: 0, live_count: 1_000, count: 10 },
+  };
+}
+
+/** xorshift32, seeded: the same keys in every server. */
+export function random(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return state >>> 0;
+  };
+}
