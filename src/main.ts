@@ -61,7 +61,9 @@ function startService(config: Config, logger: Logger) {
         if (deadLetters > 0) metrics.deadLetters.inc({ topic }, deadLetters);
         metrics.batchApplySeconds.observe(ms / 1000);
       },
-      onDeadLetterOutage: (paused) => { metrics.deadLetterStorePaused.set(paused ? 1 : 0); },
+      onDeadLetterOutage: (paused) => {
+        metrics.deadLetterStorePaused.set(paused ? 1 : 0);
+      },
       onFatal: (error) => void shutdown(`fatal: ${error.message}`, 1),
     });
     stops.push({ name: 'engine', stop: () => engine.close() });

@@ -28,7 +28,9 @@ const port = parentPort;
 if (port === null) throw new Error('engineThread.ts runs as a worker thread; start it with startEngine()');
 const config = workerData as Config;
 const logger = createLogger(config.LOG_LEVEL).child({ thread: 'engine' });
-const post = (message: EngineMessage) => { port.postMessage(message); };
+const post = (message: EngineMessage) => {
+  port.postMessage(message);
+};
 
 function hotTierStats(hot: HotTier): HotTierWriterStats {
   const { readStates, channels, bytes } = hot.stats();
@@ -66,14 +68,20 @@ async function open(): Promise<void> {
     logger,
     fanout: DISK_FANOUT,
     hotTier: mirror,
-    onFatal: (error) => { post({ type: 'fatal', message: error.message }); },
+    onFatal: (error) => {
+      post({ type: 'fatal', message: error.message });
+    },
     onApplied: ({ topic, events, deadLetters, ms }) => {
       post({ type: 'applied', topic, events, deadLetters, ms });
     },
-    onDeadLetterOutage: (paused) => { post({ type: 'deadLetterOutage', paused }); },
+    onDeadLetterOutage: (paused) => {
+      post({ type: 'deadLetterOutage', paused });
+    },
   });
   projector = started;
-  const sendProgress = () => { post({ type: 'progress', progress: started.progress(), hotTier: hotTierStats(hot) }); };
+  const sendProgress = () => {
+    post({ type: 'progress', progress: started.progress(), hotTier: hotTierStats(hot) });
+  };
   progressTimer = setInterval(sendProgress, PROGRESS_INTERVAL_MS);
   const { partitionCount } = await started.start();
   const location: StateLocation = {
@@ -113,7 +121,9 @@ const handlers: { [T in EngineRequest['type']]: Handler<T> } = {
 port.on('message', (request: EngineRequest) => {
   const handler = handlers[request.type] as Handler<typeof request.type>;
   handler(request as never).then(
-    (value) => { post({ type: 'reply', id: request.id, ok: true, value }); },
+    (value) => {
+      post({ type: 'reply', id: request.id, ok: true, value });
+    },
     (error: unknown) => {
       logger.error({ err: error, request: request.type }, 'engine request failed');
       post({ type: 'reply', id: request.id, ok: false, message: (error as Error).message });

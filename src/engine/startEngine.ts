@@ -67,22 +67,34 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
         else waiting?.reject(new Error(message.message));
         return;
       }
-      case 'opened':
-        { opened.resolve(message.hotTier); return; }
-      case 'started':
-        { started.resolve({ partitionCount: message.partitionCount }); return; }
-      case 'failed':
-        { failAll(new Error(message.message)); return; }
-      case 'fatal':
-        { listeners.onFatal(new Error(message.message)); return; }
+      case 'opened': {
+        opened.resolve(message.hotTier);
+        return;
+      }
+      case 'started': {
+        started.resolve({ partitionCount: message.partitionCount });
+        return;
+      }
+      case 'failed': {
+        failAll(new Error(message.message));
+        return;
+      }
+      case 'fatal': {
+        listeners.onFatal(new Error(message.message));
+        return;
+      }
       case 'progress':
         progress = message.progress;
         hotTierStats = message.hotTier;
         return;
-      case 'applied':
-        { listeners.onApplied(message); return; }
-      case 'deadLetterOutage':
-        { listeners.onDeadLetterOutage(message.paused); return; }
+      case 'applied': {
+        listeners.onApplied(message);
+        return;
+      }
+      case 'deadLetterOutage': {
+        listeners.onDeadLetterOutage(message.paused);
+        return;
+      }
     }
   });
   worker.on('error', (error: Error) => {
