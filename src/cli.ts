@@ -7,7 +7,8 @@ import { createKafka } from './ingest/createKafka.ts';
 import { createLogger } from './logger.ts';
 import { listDeadLetters } from './ops/deadLetters.ts';
 import { publishDemo } from './ops/publishDemo.ts';
-import { formatStatus, readStatus } from './ops/status.ts';
+import { formatRebuilds, formatStatus, readStatus } from './ops/status.ts';
+import { listRebuilds } from './ops/rebuilds.ts';
 import { migrate } from './ops/migrate.ts';
 
 /** A mistake in how the command was called: shown with the usage, exit code 2. */
@@ -19,11 +20,15 @@ Commands:
   serve      run the projector and the HTTP API (configured by environment variables; see README.md)
   migrate    apply database migrations and exit
   status [--json]
-             per partition: stored offset, high watermark and lag
+             per partition: stored offset, high watermark and lag; the latest rebuilds
   publish-demo [--count N] [--rate N] [--seed N] [--channels N] [--users N]
              publish a realistic random stream (for demos and benchmarks)
   dead-letters list [--limit N] [--json]
              the newest records the projector could not apply (--json: one JSON object a line)
+  rebuild [--url URL] [--token T] | --offline
+             replay the topics into a new generation of state and switch to it: while the service runs
+             (asks it at --url, default http://127.0.0.1:$HTTP_PORT, with --token or the first of API_TOKENS),
+             or with it stopped (--offline: a new node, a lost disk); shows progress, exit 1 on failure
 `;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
@@ -39,7 +44,13 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     try {
       const topics = { messages: config.TOPIC_MESSAGES, acks: config.TOPIC_ACKS };
       const status = await readStatus(admin, topics, config.KAFKA_GROUP_ID, config.DATA_DIR);
-      process.stdout.write(values.json ? `${JSON.stringify(status)}\n` : `${formatStatus(status)}\n`);
+      const pool = createDatabasePool(config.DATABASE_URL);
+      const rebuilds = await listRebuilds(pool, { limit: 5 }).finally(() => pool.dispose());
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify({ ...status, rebuilds })}\n`
+          : `${formatStatus(status)}\n\n${formatRebuilds(rebuilds)}\n`,
+      );
     } finally {
       await admin.disconnect();
     }
@@ -115,6 +126,29 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     } finally {
       await pool.dispose();
     }
+  },
+  async rebuild(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        offline: { type: 'boolean', default: false },
+        url: { type: 'string' },
+        token: { type: 'string' },
+      },
+    });
+    const config = loadConfig();
+    if (values.offline && (values.url !== undefined || values.token !== undefined)) {
+      throw new UsageError('--offline rebuilds here, with the service stopped: it takes no --url or --token');
+    }
+    const { describeRebuild, rebuildOffline, rebuildOnline } = await import('./ops/rebuildCommand.ts');
+    const result = values.offline
+      ? await rebuildOffline(config, createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL))
+      : await rebuildOnline(
+          values.url ?? `http://127.0.0.1:${config.HTTP_PORT}`,
+          values.token ?? config.API_TOKENS?.[0],
+        );
+    process.stdout.write(`${describeRebuild(result)}\n`);
+    if (result.status !== 'succeeded') process.exitCode = 1;
   },
   async migrate() {
     const pool = createDatabasePool(loadConfig().DATABASE_URL);

@@ -107,6 +107,7 @@ function startService(config: Config, logger: Logger) {
       notReadyReason: () => notReadyReason(readStates !== undefined, engine.progress()),
       ...(config.API_TOKENS === undefined ? {} : { apiTokens: config.API_TOKENS }),
       metrics,
+      rebuilds: { start: () => engine.startRebuild(), status: () => engine.rebuildStatus() },
     });
     stops.push({ name: 'http', stop: () => app.close() });
     await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });

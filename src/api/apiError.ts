@@ -3,6 +3,7 @@ export const API_ERRORS = {
   invalid_request: 400,
   unauthorized: 401,
   not_found: 404,
+  conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   internal_error: 500,

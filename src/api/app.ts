@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyError } from 'fastify';
+import Fastify, { type FastifyError, type FastifyRequest } from 'fastify';
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { REBUILD_RUNNING, type RebuildProgress } from '../ops/rebuild.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import { ApiError, errorBody } from './apiError.ts';
 import { lookupQuery, pageQuery, parseInput, queryBody, userParams } from './requests.ts';
@@ -23,6 +24,11 @@ export interface AppDependencies {
   apiTokens?: readonly string[];
   /** When set, served at /metrics and fed with request latencies. */
   metrics?: Metrics;
+  /** When set, /admin/rebuilds starts and shows rebuilds (behind the same tokens as /v1). */
+  rebuilds?: {
+    start(): Promise<{ id: string }>;
+    status(): Promise<RebuildProgress | null>;
+  };
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -100,21 +106,48 @@ export function buildApp(deps: AppDependencies) {
     return reply.code(503).send({ status: 'not_ready', reason });
   });
 
+  const requireToken = (() => {
+    const tokens = deps.apiTokens;
+    if (tokens === undefined || tokens.length === 0) return undefined;
+    const accepts = tokenChecker(tokens);
+    return (request: FastifyRequest, _reply: unknown, next: (error?: Error) => void) => {
+      const header = request.headers.authorization ?? '';
+      const match = /^Bearer (.+)$/.exec(header);
+      if (match?.[1] === undefined || !accepts(match[1])) {
+        next(new ApiError('unauthorized', 'send a valid token: Authorization: Bearer <token>'));
+        return;
+      }
+      next();
+    };
+  })();
+
+  const rebuilds = deps.rebuilds;
+  if (rebuilds !== undefined) {
+    void app.register(
+      (admin, _options, done) => {
+        if (requireToken !== undefined) admin.addHook('onRequest', requireToken);
+        admin.post('/rebuilds', async (_request, reply) => {
+          const { id } = await rebuilds.start().catch((error: unknown) => {
+            const message = (error as Error).message;
+            throw message.startsWith(REBUILD_RUNNING) ? new ApiError('conflict', message) : error;
+          });
+          return reply.code(202).send({ rebuild: { id, status: 'running' } });
+        });
+        admin.get('/rebuilds/current', async () => {
+          const progress = await rebuilds.status();
+          if (progress === null)
+            throw new ApiError('not_found', 'no rebuild has run since the service started');
+          return { rebuild: progress };
+        });
+        done();
+      },
+      { prefix: '/admin' },
+    );
+  }
+
   void app.register(
     (v1, _options, done) => {
-      const tokens = deps.apiTokens;
-      if (tokens !== undefined && tokens.length > 0) {
-        const accepts = tokenChecker(tokens);
-        v1.addHook('onRequest', (request, _reply, next) => {
-          const header = request.headers.authorization ?? '';
-          const match = /^Bearer (.+)$/.exec(header);
-          if (match?.[1] === undefined || !accepts(match[1])) {
-            next(new ApiError('unauthorized', 'send a valid token: Authorization: Bearer <token>'));
-            return;
-          }
-          next();
-        });
-      }
+      if (requireToken !== undefined) v1.addHook('onRequest', requireToken);
 
       v1.get('/users/:user_id/read-states', async (request) => {
         const { user_id } = parseInput(userParams, request.params);

@@ -12,6 +12,8 @@ import type { SharedHotTier } from '../store/hotTier.ts';
 export type EngineRequest =
   | { type: 'lookup'; id: number; userId: Snowflake; channelIds: readonly Snowflake[] }
   | { type: 'listChannels'; id: number; userId: Snowflake; limit: number; after?: Snowflake }
+  | { type: 'startRebuild'; id: number }
+  | { type: 'rebuildStatus'; id: number }
   | { type: 'stopProjector'; id: number }
   | { type: 'close'; id: number };
 

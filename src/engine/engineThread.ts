@@ -5,6 +5,7 @@
  * sends the rest here (engineProtocol.ts).
  */
 import { mkdir } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config.ts';
@@ -19,7 +20,11 @@ import { DISK_FANOUT } from '../store/diskFanout.ts';
 import { createHotTier, type HotTier } from '../store/hotTier.ts';
 import { createHotTierMirror } from '../store/hotTierMirror.ts';
 import { listReadStateChannels, queryReadStates, type StateLocation } from '../store/queryReadStates.ts';
-import { openRocksDatabase, type RocksDatabase } from '../store/rocksDatabase.ts';
+import { openRocksDatabase } from '../store/rocksDatabase.ts';
+import { currentGeneration, removeOtherGenerations } from '../store/generations.ts';
+import { REBUILD_RUNNING, runRebuild, type RebuildProgress } from '../ops/rebuild.ts';
+import { abandonUnfinishedRebuilds, recordRebuildRequested } from '../ops/rebuilds.ts';
+import { createServingGeneration, type ServingGeneration } from './liveGeneration.ts';
 import type { EngineMessage, EngineRequest, HotTierWriterStats } from './engineProtocol.ts';
 
 const PROGRESS_INTERVAL_MS = 1_000;
@@ -43,26 +48,37 @@ function hotTierStats(hot: HotTier): HotTierWriterStats {
 }
 
 const pool = createDatabasePool(config.DATABASE_URL);
-let db: RocksDatabase | undefined;
+const topics = { messages: config.TOPIC_MESSAGES, acks: config.TOPIC_ACKS };
+const instance = hostname();
+let serving: ServingGeneration | undefined;
 let projector: Projector | undefined;
 let progressTimer: NodeJS.Timeout | undefined;
+type Rebuild = { running: boolean; progress: RebuildProgress | undefined };
+let rebuild: Rebuild | undefined;
 
 async function open(): Promise<void> {
   await migrate(pool);
   logger.info('migrations applied');
   await mkdir(config.DATA_DIR, { recursive: true });
-  const rocks = await openRocksDatabase(join(config.DATA_DIR, 'state'));
-  db = rocks;
+  const generation = await currentGeneration(config.DATA_DIR);
+  // A rebuild this instance was running when it stopped is not resumed: its half-built generation goes.
+  const abandoned = await abandonUnfinishedRebuilds(pool, instance);
+  const removed = await removeOtherGenerations(config.DATA_DIR, generation);
+  if (abandoned > 0 || removed.length > 0) {
+    logger.warn({ abandoned, removed }, 'discarded the generations of rebuilds interrupted by a stop');
+  }
+  const rocks = await openRocksDatabase(join(config.DATA_DIR, generation));
   const hot = createHotTier({ bytesBudget: config.HOT_TIER_MB * 2 ** 20 });
   const mirror = createHotTierMirror(hot);
-  logger.info({ hotTierBytes: hot.stats().bytes }, 'state opened');
+  logger.info({ generation, hotTierBytes: hot.stats().bytes }, 'state opened');
   post({ type: 'opened', hotTier: hot.shared });
 
+  const kafka = createKafka(config, logger);
   const started = createProjector({
-    kafka: createKafka(config, logger),
+    kafka,
     groupId: config.KAFKA_GROUP_ID,
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
-    topics: { messages: config.TOPIC_MESSAGES, acks: config.TOPIC_ACKS },
+    topics,
     db: rocks,
     storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
     logger,
@@ -79,22 +95,73 @@ async function open(): Promise<void> {
     },
   });
   projector = started;
+  let partitions = 0;
+  const live = createServingGeneration({
+    dataDir: config.DATA_DIR,
+    db: rocks,
+    projector: started,
+    hotTier: mirror,
+    topics,
+    partitionCount: () => partitions,
+    logger,
+  });
+  serving = live;
   const sendProgress = () => {
     post({ type: 'progress', progress: started.progress(), hotTier: hotTierStats(hot) });
   };
   progressTimer = setInterval(sendProgress, PROGRESS_INTERVAL_MS);
   const { partitionCount } = await started.start();
+  partitions = partitionCount;
   const location: StateLocation = {
     fanout: DISK_FANOUT,
     partitionCount,
     partitionOf: createPartitionOf(partitionCount),
   };
-  handlers.lookup = (request) => queryReadStates(rocks, location, request.userId, request.channelIds, mirror);
+  handlers.lookup = (request) =>
+    live.read((db) => queryReadStates(db, location, request.userId, request.channelIds, mirror));
   handlers.listChannels = (request) =>
-    listReadStateChannels(rocks, location, request.userId, {
-      limit: request.limit,
-      ...(request.after === undefined ? {} : { afterChannelId: request.after }),
-    });
+    live.read((db) =>
+      listReadStateChannels(db, location, request.userId, {
+        limit: request.limit,
+        ...(request.after === undefined ? {} : { afterChannelId: request.after }),
+      }),
+    );
+  handlers.startRebuild = async () => {
+    if (rebuild?.running === true) {
+      throw new Error(`${REBUILD_RUNNING} (id ${rebuild.progress?.id ?? 'starting'})`);
+    }
+    // Claimed before the first await, so that a second request cannot start another.
+    const current: Rebuild = { running: true, progress: undefined };
+    rebuild = current;
+    try {
+      const id = await recordRebuildRequested(pool, 'online', instance);
+      void runRebuild({
+        id,
+        kafka,
+        groupId: config.KAFKA_GROUP_ID,
+        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+        topics,
+        dataDir: config.DATA_DIR,
+        pool,
+        logger,
+        fanout: DISK_FANOUT,
+        live,
+        onProgress: (progress) => {
+          current.progress = progress;
+        },
+      })
+        .catch((error: unknown) => {
+          logger.error({ err: error, rebuild: id }, 'rebuild could not start');
+        })
+        .finally(() => {
+          current.running = false;
+        });
+      return { id };
+    } catch (error) {
+      current.running = false;
+      throw error;
+    }
+  };
   sendProgress();
   post({ type: 'started', partitionCount });
 }
@@ -106,13 +173,16 @@ const notStarted = () => Promise.reject(new Error('the engine has not started ye
 const handlers: { [T in EngineRequest['type']]: Handler<T> } = {
   lookup: notStarted,
   listChannels: notStarted,
+  startRebuild: notStarted,
+  rebuildStatus: () => Promise.resolve(rebuild?.progress ?? null),
   stopProjector: async () => {
     clearInterval(progressTimer);
     await projector?.stop();
   },
   close: async () => {
     clearInterval(progressTimer);
-    await db?.close();
+    // A rebuild in progress is abandoned: the next start deletes its generation.
+    await serving?.close();
     await pool.dispose();
     port.close();
   },

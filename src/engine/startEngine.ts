@@ -4,6 +4,7 @@ import type { Snowflake } from '../contract/snowflake.ts';
 import type { TopicKind } from '../contract/events.ts';
 import type { PartitionProgress } from '../ingest/projector.ts';
 import type { Logger } from '../logger.ts';
+import type { RebuildProgress } from '../ops/rebuild.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { SharedHotTier } from '../store/hotTier.ts';
 import type { EngineMessage, EngineRequest, HotTierWriterStats } from './engineProtocol.ts';
@@ -26,6 +27,10 @@ export interface Engine {
   /** As last reported (every second and after every write). */
   progress(): PartitionProgress[];
   hotTierStats(): HotTierWriterStats | undefined;
+  /** Starts an online rebuild (ops/rebuild.ts); rejects while one is running. */
+  startRebuild(): Promise<{ id: string }>;
+  /** The latest rebuild's progress since this process started; null when there was none. */
+  rebuildStatus(): Promise<RebuildProgress | null>;
   /** Finishes the batch in hand and leaves the consumer group; lookups still answer. */
   stopProjector(): Promise<void>;
   /** Closes RocksDB and PostgreSQL and ends the thread. */
@@ -129,6 +134,8 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
       }),
     progress: () => progress,
     hotTierStats: () => hotTierStats,
+    startRebuild: () => call({ type: 'startRebuild' }),
+    rebuildStatus: () => call({ type: 'rebuildStatus' }),
     stopProjector: () => call({ type: 'stopProjector' }),
     async close() {
       if (exited) return;

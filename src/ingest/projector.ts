@@ -67,6 +67,11 @@ export interface Projector {
   stop(): Promise<void>;
   /** Progress of the partitions assigned to this instance. */
   progress(): PartitionProgress[];
+  /** Stops applying (fetching pauses; the batch in hand finishes first) without leaving the group. */
+  pause(): Promise<void>;
+  /** While paused: apply to `db` from now on (a rebuilt generation), starting at the offsets stored there. */
+  useDatabase(db: RocksDatabase): Promise<void>;
+  resume(): void;
 }
 
 /**
@@ -77,7 +82,11 @@ export interface Projector {
  * lag monitoring.
  */
 export function createProjector(options: ProjectorOptions): Projector {
-  const { kafka, topics, db, logger } = options;
+  const { kafka, topics, logger } = options;
+  let db = options.db;
+  let paused = false;
+  /** The batch being applied, if any: pause() waits for it. */
+  let applying: Promise<void> | undefined;
   const log = logger.child({ part: 'projector' });
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
@@ -165,6 +174,18 @@ export function createProjector(options: ProjectorOptions): Projector {
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    // Fetched before a pause: dropped unapplied. The next batch after resume() starts past it, and the offset
+    // stored in RocksDB brings the consumer back (see applyBatch).
+    if (paused) return;
+    applying = applyBatch(payload);
+    try {
+      await applying;
+    } finally {
+      applying = undefined;
+    }
+  }
+
+  async function applyBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     const { topic, partition } = batch;
     const kind = topicKind(topic);
@@ -182,7 +203,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     const fresh = batch.messages.filter((message) => BigInt(message.offset) >= expected);
     let next = expected;
     for (let start = 0; start < fresh.length; start += CHUNK_SIZE) {
-      if (!payload.isRunning() || payload.isStale()) break;
+      if (!payload.isRunning() || payload.isStale() || paused) break;
       const started = performance.now();
       const chunk = fresh.slice(start, start + CHUNK_SIZE);
       const events: ChatEvent[] = [];
@@ -268,6 +289,22 @@ export function createProjector(options: ProjectorOptions): Projector {
       await consumer.disconnect();
       await admin.disconnect();
       log.info('projector stopped');
+    },
+    async pause() {
+      paused = true;
+      consumer.pause([{ topic: topics.messages }, { topic: topics.acks }]);
+      await applying;
+    },
+    async useDatabase(next) {
+      if (!paused) throw new Error('useDatabase() needs the projector paused');
+      db = next;
+      for (const { topic, partition } of assigned.values()) {
+        noteProgress(topic, partition, (await storedOffset(topic, partition)) ?? 0n);
+      }
+    },
+    resume() {
+      paused = false;
+      consumer.resume([{ topic: topics.messages }, { topic: topics.acks }]);
     },
     progress: () =>
       [...assigned].map(([id, { topic, partition }]) => {

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
 import type { TopicKind } from '../contract/events.ts';
 import type { Topics } from '../ingest/ensureTopics.ts';
+import { currentGeneration } from '../store/generations.ts';
+import type { RebuildRow } from './rebuilds.ts';
 import { offsetKey } from '../store/keys.ts';
 import { decodeOffset } from '../store/recordCodec.ts';
 import { openRocksDatabase } from '../store/rocksDatabase.ts';
@@ -64,7 +66,7 @@ async function storedFromRocks(
   kinds: [TopicKind, string][],
   admin: Admin,
 ): Promise<Map<string, string> | undefined> {
-  const path = join(dataDir, 'state');
+  const path = join(dataDir, await currentGeneration(dataDir));
   if (!existsSync(path)) return new Map();
   let db;
   try {
@@ -96,4 +98,25 @@ export function formatStatus(status: Status): string {
       ? 'stored offsets read from RocksDB'
       : 'the service is running (RocksDB is locked): stored = offsets it committed after each durable write';
   return [line(header), ...rows.map(line), '', note].join('\n');
+}
+
+export function formatRebuilds(rebuilds: readonly RebuildRow[]): string {
+  if (rebuilds.length === 0) return 'rebuilds: none yet';
+  const rows = rebuilds.map((r) => [
+    r.id,
+    r.mode,
+    r.status,
+    r.requestedAt.toISOString(),
+    r.finishedAt?.toISOString() ?? '-',
+    String(r.eventsApplied),
+    r.error ?? '',
+  ]);
+  const header = ['rebuild', 'mode', 'status', 'requested', 'finished', 'events', 'error'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
 }

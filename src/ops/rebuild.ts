@@ -1,0 +1,220 @@
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Kafka } from 'kafkajs';
+import type { Topics } from '../ingest/ensureTopics.ts';
+import { createProjector, type PartitionProgress } from '../ingest/projector.ts';
+import type { Logger } from '../logger.ts';
+import { rebuildGeneration, removeOtherGenerations, switchGeneration } from '../store/generations.ts';
+import { openRocksDatabase, type RocksDatabase } from '../store/rocksDatabase.ts';
+import type { ConnectionPool } from './database.ts';
+import { storeDeadLetters } from './deadLetters.ts';
+import {
+  type Offsets,
+  recordRebuildFinished,
+  recordRebuildProgress,
+  recordRebuildStarted,
+} from './rebuilds.ts';
+
+export type RebuildProgress = {
+  readonly id: string;
+  readonly mode: 'online' | 'offline';
+  readonly status: 'running' | 'switching' | 'succeeded' | 'failed';
+  readonly generation: string;
+  readonly eventsApplied: number;
+  /** Over the last few seconds. */
+  readonly eventsPerSecond: number;
+  /** Events the new generation still has to apply to catch up (with the live generation, or with `to`). */
+  readonly lag: number;
+  readonly etaSeconds: number | null;
+  readonly startedAt: string;
+  readonly error?: string;
+};
+
+/** The generation serving while an online rebuild runs: the engine's side of the switch. */
+export interface LiveGeneration {
+  /** Its next offset per `topic:partition` (absent: nothing applied). */
+  offsets(): Promise<Map<string, bigint>>;
+  /** Stops applying (the batch in hand finishes) and returns the offsets it stopped at. */
+  pause(): Promise<Map<string, bigint>>;
+  /** Serves and applies from `db` from now on, makes `generation` current on disk, resumes, drops the old one. */
+  switchTo(db: RocksDatabase, generation: string): Promise<void>;
+  /** Resumes after a pause when the rebuild failed instead. */
+  resume(): void;
+}
+
+export type RebuildOptions = {
+  id: string;
+  kafka: Kafka;
+  /** The live group; the rebuild consumes in a group of its own derived from it, and never commits to this one. */
+  groupId: string;
+  sessionTimeoutMs: number;
+  topics: Topics;
+  dataDir: string;
+  pool: ConnectionPool;
+  logger: Logger;
+  fanout: number;
+  /** Online: catch up with this generation, then switch to the new one. Offline (absent): catch up with `to`. */
+  live?: LiveGeneration;
+  onProgress?: (progress: RebuildProgress) => void;
+};
+
+/** How the refusal of a second concurrent rebuild starts; the API answers it with 409. */
+export const REBUILD_RUNNING = 'a rebuild is already running';
+
+const TICK_MS = 500;
+const RECORD_EVERY_MS = 5_000;
+const RATE_WINDOW_MS = 5_000;
+
+const key = (topic: string, partition: number) => `${topic}:${partition}`;
+
+function lagBehind(progress: readonly PartitionProgress[], target: ReadonlyMap<string, bigint>): number {
+  let lag = 0n;
+  for (const p of progress) {
+    const wanted = target.get(key(p.topic, p.partition)) ?? 0n;
+    if (wanted > p.stored) lag += wanted - p.stored;
+  }
+  return Number(lag);
+}
+
+/**
+ * Rebuilds the state from the topics into a new generation with the live projector's own code, in a consumer
+ * group of its own (so the live group's offsets are untouched), from the earliest offsets. Dead letters met again
+ * are stored idempotently (once per Kafka position). When the new generation has caught up, an online rebuild
+ * pauses the live projector, lets the new one reach the exact offsets it stopped at and switches; an offline one
+ * makes the new generation current. On failure the new generation is deleted and the live one is untouched.
+ */
+export async function runRebuild(options: RebuildOptions): Promise<RebuildProgress> {
+  const { id, kafka, topics, dataDir, pool, live } = options;
+  const log = options.logger.child({ part: 'rebuild', rebuild: id });
+  const mode = live === undefined ? 'offline' : 'online';
+  const generation = rebuildGeneration(id);
+  const path = join(dataDir, generation);
+  const startedAt = new Date().toISOString();
+  let eventsApplied = 0;
+  const samples: { at: number; events: number }[] = [];
+  let failure: Error | undefined;
+  let pausedLive = false;
+
+  const admin = kafka.admin();
+  await admin.connect();
+  const from: Offsets = {};
+  const to = new Map<string, bigint>();
+  try {
+    for (const topic of [topics.messages, topics.acks]) {
+      for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+        from[key(topic, partition)] = low;
+        to.set(key(topic, partition), BigInt(high));
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  const toOffsets = Object.fromEntries([...to].map(([k, v]) => [k, v.toString()]));
+
+  await rm(path, { recursive: true, force: true });
+  const db = await openRocksDatabase(path);
+  await recordRebuildStarted(pool, id, { generation, fromOffsets: from, toOffsets });
+  log.info({ mode, generation, to: toOffsets }, 'rebuild started');
+
+  const groupId = `${options.groupId}.rebuild-${id}`;
+  const projector = createProjector({
+    kafka,
+    groupId,
+    sessionTimeoutMs: options.sessionTimeoutMs,
+    topics,
+    db,
+    storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
+    logger: log,
+    fanout: options.fanout,
+    onFatal: (error) => (failure = error),
+    onApplied: ({ events }) => (eventsApplied += events),
+  });
+
+  const snapshot = (status: RebuildProgress['status'], lag: number, error?: string): RebuildProgress => {
+    const now = performance.now();
+    samples.push({ at: now, events: eventsApplied });
+    while (samples.length > 2 && (samples[0]?.at ?? now) < now - RATE_WINDOW_MS) samples.shift();
+    const first = samples[0] ?? { at: now, events: eventsApplied };
+    const eventsPerSecond = now > first.at ? ((eventsApplied - first.events) * 1000) / (now - first.at) : 0;
+    return {
+      id,
+      mode,
+      status,
+      generation,
+      eventsApplied,
+      eventsPerSecond,
+      lag,
+      etaSeconds: eventsPerSecond > 0 ? lag / eventsPerSecond : null,
+      startedAt,
+      ...(error === undefined ? {} : { error }),
+    };
+  };
+
+  try {
+    const { partitionCount } = await projector.start();
+    const partitions = 2 * partitionCount;
+    let lastRecorded = performance.now();
+    /** Waits until the new generation has reached `target` on every partition of both topics. */
+    const catchUp = async (
+      target: () => Promise<ReadonlyMap<string, bigint>>,
+      status: 'running' | 'switching',
+    ) => {
+      for (;;) {
+        if (failure !== undefined) throw failure;
+        const progress = projector.progress();
+        const lag = lagBehind(progress, await target());
+        options.onProgress?.(snapshot(status, lag));
+        if (performance.now() - lastRecorded > RECORD_EVERY_MS) {
+          lastRecorded = performance.now();
+          await recordRebuildProgress(pool, id, { status, eventsApplied });
+        }
+        if (progress.length === partitions && lag === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, TICK_MS));
+      }
+    };
+
+    if (live === undefined) {
+      await catchUp(() => Promise.resolve(to), 'running');
+      await projector.stop();
+      await db.close();
+      await switchGeneration(dataDir, generation);
+      const removed = await removeOtherGenerations(dataDir, generation);
+      log.info({ generation, removed }, 'rebuilt generation is current');
+    } else {
+      await catchUp(() => live.offsets(), 'running');
+      // Close enough to switch: stop the live projector, so the target stands still, and reach it exactly.
+      await recordRebuildProgress(pool, id, { status: 'switching', eventsApplied });
+      const final = await live.pause();
+      pausedLive = true;
+      await catchUp(() => Promise.resolve(final), 'switching');
+      await projector.stop();
+      await live.switchTo(db, generation);
+      pausedLive = false;
+      log.info({ generation }, 'switched to the rebuilt generation');
+    }
+    const done = snapshot('succeeded', 0);
+    await recordRebuildFinished(pool, id, { status: 'succeeded', eventsApplied });
+    options.onProgress?.(done);
+    return done;
+  } catch (error) {
+    const message = (error as Error).message;
+    log.error({ err: error }, 'rebuild failed; the live generation is untouched');
+    await projector.stop().catch(() => undefined);
+    if (pausedLive) live?.resume();
+    await db.close().catch(() => undefined);
+    await rm(path, { recursive: true, force: true });
+    await recordRebuildFinished(pool, id, { status: 'failed', eventsApplied, error: message }).catch(
+      () => undefined,
+    );
+    const failed = snapshot('failed', 0, message);
+    options.onProgress?.(failed);
+    return failed;
+  } finally {
+    // The rebuild's group served its purpose; leave no empty group behind in the broker.
+    await admin.connect();
+    await admin.deleteGroups([groupId]).catch((error: unknown) => {
+      log.debug({ err: error, groupId }, 'could not delete the rebuild consumer group');
+    });
+    await admin.disconnect();
+  }
+}
