@@ -125,6 +125,8 @@ export async function createProjectorHarness(file: string, shape: StreamShape, p
         'the projector to apply every published record',
       );
     },
+    /** The users and channels the stream has touched so far. */
+    touched: () => ({ users: [...users], channels: [...channels] }),
     /** Every (user, channel) the stream touched, as the service answers it, equals the reference model. */
     async expectMatchesModel(url: string): Promise<number> {
       // As a client would: lookups answer 503 until the service has joined its group and caught up.
