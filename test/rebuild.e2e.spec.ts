@@ -18,11 +18,11 @@ type RebuildProgress = { id: string; status: string; eventsApplied: number };
 /** Queries random users' read states in every channel until stopped; each answer must equal the model. */
 function queryContinuously(url: string, harness: Harness) {
   const { users, channels } = harness.touched();
-  let stopped = false;
+  const state = { stopped: false };
   let answered = 0;
   const problems: string[] = [];
   const loop = (async () => {
-    for (let i = 0; !stopped; i++) {
+    for (let i = 0; !state.stopped; i++) {
       const user = users[i % users.length] ?? '';
       const response = await fetch(`${url}/v1/read-states/query`, {
         method: 'POST',
@@ -48,7 +48,7 @@ function queryContinuously(url: string, harness: Harness) {
   })();
   return {
     async stop() {
-      stopped = true;
+      state.stopped = true;
       await loop;
       return { answered, problems };
     },

@@ -195,8 +195,11 @@ port.on('message', (request: EngineRequest) => {
       post({ type: 'reply', id: request.id, ok: true, value });
     },
     (error: unknown) => {
-      logger.error({ err: error, request: request.type }, 'engine request failed');
-      post({ type: 'reply', id: request.id, ok: false, message: (error as Error).message });
+      const message = (error as Error).message;
+      // A refused second rebuild is the caller's mistake (409), not the service's.
+      if (message.startsWith(REBUILD_RUNNING)) logger.info({ request: request.type }, message);
+      else logger.error({ err: error, request: request.type }, 'engine request failed');
+      post({ type: 'reply', id: request.id, ok: false, message });
     },
   );
 });
