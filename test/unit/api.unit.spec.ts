@@ -252,3 +252,66 @@ describe('bearer tokens', () => {
     expect((await app.inject({ url: '/metrics' })).statusCode).toBe(200);
   });
 });
+
+describe('admin: rebuilds', () => {
+  function adminApp(apiTokens?: string[]) {
+    let running = false;
+    const progress = {
+      id: '7',
+      mode: 'online' as const,
+      status: 'running' as const,
+      generation: 'generations/rebuild-7',
+      eventsApplied: 10,
+      eventsPerSecond: 5,
+      lag: 20,
+      etaSeconds: 4,
+      startedAt: '2026-11-22T00:00:00.000Z',
+    };
+    return buildApp({
+      logger: createLogger('silent'),
+      readStates: memorySource(),
+      notReadyReason: () => undefined,
+      ...(apiTokens === undefined ? {} : { apiTokens }),
+      rebuilds: {
+        start: () => {
+          if (running) return Promise.reject(new Error('a rebuild is already running (id 7)'));
+          running = true;
+          return Promise.resolve({ id: '7' });
+        },
+        status: () => Promise.resolve(running ? progress : null),
+      },
+    });
+  }
+
+  it('starts one rebuild (202), refuses a second while it runs (409) and shows its progress', async () => {
+    const app = adminApp();
+    try {
+      expect((await app.inject({ url: '/admin/rebuilds/current' })).statusCode).toBe(404);
+      const started = await app.inject({ method: 'POST', url: '/admin/rebuilds' });
+      expect(started.statusCode).toBe(202);
+      expect(started.json()).toEqual({ rebuild: { id: '7', status: 'running' } });
+      const again = await app.inject({ method: 'POST', url: '/admin/rebuilds' });
+      expect(again.statusCode).toBe(409);
+      expect(again.json()).toMatchObject({ error: { code: 'conflict' } });
+      const current = await app.inject({ url: '/admin/rebuilds/current' });
+      expect(current.json()).toMatchObject({ rebuild: { id: '7', lag: 20, status: 'running' } });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('needs a token when API_TOKENS is set', async () => {
+    const app = adminApp(['s3cret']);
+    try {
+      expect((await app.inject({ method: 'POST', url: '/admin/rebuilds' })).statusCode).toBe(401);
+      const started = await app.inject({
+        method: 'POST',
+        url: '/admin/rebuilds',
+        headers: { authorization: 'Bearer s3cret' },
+      });
+      expect(started.statusCode).toBe(202);
+    } finally {
+      await app.close();
+    }
+  });
+});
