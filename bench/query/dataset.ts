@@ -4,6 +4,8 @@
  * Records are built from a version number, so the writer can keep producing new ones.
  */
 import type { ChannelRecord, ReadStateRecord } from '../../src/projection/records.ts';
+import type { HotTierOptions } from '../../src/store/hotTier.ts';
+import { HEADER_BYTES, slotBytes } from '../../src/store/offHeapTable.ts';
 
 export const CHANNELS_PER_USER = 64;
 export const READ_STATES_PER_CHANNEL = 8;
@@ -62,4 +64,36 @@ export function random(seed: number): () => number {
     state ^= state << 5;
     return state >>> 0;
   };
+}
+
+/** Puts every channel and read state of the dataset through `put`: the state the servers start from. */
+export function fill(
+  dataset: Dataset,
+  put: {
+    channel(channelId: string, record: ChannelRecord): void;
+    readState(userId: string, channelId: string, record: ReadStateRecord): void;
+  },
+): void {
+  for (let c = 0; c < dataset.channels; c++) put.channel(channelId(c), channelRecord(c));
+  for (let u = 0; u < dataset.users; u++) {
+    const user = userId(u);
+    for (let k = 0; k < CHANNELS_PER_USER; k++) {
+      put.readState(user, channelId(channelOf(dataset, u, k)), readStateRecord(u + k));
+    }
+  }
+}
+
+/**
+ * A hot tier just big enough to hold the whole dataset: the service sizes it from HOT_TIER_MB instead, but here
+ * every read state must be resident (7 and 5 value words: hotTier.ts's read-state and channel layouts).
+ */
+export function hotTierFor(dataset: Dataset): HotTierOptions {
+  const tableBytes = (entries: number, valueWords: number) => {
+    let capacity = 2;
+    while (capacity * 0.8 < entries) capacity *= 2;
+    return capacity * slotBytes(valueWords) + HEADER_BYTES;
+  };
+  const readStateBytes = tableBytes(dataset.readStates, 7);
+  const bytesBudget = readStateBytes + tableBytes(dataset.channels, 5);
+  return { bytesBudget, readStateShare: (readStateBytes + 1) / bytesBudget };
 }

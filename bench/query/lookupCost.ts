@@ -4,44 +4,26 @@
  * Usage: node --expose-gc lookupCost.ts 1000000 8000000 32000000
  */
 import { createHotTier } from '../../src/store/hotTier.ts';
-import { HEADER_BYTES, slotBytes } from '../../src/store/offHeapTable.ts';
-import {
-  channelId,
-  channelOf,
-  channelRecord,
-  datasetOf,
-  random,
-  readStateRecord,
-  userId,
-} from './dataset.ts';
+import { channelId, channelOf, datasetOf, fill, hotTierFor, random, userId } from './dataset.ts';
 
 const LOOKUPS = 2_000_000;
 /** Lookups come from prepared id strings, as a request's would: the parse is part of the cost, the build not. */
 const KEY_POOL = 200_000;
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 
-function tableBytes(entries: number, valueWords: number): number {
-  let capacity = 2;
-  while (capacity * 0.8 < entries) capacity *= 2;
-  return capacity * slotBytes(valueWords) + HEADER_BYTES;
-}
-
 /** One size, in a function of its own so that its tier is garbage once it returns. */
 function measure(size: number): void {
   const dataset = datasetOf(size);
-  const readStateBytes = tableBytes(dataset.readStates, 7);
-  const bytesBudget = readStateBytes + tableBytes(dataset.channels, 5);
-  const hot = createHotTier({
-    bytesBudget,
-    readStateShare: (readStateBytes + 1) / bytesBudget,
-  });
+  const hot = createHotTier(hotTierFor(dataset));
   const filling = performance.now();
-  for (let c = 0; c < dataset.channels; c++) hot.putChannel(channelId(c), channelRecord(c));
-  for (let u = 0; u < dataset.users; u++) {
-    const user = userId(u);
-    for (let k = 0; k < 64; k++)
-      hot.putReadState(user, channelId(channelOf(dataset, u, k)), readStateRecord(u + k));
-  }
+  fill(dataset, {
+    channel: (channel, record) => {
+      hot.putChannel(channel, record);
+    },
+    readState: (user, channel, record) => {
+      hot.putReadState(user, channel, record);
+    },
+  });
   const fillSeconds = (performance.now() - filling) / 1000;
   const next = random(7);
   const users: string[] = [];

@@ -12,7 +12,7 @@ import { pino } from 'pino';
 import { buildApp, type ReadStateSource } from '../../src/api/app.ts';
 import { readThrough } from '../../src/engine/readThrough.ts';
 import { attachHotTier, type HotTierReader, type SharedHotTier } from '../../src/store/hotTier.ts';
-import { channelId, channelOf, channelRecord, datasetOf, readStateRecord, userId } from './dataset.ts';
+import { channelId, channelRecord, datasetOf, fill, readStateRecord, userId } from './dataset.ts';
 import { MapHotTier } from './mapHotTier.ts';
 import { writeUpdates } from './writeUpdates.ts';
 
@@ -67,12 +67,14 @@ if (kind === 'offheap') {
 } else if (kind === 'map') {
   const map = new MapHotTier();
   const started = performance.now();
-  for (let c = 0; c < dataset.channels; c++) map.putChannel(channelId(c), channelRecord(c));
-  for (let u = 0; u < dataset.users; u++) {
-    const user = userId(u);
-    for (let k = 0; k < 64; k++)
-      map.putReadState(user, channelId(channelOf(dataset, u, k)), readStateRecord(u + k));
-  }
+  fill(dataset, {
+    channel: (channel, record) => {
+      map.putChannel(channel, record);
+    },
+    readState: (user, channel, record) => {
+      map.putReadState(user, channel, record);
+    },
+  });
   fillSeconds = (performance.now() - started) / 1000;
   tier = map;
   let writer: { stop: () => number } | undefined;
