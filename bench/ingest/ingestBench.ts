@@ -1,0 +1,379 @@
+/**
+ * `npm run bench:ingest`: how fast the projector rebuilds state from Kafka, against kafkajs's own ceiling on the
+ * same records, in one run:
+ *   1. publish  N events of the seeded demo stream (src/ops/demoStream.ts: about 60% message_sent, 17% of them
+ *               with mentions; 6% message_deleted; 34% message_acked; 2% duplicate deliveries; the run prints the
+ *               exact mix) through the publisher SDK into two fresh co-partitioned topics, with several publishers
+ *               and large batches in flight (its rate is reported too; it is not part of the measured phases)
+ *   2. raw      a kafkajs consumer in a group of its own reads both topics from the beginning to the high
+ *               watermarks read before it started; each batch is counted and its offsets resolved, nothing else
+ *   3. rebuild  `runRebuild` offline, the code path of `readstates rebuild --offline` (the live projector's code:
+ *               decode, fold, one fsynced RocksDB batch per 4,000 records), into a temporary DATA_DIR, recorded in
+ *               PostgreSQL; from the call until the rebuilt generation is current
+ * Both consumption rates run from connect to the last event, so both include joining the group. Then the rebuilt
+ * generation: its size on disk (du, before it is reopened), its read states (a prefix scan of each partition) and
+ * disk bytes per read state (everything in the generation — channels, messages, indexes — over read states).
+ * Topics, consumer groups, the data directory and the run's dead letters are deleted at the end, also on failure.
+ *
+ * Options: --events N (5000000) --quick (200000) --partitions P per topic (4)
+ *          --channels C (events / 100: the same events per channel at every N) --users U (10 × channels)
+ *          --seed S (1) --batch B events per publishBatch (2000; a partition's share must stay under the
+ *          broker's message.max.bytes, 1 MiB by default)
+ *          --publishers K (one per partition) --in-flight F batches per publisher (2)
+ *          --database NAME (readstates_bench, on DATABASE_URL's server; created when missing)
+ *          --cpu-prof-rebuild FILE (profile the rebuild phase's main thread, write FILE, print where time went)
+ * Environment: KAFKA_BROKERS and the rest of the service's Kafka settings, DATABASE_URL (its server only).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs, promisify } from 'node:util';
+import { sql } from '@databases/pg';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.ts';
+import { createKafka } from '../../src/ingest/createKafka.ts';
+import { createTopicsAndWait } from '../../src/ingest/createTopicsAndWait.ts';
+import { runRebuild } from '../../src/ops/rebuild.ts';
+import { progressDisplay } from '../../src/ops/rebuildCommand.ts';
+import { recordRebuildRequested } from '../../src/ops/rebuilds.ts';
+import { DISK_FANOUT } from '../../src/store/diskFanout.ts';
+import { openBenchDatabase } from './benchDatabase.ts';
+import { consumeRaw } from './consumeRaw.ts';
+import { countReadStates } from './countReadStates.ts';
+import { saveCpuProfile, startCpuProfile, summariseCpuProfile, type ProfileSummary } from './cpuProfile.ts';
+import { publishStream, type PublishResult } from './publishStream.ts';
+
+/** Issue 6, on a 2-core machine with the broker on it. */
+const TARGET_REBUILD_EVENTS_PER_SECOND = 100_000;
+const TARGET_REBUILD_OVER_RAW = 0.7;
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '5000000' },
+    quick: { type: 'boolean', default: false },
+    partitions: { type: 'string', default: '4' },
+    channels: { type: 'string' },
+    users: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    batch: { type: 'string', default: '2000' },
+    publishers: { type: 'string' },
+    'in-flight': { type: 'string', default: '2' },
+    database: { type: 'string', default: 'readstates_bench' },
+    'cpu-prof-rebuild': { type: 'string' },
+  },
+});
+function wholeNumber(name: string, value: string): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < 1) {
+    console.error(`--${name} must be a whole number from 1 up; got ${JSON.stringify(value)}`);
+    process.exit(2);
+  }
+  return number;
+}
+const events = values.quick ? 200_000 : wholeNumber('events', values.events);
+const partitions = wholeNumber('partitions', values.partitions);
+const channels =
+  values.channels === undefined
+    ? Math.max(1, Math.round(events / 100))
+    : wholeNumber('channels', values.channels);
+const users = values.users === undefined ? 10 * channels : wholeNumber('users', values.users);
+const seed = wholeNumber('seed', values.seed);
+const batch = wholeNumber('batch', values.batch);
+const publishers =
+  values.publishers === undefined ? partitions : wholeNumber('publishers', values.publishers);
+const inFlight = wholeNumber('in-flight', values['in-flight']);
+const profilePath = values['cpu-prof-rebuild'];
+
+const config = loadConfig(process.env);
+// Warnings and errors only, on stderr: stdout is the report.
+const logger = pino({ level: 'warn', base: { service: 'readstates-bench' } }, pino.destination(2));
+const kafka = createKafka(config, logger);
+const runId = `${Date.now()}`;
+const topics = { messages: `bench.messages.${runId}`, acks: `bench.acks.${runId}` };
+const rawGroup = `bench.ingest.${runId}.raw`;
+
+type Phase = { name: string; events: number; seconds: number; cpuSeconds: number; loopUtilisation: number };
+const phases: Phase[] = [];
+/** Wall time, this process's CPU time (all its threads) and the main thread's event-loop utilisation. */
+async function phase<T>(name: string, run: () => Promise<T>, eventsOf: (result: T) => number): Promise<T> {
+  process.stderr.write(`--- ${name}\n`);
+  const cpu = process.cpuUsage();
+  const loop = performance.eventLoopUtilization();
+  const started = performance.now();
+  const result = await run();
+  const seconds = (performance.now() - started) / 1000;
+  const { user, system } = process.cpuUsage(cpu);
+  const { utilization } = performance.eventLoopUtilization(loop);
+  phases.push({
+    name,
+    events: eventsOf(result),
+    seconds,
+    cpuSeconds: (user + system) / 1e6,
+    loopUtilisation: utilization,
+  });
+  return result;
+}
+
+const cleanups: { name: string; run: () => Promise<unknown> }[] = [];
+let cleaned: Promise<void> | undefined;
+function cleanUp(): Promise<void> {
+  cleaned ??= (async () => {
+    for (const { name, run } of cleanups.reverse()) {
+      try {
+        await run();
+      } catch (error) {
+        process.stderr.write(`could not clean up ${name}: ${(error as Error).message}\n`);
+      }
+    }
+  })();
+  return cleaned;
+}
+/**
+ * Ctrl-C stops the publish and raw phases, whose clean-up then runs as on any failure. The rebuild cannot be
+ * cancelled: interrupted there, the run cleans up and exits, and the rebuild's consumer group may be left behind.
+ */
+const interrupt = new AbortController();
+/** The rebuild's consumer group while it runs. */
+let rebuilding: string | undefined;
+process.once('SIGINT', () => {
+  process.stderr.write('interrupted: stopping and cleaning up\n');
+  interrupt.abort(new Error('interrupted'));
+  if (rebuilding === undefined) return;
+  process.stderr.write(`consumer group ${rebuilding} may be left behind: delete it once it is empty\n`);
+  void cleanUp().finally(() => process.exit(130));
+});
+
+async function diskUsage(path: string): Promise<{ bytes: number; byKind: Map<string, number> }> {
+  const { stdout } = await promisify(execFile)('du', ['-sk', path]);
+  const byKind = new Map<string, number>();
+  for (const name of await readdir(path)) {
+    const kind = name.endsWith('.sst') ? 'sst' : name.endsWith('.log') ? 'wal' : 'other';
+    byKind.set(kind, (byKind.get(kind) ?? 0) + (await stat(join(path, name))).size);
+  }
+  return { bytes: Number(stdout.split('\t')[0]) * 1024, byKind };
+}
+
+const int = (value: number) => Math.round(value).toLocaleString('en-US');
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+const pct = (part: number, whole: number) => `${((100 * part) / whole).toFixed(1)}%`;
+
+function printTable(headers: string[], rows: string[][]): void {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  console.log(line(headers));
+  console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
+  for (const row of rows) console.log(line(row));
+}
+
+function printProfile(summary: ProfileSummary): void {
+  const rows = (items: { name?: string; area?: string; ms: number }[]) =>
+    items.map(({ name, area, ms }) => [name ?? area ?? '', int(ms), pct(ms, summary.totalMs)]);
+  console.log(
+    `\nRebuild phase, main-thread CPU profile (${int(summary.totalMs)} ms sampled): self time by area`,
+  );
+  printTable(['area', 'ms', 'share'], rows(summary.byArea.filter(({ ms }) => ms >= summary.totalMs / 1000)));
+  console.log('\nTop functions by self time');
+  printTable(['function', 'ms', 'share'], rows(summary.byFunction));
+  console.log('\nOur functions by inclusive time (synchronous callees included; awaited work is not)');
+  printTable(['function', 'ms', 'share'], rows(summary.ourInclusive));
+}
+
+const wallStarted = performance.now();
+const loadBefore = os.loadavg();
+const admin = kafka.admin();
+try {
+  await admin.connect();
+  cleanups.push({ name: 'the admin client', run: () => admin.disconnect() });
+  await createTopicsAndWait(admin, [
+    { topic: topics.messages, numPartitions: partitions },
+    { topic: topics.acks, numPartitions: partitions },
+  ]);
+  cleanups.push({
+    name: `topics ${topics.messages}, ${topics.acks}`,
+    run: () => admin.deleteTopics({ topics: [topics.messages, topics.acks] }),
+  });
+  const dataDir = await mkdtemp(join(os.tmpdir(), 'readstates-bench-ingest-'));
+  cleanups.push({ name: dataDir, run: () => rm(dataDir, { recursive: true, force: true }) });
+  const benchPool = await openBenchDatabase(config.DATABASE_URL, values.database);
+  cleanups.push({ name: 'the PostgreSQL pool', run: () => benchPool.dispose() });
+  cleanups.push({
+    name: 'dead letters of the bench topics',
+    run: () =>
+      benchPool.query(sql`DELETE FROM dead_letters WHERE topic IN (${topics.messages}, ${topics.acks})`),
+  });
+
+  let lastLine = 0;
+  const published: PublishResult = await phase(
+    'publish',
+    () =>
+      publishStream(kafka, topics, {
+        events,
+        partitions,
+        shape: { seed, channels, users },
+        batch,
+        publishers,
+        inFlight,
+        signal: interrupt.signal,
+        onProgress: (done) => {
+          if (performance.now() - lastLine < 5_000 && done < events) return;
+          lastLine = performance.now();
+          process.stderr.write(`published ${int(done)}/${int(events)} events\n`);
+        },
+      }),
+    (result) => result.events,
+  );
+
+  cleanups.push({ name: `consumer group ${rawGroup}`, run: () => admin.deleteGroups([rawGroup]) });
+  const raw = await phase(
+    'raw kafkajs consumption',
+    () =>
+      consumeRaw(kafka, topics, {
+        groupId: rawGroup,
+        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+        signal: interrupt.signal,
+      }),
+    (result) => result.events,
+  );
+  if (raw.events !== published.events) {
+    throw new Error(`raw consumption read ${raw.events} events; ${published.events} were published`);
+  }
+
+  interrupt.signal.throwIfAborted();
+  const id = await recordRebuildRequested(benchPool, 'offline', os.hostname());
+  const groupId = `bench.ingest.${runId}`;
+  rebuilding = `${groupId}.rebuild-${id}`;
+  const display = progressDisplay();
+  const stopProfile = profilePath === undefined ? undefined : await startCpuProfile();
+  const rebuilt = await phase(
+    'offline rebuild',
+    () =>
+      runRebuild({
+        id,
+        kafka,
+        groupId,
+        sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+        topics,
+        dataDir,
+        pool: benchPool,
+        logger,
+        fanout: DISK_FANOUT,
+        onProgress: (progress) => {
+          display.show(progress);
+        },
+      }),
+    () => published.events,
+  ).finally(() => {
+    display.stop();
+    rebuilding = undefined;
+  });
+  const profile = await stopProfile?.();
+  if (rebuilt.status !== 'succeeded') throw new Error(`rebuild ${id} failed: ${rebuilt.error ?? '?'}`);
+  const [deadLetters] = (await benchPool.query(
+    sql`SELECT count(*)::int AS count FROM dead_letters WHERE topic IN (${topics.messages}, ${topics.acks})`,
+  )) as { count: number }[];
+
+  const generationPath = join(dataDir, rebuilt.generation);
+  const disk = await diskUsage(generationPath);
+  const readStates = await countReadStates(generationPath, partitions);
+  const rebuildPhase = phases.find((p) => p.name === 'offline rebuild');
+  const rawRate = raw.events / raw.seconds;
+  const rebuildRate = published.events / (rebuildPhase?.seconds ?? Number.NaN);
+  const cpus = os.cpus();
+  const { mix } = published;
+
+  console.log(
+    `\nIngest: ${int(events)} demo-stream events (seed ${seed}, ${int(channels)} channels, ${int(users)} users; ` +
+      `${pct(mix.sent, events)} sent, ${pct(mix.sentWithMentions, mix.sent)} of them with mentions, ` +
+      `${pct(mix.deleted, events)} deleted, ${pct(mix.acked, events)} acked (${pct(mix.manualAcks, mix.acked)} manual), ` +
+      `${pct(mix.duplicates, events)} duplicates; ${int(mix.channels)} channels and ${int(mix.users)} users seen) ` +
+      `into 2 topics × ${partitions} partitions on ${config.KAFKA_BROKERS.join(',')}; ` +
+      `${publishers} publishers × ${inFlight} batches of ${int(batch)} in flight\n`,
+  );
+  printTable(
+    [
+      'events',
+      'publish events/s',
+      'raw consume events/s',
+      'rebuild events/s',
+      'rebuild / raw',
+      'RocksDB MiB (du)',
+      'read states',
+      'B/read state',
+    ],
+    [
+      [
+        int(events),
+        int(published.events / published.seconds),
+        int(rawRate),
+        int(rebuildRate),
+        (rebuildRate / rawRate).toFixed(2),
+        mib(disk.bytes),
+        int(readStates),
+        readStates === 0 ? '–' : int(disk.bytes / readStates),
+      ],
+    ],
+  );
+
+  console.log('\nAgainst the targets of issue 6 (2-core machine, broker on the same machine)');
+  printTable(
+    ['measure', 'target', 'measured', 'met'],
+    [
+      [
+        'rebuild events/s',
+        `≥ ${int(TARGET_REBUILD_EVENTS_PER_SECOND)}`,
+        int(rebuildRate),
+        rebuildRate >= TARGET_REBUILD_EVENTS_PER_SECOND ? 'yes' : 'no',
+      ],
+      [
+        'rebuild / raw consumption',
+        `≥ ${TARGET_REBUILD_OVER_RAW.toFixed(2)}`,
+        (rebuildRate / rawRate).toFixed(2),
+        rebuildRate / rawRate >= TARGET_REBUILD_OVER_RAW ? 'yes' : 'no',
+      ],
+    ],
+  );
+
+  console.log(
+    '\nPhases (CPU: this process, all threads, in cores; the broker and PostgreSQL are other processes)',
+  );
+  printTable(
+    ['phase', 'events', 's', 'events/s', 'CPU cores', 'event-loop utilisation'],
+    phases.map((p) => [
+      p.name,
+      int(p.events),
+      p.seconds.toFixed(1),
+      int(p.events / p.seconds),
+      (p.cpuSeconds / p.seconds).toFixed(2),
+      p.loopUtilisation.toFixed(2),
+    ]),
+  );
+  console.log(
+    `\nRaw consumption: first batch after ${raw.firstBatchSeconds.toFixed(2)} s (group join and first fetch), ` +
+      `${int(raw.events / (raw.seconds - raw.firstBatchSeconds))} events/s from there. ` +
+      `Rebuild: ${int(rebuilt.eventsApplied)} events applied, ${deadLetters?.count ?? 0} dead letters; ` +
+      `generation ${mib(disk.byKind.get('sst') ?? 0)} MiB SST, ${mib(disk.byKind.get('wal') ?? 0)} MiB WAL, ` +
+      `${mib(disk.byKind.get('other') ?? 0)} MiB other (apparent sizes).`,
+  );
+  const loadAfter = os.loadavg();
+  console.log(
+    `Machine: ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+      `${os.type()} ${os.release()}, Node ${process.version}; load average ${(loadBefore[0] ?? 0).toFixed(2)} at start, ` +
+      `${(loadAfter[0] ?? 0).toFixed(2)} at end; wall time ${((performance.now() - wallStarted) / 1000).toFixed(0)} s`,
+  );
+
+  if (profile !== undefined && profilePath !== undefined) {
+    await saveCpuProfile(profilePath, profile);
+    printProfile(summariseCpuProfile(profile));
+    console.log(`\nProfile written to ${profilePath} (open it in Chrome DevTools or speedscope)`);
+  }
+} catch (error) {
+  process.exitCode = interrupt.signal.aborted ? 130 : 1;
+  process.stderr.write(
+    interrupt.signal.aborted
+      ? 'interrupted\n'
+      : `ingest bench failed: ${(error as Error).stack ?? String(error)}\n`,
+  );
+} finally {
+  await cleanUp();
+}
