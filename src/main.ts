@@ -74,6 +74,7 @@ function startService(config: Config, logger: Logger) {
         engine
           .progress()
           .map((p) => ({ topic: p.topic, partition: p.partition, lag: Number(p.high - p.stored) })),
+      engine: () => engine.engineStats(),
       hotTier: () => {
         const { answered, declined } = hotTier.stats();
         const written = engine.hotTierStats();

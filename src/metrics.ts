@@ -11,6 +11,9 @@ export interface MetricSources {
    * The hot tier: its tables as the writer last reported them, and this thread's lookups. Read at scrape time;
    * the counts live elsewhere, so the counters below are reset to them at each scrape.
    */
+  /** The engine thread's event loop and heap, as it last reported them. */
+  engine?: () =>
+    { eventLoopDelayMaxSeconds: number; eventLoopDelayP99Seconds: number; heapUsedBytes: number } | undefined;
   hotTier: () => {
     tables?: { name: 'read_states' | 'channels'; entries: number; capacity: number; evictions: number }[];
     bytes?: number;
@@ -116,6 +119,27 @@ export function createMetrics(sources: MetricSources) {
       collect() {
         const { answered, declined } = sources.hotTier();
         this.set(answered + declined === 0 ? 0 : answered / (answered + declined));
+      },
+    }),
+    engineEventLoopDelay: new Gauge({
+      name: 'readstates_engine_event_loop_delay_seconds',
+      help: 'Event-loop delay of the engine thread (projector, RocksDB) over the last second, max and p99',
+      labelNames: ['stat'] as const,
+      registers: [registry],
+      collect() {
+        const engine = sources.engine?.();
+        if (engine === undefined) return;
+        this.set({ stat: 'max' }, engine.eventLoopDelayMaxSeconds);
+        this.set({ stat: 'p99' }, engine.eventLoopDelayP99Seconds);
+      },
+    }),
+    engineHeapUsed: new Gauge({
+      name: 'readstates_engine_heap_used_bytes',
+      help: "V8 heap used by the engine thread (nodejs_heap_* covers the HTTP thread's)",
+      registers: [registry],
+      collect() {
+        const engine = sources.engine?.();
+        if (engine !== undefined) this.set(engine.heapUsedBytes);
       },
     }),
     httpRequestSeconds: new Histogram({

@@ -29,12 +29,19 @@ export type HotTierWriterStats = {
   readonly bytes: number;
 };
 
+/** The engine thread's own health, over the last second. */
+export type EngineStats = {
+  readonly eventLoopDelayMaxSeconds: number;
+  readonly eventLoopDelayP99Seconds: number;
+  readonly heapUsedBytes: number;
+};
+
 export type EngineEvent =
   | { type: 'opened'; hotTier: SharedHotTier }
   | { type: 'started'; partitionCount: number }
   | { type: 'failed'; message: string }
   | { type: 'fatal'; message: string }
-  | { type: 'progress'; progress: PartitionProgress[]; hotTier: HotTierWriterStats }
+  | { type: 'progress'; progress: PartitionProgress[]; hotTier: HotTierWriterStats; engine: EngineStats }
   | { type: 'applied'; topic: TopicKind; events: number; deadLetters: number; ms: number }
   | { type: 'deadLetterOutage'; paused: boolean };
 

@@ -6,6 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config.ts';
@@ -23,11 +24,12 @@ import { listReadStateChannels, queryReadStates, type StateLocation } from '../s
 import { openRocksDatabase } from '../store/rocksDatabase.ts';
 import { currentGeneration, removeOtherGenerations } from '../store/generations.ts';
 import { REBUILD_RUNNING, runRebuild, type RebuildProgress } from '../ops/rebuild.ts';
-import { abandonUnfinishedRebuilds, recordRebuildRequested } from '../ops/rebuilds.ts';
+import { closeUnfinishedRebuilds, recordRebuildRequested } from '../ops/rebuilds.ts';
 import { createServingGeneration, type ServingGeneration } from './liveGeneration.ts';
 import type { EngineMessage, EngineRequest, HotTierWriterStats } from './engineProtocol.ts';
 
 const PROGRESS_INTERVAL_MS = 1_000;
+const HIGH_WATERMARK_EVERY_TICKS = 10;
 
 const port = parentPort;
 if (port === null) throw new Error('engineThread.ts runs as a worker thread; start it with startEngine()');
@@ -62,7 +64,7 @@ async function open(): Promise<void> {
   await mkdir(config.DATA_DIR, { recursive: true });
   const generation = await currentGeneration(config.DATA_DIR);
   // A rebuild this instance was running when it stopped is not resumed: its half-built generation goes.
-  const abandoned = await abandonUnfinishedRebuilds(pool, instance);
+  const abandoned = await closeUnfinishedRebuilds(pool, instance, generation);
   const removed = await removeOtherGenerations(config.DATA_DIR, generation);
   if (abandoned > 0 || removed.length > 0) {
     logger.warn({ abandoned, removed }, 'discarded the generations of rebuilds interrupted by a stop');
@@ -106,8 +108,28 @@ async function open(): Promise<void> {
     logger,
   });
   serving = live;
+  // This thread's event loop (the HTTP thread's is in prom-client's default metrics): the projector's chunks and
+  // RocksDB's synchronous writes run here, so its delay is how long a lookup miss may wait.
+  const eventLoop = monitorEventLoopDelay({ resolution: 10 });
+  eventLoop.enable();
+  let ticks = 0;
   const sendProgress = () => {
-    post({ type: 'progress', progress: started.progress(), hotTier: hotTierStats(hot) });
+    post({
+      type: 'progress',
+      progress: started.progress(),
+      hotTier: hotTierStats(hot),
+      engine: {
+        eventLoopDelayMaxSeconds: eventLoop.max / 1e9,
+        eventLoopDelayP99Seconds: eventLoop.percentile(99) / 1e9,
+        heapUsedBytes: process.memoryUsage().heapUsed,
+      },
+    });
+    eventLoop.reset();
+    if (++ticks % HIGH_WATERMARK_EVERY_TICKS === 0) {
+      started.refreshHighWatermarks().catch((error: unknown) => {
+        logger.debug({ err: error }, 'could not read the high watermarks');
+      });
+    }
   };
   progressTimer = setInterval(sendProgress, PROGRESS_INTERVAL_MS);
   const { partitionCount } = await started.start();

@@ -65,11 +65,12 @@ export function createServingGeneration(options: {
     },
     async switchTo(next, generation) {
       const old = db;
+      // The point of no return, first: if it fails, nothing has changed and the rebuild is simply failed.
+      await switchGeneration(dataDir, generation);
       await projector.useDatabase(next);
       db = next;
       // Records of the old generation may differ from the rebuilt ones (that is what a rebuild is for).
       hotTier.forgetAll();
-      await switchGeneration(dataDir, generation);
       projector.resume();
       await drained(old);
       await old.close();

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts';
 import type { RebuildProgress } from '../ops/rebuild.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { SharedHotTier } from '../store/hotTier.ts';
-import type { EngineMessage, EngineRequest, HotTierWriterStats } from './engineProtocol.ts';
+import type { EngineMessage, EngineRequest, EngineStats, HotTierWriterStats } from './engineProtocol.ts';
 
 export interface EngineListeners {
   onApplied(applied: { topic: TopicKind; events: number; deadLetters: number; ms: number }): void;
@@ -27,6 +27,7 @@ export interface Engine {
   /** As last reported (every second and after every write). */
   progress(): PartitionProgress[];
   hotTierStats(): HotTierWriterStats | undefined;
+  engineStats(): EngineStats | undefined;
   /** Starts an online rebuild (ops/rebuild.ts); rejects while one is running. */
   startRebuild(): Promise<{ id: string }>;
   /** The latest rebuild's progress since this process started; null when there was none. */
@@ -46,6 +47,7 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
   let nextId = 1;
   let progress: PartitionProgress[] = [];
   let hotTierStats: HotTierWriterStats | undefined;
+  let engineStats: EngineStats | undefined;
   let exited = false;
 
   let opened!: Pending;
@@ -91,6 +93,7 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
       case 'progress':
         progress = message.progress;
         hotTierStats = message.hotTier;
+        engineStats = message.engine;
         return;
       case 'applied': {
         listeners.onApplied(message);
@@ -134,6 +137,7 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
       }),
     progress: () => progress,
     hotTierStats: () => hotTierStats,
+    engineStats: () => engineStats,
     startRebuild: () => call({ type: 'startRebuild' }),
     rebuildStatus: () => call({ type: 'rebuildStatus' }),
     stopProjector: () => call({ type: 'stopProjector' }),

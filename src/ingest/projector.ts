@@ -67,6 +67,11 @@ export interface Projector {
   stop(): Promise<void>;
   /** Progress of the partitions assigned to this instance. */
   progress(): PartitionProgress[];
+  /**
+   * Reads the topics' high watermarks now. Progress otherwise learns them from fetched batches only, so a
+   * stuck projector's lag would look frozen instead of growing.
+   */
+  refreshHighWatermarks(): Promise<void>;
   /** Stops applying (fetching pauses; the batch in hand finishes first) without leaving the group. */
   pause(): Promise<void>;
   /** While paused: apply to `db` from now on (a rebuilt generation), starting at the offsets stored there. */
@@ -136,11 +141,15 @@ export function createProjector(options: ProjectorOptions): Projector {
         if (attempt === 0) {
           log.error(
             { err: error, topic: payload.batch.topic, partition: payload.batch.partition },
-            'cannot store dead letters in PostgreSQL; consumption of this partition is paused until it is back',
+            'cannot store dead letters in PostgreSQL; consumption is paused until it is back',
           );
           options.onDeadLetterOutage?.(true);
         }
-        if (!payload.isRunning() || payload.isStale()) return false;
+        if (!payload.isRunning() || payload.isStale()) {
+          // No longer waiting (a rebalance or shutdown); the next batch waits again if PostgreSQL is still away.
+          options.onDeadLetterOutage?.(false);
+          return false;
+        }
         await new Promise((resolve) =>
           setTimeout(resolve, Math.min(250 * 2 ** attempt, DEAD_LETTER_RETRY_MAX_MS)),
         );
@@ -217,7 +226,17 @@ export function createProjector(options: ProjectorOptions): Projector {
           );
       }
       if (!(await keepDeadLetters(letters, payload))) break;
-      const { operations, hotWrites } = await projectEvents(db, partition, options.fanout, events);
+      const { operations, hotWrites } = await projectEvents(db, partition, options.fanout, events).catch(
+        (error: unknown) => {
+          // The pure core throws only on state it cannot make sense of; kafkajs retries, then the process exits.
+          log.error(
+            { err: error, topic, partition, offset: chunk[0]?.offset },
+            'applying events failed; if this repeats at the same offset the stored state is inconsistent: ' +
+              'rebuild it (readstates rebuild --offline, docs/operations.md)',
+          );
+          throw error;
+        },
+      );
       const last = chunk.at(-1)?.offset ?? next.toString();
       next = BigInt(last) + 1n;
       operations.push({ type: 'put', key: offsetKey(partition, kind), value: encodeOffset(next) });
@@ -289,6 +308,14 @@ export function createProjector(options: ProjectorOptions): Projector {
       await consumer.disconnect();
       await admin.disconnect();
       log.info('projector stopped');
+    },
+    async refreshHighWatermarks() {
+      for (const topic of [topics.messages, topics.acks]) {
+        for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
+          const known = progress.get(`${topic}:${partition}`);
+          if (known !== undefined) noteProgress(topic, partition, known.stored, BigInt(high));
+        }
+      }
     },
     async pause() {
       paused = true;

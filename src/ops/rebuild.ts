@@ -2,9 +2,14 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
 import type { Topics } from '../ingest/ensureTopics.ts';
-import { createProjector, type PartitionProgress } from '../ingest/projector.ts';
+import { createProjector, type PartitionProgress, type Projector } from '../ingest/projector.ts';
 import type { Logger } from '../logger.ts';
-import { rebuildGeneration, removeOtherGenerations, switchGeneration } from '../store/generations.ts';
+import {
+  currentGeneration,
+  rebuildGeneration,
+  removeOtherGenerations,
+  switchGeneration,
+} from '../store/generations.ts';
 import { openRocksDatabase, type RocksDatabase } from '../store/rocksDatabase.ts';
 import type { ConnectionPool } from './database.ts';
 import { storeDeadLetters } from './deadLetters.ts';
@@ -95,41 +100,6 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
   let failure: Error | undefined;
   let pausedLive = false;
 
-  const admin = kafka.admin();
-  await admin.connect();
-  const from: Offsets = {};
-  const to = new Map<string, bigint>();
-  try {
-    for (const topic of [topics.messages, topics.acks]) {
-      for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
-        from[key(topic, partition)] = low;
-        to.set(key(topic, partition), BigInt(high));
-      }
-    }
-  } finally {
-    await admin.disconnect();
-  }
-  const toOffsets = Object.fromEntries([...to].map(([k, v]) => [k, v.toString()]));
-
-  await rm(path, { recursive: true, force: true });
-  const db = await openRocksDatabase(path);
-  await recordRebuildStarted(pool, id, { generation, fromOffsets: from, toOffsets });
-  log.info({ mode, generation, to: toOffsets }, 'rebuild started');
-
-  const groupId = `${options.groupId}.rebuild-${id}`;
-  const projector = createProjector({
-    kafka,
-    groupId,
-    sessionTimeoutMs: options.sessionTimeoutMs,
-    topics,
-    db,
-    storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
-    logger: log,
-    fanout: options.fanout,
-    onFatal: (error) => (failure = error),
-    onApplied: ({ events }) => (eventsApplied += events),
-  });
-
   const snapshot = (status: RebuildProgress['status'], lag: number, error?: string): RebuildProgress => {
     const now = performance.now();
     samples.push({ at: now, events: eventsApplied });
@@ -150,8 +120,32 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
     };
   };
 
+  const groupId = `${options.groupId}.rebuild-${id}`;
+  let db: RocksDatabase | undefined;
+  let projector: Projector | undefined;
   try {
-    const { partitionCount } = await projector.start();
+    const { from, to } = await replayRange(kafka, topics);
+    const toOffsets = Object.fromEntries([...to].map(([k, v]) => [k, v.toString()]));
+    await rm(path, { recursive: true, force: true });
+    const opened = await openRocksDatabase(path);
+    db = opened;
+    await recordRebuildStarted(pool, id, { generation, fromOffsets: from, toOffsets });
+    log.info({ mode, generation, to: toOffsets }, 'rebuild started');
+
+    const started = createProjector({
+      kafka,
+      groupId,
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      topics,
+      db: opened,
+      storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
+      logger: log,
+      fanout: options.fanout,
+      onFatal: (error) => (failure = error),
+      onApplied: ({ events }) => (eventsApplied += events),
+    });
+    projector = started;
+    const { partitionCount } = await started.start();
     const partitions = 2 * partitionCount;
     let lastRecorded = performance.now();
     /** Waits until the new generation has reached `target` on every partition of both topics. */
@@ -161,7 +155,7 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
     ) => {
       for (;;) {
         if (failure !== undefined) throw failure;
-        const progress = projector.progress();
+        const progress = started.progress();
         const lag = lagBehind(progress, await target());
         options.onProgress?.(snapshot(status, lag));
         if (performance.now() - lastRecorded > RECORD_EVERY_MS) {
@@ -175,8 +169,8 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
 
     if (live === undefined) {
       await catchUp(() => Promise.resolve(to), 'running');
-      await projector.stop();
-      await db.close();
+      await started.stop();
+      await opened.close();
       await switchGeneration(dataDir, generation);
       const removed = await removeOtherGenerations(dataDir, generation);
       log.info({ generation, removed }, 'rebuilt generation is current');
@@ -187,8 +181,8 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
       const final = await live.pause();
       pausedLive = true;
       await catchUp(() => Promise.resolve(final), 'switching');
-      await projector.stop();
-      await live.switchTo(db, generation);
+      await started.stop();
+      await live.switchTo(opened, generation);
       pausedLive = false;
       log.info({ generation }, 'switched to the rebuilt generation');
     }
@@ -199,10 +193,13 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
   } catch (error) {
     const message = (error as Error).message;
     log.error({ err: error }, 'rebuild failed; the live generation is untouched');
-    await projector.stop().catch(() => undefined);
+    await projector?.stop().catch(() => undefined);
     if (pausedLive) live?.resume();
-    await db.close().catch(() => undefined);
-    await rm(path, { recursive: true, force: true });
+    await db?.close().catch(() => undefined);
+    // Past the switch of CURRENT the new generation is the live one (only cleanup failed): keep it.
+    if ((await currentGeneration(dataDir).catch(() => undefined)) !== generation) {
+      await rm(path, { recursive: true, force: true }).catch(() => undefined);
+    }
     await recordRebuildFinished(pool, id, { status: 'failed', eventsApplied, error: message }).catch(
       () => undefined,
     );
@@ -211,10 +208,51 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
     return failed;
   } finally {
     // The rebuild's group served its purpose; leave no empty group behind in the broker.
-    await admin.connect();
-    await admin.deleteGroups([groupId]).catch((error: unknown) => {
-      log.debug({ err: error, groupId }, 'could not delete the rebuild consumer group');
-    });
+    if (projector !== undefined) await deleteGroup(kafka, groupId, log);
+  }
+}
+
+/**
+ * Where the replay starts and what it must reach at least: every partition's low and high watermarks. Refuses
+ * when a log no longer starts at offset 0: the broker deleted events (retention), so the replay cannot reproduce
+ * the state, and the live generation, built while they existed, is the better one.
+ */
+async function replayRange(
+  kafka: Kafka,
+  topics: Topics,
+): Promise<{ from: Offsets; to: Map<string, bigint> }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const from: Offsets = {};
+    const to = new Map<string, bigint>();
+    for (const topic of [topics.messages, topics.acks]) {
+      for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+        if (BigInt(low) > 0n) {
+          throw new Error(
+            `${topic} partition ${partition} starts at offset ${low}: the broker has deleted its earlier events ` +
+              '(retention), so a rebuild cannot reproduce the state. Keep the live generation; set ' +
+              'retention.ms=-1 and retention.bytes=-1 on both topics so that this cannot happen again.',
+          );
+        }
+        from[key(topic, partition)] = low;
+        to.set(key(topic, partition), BigInt(high));
+      }
+    }
+    return { from, to };
+  } finally {
     await admin.disconnect();
+  }
+}
+
+async function deleteGroup(kafka: Kafka, groupId: string, log: Logger): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.deleteGroups([groupId]);
+  } catch (error) {
+    log.debug({ err: error, groupId }, 'could not delete the rebuild consumer group');
+  } finally {
+    await admin.disconnect().catch(() => undefined);
   }
 }

@@ -10,7 +10,7 @@ import { openRocksDatabase } from '../store/rocksDatabase.ts';
 import { createDatabasePool } from './database.ts';
 import { migrate } from './migrate.ts';
 import { runRebuild, type RebuildProgress } from './rebuild.ts';
-import { abandonUnfinishedRebuilds, recordRebuildRequested } from './rebuilds.ts';
+import { closeUnfinishedRebuilds, recordRebuildRequested } from './rebuilds.ts';
 
 const POLL_MS = 1_000;
 const LOG_EVERY_MS = 5_000;
@@ -80,7 +80,7 @@ export async function rebuildOffline(config: Config, logger: Logger): Promise<Re
   const display = progressDisplay();
   try {
     await migrate(pool);
-    await abandonUnfinishedRebuilds(pool, hostname());
+    await closeUnfinishedRebuilds(pool, hostname(), generation);
     await removeOtherGenerations(config.DATA_DIR, generation);
     const id = await recordRebuildRequested(pool, 'offline', hostname());
     return await runRebuild({

@@ -79,14 +79,24 @@ export async function recordRebuildFinished(
     WHERE id = ${id}::bigint`);
 }
 
-/** At start-up: rebuilds this instance was running when it stopped are over; their generations get deleted. */
-export async function abandonUnfinishedRebuilds(db: ConnectionPool, instance: string): Promise<number> {
-  const rows = await db.query(sql`
-    UPDATE rebuilds SET status = 'abandoned', finished_at = now(),
-      error = 'the process stopped during the rebuild; its half-built generation was deleted at the next start'
+/**
+ * At start-up: rebuilds this instance was running when it stopped are over. One whose generation is `current`
+ * had switched (the process stopped while cleaning up): it succeeded. Any other was abandoned, and its
+ * half-built generation gets deleted. Returns how many were abandoned.
+ */
+export async function closeUnfinishedRebuilds(
+  db: ConnectionPool,
+  instance: string,
+  current: string,
+): Promise<number> {
+  const rows = (await db.query(sql`
+    UPDATE rebuilds SET finished_at = now(),
+      status = CASE WHEN generation = ${current} THEN 'succeeded' ELSE 'abandoned' END,
+      error = CASE WHEN generation = ${current} THEN NULL
+        ELSE 'the process stopped during the rebuild; its half-built generation was deleted at the next start' END
     WHERE instance = ${instance} AND status IN ('requested', 'running', 'switching')
-    RETURNING id`);
-  return rows.length;
+    RETURNING status`)) as { status: string }[];
+  return rows.filter((row) => row.status === 'abandoned').length;
 }
 
 export async function listRebuilds(db: ConnectionPool, options: { limit: number }): Promise<RebuildRow[]> {

@@ -60,14 +60,17 @@ export async function readStatus(
   return { source: stored === undefined ? 'kafka' : 'rocksdb', partitions };
 }
 
-/** The offsets in RocksDB, or undefined when the state is locked by a running service (or absent). */
+/**
+ * The offsets in RocksDB; undefined when a running service holds it locked, or when it is not on this machine
+ * (status run from elsewhere): the group's commits then stand in.
+ */
 async function storedFromRocks(
   dataDir: string,
   kinds: [TopicKind, string][],
   admin: Admin,
 ): Promise<Map<string, string> | undefined> {
   const path = join(dataDir, await currentGeneration(dataDir));
-  if (!existsSync(path)) return new Map();
+  if (!existsSync(path)) return undefined;
   let db;
   try {
     db = await openRocksDatabase(path);
@@ -91,16 +94,15 @@ async function storedFromRocks(
 export function formatStatus(status: Status): string {
   const rows = status.partitions.map((p) => [p.topic, String(p.partition), p.stored ?? '-', p.high, p.lag]);
   const header = ['topic', 'partition', 'stored', 'high watermark', 'lag'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
   const note =
     status.source === 'rocksdb'
       ? 'stored offsets read from RocksDB'
-      : 'the service is running (RocksDB is locked): stored = offsets it committed after each durable write';
-  return [line(header), ...rows.map(line), '', note].join('\n');
+      : 'stored = offsets the group committed after each durable write (the service is running and holds RocksDB, or its DATA_DIR is not on this machine)';
+  return [formatColumns(header, rows), '', note].join('\n');
 }
 
-export function formatRebuilds(rebuilds: readonly RebuildRow[]): string {
+export function formatRebuilds(rebuilds: readonly RebuildRow[] | Error): string {
+  if (rebuilds instanceof Error) return `rebuilds: unknown (cannot read PostgreSQL: ${rebuilds.message})`;
   if (rebuilds.length === 0) return 'rebuilds: none yet';
   const rows = rebuilds.map((r) => [
     r.id,
@@ -112,8 +114,13 @@ export function formatRebuilds(rebuilds: readonly RebuildRow[]): string {
     r.error ?? '',
   ]);
   const header = ['rebuild', 'mode', 'status', 'requested', 'finished', 'events', 'error'];
+  return formatColumns(header, rows);
+}
+
+/** Plain aligned columns for a terminal. */
+function formatColumns(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
+  const line = (cells: readonly string[]) =>
     cells
       .map((c, i) => c.padEnd(widths[i] ?? 0))
       .join('  ')
