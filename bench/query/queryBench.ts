@@ -173,7 +173,9 @@ for (const server of ['bare', 'offheap', 'map'] as const) {
 console.log(
   `\nQuery latency: ${readStates.toLocaleString('en-US')} read states, ${rate.toLocaleString('en-US')} req/s open loop ` +
     `(${CONNECTIONS} connections, ${measuredMs / 1000} s measured after ${WARMUP_MS / 1000} s warm-up), writer target ` +
-    `${updates.toLocaleString('en-US')} updates/s; ${os.cpus().length} CPUs, Node ${process.version}\n`,
+    `${updates.toLocaleString('en-US')} updates/s; ${os.cpus().length} CPUs, Node ${process.version}. Latency runs from ` +
+    'issuing a request to its last byte; "unanswered" = not 200, never sent (20,000 already waiting) or still ' +
+    'unanswered 5 s after the phase, and those still waiting count in the percentiles with their wait so far.\n',
 );
 const bytesPerReadState = (row: Row) =>
   row.server === 'bare' ? undefined : (row.ready.rssLoaded - row.ready.rssBefore) / row.ready.readStates;
@@ -182,6 +184,7 @@ printTable(
     'server',
     'lookup',
     'req/s',
+    'unanswered',
     'p50 ms',
     'p99 ms',
     'p99.9 ms',
@@ -202,6 +205,7 @@ printTable(
       row.server,
       row.lookup,
       int(row.load.achieved),
+      int(row.load.unanswered + row.load.notSent + row.load.failed),
       ms(row.load.p50Ms),
       ms(row.load.p99Ms),
       ms(row.load.p999Ms),
