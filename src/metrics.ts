@@ -52,7 +52,7 @@ export function createMetrics(sources: MetricSources) {
     }),
     consumerLag: new Gauge({
       name: 'readstates_consumer_lag',
-      help: 'Records in Kafka not yet applied, per assigned topic partition (as of its last fetch)',
+      help: 'Records in Kafka not yet applied, per assigned topic partition (high watermark read every 10 s)',
       labelNames: ['topic', 'partition'] as const,
       registers: [registry],
       collect() {

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.ts';
 import type { DeadLetter } from '../ops/deadLetters.ts';
 import { offsetKey } from '../store/keys.ts';
 import { projectEvents } from '../store/projectEvents.ts';
+import { RecordCache } from '../store/recordCache.ts';
 import { decodeOffset, encodeOffset } from '../store/recordCodec.ts';
 import type { HotTierMirror } from '../store/hotTierMirror.ts';
 import type { RocksDatabase } from '../store/rocksDatabase.ts';
@@ -23,6 +24,11 @@ async function retrying<T>(attempt: () => Promise<T>, times: number, delayMs: nu
 
 /** Records applied per RocksDB write: bounds the memory of one write and lets us heartbeat between writes. */
 const CHUNK_SIZE = 4_000;
+/**
+ * Decoded records kept across chunks (RecordCache): at a few hundred bytes each, ~100 MB of the engine's heap
+ * at most, enough for the hot channels' records, their members' read states and index headers and tails.
+ */
+const RECORD_CACHE_ENTRIES = 250_000;
 const DEAD_LETTER_RETRY_MAX_MS = 5_000;
 
 export interface ProjectorOptions {
@@ -48,6 +54,11 @@ export interface ProjectorOptions {
   onDeadLetterOutage?: (paused: boolean) => void;
   /** Kept in step with every write (and forgotten when partitions move away). */
   hotTier?: HotTierMirror;
+  /**
+   * Fsync every chunk's write (default). A rebuild turns it off: an interrupted rebuild is discarded anyway,
+   * and it fsyncs once before its generation becomes current.
+   */
+  syncWrites?: boolean;
 }
 
 export interface PartitionProgress {
@@ -89,6 +100,7 @@ export interface Projector {
 export function createProjector(options: ProjectorOptions): Projector {
   const { kafka, topics, logger } = options;
   let db = options.db;
+  const cache = new RecordCache(RECORD_CACHE_ENTRIES);
   let paused = false;
   /** The batch being applied, if any: pause() waits for it. */
   let applying: Promise<void> | undefined;
@@ -226,22 +238,27 @@ export function createProjector(options: ProjectorOptions): Projector {
           );
       }
       if (!(await keepDeadLetters(letters, payload))) break;
-      const { operations, hotWrites } = await projectEvents(db, partition, options.fanout, events).catch(
-        (error: unknown) => {
-          // The pure core throws only on state it cannot make sense of; kafkajs retries, then the process exits.
-          log.error(
-            { err: error, topic, partition, offset: chunk[0]?.offset },
-            'applying events failed; if this repeats at the same offset the stored state is inconsistent: ' +
-              'rebuild it (readstates rebuild --offline, docs/operations.md)',
-          );
-          throw error;
-        },
-      );
+      const { store, operations, hotWrites } = await projectEvents(
+        db,
+        partition,
+        options.fanout,
+        events,
+        cache,
+      ).catch((error: unknown) => {
+        // The pure core throws only on state it cannot make sense of; kafkajs retries, then the process exits.
+        log.error(
+          { err: error, topic, partition, offset: chunk[0]?.offset },
+          'applying events failed; if this repeats at the same offset the stored state is inconsistent: ' +
+            'rebuild it (readstates rebuild --offline, docs/operations.md)',
+        );
+        throw error;
+      });
       const last = chunk.at(-1)?.offset ?? next.toString();
       next = BigInt(last) + 1n;
       operations.push({ type: 'put', key: offsetKey(partition, kind), value: encodeOffset(next) });
       options.hotTier?.beforeWrite(partition);
-      await db.write(operations, { sync: true });
+      await db.write(operations, { sync: options.syncWrites ?? true });
+      store.commit();
       options.hotTier?.afterWrite(partition, hotWrites);
       payload.resolveOffset(last);
       noteProgress(topic, partition, next, BigInt(batch.highWatermark));
@@ -282,7 +299,11 @@ export function createProjector(options: ProjectorOptions): Projector {
             partitions.map((partition) => [`${topic}:${partition}`, { topic, partition }] as const),
           ),
         );
-        if ([...before.keys()].some((id) => !assigned.has(id))) options.hotTier?.forgetAll();
+        if ([...before.keys()].some((id) => !assigned.has(id))) {
+          // Partitions that moved away will be written elsewhere: forget what was known of them.
+          cache.clear();
+          options.hotTier?.forgetAll();
+        }
         log.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
         // Report assigned partitions right away, from RocksDB, before their first batch arrives.
         for (const [id, { topic, partition }] of assigned) {
@@ -325,6 +346,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     async useDatabase(next) {
       if (!paused) throw new Error('useDatabase() needs the projector paused');
       db = next;
+      cache.clear();
       for (const { topic, partition } of assigned.values()) {
         noteProgress(topic, partition, (await storedOffset(topic, partition)) ?? 0n);
       }

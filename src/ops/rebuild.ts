@@ -10,6 +10,7 @@ import {
   removeOtherGenerations,
   switchGeneration,
 } from '../store/generations.ts';
+import { metaKey } from '../store/keys.ts';
 import { openRocksDatabase, type RocksDatabase } from '../store/rocksDatabase.ts';
 import type { ConnectionPool } from './database.ts';
 import { storeDeadLetters } from './deadLetters.ts';
@@ -141,6 +142,7 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
       storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
       logger: log,
       fanout: options.fanout,
+      syncWrites: false,
       onFatal: (error) => (failure = error),
       onApplied: ({ events }) => (eventsApplied += events),
     });
@@ -170,6 +172,7 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
     if (live === undefined) {
       await catchUp(() => Promise.resolve(to), 'running');
       await started.stop();
+      await makeDurable(opened);
       await opened.close();
       await switchGeneration(dataDir, generation);
       const removed = await removeOtherGenerations(dataDir, generation);
@@ -182,6 +185,7 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
       pausedLive = true;
       await catchUp(() => Promise.resolve(final), 'switching');
       await started.stop();
+      await makeDurable(opened);
       await live.switchTo(opened, generation);
       pausedLive = false;
       log.info({ generation }, 'switched to the rebuilt generation');
@@ -192,14 +196,26 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
     return done;
   } catch (error) {
     const message = (error as Error).message;
+    if ((await currentGeneration(dataDir).catch(() => undefined)) === generation) {
+      // Past the switch of CURRENT: the new generation is the live one (and the engine may be serving it);
+      // only what came after failed, e.g. deleting the old generation, which the next start retries.
+      log.warn(
+        { err: error, generation },
+        'switched to the rebuilt generation, but cleaning up after it failed',
+      );
+      if (pausedLive) live?.resume();
+      await recordRebuildFinished(pool, id, { status: 'succeeded', eventsApplied, error: message }).catch(
+        () => undefined,
+      );
+      const done = snapshot('succeeded', 0, `switched; cleanup failed: ${message}`);
+      options.onProgress?.(done);
+      return done;
+    }
     log.error({ err: error }, 'rebuild failed; the live generation is untouched');
     await projector?.stop().catch(() => undefined);
     if (pausedLive) live?.resume();
     await db?.close().catch(() => undefined);
-    // Past the switch of CURRENT the new generation is the live one (only cleanup failed): keep it.
-    if ((await currentGeneration(dataDir).catch(() => undefined)) !== generation) {
-      await rm(path, { recursive: true, force: true }).catch(() => undefined);
-    }
+    await rm(path, { recursive: true, force: true }).catch(() => undefined);
     await recordRebuildFinished(pool, id, { status: 'failed', eventsApplied, error: message }).catch(
       () => undefined,
     );
@@ -243,6 +259,19 @@ async function replayRange(
   } finally {
     await admin.disconnect();
   }
+}
+
+/**
+ * The rebuild wrote without fsync; one fsynced write makes everything before it durable too (RocksDB syncs every
+ * write-ahead log not yet synced, and flushed tables are synced as they are written).
+ */
+async function makeDurable(db: RocksDatabase): Promise<void> {
+  const rebuiltAt = {
+    type: 'put' as const,
+    key: metaKey('rebuilt_at'),
+    value: Buffer.from(new Date().toISOString()),
+  };
+  await db.write([rebuiltAt], { sync: true });
 }
 
 async function deleteGroup(kafka: Kafka, groupId: string, log: Logger): Promise<void> {

@@ -9,6 +9,7 @@ import type {
 } from '../projection/records.ts';
 import { channelKey, indexHeaderKey, indexNodeKey, messageKey, readStateKey } from './keys.ts';
 import { decodeRecord, encodeRecord } from './recordCodec.ts';
+import { ABSENT, type RecordCache } from './recordCache.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 
 /** Thrown by a read of a record not loaded yet: the event is abandoned, the record loaded, the event re-run. */
@@ -21,7 +22,6 @@ export class RecordNotLoaded extends Error {
 }
 
 const DELETED = Symbol('deleted');
-const ABSENT = Symbol('absent');
 /** A write the hot tier mirrors: the read-state and channel records (neither is ever deleted). */
 export type HotWrite =
   | { kind: 'channel'; channelId: string; record: ChannelRecord }
@@ -48,16 +48,20 @@ export class BatchStore implements ProjectionStore {
   /** Writes of the event being applied; merged into `written` only when it completes. */
   private pending = new Map<string, Slot>();
 
-  constructor(partition: number, fanout: number) {
+  /** Only the projector that writes this partition may pass a `cache` (see RecordCache). */
+  private readonly cache: RecordCache | undefined;
+
+  constructor(partition: number, fanout: number, cache?: RecordCache) {
     this.partition = partition;
     this.fanout = fanout;
+    this.cache = cache;
   }
 
-  /** Keys that must be loaded before `apply` can read them. */
+  /** Keys that must be loaded before `apply` can read them (those in the cache are taken from it). */
   missing(keys: readonly Buffer[]): Buffer[] {
     return keys.filter((key) => {
       const id = key.toString('latin1');
-      return !this.loaded.has(id) && !this.written.has(id);
+      return !this.loaded.has(id) && !this.written.has(id) && !this.fromCache(id);
     });
   }
 
@@ -65,8 +69,24 @@ export class BatchStore implements ProjectionStore {
   load(keys: readonly Buffer[], values: readonly (Buffer | undefined)[]): void {
     keys.forEach((key, i) => {
       const value = values[i];
-      this.loaded.set(key.toString('latin1'), value === undefined ? ABSENT : decodeRecord(value));
+      const id = key.toString('latin1');
+      const record = value === undefined ? ABSENT : decodeRecord(value);
+      this.loaded.set(id, record);
+      this.cache?.set(id, record);
     });
+  }
+
+  /** Call once the batch's operations are durably written: the cache learns what they wrote. */
+  commit(): void {
+    if (this.cache === undefined) return;
+    for (const [id, { value }] of this.written) this.cache.set(id, value === DELETED ? ABSENT : value);
+  }
+
+  private fromCache(id: string): boolean {
+    const cached = this.cache?.get(id);
+    if (cached === undefined) return false;
+    this.loaded.set(id, cached);
+    return true;
   }
 
   /**
@@ -95,6 +115,7 @@ export class BatchStore implements ProjectionStore {
     for (;;) {
       const attempt = this.attempt(step);
       if (attempt.done) return attempt.value;
+      if (this.missing([attempt.missing]).length === 0) continue;
       this.load([attempt.missing], [await db.get(attempt.missing)]);
       this.recordLoads++;
     }

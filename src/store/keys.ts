@@ -14,6 +14,7 @@ import type { MemberIndexId, RankIndexId } from '../projection/records.ts';
  *   partition u16 | 0x03 | user u64 | channel u64                 → ReadStateRecord
  *   partition u16 | 0x04 | index kind u8 | channel u64 | user u64 → member index header
  *   partition u16 | 0x05 | index kind u8 | channel u64 | user u64 | node u32 → rank index node
+ *   0xffff | 0xff | name (ASCII)                                → metadata of the generation (no partition's)
  */
 export const KeyKind = {
   offset: 0x00,
@@ -22,6 +23,7 @@ export const KeyKind = {
   readState: 0x03,
   indexHeader: 0x04,
   indexNode: 0x05,
+  meta: 0xff,
 } as const;
 
 const topicKindByte: Record<TopicKind, number> = { messages: 0, acks: 1 };
@@ -36,6 +38,13 @@ function prefix(partition: number, kind: number, length: number): Buffer {
 
 function writeId(key: Buffer, id: Snowflake, at: number): void {
   key.writeBigUInt64BE(BigInt(id), at);
+}
+
+/** Metadata about the whole generation, outside every partition's range. */
+export function metaKey(name: string): Buffer {
+  const key = prefix(0xffff, KeyKind.meta, 3 + name.length);
+  key.write(name, 3, 'ascii');
+  return key;
 }
 
 export function offsetKey(partition: number, topic: TopicKind): Buffer {

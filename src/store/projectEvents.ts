@@ -1,6 +1,7 @@
 import type { ChatEvent } from '../contract/events.ts';
 import { applyEvent } from '../projection/applyEvent.ts';
 import { BatchStore, type HotWrite } from './batchStore.ts';
+import type { RecordCache } from './recordCache.ts';
 import { channelKey, indexHeaderKey, messageKey, readStateKey } from './keys.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 
@@ -32,15 +33,22 @@ function likelyKeys(partition: number, event: ChatEvent): Buffer[] {
 
 /**
  * Folds `events` (in topic order) into the state of one partition and returns the RocksDB writes that record
- * the result. Nothing is written here: the caller adds the offsets and writes everything as one batch.
+ * the result. Nothing is written here: the caller adds the offsets, writes everything as one batch, and then
+ * calls `store.commit()` so that `cache` (the writer's own, if any) learns the new records.
  */
 export async function projectEvents(
   db: RocksDatabase,
   partition: number,
   fanout: number,
   events: readonly ChatEvent[],
-): Promise<{ operations: WriteOperation[]; hotWrites: HotWrite[][]; recordLoads: number }> {
-  const store = new BatchStore(partition, fanout);
+  cache?: RecordCache,
+): Promise<{
+  store: BatchStore;
+  operations: WriteOperation[];
+  hotWrites: HotWrite[][];
+  recordLoads: number;
+}> {
+  const store = new BatchStore(partition, fanout, cache);
   const unique = new Map(
     events.flatMap((e) => likelyKeys(partition, e)).map((key) => [key.toString('latin1'), key]),
   );
@@ -49,5 +57,10 @@ export async function projectEvents(
   for (const event of events) {
     await store.run(db, (state) => applyEvent(state, event));
   }
-  return { operations: store.operations(), hotWrites: store.hotWrites(), recordLoads: store.recordLoads };
+  return {
+    store,
+    operations: store.operations(),
+    hotWrites: store.hotWrites(),
+    recordLoads: store.recordLoads,
+  };
 }
