@@ -88,12 +88,10 @@ export function fill(
  * every read state must be resident (7 and 5 value words: hotTier.ts's read-state and channel layouts).
  */
 export function hotTierFor(dataset: Dataset): HotTierOptions {
-  const tableBytes = (entries: number, valueWords: number) => {
-    let capacity = 2;
-    while (capacity * 0.8 < entries) capacity *= 2;
-    return capacity * slotBytes(valueWords) + HEADER_BYTES;
-  };
+  // The default 0.8 load, and a slot to spare against rounding.
+  const tableBytes = (entries: number, valueWords: number) =>
+    (Math.ceil(entries / 0.8) + 1) * slotBytes(valueWords) + HEADER_BYTES;
   const readStateBytes = tableBytes(dataset.readStates, 7);
   const bytesBudget = readStateBytes + tableBytes(dataset.channels, 5);
-  return { bytesBudget, readStateShare: (readStateBytes + 1) / bytesBudget };
+  return { bytesBudget, readStateShare: (readStateBytes + 0.5) / bytesBudget };
 }

@@ -1,7 +1,13 @@
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { ChannelRecord, ReadStateRecord } from '../projection/records.ts';
-import { capacityForBudget, type KeyHash, OffHeapTable, type OffHeapTableStats } from './offHeapTable.ts';
+import {
+  capacityForBudget,
+  HEADER_BYTES,
+  type KeyHash,
+  OffHeapTable,
+  type OffHeapTableStats,
+} from './offHeapTable.ts';
 import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from './snowflakeWords.ts';
 
 /**
@@ -78,8 +84,8 @@ export type HotTierOptions = {
  * Three quarters for read states: a channel has one entry, read by every member's reads, where each member who
  * acked or was mentioned has a read state, so read states are the many. At 48 against 40 bytes a slot, a quarter
  * still holds a channel for every ~3.6 read states, which covers the channels of the read states held unless
- * most channels have a single active member. With the default 256 MiB, 2^22 read-state slots fill exactly their
- * 192 MiB, and the channels' 64 MiB hold 2^20 slots (40 MiB; the rest is lost to the power-of-two rounding).
+ * most channels have a single active member. With the default 256 MiB: 4,194,304 read-state slots (192 MiB,
+ * 3.36M entries at the 0.8 load) and 1,677,721 channel slots (64 MiB, 1.34M entries).
  */
 const DEFAULT_READ_STATE_SHARE = 0.75;
 
@@ -125,14 +131,15 @@ export function createHotTier(options: HotTierOptions): HotTier {
       `readStateShare must lie between 0 and 1, exclusive (got ${readStateShare}); ${DEFAULT_READ_STATE_SHARE} is the default`,
     );
   }
-  const readStateBudget = Math.floor(bytesBudget * readStateShare);
+  // Each table's header comes on top of its slots: take it from the budget, which is all the tier may use.
+  const readStateBudget = Math.floor(bytesBudget * readStateShare) - HEADER_BYTES;
   if (capacityForBudget(readStateBudget, RS_WORDS) === 0) {
     throw new RangeError(
       `a hot tier of ${bytesBudget} bytes leaves read states fewer than 2 slots; give it more (HOT_TIER_MB)`,
     );
   }
   const readStates = new OffHeapTable({ valueWords: RS_WORDS, bytesBudget: readStateBudget, hash });
-  const channelBudget = bytesBudget - readStates.buffer.byteLength;
+  const channelBudget = bytesBudget - readStates.buffer.byteLength - HEADER_BYTES;
   if (capacityForBudget(channelBudget, CH_WORDS) === 0) {
     throw new RangeError(
       `readStateShare ${readStateShare} leaves the channels too little of ${bytesBudget} bytes; lower it`,

@@ -26,9 +26,9 @@ export type EvictionListener = (k1hi: number, k1lo: number, k2hi: number, k2lo: 
 export type OffHeapTableOptions = {
   /** uint32 words per value, 0 to 255. */
   readonly valueWords: number;
-  /** Bytes for the slots; the capacity is the largest power of two of slots that fits (`capacityForBudget`). */
+  /** Bytes for the slots; the capacity is as many slots as fit (`capacityForBudget`). */
   readonly bytesBudget?: number;
-  /** Slots, a power of two from 2 up: instead of `bytesBudget`, for tests. */
+  /** Slots, from 2 up: instead of `bytesBudget`, for tests. */
   readonly capacity?: number;
   /** The share of slots that may hold entries before inserting evicts; above 0, below 1. Default 0.8. */
   readonly maxLoadFactor?: number;
@@ -77,19 +77,16 @@ export function slotBytes(valueWords: number): number {
 }
 
 /**
- * The capacity a byte budget buys: the largest power of two of slots that fits in it (the 64-byte header comes on
- * top), capped so that word indexes stay below 2^31 (for 12-word slots, 2^27 slots, 6 GiB). 0 when not even 2 fit.
+ * The capacity a byte budget buys: as many slots as fit in it (the 64-byte header comes on top), capped so that
+ * word indexes stay below 2^31 (for 12-word slots, ~2^27 slots, 6 GiB). 0 when not even 2 fit. Any count works:
+ * a key's home slot is its hash modulo the capacity, so no budget is lost to rounding to a power of two.
  */
 export function capacityForBudget(bytesBudget: number, valueWords: number): number {
   const slotWords = VALUES + valueWords;
-  const fits = Math.min(
-    Math.floor(bytesBudget / (slotWords * 4)),
-    (MAX_WORDS - HEADER_WORDS - 1) / slotWords,
+  const fits = Math.floor(
+    Math.min(bytesBudget / (slotWords * 4), (MAX_WORDS - HEADER_WORDS - 1) / slotWords),
   );
-  if (!(fits >= 2)) return 0;
-  let capacity = 2;
-  while (capacity * 2 <= fits) capacity *= 2;
-  return capacity;
+  return fits >= 2 ? fits : 0;
 }
 
 /** murmur3 (x86, 32-bit) of the 16 key bytes: every input bit reaches every output bit. */
@@ -129,7 +126,7 @@ export class OffHeapTable {
   #evictions = 0;
   readonly #words: Uint32Array;
   readonly #slotWords: number;
-  readonly #mask: number;
+
   readonly #hash: KeyHash;
   readonly #onEvict: EvictionListener | undefined;
 
@@ -166,10 +163,10 @@ export class OffHeapTable {
     if (options.capacity !== undefined) {
       if (bytesBudget !== undefined) throw new RangeError('give either capacity or bytesBudget, not both');
       capacity = options.capacity;
-      const isPowerOfTwo = Number.isInteger(capacity) && capacity >= 2 && (capacity & (capacity - 1)) === 0;
-      if (!isPowerOfTwo || HEADER_WORDS + capacity * (VALUES + valueWords) >= MAX_WORDS) {
+      const valid = Number.isInteger(capacity) && capacity >= 2;
+      if (!valid || HEADER_WORDS + capacity * (VALUES + valueWords) >= MAX_WORDS) {
         throw new RangeError(
-          `capacity must be a power of two from 2 up, ${capacity} is not (or is too large)`,
+          `capacity must be a whole number of slots from 2 up, ${capacity} is not (or is too large)`,
         );
       }
     } else {
@@ -186,7 +183,6 @@ export class OffHeapTable {
     // One slot always stays empty, so every probe ends.
     this.maxEntries = Math.max(1, Math.min(capacity - 1, Math.floor(capacity * maxLoadFactor)));
     this.#slotWords = VALUES + valueWords;
-    this.#mask = capacity - 1;
     this.#hash = options.hash ?? murmurKeyHash;
     this.#onEvict = options.onEvict;
     this.buffer = attachTo ?? new SharedArrayBuffer((HEADER_WORDS + capacity * this.#slotWords) * 4);
@@ -274,8 +270,8 @@ export class OffHeapTable {
     } else {
       // Evicting shifts entries, so the free slot is looked for only afterwards.
       if (this.size >= this.maxEntries) this.#evictOne();
-      slot = hash & this.#mask;
-      while ((words[HEADER_WORDS + slot * this.#slotWords + META] ?? 0) !== 0) slot = (slot + 1) & this.#mask;
+      slot = hash % this.capacity;
+      while ((words[HEADER_WORDS + slot * this.#slotWords + META] ?? 0) !== 0) slot = this.#after(slot);
       const base = HEADER_WORDS + slot * this.#slotWords;
       words[base] = k1hi;
       words[base + 1] = k1lo;
@@ -320,6 +316,11 @@ export class OffHeapTable {
     };
   }
 
+  /** The next slot, cyclically. */
+  #after(slot: number): number {
+    return slot + 1 === this.capacity ? 0 : slot + 1;
+  }
+
   #slotOf(k1hi: number, k1lo: number, k2hi: number, k2lo: number): number {
     return this.#find(this.#hash(k1hi, k1lo, k2hi, k2lo) & HASH_BITS, k1hi, k1lo, k2hi, k2lo);
   }
@@ -331,9 +332,8 @@ export class OffHeapTable {
   #find(hash: number, k1hi: number, k1lo: number, k2hi: number, k2lo: number): number {
     const words = this.#words;
     const slotWords = this.#slotWords;
-    const mask = this.#mask;
-    let slot = hash & mask;
-    for (let probes = 0; probes <= mask; probes++) {
+    let slot = hash % this.capacity;
+    for (let probes = 0; probes < this.capacity; probes++) {
       const base = HEADER_WORDS + slot * slotWords;
       const meta = words[base + META] ?? 0;
       if (meta === 0) return -1;
@@ -346,7 +346,7 @@ export class OffHeapTable {
       ) {
         return slot;
       }
-      slot = (slot + 1) & mask;
+      slot = this.#after(slot);
     }
     return -1;
   }
@@ -357,7 +357,6 @@ export class OffHeapTable {
    */
   #evictOne(): void {
     const words = this.#words;
-    const mask = this.#mask;
     let hand = words[H_HAND] ?? 0;
     for (;;) {
       const base = HEADER_WORDS + hand * this.#slotWords;
@@ -368,10 +367,10 @@ export class OffHeapTable {
         this.#evictions++;
         this.#onEvict?.(words[base] ?? 0, words[base + 1] ?? 0, words[base + 2] ?? 0, words[base + 3] ?? 0);
         this.#removeAt(hand);
-        words[H_HAND] = (hand + 1) & mask;
+        words[H_HAND] = this.#after(hand);
         return;
       }
-      hand = (hand + 1) & mask;
+      hand = this.#after(hand);
     }
   }
 
@@ -383,15 +382,14 @@ export class OffHeapTable {
   #removeAt(slot: number): void {
     const words = this.#words;
     const slotWords = this.#slotWords;
-    const mask = this.#mask;
     let hole = slot;
     let next = slot;
     for (;;) {
-      next = (next + 1) & mask;
+      next = this.#after(next);
       const base = HEADER_WORDS + next * slotWords;
       const meta = words[base + META] ?? 0;
       if (meta === 0) break;
-      const home = meta & HASH_BITS & mask;
+      const home = (meta & HASH_BITS) % this.capacity;
       const staysPut = hole <= next ? hole < home && home <= next : hole < home || home <= next;
       if (staysPut) continue;
       const holeBase = HEADER_WORDS + hole * slotWords;

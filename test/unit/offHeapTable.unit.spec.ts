@@ -54,7 +54,7 @@ function fail(message: string): never {
 describe('OffHeapTable against a Map', () => {
   const scenario = fc
     .record({
-      capacity: fc.constantFrom(2, 8, 16, 32, 64),
+      capacity: fc.constantFrom(2, 3, 8, 12, 16, 37, 64),
       valueWords: fc.integer({ min: 0, max: 3 }),
       maxLoadFactor: fc.constantFrom(0.5, 0.8, 0.95),
       hash: fc.constantFrom(...Object.keys(HASHES)),
@@ -236,18 +236,20 @@ describe('OffHeapTable', () => {
     expect(table.has(0, 7, 0, 0)).toBe(false);
   });
 
-  it('sizes itself from a byte budget as the largest power of two of slots', () => {
+  it('sizes itself from a byte budget as the most slots that fit', () => {
     expect(slotBytes(7)).toBe(48);
     expect(capacityForBudget(192 * 2 ** 20, 7)).toBe(2 ** 22);
-    expect(capacityForBudget(192 * 2 ** 20 - 1, 7)).toBe(2 ** 21);
+    expect(capacityForBudget(192 * 2 ** 20 - 1, 7)).toBe(2 ** 22 - 1);
+    expect(capacityForBudget(96, 7)).toBe(2);
     expect(capacityForBudget(95, 7)).toBe(0);
-    expect(capacityForBudget(2 ** 40, 7)).toBe(2 ** 27);
+    expect(capacityForBudget(2 ** 40, 7)).toBe(Math.floor((2 ** 31 - 17) / 12));
     const table = new OffHeapTable({ bytesBudget: 1000, valueWords: 7 });
-    expect(table.stats()).toMatchObject({ capacity: 16, maxEntries: 12, bytes: 64 + 16 * 48 });
+    expect(table.stats()).toMatchObject({ capacity: 20, maxEntries: 16, bytes: 64 + 20 * 48 });
   });
 
   it.each([
-    [{ valueWords: 1, capacity: 12 }, /power of two/],
+    [{ valueWords: 1, capacity: 1 }, /from 2 up/],
+    [{ valueWords: 1, capacity: 7.5 }, /whole number of slots/],
     [{ valueWords: 1, bytesBudget: 10 }, /give at least 48/],
     [{ valueWords: 1 }, /give bytesBudget/],
     [{ valueWords: 1, capacity: 8, maxLoadFactor: 1 }, /maxLoadFactor must lie between 0 and 1/],
