@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { ReadStateRecord } from '../src/projection/records.ts';
 import { OffHeapTable, slotBytes } from '../src/store/offHeapTable.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../src/store/snowflakeWords.ts';
+import { seededRandom } from '../src/ops/seededRandom.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) {
@@ -48,23 +49,12 @@ type Row = {
   fullGcMs: number;
 };
 
-/** xorshift32: cheap enough not to show in a lookup loop. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return state >>> 0;
-  };
-}
-
 /**
  * Keys shaped like snowflakes: the high word is the timestamp's top bits (2015 to about 2025 since Discord's
  * epoch), the low word is noise. Users and channels are drawn from pools so that users have many channels.
  */
 function makeKeys(entries: number): Uint32Array {
-  const next = random(0x5eed + entries);
+  const next = seededRandom(0x5eed + entries);
   const users = Math.max(1, Math.floor(entries / 20));
   const channels = Math.max(1, Math.floor(entries / 50));
   const id = (pool: number, salt: number) => {
@@ -96,7 +86,7 @@ function word(keys: Uint32Array, i: number): number {
 
 /** Fresh strings for each query, as a request would bring them: no hash or identity cached from the fill. */
 function makeQueries(keys: Uint32Array, entries: number): { users: string[]; channels: string[] } {
-  const next = random(99);
+  const next = seededRandom(99);
   const users: string[] = [];
   const channels: string[] = [];
   for (let q = 0; q < QUERY_POOL; q++) {
@@ -192,7 +182,7 @@ async function benchTable(entries: number, keys: Uint32Array, capacity: number):
 
   const out = new Uint32Array(VALUE_WORDS);
   const hit = await timeGets((count) => {
-    const next = random(7);
+    const next = seededRandom(7);
     let sum = 0;
     for (let n = 0; n < count; n++) {
       const i = (next() % entries) * 4;
@@ -202,7 +192,7 @@ async function benchTable(entries: number, keys: Uint32Array, capacity: number):
     return sum;
   });
   const miss = await timeGets((count) => {
-    const next = random(8);
+    const next = seededRandom(8);
     let found = 0;
     // Random channel words: absent but for a 2^-64 chance.
     for (let n = 0; n < count; n++) {
@@ -252,7 +242,7 @@ async function benchMap(entries: number, keys: Uint32Array): Promise<Row> {
 
   let ownKeys = [...map.keys()];
   const hit = await timeGets((count) => {
-    const next = random(7);
+    const next = seededRandom(7);
     let sum = 0;
     for (let n = 0; n < count; n++) sum += map.get(ownKeys[next() % entries] ?? '')?.own_above ?? 0;
     return sum;

@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WriteOperation } from '../src/store/rocksDatabase.ts';
+import { seededRandom } from '../src/ops/seededRandom.ts';
 
 const quick = process.argv.includes('--quick');
 const scale = quick ? 0.1 : 1;
@@ -267,18 +268,6 @@ function isNotFound(error: unknown): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // The data set: users with tens of channels each, keys like a (user, channel) read-state key.
 
-/** Deterministic so both bindings get the same data and the same read order. */
-function random32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
 interface DataSet {
   keys: Buffer; // records × KEY_BYTES, grouped by user
   values: Buffer; // records × VALUE_BYTES
@@ -289,7 +278,7 @@ interface DataSet {
 }
 
 function buildDataSet(records: number): DataSet {
-  const next = random32(1);
+  const next = seededRandom(1);
   const keys = Buffer.alloc(records * KEY_BYTES);
   const values = Buffer.alloc(records * VALUE_BYTES);
   const span = config.maxChannelsPerUser - config.minChannelsPerUser + 1;
@@ -395,7 +384,7 @@ async function writePhase(
   const latency = new Latencies(batches);
   const heldThread = new Latencies(batches);
   let busyMs = 0;
-  const next = random32(3);
+  const next = seededRandom(3);
   const newValues = Buffer.alloc(config.updatesPerBatch * VALUE_BYTES);
   for (let b = 0; b < batches; b++) {
     const operations: WriteOperation[] = [];
@@ -449,7 +438,7 @@ function check(condition: boolean, message: string): void {
 
 /** Point reads: `present` picks existing keys, otherwise keys of existing users on channels they never read. */
 function readKeys(data: DataSet, count: number, present: boolean, seed: number): Buffer[] {
-  const next = random32(seed);
+  const next = seededRandom(seed);
   const keys: Buffer[] = [];
   for (let i = 0; i < count; i++) {
     const record = next() % (data.keys.length / KEY_BYTES);
@@ -541,7 +530,7 @@ async function readPhases(driver: Driver, data: DataSet): Promise<Row[]> {
 }
 
 async function scanPhases(driver: Driver, data: DataSet): Promise<Row[]> {
-  const next = random32(21);
+  const next = seededRandom(21);
   const users = Array.from({ length: config.scans }, () => next() % data.users);
   const prefixOf = (user: number): Buffer => {
     const record = data.userFirstRecord[user] ?? 0;
@@ -616,7 +605,7 @@ async function runBinding(
     const records = data.writeOrder.length;
     const bulkBatches = Math.ceil(records / config.updatesPerBatch);
     const bulk = await writePhase(driver, data, bulkBatches, false, false, (i) => data.writeOrder[i] ?? 0);
-    const syncPick = random32(4);
+    const syncPick = seededRandom(4);
     progress(`${driver.binding}: ${config.syncBatches} fsynced batches`);
     const synced = await writePhase(driver, data, config.syncBatches, true, true, () => syncPick() % records);
     const settleS = await waitForCompactions(driver);

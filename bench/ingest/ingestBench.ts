@@ -43,6 +43,7 @@ import { consumeRaw } from './consumeRaw.ts';
 import { countReadStates } from './countReadStates.ts';
 import { saveCpuProfile, startCpuProfile, summariseCpuProfile, type ProfileSummary } from './cpuProfile.ts';
 import { publishStream, type PublishResult } from './publishStream.ts';
+import { printTable } from '../markdownTable.ts';
 
 /** Issue 6, on a 2-core machine with the broker on it. */
 const TARGET_REBUILD_EVENTS_PER_SECOND = 100_000;
@@ -157,14 +158,6 @@ async function diskUsage(path: string): Promise<{ bytes: number; byKind: Map<str
 const int = (value: number) => Math.round(value).toLocaleString('en-US');
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 const pct = (part: number, whole: number) => `${((100 * part) / whole).toFixed(1)}%`;
-
-function printTable(headers: string[], rows: string[][]): void {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  console.log(line(headers));
-  console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
-  for (const row of rows) console.log(line(row));
-}
 
 function printProfile(summary: ProfileSummary): void {
   const rows = (items: { name?: string; area?: string; ms: number }[]) =>

@@ -55,30 +55,19 @@ export function readStateRecord(version: number): ReadStateRecord {
   };
 }
 
-/** xorshift32, seeded: the same keys in every server. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return state >>> 0;
-  };
-}
-
-/** Puts every channel and read state of the dataset through `put`: the state the servers start from. */
+/** Puts every channel and read state of the dataset into `tier`: the state the servers start from. */
 export function fill(
   dataset: Dataset,
-  put: {
-    channel(channelId: string, record: ChannelRecord): void;
-    readState(userId: string, channelId: string, record: ReadStateRecord): void;
+  tier: {
+    putChannel(channelId: string, record: ChannelRecord): void;
+    putReadState(userId: string, channelId: string, record: ReadStateRecord): void;
   },
 ): void {
-  for (let c = 0; c < dataset.channels; c++) put.channel(channelId(c), channelRecord(c));
+  for (let c = 0; c < dataset.channels; c++) tier.putChannel(channelId(c), channelRecord(c));
   for (let u = 0; u < dataset.users; u++) {
     const user = userId(u);
     for (let k = 0; k < CHANNELS_PER_USER; k++) {
-      put.readState(user, channelId(channelOf(dataset, u, k)), readStateRecord(u + k));
+      tier.putReadState(user, channelId(channelOf(dataset, u, k)), readStateRecord(u + k));
     }
   }
 }
@@ -95,3 +84,6 @@ export function hotTierFor(dataset: Dataset): HotTierOptions {
   const bytesBudget = readStateBytes + tableBytes(dataset.channels, 5);
   return { bytesBudget, readStateShare: (readStateBytes + 0.5) / bytesBudget };
 }
+
+/** Seeded: the same keys in every server. */
+export { seededRandom as random } from '../../src/ops/seededRandom.ts';

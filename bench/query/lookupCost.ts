@@ -16,14 +16,7 @@ function measure(size: number): void {
   const dataset = datasetOf(size);
   const hot = createHotTier(hotTierFor(dataset));
   const filling = performance.now();
-  fill(dataset, {
-    channel: (channel, record) => {
-      hot.putChannel(channel, record);
-    },
-    readState: (user, channel, record) => {
-      hot.putReadState(user, channel, record);
-    },
-  });
+  fill(dataset, hot);
   const fillSeconds = (performance.now() - filling) / 1000;
   const next = random(7);
   const users: string[] = [];

@@ -1,12 +1,40 @@
 /**
- * The naive alternative to src/store/hotTier.ts: the same records as JS objects in two Maps, answering the same
- * question by the same rules (the cases of liveAbove that need no rank query). Everything it holds lives on the
+ * The naive alternative to src/store/hotTier.ts: the same records as JS objects in two Maps, answering with the
+ * projection's own readStateOf, and declining what would need a rank index (as the hot tier does). Everything it holds lives on the
  * V8 heap, where the garbage collector must trace it.
  */
-import { compareSnowflakes, type Snowflake } from '../../src/contract/snowflake.ts';
-import type { ReadStateView } from '../../src/projection/readStateOf.ts';
+import type { Snowflake } from '../../src/contract/snowflake.ts';
+import { readStateOf, type ReadStateView } from '../../src/projection/readStateOf.ts';
+import type { ProjectionStore } from '../../src/projection/store.ts';
 import type { ChannelRecord, ReadStateRecord } from '../../src/projection/records.ts';
 import type { HotTierReader, HotTierStats } from '../../src/store/hotTier.ts';
+
+/** Thrown by a read of a record a tier does not hold (a rank index): the lookup is declined, as the hot tier's. */
+class NotHeld extends Error {}
+const notHeld = (): never => {
+  throw new NotHeld();
+};
+
+/** The two records of the pair being read, for readStateOf; set before each call (one object, no garbage). */
+const held: { readState: ReadStateRecord | undefined; channel: ChannelRecord | undefined } = {
+  readState: undefined,
+  channel: undefined,
+};
+const heldRecords: ProjectionStore = {
+  fanout: 0,
+  getReadState: () => held.readState,
+  getChannel: () => held.channel,
+  getMessage: notHeld,
+  getIndexHeader: notHeld,
+  getIndexNode: notHeld,
+  putChannel: notHeld,
+  putMessage: notHeld,
+  putReadState: notHeld,
+  putIndexHeader: notHeld,
+  deleteIndexHeader: notHeld,
+  putIndexNode: notHeld,
+  deleteIndexNode: notHeld,
+};
 
 export class MapHotTier implements HotTierReader {
   readonly #readStates = new Map<string, ReadStateRecord>();
@@ -37,25 +65,14 @@ export class MapHotTier implements HotTierReader {
     const record = this.#readStates.get(`${userId}:${channelId}`);
     const channel = this.#channels.get(channelId);
     if (record === undefined || channel === undefined) return undefined;
-    const head = channel.live?.max ?? null;
-    const pointer = record.last_acked_message_id;
-    const snapshot = record.live_above;
-    let above: number;
-    if (channel.live === null) above = 0;
-    else if (pointer === null) above = channel.live.size;
-    else if (compareSnowflakes(pointer, channel.live.max) >= 0) above = 0;
-    else if (snapshot !== null && snapshot.epoch === channel.epoch) {
-      above = channel.live.size - (snapshot.live_count - snapshot.count);
-    } else return undefined;
-    return {
-      user_id: userId,
-      channel_id: channelId,
-      has_read_state: true,
-      last_acked_message_id: pointer,
-      last_message_id: head,
-      unread_count: above - record.own_above,
-      mention_count: record.mentions_above,
-    };
+    held.readState = record;
+    held.channel = channel;
+    try {
+      return readStateOf(heldRecords, userId, channelId);
+    } catch (error) {
+      if (error instanceof NotHeld) return undefined;
+      throw error;
+    }
   }
 
   stats(): HotTierStats {

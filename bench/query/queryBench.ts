@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CHANNELS_PER_USER, channelId, channelOf, datasetOf, random, userId } from './dataset.ts';
 import type { LoadRequest, LoadResult } from './loadGenerator.ts';
+import { printTable } from '../markdownTable.ts';
 
 const { values } = parseArgs({
   options: {
@@ -152,14 +153,6 @@ function gcSummary(gc: Record<string, GcStat>): { max: string; total: string } {
     max: kinds.map(([kind, s]) => `${kind} ${ms(s.maxMs)}`).join(', '),
     total: kinds.map(([kind, s]) => `${kind} ${ms(s.totalMs)}×${s.count}`).join(', '),
   };
-}
-
-function printTable(headers: string[], rows: string[][]): void {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  console.log(line(headers));
-  console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
-  for (const row of rows) console.log(line(row));
 }
 
 const results: Row[] = [];

@@ -67,14 +67,7 @@ if (kind === 'offheap') {
 } else if (kind === 'map') {
   const map = new MapHotTier();
   const started = performance.now();
-  fill(dataset, {
-    channel: (channel, record) => {
-      map.putChannel(channel, record);
-    },
-    readState: (user, channel, record) => {
-      map.putReadState(user, channel, record);
-    },
-  });
+  fill(dataset, map);
   fillSeconds = (performance.now() - started) / 1000;
   tier = map;
   let writer: { stop: () => number } | undefined;

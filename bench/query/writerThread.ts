@@ -15,14 +15,7 @@ const dataset = datasetOf(readStates);
 const hot = createHotTier(hotTierFor(dataset));
 
 const started = performance.now();
-fill(dataset, {
-  channel: (channel, record) => {
-    hot.putChannel(channel, record);
-  },
-  readState: (user, channel, record) => {
-    hot.putReadState(user, channel, record);
-  },
-});
+fill(dataset, hot);
 port.postMessage({
   shared: hot.shared,
   fillSeconds: (performance.now() - started) / 1000,

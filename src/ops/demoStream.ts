@@ -1,4 +1,5 @@
 import type { MessageAcked, MessageDeleted, MessageSent } from '../contract/events.ts';
+import { seededRandom } from './seededRandom.ts';
 
 /**
  * A realistic, reproducible chat stream for demos, benchmarks and end-to-end tests: mostly increasing message
@@ -19,7 +20,8 @@ export type DemoEvent = MessageSent | MessageDeleted | MessageAcked;
 const ID_BASE = 1_300_000_000_000_000_000n;
 
 export function createDemoStream(options: DemoStreamOptions): { next: () => DemoEvent } {
-  const random = mulberry32(options.seed);
+  const uint32 = seededRandom(options.seed);
+  const random = () => uint32() / 4294967296;
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
   const members = Math.min(options.membersPerChannel ?? 8, options.users);
   const channelId = (c: number) => (ID_BASE + 1_000_000n + BigInt(c)).toString();
@@ -89,16 +91,4 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
     return event;
   }
   return { next };
-}
-
-/** A small, fast, seedable PRNG (public domain): the stream must be reproducible, Math.random is not. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
