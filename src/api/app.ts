@@ -3,7 +3,7 @@ import Fastify, { type FastifyError, type FastifyRequest } from 'fastify';
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { REBUILD_RUNNING, type RebuildProgress } from '../ops/rebuild.ts';
+import type { RebuildProgress } from '../ops/rebuild.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import { ApiError, errorBody } from './apiError.ts';
 import { lookupQuery, pageQuery, parseInput, queryBody, userParams } from './requests.ts';
@@ -128,8 +128,8 @@ export function buildApp(deps: AppDependencies) {
         if (requireToken !== undefined) admin.addHook('onRequest', requireToken);
         admin.post('/rebuilds', async (_request, reply) => {
           const { id } = await rebuilds.start().catch((error: unknown) => {
-            const message = (error as Error).message;
-            throw message.startsWith(REBUILD_RUNNING) ? new ApiError('conflict', message) : error;
+            const running = (error as { code?: unknown }).code === 'rebuild_running';
+            throw running ? new ApiError('conflict', (error as Error).message) : error;
           });
           return reply.code(202).send({ rebuild: { id, status: 'running' } });
         });

@@ -19,7 +19,8 @@ export type EngineRequest =
 
 export type EngineReply =
   | { type: 'reply'; id: number; ok: true; value: unknown }
-  | { type: 'reply'; id: number; ok: false; message: string };
+  /** `code`: the error's own, when it has one, so the HTTP thread can tell expected refusals apart. */
+  | { type: 'reply'; id: number; ok: false; message: string; code?: string };
 
 /** The hot tier's counters as the writer sees them (the reader counts its own hits). */
 export type HotTierWriterStats = {

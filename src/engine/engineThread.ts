@@ -23,7 +23,7 @@ import { createHotTierMirror } from '../store/hotTierMirror.ts';
 import { listReadStateChannels, queryReadStates, type StateLocation } from '../store/queryReadStates.ts';
 import { openRocksDatabase } from '../store/rocksDatabase.ts';
 import { currentGeneration, removeOtherGenerations } from '../store/generations.ts';
-import { REBUILD_RUNNING, runRebuild, type RebuildProgress } from '../ops/rebuild.ts';
+import { RebuildRunning, runRebuild, type RebuildProgress } from '../ops/rebuild.ts';
 import { closeUnfinishedRebuilds, recordRebuildRequested } from '../ops/rebuilds.ts';
 import { createServingGeneration, type ServingGeneration } from './liveGeneration.ts';
 import type { EngineMessage, EngineRequest, HotTierWriterStats } from './engineProtocol.ts';
@@ -150,7 +150,7 @@ async function open(): Promise<void> {
     );
   handlers.startRebuild = async () => {
     if (rebuild?.running === true) {
-      throw new Error(`${REBUILD_RUNNING} (id ${rebuild.progress?.id ?? 'starting'})`);
+      throw new RebuildRunning(rebuild.progress?.id);
     }
     // Claimed before the first await, so that a second request cannot start another.
     const current: Rebuild = { running: true, progress: undefined };
@@ -218,10 +218,16 @@ port.on('message', (request: EngineRequest) => {
     },
     (error: unknown) => {
       const message = (error as Error).message;
-      // A refused second rebuild is the caller's mistake (409), not the service's.
-      if (message.startsWith(REBUILD_RUNNING)) logger.info({ request: request.type }, message);
+      const code = (error as { code?: unknown }).code;
+      if (error instanceof RebuildRunning) logger.info({ request: request.type }, message);
       else logger.error({ err: error, request: request.type }, 'engine request failed');
-      post({ type: 'reply', id: request.id, ok: false, message });
+      post({
+        type: 'reply',
+        id: request.id,
+        ok: false,
+        message,
+        ...(typeof code === 'string' ? { code } : {}),
+      });
     },
   );
 });

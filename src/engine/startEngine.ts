@@ -71,7 +71,7 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
         const waiting = pending.get(message.id);
         pending.delete(message.id);
         if (message.ok) waiting?.resolve(message.value);
-        else waiting?.reject(new Error(message.message));
+        else waiting?.reject(Object.assign(new Error(message.message), { code: message.code }));
         return;
       }
       case 'opened': {

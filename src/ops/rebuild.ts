@@ -64,8 +64,13 @@ export type RebuildOptions = {
   onProgress?: (progress: RebuildProgress) => void;
 };
 
-/** How the refusal of a second concurrent rebuild starts; the API answers it with 409. */
-export const REBUILD_RUNNING = 'a rebuild is already running';
+/** A second rebuild asked for while one runs: the caller's mistake (the API answers 409), not a failure. */
+export class RebuildRunning extends Error {
+  readonly code = 'rebuild_running';
+  constructor(id: string | undefined) {
+    super(`a rebuild is already running (id ${id ?? 'starting'})`);
+  }
+}
 
 const TICK_MS = 500;
 const RECORD_EVERY_MS = 5_000;

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp, type App, type ReadStateSource } from '../../src/api/app.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
+import { RebuildRunning } from '../../src/ops/rebuild.ts';
 import { applyEvent } from '../../src/projection/applyEvent.ts';
 import { createMemoryStore } from '../../src/projection/memoryStore.ts';
 import { readStateOf } from '../../src/projection/readStateOf.ts';
@@ -274,7 +275,7 @@ describe('admin: rebuilds', () => {
       ...(apiTokens === undefined ? {} : { apiTokens }),
       rebuilds: {
         start: () => {
-          if (running) return Promise.reject(new Error('a rebuild is already running (id 7)'));
+          if (running) return Promise.reject(new RebuildRunning('7'));
           running = true;
           return Promise.resolve({ id: '7' });
         },
