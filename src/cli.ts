@@ -5,7 +5,8 @@ import { ConfigError, loadConfig } from './config.ts';
 import { createDatabasePool } from './ops/database.ts';
 import { createKafka } from './ingest/createKafka.ts';
 import { createLogger } from './logger.ts';
-import { listDeadLetters } from './ops/deadLetters.ts';
+import { printableText } from './ingest/deadLetter.ts';
+import { listDeadLetters, readableHeaders } from './ops/deadLetters.ts';
 import { publishDemo } from './ops/publishDemo.ts';
 import { formatRebuilds, formatStatus, readStatus } from './ops/status.ts';
 import { listRebuilds } from './ops/rebuilds.ts';
@@ -104,8 +105,10 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
     const pool = createDatabasePool(loadConfig().DATABASE_URL);
     try {
       const letters = await listDeadLetters(pool, { limit });
+      const base64 = (bytes: Buffer | null): string | null => bytes?.toString('base64') ?? null;
       for (const letter of letters) {
         if (values.json) {
+          // The raw bytes, base64, so a script gets back exactly what Kafka delivered.
           process.stdout.write(
             `${JSON.stringify({
               id: letter.id,
@@ -115,13 +118,20 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
               code: letter.code,
               message: letter.message,
               received_at: letter.receivedAt.toISOString(),
-              key: letter.key?.toString('utf8') ?? null,
+              key_base64: base64(letter.key),
+              value_base64: base64(letter.value),
               value_bytes: letter.value?.length ?? 0,
+              headers: letter.headers.map((h) => ({
+                name_base64: base64(h.name),
+                value_base64: base64(h.value),
+              })),
             })}\n`,
           );
         } else {
+          // Rows stored before messages were made printable may still hold control characters.
+          const headers = letter.headers.length > 0 ? `  headers: ${readableHeaders(letter.headers)}` : '';
           process.stdout.write(
-            `${letter.receivedAt.toISOString()}  ${letter.topic}/${letter.partition}@${letter.offset}  ${letter.code}: ${letter.message}\n`,
+            `${letter.receivedAt.toISOString()}  ${letter.topic}/${letter.partition}@${letter.offset}  ${letter.code}: ${printableText(letter.message)}${headers}\n`,
           );
         }
       }
