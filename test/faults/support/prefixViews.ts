@@ -1,0 +1,117 @@
+/**
+ * Every answer a correct service may give for one (user, channel) while it is part-way through a channel's
+ * history: the read state after any prefix of the channel's messages-topic events combined with any prefix of
+ * its acks-topic events (the two topics are consumed independently, each in order). An answer outside this set
+ * is wrong whatever the service's lag. Computed incrementally (one pass over the messages per distinct ack
+ * pointer), not with the reference model's brute force, so long histories stay cheap.
+ */
+import type { MessageAcked, MessageEvent, MessageSent } from '../../../src/contract/events.ts';
+import type { Snowflake } from '../../../src/contract/snowflake.ts';
+
+/** The wire fields of a read state (POST /v1/read-states/query), the ones compared. */
+export interface WireView {
+  channel_id: Snowflake;
+  last_acked_message_id: Snowflake | null;
+  last_message_id: Snowflake | null;
+  unread_count: number;
+  mention_count: number;
+}
+
+export function viewKey(view: WireView): string {
+  return JSON.stringify([
+    view.channel_id,
+    view.last_acked_message_id,
+    view.last_message_id,
+    view.unread_count,
+    view.mention_count,
+  ]);
+}
+
+export function prefixViews(
+  user: Snowflake,
+  channel: Snowflake,
+  messages: readonly MessageEvent[],
+  acks: readonly MessageAcked[],
+): Set<string> {
+  // The user's pointer after each prefix of the acks (only the user's own acks move it), as docs/semantics.md.
+  const pointers = new Set<Snowflake | null>([null]);
+  let pointer: Snowflake | null = null;
+  for (const ack of acks) {
+    if (ack.user_id !== user) continue;
+    if (ack.manual || pointer === null || BigInt(ack.message_id) > BigInt(pointer)) pointer = ack.message_id;
+    pointers.add(pointer);
+  }
+  const lastIds = lastMessageIds(messages);
+  const views = new Set<string>();
+  for (const at of pointers) {
+    const sent = new Set<Snowflake>();
+    const deleted = new Set<Snowflake>();
+    const live = new Map<Snowflake, MessageSent>();
+    const counts = (message: MessageSent) =>
+      message.author_id !== user && (at === null || BigInt(message.message_id) > BigInt(at));
+    let unread = 0;
+    let mentions = 0;
+    const emit = (i: number) =>
+      views.add(
+        viewKey({
+          channel_id: channel,
+          last_acked_message_id: at,
+          last_message_id: lastIds[i] ?? null,
+          unread_count: unread,
+          mention_count: mentions,
+        }),
+      );
+    emit(0);
+    messages.forEach((event, i) => {
+      if (event.type === 'message_sent') {
+        if (!sent.has(event.message_id) && !deleted.has(event.message_id)) {
+          sent.add(event.message_id);
+          live.set(event.message_id, event);
+          if (counts(event)) {
+            unread++;
+            if (event.mention_user_ids.includes(user)) mentions++;
+          }
+        }
+      } else {
+        deleted.add(event.message_id);
+        const gone = live.get(event.message_id);
+        if (gone !== undefined) {
+          live.delete(event.message_id);
+          if (counts(gone)) {
+            unread--;
+            if (gone.mention_user_ids.includes(user)) mentions--;
+          }
+        }
+      }
+      emit(i + 1);
+    });
+  }
+  return views;
+}
+
+/** The channel's last live message id after each prefix of its messages (index i: after i events). */
+function lastMessageIds(messages: readonly MessageEvent[]): (Snowflake | null)[] {
+  const sent = new Set<Snowflake>();
+  const deleted = new Set<Snowflake>();
+  const live = new Set<bigint>();
+  let max: bigint | null = null;
+  const result: (Snowflake | null)[] = [null];
+  for (const event of messages) {
+    const id = BigInt(event.message_id);
+    if (event.type === 'message_sent') {
+      if (!sent.has(event.message_id) && !deleted.has(event.message_id)) {
+        sent.add(event.message_id);
+        live.add(id);
+        if (max === null || id > max) max = id;
+      }
+    } else {
+      deleted.add(event.message_id);
+      if (live.delete(id) && id === max) {
+        max = null;
+        for (const other of live) if (max === null || other > max) max = other;
+      }
+    }
+    result.push(max?.toString() ?? null);
+  }
+  return result;
+}
