@@ -9,6 +9,25 @@ const list = z
   .transform((value) => value.split(',').map((item) => item.trim()))
   .pipe(z.array(z.string().min(1, 'must not contain empty items')).min(1));
 
+/** A token short enough to guess is no lock; 16 characters is the floor, 32 random bytes the advice. */
+export const MIN_API_TOKEN_LENGTH = 16;
+
+const tokenList = z
+  .string()
+  .transform((value) => value.split(',').map((item) => item.trim()))
+  .pipe(
+    z
+      .array(
+        z
+          .string()
+          .min(
+            MIN_API_TOKEN_LENGTH,
+            `every token must be at least ${MIN_API_TOKEN_LENGTH} characters; make one with \`openssl rand -hex 32\``,
+          ),
+      )
+      .min(1),
+  );
+
 const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
 
 const port = z.coerce
@@ -42,7 +61,12 @@ export const configSchema = z.object({
     .default('postgres://postgres@127.0.0.1:5432/readstates'),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.default(8080),
-  API_TOKENS: list.optional().describe('when set, /v1/* needs Authorization: Bearer <token>'),
+  API_TOKENS: tokenList
+    .optional()
+    .describe('comma list of secret tokens; /v1/* and /admin/* need Authorization: Bearer <token>'),
+  AUTH_DISABLED: flag
+    .default(false)
+    .describe('true serves /v1/* without a token (development only); /admin/* still needs API_TOKENS'),
   HOT_TIER_MB: z.coerce
     .number({ error: 'must be a whole number of MiB' })
     .int('must be a whole number of MiB')
@@ -56,6 +80,18 @@ export const configSchema = z.object({
 export type Config = z.output<typeof configSchema>;
 
 export const configVariables = Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[];
+
+/**
+ * Credentials. Their values are never echoed in an error, and deploy/k8s takes exactly these from a Secret (a
+ * test checks both).
+ */
+export const secretVariables = [
+  'API_TOKENS',
+  'DATABASE_URL',
+  'KAFKA_SASL_PASSWORD',
+] as const satisfies readonly (keyof typeof configSchema.shape)[];
+
+const isSecret = (name: string): boolean => (secretVariables as readonly string[]).includes(name);
 
 export class ConfigError extends Error {
   readonly code = 'invalid_config';
@@ -77,8 +113,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = String(issue.path[0]);
+        // Which item of a comma list: `API_TOKENS[1]` (the list's values may not be shown).
+        const item = issue.path
+          .slice(1)
+          .map((index) => `[${String(index)}]`)
+          .join('');
         const hint = configSchema.shape[name as keyof typeof configSchema.shape].description;
-        return `${name}=${JSON.stringify(env[name])}: ${issue.message}${hint === undefined ? '' : ` (${hint})`}`;
+        // A secret is named, never shown: this message ends up in terminals, CI logs and crash reports.
+        const shown = isSecret(name)
+          ? `${name}${item} (value not shown)`
+          : `${name}${item}=${JSON.stringify(env[name])}`;
+        return `${shown}: ${issue.message}${hint === undefined ? '' : ` (${hint})`}`;
       }),
     );
   }
@@ -90,6 +135,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ]);
   }
   return config;
+}
+
+/**
+ * The rules only `serve` needs, checked before it opens anything: the API must not answer anyone by accident.
+ * The other commands (status, migrate, dead-letters…) open no port and need no token, so loadConfig does not ask.
+ */
+export function checkServeConfig(config: Config): void {
+  if (config.API_TOKENS === undefined && !config.AUTH_DISABLED) {
+    throw new ConfigError([
+      'API_TOKENS is not set, so /v1/* would answer anyone who reaches the port. Set API_TOKENS to a comma list ' +
+        `of secret tokens of at least ${MIN_API_TOKEN_LENGTH} characters (\`openssl rand -hex 32\`), ` +
+        'or, for development only, AUTH_DISABLED=true to serve /v1/* without one (/admin/* then stays closed)',
+    ]);
+  }
+}
+
+/** What `serve` warns at every start while AUTH_DISABLED holds, so an open API never goes unnoticed. */
+export function authWarning(config: Config): string | undefined {
+  if (!config.AUTH_DISABLED) return undefined;
+  const admin =
+    config.API_TOKENS === undefined
+      ? '/admin/* is refused until API_TOKENS is set'
+      : '/admin/* still needs one of API_TOKENS';
+  return `AUTH_DISABLED=true: /v1/* answers anyone without a token; ${admin}. Never run this in production`;
 }
 
 function blankToUndefined(value: string | undefined): string | undefined {

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { authWarning, checkServeConfig, ConfigError, loadConfig, secretVariables } from '../../src/config.ts';
+
+function configErrorOf(load: () => unknown): ConfigError {
+  try {
+    load();
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected a ConfigError');
+}
 
 describe('loadConfig', () => {
   it('gives the documented defaults for an empty environment', () => {
@@ -17,40 +27,126 @@ describe('loadConfig', () => {
       HOT_TIER_MB: 256,
       LOG_LEVEL: 'info',
       KAFKA_SSL: false,
+      AUTH_DISABLED: false,
     });
     expect(config.API_TOKENS).toBeUndefined();
   });
 
   it('splits comma lists and trims them', () => {
-    const config = loadConfig({ KAFKA_BROKERS: 'a:1, b:2', API_TOKENS: 'one,two' });
+    const config = loadConfig({
+      KAFKA_BROKERS: 'a:1, b:2',
+      API_TOKENS: 'first-token-0123456789, second-token-0123456789',
+    });
     expect(config.KAFKA_BROKERS).toEqual(['a:1', 'b:2']);
-    expect(config.API_TOKENS).toEqual(['one', 'two']);
+    expect(config.API_TOKENS).toEqual(['first-token-0123456789', 'second-token-0123456789']);
   });
 
-  it('fails naming every bad variable and what it must be', () => {
-    let error: unknown;
-    try {
-      loadConfig({ HTTP_PORT: 'eighty', HOT_TIER_MB: '0', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x' });
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    const message = (error as ConfigError).message;
+  it('fails naming every bad variable and what it must be, showing the values of those that are no secret', () => {
+    const { message } = configErrorOf(() =>
+      loadConfig({ HTTP_PORT: 'eighty', HOT_TIER_MB: '0', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x' }),
+    );
     for (const name of [
       'HTTP_PORT="eighty"',
       'HOT_TIER_MB="0"',
       'LOG_LEVEL="loud"',
-      'DATABASE_URL="mysql://x"',
+      'DATABASE_URL (value not shown): must be a postgres:// connection URL',
     ]) {
       expect(message).toContain(name);
     }
-    expect(message).toContain('must be a postgres:// connection URL');
+  });
+
+  it('refuses tokens shorter than 16 characters, naming which one and how to make a good one', () => {
+    const { problems } = configErrorOf(() => loadConfig({ API_TOKENS: 'a-long-enough-token-123,short' }));
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^API_TOKENS\[1\] \(value not shown\): every token must be at least 16 characters/,
+      ),
+    ]);
+    expect(problems[0]).toContain('openssl rand -hex 32');
+    expect(loadConfig({ AUTH_DISABLED: 'true' }).AUTH_DISABLED).toBe(true);
+  });
+
+  it('never puts the value of a secret variable in an error', () => {
+    const secrets = {
+      token: 'tok-9f8e7d6c5b4a39281706',
+      shortToken: 'tiny-secret',
+      dbPassword: 'Db-Pa55w0rd-9f8e7d',
+      saslPassword: 'sasl-Pa55w0rd-1a2b3c',
+    };
+    const expectNoSecret = (error: ConfigError) => {
+      const everything = [
+        error.message,
+        String(error.stack),
+        JSON.stringify(error),
+        ...error.problems,
+        String((error as { cause?: unknown }).cause),
+      ].join('\n');
+      for (const secret of Object.values(secrets)) expect(everything).not.toContain(secret);
+    };
+    expect([...secretVariables].sort()).toEqual(['API_TOKENS', 'DATABASE_URL', 'KAFKA_SASL_PASSWORD']);
+    expectNoSecret(
+      configErrorOf(() =>
+        loadConfig({
+          API_TOKENS: `${secrets.token},${secrets.shortToken}`,
+          DATABASE_URL: `mysql://admin:${secrets.dbPassword}@db:3306/readstates`,
+          HTTP_PORT: 'eighty',
+        }),
+      ),
+    );
+    expectNoSecret(
+      configErrorOf(() =>
+        loadConfig({ DATABASE_URL: `postgres//admin:${secrets.dbPassword}@db/readstates` }),
+      ),
+    );
+    expectNoSecret(
+      configErrorOf(() =>
+        loadConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_PASSWORD: secrets.saslPassword }),
+      ),
+    );
+    expectNoSecret(
+      configErrorOf(() =>
+        loadConfig({
+          KAFKA_SASL_MECHANISM: 'oauth',
+          KAFKA_SASL_USERNAME: 'u',
+          KAFKA_SASL_PASSWORD: secrets.saslPassword,
+        }),
+      ),
+    );
   });
 
   it('refuses a partial SASL configuration', () => {
     expect(() => loadConfig({ KAFKA_SASL_MECHANISM: 'plain', KAFKA_SASL_USERNAME: 'u' })).toThrow(
       /set all three/,
     );
+  });
+});
+
+describe('checkServeConfig: serve needs tokens, or auth disabled on purpose', () => {
+  it('refuses to serve without API_TOKENS, naming both variables and how to fix it', () => {
+    const { message } = configErrorOf(() => {
+      checkServeConfig(loadConfig({}));
+    });
+    expect(message).toContain('API_TOKENS is not set');
+    expect(message).toContain('AUTH_DISABLED=true');
+    expect(message).toContain('openssl rand -hex 32');
+  });
+
+  it('serves with tokens, silently', () => {
+    const config = loadConfig({ API_TOKENS: 'a-long-enough-token-123' });
+    expect(() => {
+      checkServeConfig(config);
+    }).not.toThrow();
+    expect(authWarning(config)).toBeUndefined();
+  });
+
+  it('serves with AUTH_DISABLED=true, with a warning that says /admin stays closed', () => {
+    const open = loadConfig({ AUTH_DISABLED: 'true' });
+    expect(() => {
+      checkServeConfig(open);
+    }).not.toThrow();
+    expect(authWarning(open)).toMatch(/^AUTH_DISABLED=true: \/v1\/\* answers anyone.*\/admin\/\* is refused/);
+    const withAdmin = loadConfig({ AUTH_DISABLED: 'true', API_TOKENS: 'a-long-enough-token-123' });
+    expect(authWarning(withAdmin)).toContain('/admin/* still needs one of API_TOKENS');
   });
 });
 
