@@ -1,11 +1,13 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError } from 'fastify';
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RebuildProgress } from '../ops/rebuild.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
-import { ApiError, errorBody } from './apiError.ts';
+import { ApiError, DEFAULT_RETRY_AFTER_SECONDS, errorBody } from './apiError.ts';
+import { refuseAdminWithoutTokens, requireBearerToken } from './bearerAuth.ts';
+import { clientErrorHandler } from './clientErrorHandler.ts';
+import { httpLimits } from './httpLimits.ts';
 import { lookupQuery, pageQuery, parseInput, queryBody, userParams } from './requests.ts';
 
 /** Where the API reads read states from: RocksDB, or the hot tier in front of it. */
@@ -20,18 +22,21 @@ export interface AppDependencies {
   readStates: ReadStateSource;
   /** Undefined when ready; otherwise why not (e.g. the lag still to consume). */
   notReadyReason: () => string | undefined;
-  /** When set, /v1/* needs `Authorization: Bearer <one of these>`. */
+  /**
+   * /v1/* and /admin/* need `Authorization: Bearer <one of these>`. Without them /v1/* is open and /admin/*
+   * refused (403 `admin_disabled`): `serve` allows that only with AUTH_DISABLED=true (checkServeConfig).
+   */
   apiTokens?: readonly string[];
+  /** AUTH_DISABLED: /v1/* answers without a token even when apiTokens are set; /admin/* still needs one. */
+  authDisabled?: boolean;
   /** When set, served at /metrics and fed with request latencies. */
   metrics?: Metrics;
-  /** When set, /admin/rebuilds starts and shows rebuilds (behind the same tokens as /v1). */
+  /** When set, /admin/rebuilds starts and shows rebuilds (behind the same tokens as /v1, never open). */
   rebuilds?: {
     start(): Promise<{ id: string }>;
     status(): Promise<RebuildProgress | null>;
   };
 }
-
-export const MAX_BODY_BYTES = 64 * 1024;
 
 function toWire(view: ReadStateView) {
   return {
@@ -43,30 +48,36 @@ function toWire(view: ReadStateView) {
   };
 }
 
-/** Hashing first gives equal lengths, so the comparison takes the same time whatever the token. */
-function tokenChecker(tokens: readonly string[]): (presented: string) => boolean {
-  const digest = (value: string) => createHash('sha256').update(value).digest();
-  const expected = tokens.map(digest);
-  return (presented) => {
-    const candidate = digest(presented);
-    let match = false;
-    for (const token of expected) match = timingSafeEqual(token, candidate) || match;
-    return match;
-  };
-}
-
 /** Builds the HTTP API without listening: tests call `app.inject()`, main.ts calls `listen()`. */
 export function buildApp(deps: AppDependencies) {
+  // Per-request logs at 10k requests/s would drown everything else; errors are still logged.
+  const log = deps.logger.child({ part: 'http' }, { level: 'warn' });
   const app = Fastify({
-    // Per-request logs at 10k requests/s would drown everything else; errors are still logged.
-    loggerInstance: deps.logger.child({ part: 'http' }, { level: 'warn' }),
-    bodyLimit: MAX_BODY_BYTES,
+    loggerInstance: log,
+    bodyLimit: httpLimits.maxBodyBytes,
+    requestTimeout: httpLimits.requestTimeoutMs,
+    connectionTimeout: httpLimits.connectionTimeoutMs,
+    keepAliveTimeout: httpLimits.keepAliveTimeoutMs,
+    http: {
+      maxHeaderSize: httpLimits.maxHeaderBytes,
+      headersTimeout: httpLimits.headersTimeoutMs,
+      connectionsCheckingInterval: httpLimits.timeoutCheckIntervalMs,
+    },
+    clientErrorHandler: clientErrorHandler(log),
+    // Our own 503 while closing (below), so that one too has the API's shape and a Retry-After.
+    return503OnClosing: false,
   });
 
   app.setErrorHandler((error: FastifyError | ApiError, request, reply) => {
-    if (error instanceof ApiError) return reply.code(error.status).send(errorBody(error.code, error.message));
+    if (error instanceof ApiError) {
+      // The one place Retry-After is set: every 503 the API sends passes here.
+      if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
+      return reply.code(error.status).send(errorBody(error.code, error.message));
+    }
     if (error.statusCode === 413) {
-      return reply.code(413).send(errorBody('payload_too_large', `the body exceeds ${MAX_BODY_BYTES} bytes`));
+      return reply
+        .code(413)
+        .send(errorBody('payload_too_large', `the body exceeds ${httpLimits.maxBodyBytes} bytes`));
     }
     if (error.statusCode === 415) {
       return reply.code(415).send(errorBody('unsupported_media_type', 'send the body as application/json'));
@@ -84,6 +95,21 @@ export function buildApp(deps: AppDependencies) {
       .code(404)
       .send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0] ?? ''}`)),
   );
+
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  // Requests still arriving on open keep-alive connections while the server drains.
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) {
+      done();
+      return;
+    }
+    void reply.header('connection', 'close');
+    done(new ApiError('shutting_down', 'this instance is shutting down; retry, another instance may answer'));
+  });
 
   const metrics = deps.metrics;
   if (metrics !== undefined) {
@@ -103,29 +129,22 @@ export function buildApp(deps: AppDependencies) {
   app.get('/readyz', async (_request, reply) => {
     const reason = deps.notReadyReason();
     if (reason === undefined) return { status: 'ready' };
-    return reply.code(503).send({ status: 'not_ready', reason });
+    return reply
+      .code(503)
+      .header('retry-after', String(DEFAULT_RETRY_AFTER_SECONDS))
+      .send({ status: 'not_ready', reason });
   });
 
-  const requireToken = (() => {
-    const tokens = deps.apiTokens;
-    if (tokens === undefined || tokens.length === 0) return undefined;
-    const accepts = tokenChecker(tokens);
-    return (request: FastifyRequest, _reply: unknown, next: (error?: Error) => void) => {
-      const header = request.headers.authorization ?? '';
-      const match = /^Bearer (.+)$/.exec(header);
-      if (match?.[1] === undefined || !accepts(match[1])) {
-        next(new ApiError('unauthorized', 'send a valid token: Authorization: Bearer <token>'));
-        return;
-      }
-      next();
-    };
-  })();
+  const requireToken =
+    deps.apiTokens === undefined || deps.apiTokens.length === 0
+      ? undefined
+      : requireBearerToken(deps.apiTokens);
 
   const rebuilds = deps.rebuilds;
   if (rebuilds !== undefined) {
     void app.register(
       (admin, _options, done) => {
-        if (requireToken !== undefined) admin.addHook('onRequest', requireToken);
+        admin.addHook('onRequest', requireToken ?? refuseAdminWithoutTokens);
         admin.post('/rebuilds', async (_request, reply) => {
           const { id } = await rebuilds.start().catch((error: unknown) => {
             const running = (error as { code?: unknown }).code === 'rebuild_running';
@@ -147,7 +166,7 @@ export function buildApp(deps: AppDependencies) {
 
   void app.register(
     (v1, _options, done) => {
-      if (requireToken !== undefined) v1.addHook('onRequest', requireToken);
+      if (requireToken !== undefined && deps.authDisabled !== true) v1.addHook('onRequest', requireToken);
 
       v1.get('/users/:user_id/read-states', async (request) => {
         const { user_id } = parseInput(userParams, request.params);

@@ -1,6 +1,10 @@
 /** The HTTP contract, through app.inject(): shapes, order, limits, validation, errors and auth. */
+import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { API_ERRORS, ApiError, type ApiErrorCode } from '../../src/api/apiError.ts';
 import { buildApp, type App, type ReadStateSource } from '../../src/api/app.ts';
+import { clientErrorHandler } from '../../src/api/clientErrorHandler.ts';
+import { httpLimits } from '../../src/api/httpLimits.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { RebuildRunning } from '../../src/ops/rebuild.ts';
@@ -32,10 +36,10 @@ function memorySource(): ReadStateSource {
   };
 }
 
-function appWith(options: { apiTokens?: string[]; ready?: boolean } = {}): App {
+function appWith(options: { apiTokens?: string[]; ready?: boolean; readStates?: ReadStateSource } = {}): App {
   return buildApp({
     logger: createLogger('silent'),
-    readStates: memorySource(),
+    readStates: options.readStates ?? memorySource(),
     notReadyReason: () =>
       options.ready === false ? 'catching up: 12 events behind on 1 partition(s)' : undefined,
     metrics: createMetrics({
@@ -206,6 +210,7 @@ describe('health, readiness and metrics', () => {
       expect((await catchingUp.inject({ url: '/healthz' })).statusCode).toBe(200);
       const notReady = await catchingUp.inject({ url: '/readyz' });
       expect(notReady.statusCode).toBe(503);
+      expect(notReady.headers['retry-after']).toBe('1');
       expect(notReady.json()).toEqual({
         status: 'not_ready',
         reason: 'catching up: 12 events behind on 1 partition(s)',
@@ -252,6 +257,29 @@ describe('bearer tokens', () => {
     expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200);
     expect((await app.inject({ url: '/metrics' })).statusCode).toBe(200);
   });
+
+  it('with AUTH_DISABLED opens /v1 but keeps /admin behind the tokens', async () => {
+    const open = buildApp({
+      logger: createLogger('silent'),
+      readStates: memorySource(),
+      notReadyReason: () => undefined,
+      apiTokens: ['alpha-token'],
+      authDisabled: true,
+      rebuilds: { start: () => Promise.resolve({ id: '1' }), status: () => Promise.resolve(null) },
+    });
+    try {
+      expect((await open.inject({ url: '/v1/users/2/read-states?channel_ids=10' })).statusCode).toBe(200);
+      expect((await open.inject({ method: 'POST', url: '/admin/rebuilds' })).statusCode).toBe(401);
+      const started = await open.inject({
+        method: 'POST',
+        url: '/admin/rebuilds',
+        headers: { authorization: 'Bearer alpha-token' },
+      });
+      expect(started.statusCode).toBe(202);
+    } finally {
+      await open.close();
+    }
+  });
 });
 
 describe('admin: rebuilds', () => {
@@ -284,17 +312,21 @@ describe('admin: rebuilds', () => {
     });
   }
 
+  const token = 'admin-token-0123456789';
+  const authorization = `Bearer ${token}`;
+
   it('starts one rebuild (202), refuses a second while it runs (409) and shows its progress', async () => {
-    const app = adminApp();
+    const app = adminApp([token]);
     try {
-      expect((await app.inject({ url: '/admin/rebuilds/current' })).statusCode).toBe(404);
-      const started = await app.inject({ method: 'POST', url: '/admin/rebuilds' });
+      const headers = { authorization };
+      expect((await app.inject({ url: '/admin/rebuilds/current', headers })).statusCode).toBe(404);
+      const started = await app.inject({ method: 'POST', url: '/admin/rebuilds', headers });
       expect(started.statusCode).toBe(202);
       expect(started.json()).toEqual({ rebuild: { id: '7', status: 'running' } });
-      const again = await app.inject({ method: 'POST', url: '/admin/rebuilds' });
+      const again = await app.inject({ method: 'POST', url: '/admin/rebuilds', headers });
       expect(again.statusCode).toBe(409);
       expect(again.json()).toMatchObject({ error: { code: 'conflict' } });
-      const current = await app.inject({ url: '/admin/rebuilds/current' });
+      const current = await app.inject({ url: '/admin/rebuilds/current', headers });
       expect(current.json()).toMatchObject({ rebuild: { id: '7', lag: 20, status: 'running' } });
     } finally {
       await app.close();
@@ -302,17 +334,245 @@ describe('admin: rebuilds', () => {
   });
 
   it('needs a token when API_TOKENS is set', async () => {
-    const app = adminApp(['s3cret']);
+    const app = adminApp([token]);
     try {
-      expect((await app.inject({ method: 'POST', url: '/admin/rebuilds' })).statusCode).toBe(401);
-      const started = await app.inject({
+      const without = await app.inject({ method: 'POST', url: '/admin/rebuilds' });
+      expect(without.statusCode).toBe(401);
+      expect(without.json()).toMatchObject({ error: { code: 'unauthorized' } });
+      const wrong = await app.inject({
         method: 'POST',
         url: '/admin/rebuilds',
-        headers: { authorization: 'Bearer s3cret' },
+        headers: { authorization: 'Bearer not-the-admin-token' },
       });
-      expect(started.statusCode).toBe(202);
+      expect(wrong.statusCode).toBe(401);
     } finally {
       await app.close();
+    }
+  });
+
+  it('is closed to everyone without API_TOKENS (AUTH_DISABLED opens /v1 only), saying what to set', async () => {
+    const app = adminApp();
+    try {
+      for (const request of [
+        { method: 'POST' as const, url: '/admin/rebuilds' },
+        { method: 'GET' as const, url: '/admin/rebuilds/current' },
+        { method: 'POST' as const, url: '/admin/rebuilds', headers: { authorization } },
+      ]) {
+        const response = await app.inject(request);
+        expect(response.statusCode).toBe(403);
+        expect(response.json<{ error: { code: string; message: string } }>().error).toMatchObject({
+          code: 'admin_disabled',
+          message: expect.stringContaining('/admin/* needs API_TOKENS') as unknown,
+        });
+      }
+      expect((await app.inject({ url: '/v1/users/2/read-states?channel_ids=10' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('503s say when to retry', () => {
+  const unavailable = (Object.keys(API_ERRORS) as ApiErrorCode[]).filter((code) => API_ERRORS[code] === 503);
+
+  it('covers the codes the service raises', () => {
+    expect([...unavailable].sort()).toEqual([
+      'dependency_unavailable',
+      'engine_timeout',
+      'not_ready',
+      'overloaded',
+      'partition_not_owned',
+      'partition_restoring',
+      'shutting_down',
+    ]);
+  });
+
+  function appFailingWith(error: ApiError): App {
+    const fail = () => Promise.reject(error);
+    return appWith({ readStates: { lookup: fail, listChannels: fail } });
+  }
+
+  it.each(unavailable)(
+    '%s: 503, Retry-After 1 by default, the code and message in the body',
+    async (code) => {
+      const app = appFailingWith(new ApiError(code, `${code}: try again`));
+      try {
+        const response = await app.inject({ url: '/v1/users/2/read-states?channel_ids=10' });
+        expect(response.statusCode).toBe(503);
+        expect(response.headers['retry-after']).toBe('1');
+        expect(response.json()).toEqual({ error: { code, message: `${code}: try again` } });
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
+  it('passes on the seconds the thrower gives, rounded up to whole seconds', async () => {
+    const app = appFailingWith(
+      new ApiError('partition_restoring', 'partition 3 is catching up', { retryAfterSeconds: 4.2 }),
+    );
+    try {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/read-states/query',
+        payload: { user_id: '2', channel_ids: ['10'] },
+      });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('5');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('puts Retry-After on 503s only', async () => {
+    expect(new ApiError('conflict', 'x', { retryAfterSeconds: 3 }).retryAfterSeconds).toBeUndefined();
+    const app = appFailingWith(new ApiError('invalid_request', 'no'));
+    try {
+      const response = await app.inject({ url: '/v1/users/2/read-states?channel_ids=10' });
+      expect(response.statusCode).toBe(400);
+      expect(response.headers['retry-after']).toBeUndefined();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers requests that arrive while the server closes with 503 shutting_down', async () => {
+    // Request A holds its connection open in a lookup; the server starts closing; B arrives on that connection.
+    let lookupStarted = () => {};
+    const started = new Promise<void>((resolve) => (lookupStarted = resolve));
+    let releaseLookup = () => {};
+    const released = new Promise<void>((resolve) => (releaseLookup = resolve));
+    const source = memorySource();
+    const app = appWith({
+      readStates: {
+        ...source,
+        lookup: async (user, channels) => {
+          lookupStarted();
+          await released;
+          return source.lookup(user, channels);
+        },
+      },
+    });
+    const closing = new Promise<void>((resolve) => {
+      app.addHook('preClose', (done) => {
+        resolve();
+        done();
+      });
+    });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const get = 'GET /v1/users/2/read-states?channel_ids=10 HTTP/1.1\r\nHost: localhost\r\n\r\n';
+    const { socket, received } = openSocket(app, get);
+    await started;
+    const closed = app.close();
+    await closing;
+    socket.write(get);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    releaseLookup();
+    const [first = '', second = ''] = (await received).split(/(?=HTTP\/1\.1 )/);
+    await closed;
+    expect(first).toMatch(/^HTTP\/1\.1 200 /);
+    expect(second).toMatch(/^HTTP\/1\.1 503 /);
+    expect(second).toMatch(/\r\nretry-after: 1\r\n/i);
+    expect(second).toMatch(/\r\nconnection: close\r\n/i);
+    expect(JSON.parse(second.split('\r\n\r\n')[1] ?? '')).toMatchObject({ error: { code: 'shutting_down' } });
+  });
+});
+
+/**
+ * A raw HTTP/1.1 connection to a listening app (what app.inject cannot do: header limits, keep-alive), sending
+ * `request`; `received` is everything the server sent until it closed the connection.
+ */
+function openSocket(app: App, request: string): { socket: Socket; received: Promise<string> } {
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('the app is not listening');
+  const socket = connect(address.port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const received = new Promise<string>((resolve, reject) => {
+    socket.once('close', () => {
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+    socket.once('error', reject);
+  });
+  socket.write(request);
+  return { socket, received };
+}
+
+describe('bounded work per connection', () => {
+  it('sets request, header, connection and keep-alive timeouts and the header size limit', async () => {
+    const app = appWith();
+    try {
+      await app.ready();
+      expect(app.server.requestTimeout).toBe(httpLimits.requestTimeoutMs);
+      expect(app.server.headersTimeout).toBe(httpLimits.headersTimeoutMs);
+      expect(app.server.timeout).toBe(httpLimits.connectionTimeoutMs);
+      expect(app.server.keepAliveTimeout).toBe(httpLimits.keepAliveTimeoutMs);
+      // Set from createServer's options; @types/node does not declare it on Server.
+      expect((app.server as { maxHeaderSize?: number }).maxHeaderSize).toBe(httpLimits.maxHeaderBytes);
+      expect(httpLimits.headersTimeoutMs).toBeLessThanOrEqual(httpLimits.requestTimeoutMs);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers a GET too long for the header limit with the documented JSON 431, pointing to POST', async () => {
+    const app = appWith();
+    try {
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      // 20 KB of channel ids: more than the 16 KiB the server reads of a request's line and headers.
+      const ids = Array.from({ length: 1000 }, (_, i) => String(1_000_000_000_000_000_000n + BigInt(i))).join(
+        ',',
+      );
+      expect(ids.length).toBeGreaterThan(19_000);
+      const response = await openSocket(
+        app,
+        `GET /v1/users/2/read-states?channel_ids=${ids} HTTP/1.1\r\nHost: localhost\r\n\r\n`,
+      ).received;
+      const [head = '', body = ''] = response.split('\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 431 /);
+      expect(head).toMatch(/\r\ncontent-type: application\/json/i);
+      expect(head).toContain(`\r\nContent-Length: ${Buffer.byteLength(body)}`);
+      expect(JSON.parse(body)).toEqual({
+        error: {
+          code: 'headers_too_large',
+          message: expect.stringContaining('use POST /v1/read-states/query for many channels') as unknown,
+        },
+      });
+      // The same ids fit in a POST.
+      const post = await app.inject({
+        method: 'POST',
+        url: '/v1/read-states/query',
+        payload: { user_id: '2', channel_ids: ids.split(',') },
+      });
+      expect(post.statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers a request that timed out with 408 request_timeout and a malformed one with 400', () => {
+    for (const [parserCode, status, code] of [
+      ['ERR_HTTP_REQUEST_TIMEOUT', 408, 'request_timeout'],
+      ['HPE_INVALID_METHOD', 400, 'invalid_request'],
+    ] as const) {
+      let written = '';
+      let destroyed = false;
+      const socket = {
+        destroyed: false,
+        writable: true,
+        write: (data: string) => {
+          written += data;
+          return true;
+        },
+        destroy: () => {
+          destroyed = true;
+        },
+      };
+      const error = Object.assign(new Error(parserCode), { code: parserCode });
+      clientErrorHandler(createLogger('silent'))(error, socket as never);
+      expect(written).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      expect(JSON.parse(written.split('\r\n\r\n')[1] ?? '')).toMatchObject({ error: { code } });
+      expect(destroyed).toBe(true);
     }
   });
 });
