@@ -5,7 +5,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { configSchema, configVariables, loadConfig } from '../../src/config.ts';
+import {
+  authWarning,
+  checkServeConfig,
+  configSchema,
+  configVariables,
+  loadConfig,
+  secretVariables,
+} from '../../src/config.ts';
 import { SHUTDOWN_TIMEOUT_MS } from '../../src/main.ts';
 
 type Labels = Record<string, string>;
@@ -88,17 +95,18 @@ const pod = statefulSet.spec.template.spec;
 const podLabels = statefulSet.spec.template.metadata.labels;
 const [container] = pod.containers;
 if (container === undefined) throw new Error('statefulset.yaml has no container');
-const secretVariables = (container.env ?? []).filter((v) => v.valueFrom?.secretKeyRef !== undefined);
+const fromSecret = (container.env ?? []).filter((v) => v.valueFrom?.secretKeyRef !== undefined);
+
+/** A stand-in for each Secret value, of the shape the service accepts. */
+const secretStandIns: Record<string, string> = {
+  DATABASE_URL: 'postgres://u:p@db:5432/readstates',
+  API_TOKENS: 'a-token-of-openssl-rand-hex-32',
+};
 
 /** What the service would parse: the ConfigMap plus a stand-in for each Secret value. */
 const config = loadConfig({
   ...configMap.data,
-  ...Object.fromEntries(
-    secretVariables.map((v) => [
-      v.name,
-      v.name === 'DATABASE_URL' ? 'postgres://u:p@db:5432/readstates' : 'x',
-    ]),
-  ),
+  ...Object.fromEntries(fromSecret.map((v) => [v.name, secretStandIns[v.name] ?? 'x'])),
   // Optional in the Secret; only valid together with a SASL mechanism and user.
   KAFKA_SASL_PASSWORD: undefined,
 });
@@ -130,11 +138,26 @@ describe('deploy/k8s', () => {
     // A new variable in src/config.ts needs a decision here: ConfigMap or Secret.
     expect([...named].sort()).toEqual([...configVariables].sort());
     expect(container.envFrom).toEqual([{ configMapRef: { name: configMap.metadata.name } }]);
-    expect(secretVariables.map((v) => v.name).sort()).toEqual([
-      'API_TOKENS',
-      'DATABASE_URL',
-      'KAFKA_SASL_PASSWORD',
-    ]);
+    expect(fromSecret.map((v) => v.name).sort()).toEqual([...secretVariables].sort());
+  });
+
+  it('takes every credential from the Secret, never from the ConfigMap', () => {
+    for (const name of secretVariables) expect(Object.keys(configMap.data)).not.toContain(name);
+    // The Secret must hold tokens: the pod would not start without them.
+    const apiTokens = fromSecret.find((v) => v.name === 'API_TOKENS')?.valueFrom?.secretKeyRef;
+    expect(apiTokens?.optional).not.toBe(true);
+  });
+
+  it('serves with the tokens from the Secret and authentication on', () => {
+    expect(config.AUTH_DISABLED).toBe(false);
+    expect(() => {
+      checkServeConfig(config);
+    }).not.toThrow();
+    expect(authWarning(config)).toBeUndefined();
+    // Without the Secret's tokens the same ConfigMap refuses to serve rather than open the API.
+    expect(() => {
+      checkServeConfig({ ...config, API_TOKENS: undefined });
+    }).toThrow(/API_TOKENS is not set/);
   });
 
   it('probes liveness on /healthz and readiness on /readyz, on the port the service listens on', () => {
