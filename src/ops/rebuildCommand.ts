@@ -1,12 +1,11 @@
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import type { Config } from '../config.ts';
 import { createKafka } from '../ingest/createKafka.ts';
 import type { Logger } from '../logger.ts';
 import { DISK_FANOUT } from '../store/diskFanout.ts';
 import { currentGeneration, removeOtherGenerations } from '../store/generations.ts';
-import { openRocksDatabase } from '../store/rocksDatabase.ts';
+import { lockDataDir } from '../store/dataDirLock.ts';
 import { createDatabasePool } from './database.ts';
 import { migrate } from './migrate.ts';
 import { runRebuild, type RebuildProgress } from './rebuild.ts';
@@ -66,16 +65,16 @@ function describe(progress: RebuildProgress): string {
  * generation and make it current. Refuses while a service holds the current generation.
  */
 export async function rebuildOffline(config: Config, logger: Logger): Promise<RebuildProgress> {
-  const generation = await currentGeneration(config.DATA_DIR);
-  try {
-    const db = await openRocksDatabase(join(config.DATA_DIR, generation));
-    await db.close();
-  } catch (error) {
+  const lock = await lockDataDir(config.DATA_DIR).catch((error: unknown) => {
     throw new Error(
-      `cannot open ${join(config.DATA_DIR, generation)}: is the service running? Stop it, or run \`readstates rebuild\` without --offline to rebuild while it serves (${(error as Error).message})`,
+      `${(error as Error).message} Is the service running? Stop it, or run \`readstates rebuild\` without --offline to rebuild while it serves.`,
       { cause: error },
     );
-  }
+  });
+  const generation = await currentGeneration(config.DATA_DIR).catch(async (error: unknown) => {
+    await lock.release();
+    throw error;
+  });
   const pool = createDatabasePool(config.DATABASE_URL);
   const display = progressDisplay();
   try {
@@ -100,6 +99,7 @@ export async function rebuildOffline(config: Config, logger: Logger): Promise<Re
   } finally {
     display.stop();
     await pool.dispose();
+    await lock.release();
   }
 }
 

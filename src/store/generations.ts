@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -14,14 +14,27 @@ const INITIAL = 'state';
 const REBUILT = 'generations';
 
 export async function currentGeneration(dataDir: string): Promise<string> {
+  let name: string;
   try {
-    const name = (await readFile(join(dataDir, POINTER), 'utf8')).trim();
-    if (name === '') throw new Error(`${join(dataDir, POINTER)} is empty; it should name a generation`);
-    return name;
+    name = (await readFile(join(dataDir, POINTER), 'utf8')).trim();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return INITIAL;
     throw error;
   }
+  if (name === '') throw new Error(`${join(dataDir, POINTER)} is empty; it should name a generation`);
+  // Opening a missing generation would create an empty database and serve zeros as if nothing had happened.
+  const exists = await stat(join(dataDir, name)).then(
+    (found) => found.isDirectory(),
+    () => false,
+  );
+  if (!exists) {
+    throw new Error(
+      `${join(dataDir, POINTER)} names the generation ${name}, which does not exist: the state was lost or ` +
+        `moved. Restore ${join(dataDir, name)}, or rebuild the state from the topics with the service stopped ` +
+        `(delete ${join(dataDir, POINTER)}, then run: readstates rebuild --offline)`,
+    );
+  }
+  return name;
 }
 
 /** The directory a rebuild with this id fills, relative to DATA_DIR. */
