@@ -15,7 +15,6 @@ import {
   isTransientPostgresError,
   listDeadLetters,
   storeDeadLetters,
-  type DeadLetter as StringHeadersDeadLetter,
   type StoredDeadLetter,
 } from '../src/ops/deadLetters.ts';
 import { migrate, migrationsDirectory } from '../src/ops/migrate.ts';
@@ -166,21 +165,6 @@ describe('dead letters in PostgreSQL', () => {
     expect(stored).toMatchObject({ topic: 'chat.acks', offset: '5', code: 'invalid_json' });
     expect(stored?.message).toContain('\\u0000\\u0001garbage');
     expect(sameBytes(stored?.value ?? null, nulGarbage)).toBe(true);
-  });
-
-  it('accepts the letters the projector builds today (headers as strings), message made printable', async () => {
-    const legacy: StringHeadersDeadLetter = {
-      ...letter('20'),
-      headers: { source: 'test', empty: '' },
-      message: 'bad \u0000 byte',
-    };
-    expect(await storeDeadLetters(db.pool, [legacy])).toBe(1);
-    const stored = await storedAt(db, '20');
-    expect(stored?.headers).toEqual([
-      { name: Buffer.from('source'), value: Buffer.from('test') },
-      { name: Buffer.from('empty'), value: Buffer.alloc(0) },
-    ]);
-    expect(stored?.message).toBe('bad \\u0000 byte');
   });
 
   describe('when PostgreSQL refuses a row for what it holds', () => {

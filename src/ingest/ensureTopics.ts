@@ -13,10 +13,27 @@ export interface Topics {
  * created with its sibling's partition count (the broker's default when both are missing), keeping every event
  * (the topics are the source of truth: a rebuild replays them from the start). Returns the count.
  */
-export async function ensureTopics(admin: Admin, topics: Topics, logger: Logger): Promise<number> {
+export async function ensureTopics(
+  admin: Admin,
+  topics: Topics,
+  logger: Logger,
+  options: { mayCreate: boolean } = { mayCreate: true },
+): Promise<number> {
   const names = [topics.messages, topics.acks];
   const existing = new Set(await admin.listTopics());
   const missing = names.filter((name) => !existing.has(name));
+  if (missing.length > 0 && !options.mayCreate) {
+    throw Object.assign(
+      new Error(
+        `Topic(s) ${missing.join(', ')} do not exist, but DATA_DIR holds state projected from them: they were ` +
+          'deleted (or KAFKA_BROKERS / TOPIC_MESSAGES / TOPIC_ACKS name other ones). Creating them again would ' +
+          'put new events below the stored offsets, where they would be skipped. Fix the names if they are ' +
+          'wrong; otherwise create both topics, co-partitioned, and rebuild with the service stopped: ' +
+          'readstates rebuild --offline',
+      ),
+      { fatal: true },
+    );
+  }
   if (missing.length > 0) {
     const present = names.filter((name) => existing.has(name));
     const numPartitions =

@@ -1,15 +1,19 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import { decodeEvent } from '../contract/decode.ts';
 import type { ChatEvent, TopicKind } from '../contract/events.ts';
 import type { Logger } from '../logger.ts';
-import type { DeadLetter } from '../ops/deadLetters.ts';
+import type { PartitionStates } from '../engine/partitionStates.ts';
 import { offsetKey } from '../store/keys.ts';
 import { projectEvents } from '../store/projectEvents.ts';
 import { RecordCache } from '../store/recordCache.ts';
 import { decodeOffset, encodeOffset } from '../store/recordCodec.ts';
 import type { HotTierMirror } from '../store/hotTierMirror.ts';
 import type { RocksDatabase } from '../store/rocksDatabase.ts';
+import { coPartitionedAssigner } from './coPartitionedAssigner.ts';
+import { deadLetterOf, type DeadLetter } from './deadLetter.ts';
 import { ensureTopics, type Topics } from './ensureTopics.ts';
+import { createOwnedPartitions, type CatchUpTarget } from './ownedPartitions.ts';
+import { createPartitionOf } from './partitionOf.ts';
 
 async function retrying<T>(attempt: () => Promise<T>, times: number, delayMs: number): Promise<T> {
   for (let i = 1; ; i++) {
@@ -30,6 +34,8 @@ const CHUNK_SIZE = 4_000;
  */
 const RECORD_CACHE_ENTRIES = 250_000;
 const DEAD_LETTER_RETRY_MAX_MS = 5_000;
+/** Between attempts to reach Kafka at start-up. */
+const CONNECT_RETRY_MAX_MS = 10_000;
 
 export interface ProjectorOptions {
   kafka: Kafka;
@@ -41,8 +47,15 @@ export interface ProjectorOptions {
   storeDeadLetters: (letters: readonly DeadLetter[]) => Promise<unknown>;
   logger: Logger;
   fanout: number;
-  /** Called when the consumer fails for good; the process should exit non-zero so a supervisor restarts it. */
+  /**
+   * Called when projecting cannot go on without an operator (a log that no longer matches the stored offsets, an
+   * error Kafka says is not retriable): the process should exit non-zero with the message.
+   */
   onFatal: (error: Error) => void;
+  /** The consumer stopped (it restarts by itself) or runs again: reads may be older than the log meanwhile. */
+  onConsumerDown?: (error: Error | undefined) => void;
+  /** Kept up to date with what this instance owns and has caught up on; readers answer only for `serving`. */
+  partitionStates?: PartitionStates;
   /** Told after each durable write; for metrics and the hot tier. */
   onApplied?: (applied: {
     partition: number;
@@ -109,8 +122,11 @@ export function createProjector(options: ProjectorOptions): Projector {
     groupId: options.groupId,
     sessionTimeout: options.sessionTimeoutMs,
     heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10),
-    // A crash is final: the supervisor restarts the process, which re-reads its offsets from RocksDB.
-    retry: { retries: 5, restartOnFailure: () => Promise.resolve(false) },
+    // Partition p of both topics to one member: its RocksDB then holds p's whole state.
+    partitionAssigners: [coPartitionedAssigner],
+    // kafkajs restarts the consumer after a retriable crash (brokers away, a failed chunk); RocksDB's offsets
+    // say where to go on. A non-retriable one (say, authorisation) reaches CRASH with restart false: fatal.
+    retry: { retries: 5, restartOnFailure: () => Promise.resolve(!stopping) },
   });
   const admin: Admin = kafka.admin();
   const topicKind = (topic: string): TopicKind => (topic === topics.acks ? 'acks' : 'messages');
@@ -120,6 +136,31 @@ export function createProjector(options: ProjectorOptions): Projector {
   /** Assigned topic partitions by `topic:partition`. */
   let assigned = new Map<string, { topic: string; partition: number }>();
   let stopping = false;
+  /** Wakes a start-up wait early when stop() is called. */
+  let wake: (() => void) | undefined;
+  let partitionOf: ((key: Uint8Array) => number) | undefined;
+  const owned =
+    options.partitionStates === undefined ? undefined : createOwnedPartitions(options.partitionStates);
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  let failed = false;
+  function fatal(message: string): void {
+    if (failed) return;
+    failed = true;
+    // Nothing more is applied: the process is about to stop, and the next batch would only fail again.
+    paused = true;
+    const error = new Error(message);
+    log.fatal({ err: error }, message);
+    options.onFatal(error);
+  }
 
   async function storedOffset(topic: string, partition: number): Promise<bigint | undefined> {
     const bytes = await db.get(offsetKey(partition, topicKind(topic)));
@@ -136,6 +177,63 @@ export function createProjector(options: ProjectorOptions): Projector {
     const startHigh = startHighs.get(id) ?? 0n;
     const known = high ?? progress.get(id)?.high ?? startHigh;
     progress.set(id, { topic, partition, stored, startHigh, high: known > stored ? known : stored });
+    owned?.applied(partition, topicKind(topic), stored);
+  }
+
+  /**
+   * The stored offset must lie within the log: above its end, the topic was deleted and recreated (or these are
+   * other brokers) and new events would be skipped as "already applied"; below its start, events this state never
+   * saw were deleted. Either way no answer could be exact: stop, and say how to recover.
+   */
+  function outsideLog(
+    topic: string,
+    partition: number,
+    stored: bigint | undefined,
+    low: bigint,
+    high: bigint,
+  ) {
+    const at = `${topic} partition ${partition}`;
+    if (stored !== undefined && stored > high) {
+      return (
+        `${at}: the offset stored in DATA_DIR (${stored}) is above the end of the log (${high}). The topic was ` +
+        'deleted and recreated, or KAFKA_BROKERS names another cluster; the state belongs to the old log and new ' +
+        'events would be skipped. If the brokers are right, rebuild the state from the new log with the service ' +
+        'stopped: readstates rebuild --offline'
+      );
+    }
+    if ((stored ?? 0n) < low) {
+      return (
+        `${at}: the next offset to apply is ${stored ?? 0n} but the log now starts at ${low}: the broker deleted ` +
+        'events this state never saw (retention), so it cannot be made exact from this log. Restore the ' +
+        'topics with every event (retention.ms=-1, retention.bytes=-1) and run: readstates rebuild --offline'
+      );
+    }
+    return undefined;
+  }
+
+  /** After an assignment: the log ends each owned partition must reach before it is served. */
+  async function readCatchUpTargets(token: number, partitions: readonly number[]): Promise<void> {
+    if (owned === undefined || partitions.length === 0) return;
+    const targets = new Map<number, CatchUpTarget>();
+    for (const partition of partitions) targets.set(partition, { messages: 0n, acks: 0n });
+    for (const topic of [topics.messages, topics.acks]) {
+      const kind = topicKind(topic);
+      const offsets = await retrying(() => admin.fetchTopicOffsets(topic), 20, 250);
+      for (const partition of partitions) {
+        const found = offsets.find((o) => o.partition === partition);
+        const target = targets.get(partition);
+        if (found === undefined || target === undefined) continue;
+        const stored = await storedOffset(topic, partition);
+        const problem = outsideLog(topic, partition, stored, BigInt(found.low), BigInt(found.high));
+        if (problem !== undefined) {
+          fatal(problem);
+          return;
+        }
+        target[kind] = BigInt(found.high);
+        owned.applied(partition, kind, stored ?? BigInt(found.low));
+      }
+    }
+    owned.caughtUpAt(token, targets);
   }
 
   /** Blocks (heartbeating) until the dead letters are stored: no offset may pass a record that is neither applied nor kept. */
@@ -170,30 +268,6 @@ export function createProjector(options: ProjectorOptions): Projector {
     }
   }
 
-  function deadLetterOf(
-    topic: string,
-    partition: number,
-    message: KafkaMessage,
-    code: string,
-    text: string,
-  ): DeadLetter {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(message.headers ?? {})) {
-      if (value !== undefined)
-        headers[name] = Array.isArray(value) ? value.map(String).join(',') : String(value);
-    }
-    return {
-      topic,
-      partition,
-      offset: message.offset,
-      key: message.key,
-      value: message.value,
-      headers,
-      code,
-      message: text,
-    };
-  }
-
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     // Fetched before a pause: dropped unapplied. The next batch after resume() starts past it, and the offset
     // stored in RocksDB brings the consumer back (see applyBatch).
@@ -210,10 +284,23 @@ export function createProjector(options: ProjectorOptions): Projector {
     const { batch } = payload;
     const { topic, partition } = batch;
     const kind = topicKind(topic);
-    const expected = (await storedOffset(topic, partition)) ?? (await lowWatermark(topic, partition));
+    const stored = await storedOffset(topic, partition);
+    const expected = stored ?? (await lowWatermark(topic, partition));
     const first = batch.firstOffset();
     if (first !== null && BigInt(first) > expected) {
-      // Kafka is ahead of RocksDB (state lost its last writes, or a new data directory): replay from RocksDB's offset.
+      // Kafka is ahead of RocksDB (state lost its last writes, or a new data directory): replay from RocksDB's
+      // offset, unless the log no longer has it (the broker would answer with its first offset again, for ever).
+      const problem = outsideLog(
+        topic,
+        partition,
+        stored,
+        await lowWatermark(topic, partition),
+        BigInt(batch.highWatermark),
+      );
+      if (problem !== undefined) {
+        fatal(problem);
+        return;
+      }
       log.warn(
         { topic, partition, from: expected.toString(), kafka: first },
         'rewinding to the offset stored in RocksDB',
@@ -222,6 +309,17 @@ export function createProjector(options: ProjectorOptions): Projector {
       return;
     }
     const fresh = batch.messages.filter((message) => BigInt(message.offset) >= expected);
+    if (fresh.length === 0 && batch.messages.length > 0) {
+      // Wholly applied already (a group whose committed offsets are older than RocksDB's, or none at all):
+      // nothing to resolve, so without a seek kafkajs would fetch this same batch for ever.
+      const problem = outsideLog(topic, partition, stored, 0n, BigInt(batch.highWatermark));
+      if (problem !== undefined) {
+        fatal(problem);
+        return;
+      }
+      consumer.seek({ topic, partition, offset: expected.toString() });
+      return;
+    }
     let next = expected;
     for (let start = 0; start < fresh.length; start += CHUNK_SIZE) {
       if (!payload.isRunning() || payload.isStale() || paused) break;
@@ -231,11 +329,24 @@ export function createProjector(options: ProjectorOptions): Projector {
       const letters: DeadLetter[] = [];
       for (const message of chunk) {
         const decoded = decodeEvent(message.value, message.key, kind);
-        if (decoded.ok) events.push(decoded.event);
-        else
+        if (!decoded.ok) {
+          letters.push(deadLetterOf(topic, partition, message, decoded.rejection));
+        } else if (
+          message.key !== null &&
+          partitionOf !== undefined &&
+          partitionOf(message.key) !== partition
+        ) {
+          // Reads find a channel on the partition its key hashes to; an event elsewhere would never be seen.
+          const home = partitionOf(message.key);
           letters.push(
-            deadLetterOf(topic, partition, message, decoded.rejection.code, decoded.rejection.message),
+            deadLetterOf(topic, partition, message, {
+              code: 'wrong_partition',
+              message:
+                `the key "${decoded.event.channel_id}" hashes (murmur2, the default partitioner) to partition ` +
+                `${home}, not ${partition}: produce with the default partitioner and no explicit partition`,
+            }),
           );
+        } else events.push(decoded.event);
       }
       if (!(await keepDeadLetters(letters, payload))) break;
       const { store, operations, hotWrites } = await projectEvents(
@@ -285,14 +396,39 @@ export function createProjector(options: ProjectorOptions): Projector {
 
   return {
     async start() {
-      await admin.connect();
-      const partitionCount = await ensureTopics(admin, topics, log);
+      let partitionCount: number;
+      for (let attempt = 0; ; attempt++) {
+        if (stopping) throw new Error('the projector was stopped while starting');
+        try {
+          await admin.connect();
+          // A topic is never created again under state projected from it (every write stores offsets): its new
+          // events would sit below the stored offsets and be skipped.
+          const mayCreate = (await db.scan(Buffer.alloc(0), { limit: 1 })).length === 0;
+          partitionCount = await ensureTopics(admin, topics, log, { mayCreate });
+          break;
+        } catch (error) {
+          if ((error as { fatal?: unknown }).fatal === true) throw error;
+          const delay = Math.min(500 * 2 ** attempt, CONNECT_RETRY_MAX_MS);
+          log.warn(
+            { err: error, retryInMs: delay },
+            'cannot reach Kafka; trying again (lookups answer 503 meanwhile)',
+          );
+          options.onConsumerDown?.(error as Error);
+          await admin.disconnect().catch(() => undefined);
+          await sleep(delay);
+        }
+      }
+      partitionOf = createPartitionOf(partitionCount);
       for (const topic of [topics.messages, topics.acks]) {
         // Leaders of just-created partitions take a moment to be elected: ask again for a while.
         const offsets = await retrying(() => admin.fetchTopicOffsets(topic), 20, 250);
         for (const { partition, high } of offsets) startHighs.set(`${topic}:${partition}`, BigInt(high));
       }
+      consumer.on(consumer.events.REBALANCING, () => {
+        owned?.rebalancing();
+      });
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        options.onConsumerDown?.(undefined);
         const before = assigned;
         assigned = new Map(
           Object.entries(event.payload.memberAssignment).flatMap(([topic, partitions]) =>
@@ -305,6 +441,15 @@ export function createProjector(options: ProjectorOptions): Projector {
           options.hotTier?.forgetAll();
         }
         log.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
+        if (owned !== undefined) {
+          const acks = new Set(event.payload.memberAssignment[topics.acks] ?? []);
+          const both = (event.payload.memberAssignment[topics.messages] ?? []).filter((p) => acks.has(p));
+          const token = owned.assigned(both);
+          readCatchUpTargets(token, both).catch((error: unknown) => {
+            // The partitions stay restoring (503) until the next assignment reads them again.
+            log.error({ err: error }, 'cannot read the log ends of the assigned partitions');
+          });
+        }
         // Report assigned partitions right away, from RocksDB, before their first batch arrives.
         for (const [id, { topic, partition }] of assigned) {
           void storedOffset(topic, partition).then((stored) => {
@@ -314,8 +459,12 @@ export function createProjector(options: ProjectorOptions): Projector {
       });
       consumer.on(consumer.events.CRASH, (event) => {
         if (stopping) return;
-        log.fatal({ err: event.payload.error }, 'Kafka consumer crashed');
-        options.onFatal(event.payload.error);
+        if (event.payload.restart) {
+          log.error({ err: event.payload.error }, 'the Kafka consumer stopped; kafkajs restarts it');
+          options.onConsumerDown?.(event.payload.error);
+          return;
+        }
+        fatal(`the Kafka consumer failed and cannot restart: ${event.payload.error.message}`);
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [topics.messages, topics.acks], fromBeginning: true });
@@ -325,6 +474,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     },
     async stop() {
       stopping = true;
+      wake?.();
       // disconnect() waits for the batch in hand to finish, then leaves the group.
       await consumer.disconnect();
       await admin.disconnect();

@@ -4,15 +4,6 @@ import type { ConnectionPool } from './database.ts';
 
 const { sql } = pg;
 
-/**
- * Transitional: the shape src/ingest/projector.ts still builds, headers stringified. Accepted until the
- * projector builds its dead letters with deadLetterOf (src/ingest/deadLetter.ts); then this goes.
- */
-interface StringHeadersDeadLetter extends Omit<DeadLetter, 'headers'> {
-  headers: Record<string, string>;
-}
-export type { StringHeadersDeadLetter as DeadLetter };
-
 export interface StoredDeadLetter extends DeadLetter {
   id: string;
   receivedAt: Date;
@@ -42,13 +33,10 @@ interface DbDeadLetter {
  * refused again is stored in its minimal form (minimalFormOf). If even that is refused, the fault is not the
  * row's (a missing table, a read-only server): thrown, so the projector pauses and says so.
  */
-export async function storeDeadLetters(
-  db: ConnectionPool,
-  letters: readonly (DeadLetter | StringHeadersDeadLetter)[],
-): Promise<number> {
+export async function storeDeadLetters(db: ConnectionPool, letters: readonly DeadLetter[]): Promise<number> {
   let stored = 0;
   for (let start = 0; start < letters.length; start += ROWS_PER_INSERT) {
-    stored += await storeSlice(db, letters.slice(start, start + ROWS_PER_INSERT).map(withHeaderBytes));
+    stored += await storeSlice(db, letters.slice(start, start + ROWS_PER_INSERT));
   }
   return stored;
 }
@@ -128,16 +116,6 @@ function minimalFormOf(letter: DeadLetter, refusal: unknown): DeadLetter {
       `the original message could not be stored (PostgreSQL refused the row, SQLSTATE ` +
       `${sqlStateOf(refusal) ?? 'none'}); in ASCII: ${original}`,
   };
-}
-
-/** Letters built before deadLetterOf existed carry headers as a name → string object: their UTF-8 bytes. */
-function withHeaderBytes(letter: DeadLetter | StringHeadersDeadLetter): DeadLetter {
-  if (Array.isArray(letter.headers)) return letter as DeadLetter;
-  const headers: DeadLetterHeader[] = Object.entries(letter.headers).map(([name, value]) => ({
-    name: Buffer.from(name, 'utf8'),
-    value: Buffer.from(value, 'utf8'),
-  }));
-  return { ...letter, headers, message: printableText(letter.message) };
 }
 
 /** The SQLSTATE of an error PostgreSQL answered with; errors from the network or the pool have none. */
