@@ -5,18 +5,28 @@
 import { ApiError } from './api/apiError.ts';
 import { buildApp, type ReadStateSource } from './api/app.ts';
 import { notReadyReason } from './api/readiness.ts';
-import type { Config } from './config.ts';
+import { authWarning, checkServeConfig, type Config } from './config.ts';
+import { attachPartitionStates } from './engine/partitionStates.ts';
 import { readThrough } from './engine/readThrough.ts';
 import { startEngine } from './engine/startEngine.ts';
+import { createPartitionOf } from './ingest/partitionOf.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { attachHotTier } from './store/hotTier.ts';
 
-/** How long shutdown may take before the process exits anyway; Kubernetes' grace period must be longer. */
-export const SHUTDOWN_TIMEOUT_MS = 25_000;
+/**
+ * How long shutdown may take before the process exits anyway; Kubernetes' grace period must be longer. Each
+ * step below is bounded on its own so that this is a last resort, not the usual way out.
+ */
+export const SHUTDOWN_TIMEOUT_MS = 14_000;
+/** The projector finishes its batch in hand and leaves the group within this, or is left behind. */
+const PROJECTOR_STOP_TIMEOUT_MS = 7_000;
 
 export async function serve(config: Config): Promise<void> {
+  checkServeConfig(config);
   const logger = createLogger(config.LOG_LEVEL);
+  const warning = authWarning(config);
+  if (warning !== undefined) logger.warn(warning);
   const service = startService(config, logger);
   try {
     await service.started;
@@ -67,7 +77,9 @@ function startService(config: Config, logger: Logger) {
       onFatal: (error) => void shutdown(`fatal: ${error.message}`, 1),
     });
     stops.push({ name: 'engine', stop: () => engine.close() });
-    const hotTier = attachHotTier(await engine.opened);
+    const opened = await engine.opened;
+    const hotTier = attachHotTier(opened.hotTier);
+    const partitions = attachPartitionStates(opened.partitions);
 
     const metrics = createMetrics({
       consumerLag: () =>
@@ -105,7 +117,8 @@ function startService(config: Config, logger: Logger) {
         lookup: (userId, channelIds) => whenStarted().lookup(userId, channelIds),
         listChannels: (userId, options) => whenStarted().listChannels(userId, options),
       },
-      notReadyReason: () => notReadyReason(readStates !== undefined, engine.progress()),
+      notReadyReason: () =>
+        notReadyReason(readStates !== undefined, engine.progress(), engine.dependencies()),
       ...(config.API_TOKENS === undefined ? {} : { apiTokens: config.API_TOKENS }),
       metrics,
       rebuilds: { start: () => engine.startRebuild(), status: () => engine.rebuildStatus() },
@@ -114,8 +127,27 @@ function startService(config: Config, logger: Logger) {
     await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
 
     // Stopped first: it finishes its batch while HTTP still answers.
-    stops.push({ name: 'projector', stop: () => engine.stopProjector() });
-    await engine.started;
-    readStates = readThrough(hotTier, engine);
+    stops.push({
+      name: 'projector',
+      stop: () => withTimeout(engine.stopProjector(), PROJECTOR_STOP_TIMEOUT_MS, 'stopping the projector'),
+    });
+    const { partitionCount } = await engine.started;
+    readStates = readThrough(hotTier, engine, partitions, {
+      partitionCount,
+      partitionOf: createPartitionOf(partitionCount),
+    });
   }
+}
+
+/** Rejects after `ms` (the work goes on unawaited): shutdown moves on to the next step rather than hang. */
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what} took longer than ${ms} ms; going on without it`));
+    }, ms);
+  });
+  return Promise.race([work, late]).finally(() => {
+    clearTimeout(timer);
+  });
 }

@@ -10,7 +10,9 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { buildApp, type ReadStateSource } from '../../src/api/app.ts';
+import { createPartitionStates } from '../../src/engine/partitionStates.ts';
 import { readThrough } from '../../src/engine/readThrough.ts';
+import { createPartitionOf } from '../../src/ingest/partitionOf.ts';
 import { attachHotTier, type HotTierReader, type SharedHotTier } from '../../src/store/hotTier.ts';
 import { channelId, channelRecord, datasetOf, fill, readStateRecord, userId } from './dataset.ts';
 import { MapHotTier } from './mapHotTier.ts';
@@ -126,9 +128,19 @@ if (tier === undefined) {
       }),
     );
 } else {
+  // The service's own read path, ownership check included: this instance serves every partition.
+  const partitionCount = 4;
+  const partitions = createPartitionStates();
+  for (let partition = 0; partition < partitionCount; partition++) {
+    partitions.restore(partition);
+    partitions.serve(partition);
+  }
   const app = buildApp({
     logger: pino({ level: 'silent' }),
-    readStates: readThrough(tier, fallback),
+    readStates: readThrough(tier, fallback, partitions, {
+      partitionCount,
+      partitionOf: createPartitionOf(partitionCount),
+    }),
     notReadyReason: () => undefined,
   });
   listen = async () => {

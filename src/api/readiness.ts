@@ -1,14 +1,27 @@
+import type { Dependencies } from '../engine/engineProtocol.ts';
 import type { PartitionProgress } from '../ingest/projector.ts';
 
 /**
- * Ready once every partition assigned to this instance has applied everything that was in Kafka when the
- * service started; until then, why not, with the lag left.
+ * Ready once the projector runs and every partition assigned to this instance has applied everything that was in
+ * Kafka when the service started; until then, why not, naming the missing dependency or the lag left. PostgreSQL
+ * does not decide readiness (lookups never need it; dead letters wait for it), but its absence is said.
  */
-export function notReadyReason(started: boolean, progress: readonly PartitionProgress[]): string | undefined {
-  if (!started) return 'starting: the projector has not joined the consumer group yet';
-  if (progress.length === 0) return 'waiting for a partition assignment';
+export function notReadyReason(
+  started: boolean,
+  progress: readonly PartitionProgress[],
+  dependencies?: Dependencies,
+): string | undefined {
+  const postgres =
+    dependencies === undefined || dependencies.postgres.up
+      ? ''
+      : `; PostgreSQL is unreachable (${dependencies.postgres.problem}): dead letters wait for it`;
+  if (dependencies !== undefined && !dependencies.kafka.up) {
+    return `Kafka is unreachable (${dependencies.kafka.problem}): the consumer reconnects by itself${postgres}`;
+  }
+  if (!started) return `starting: the projector has not joined the consumer group yet${postgres}`;
+  if (progress.length === 0) return `waiting for a partition assignment${postgres}`;
   const behind = progress.filter((p) => p.stored < p.startHigh);
   if (behind.length === 0) return undefined;
   const lag = behind.reduce((sum, p) => sum + (p.startHigh - p.stored), 0n);
-  return `catching up: ${lag} events behind on ${behind.length} partition(s)`;
+  return `catching up: ${lag} events behind on ${behind.length} partition(s)${postgres}`;
 }

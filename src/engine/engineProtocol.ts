@@ -3,6 +3,7 @@ import type { TopicKind } from '../contract/events.ts';
 import type { PartitionProgress } from '../ingest/projector.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { SharedHotTier } from '../store/hotTier.ts';
+import type { SharedPartitionStates } from './partitionStates.ts';
 
 /**
  * The messages between the HTTP thread and the engine thread (Kafka, projection, RocksDB, PostgreSQL). The engine
@@ -30,6 +31,11 @@ export type HotTierWriterStats = {
   readonly bytes: number;
 };
 
+/** A dependency as the engine last saw it; `problem` says what is wrong when it is not up. */
+export type DependencyState = { readonly up: true } | { readonly up: false; readonly problem: string };
+
+export type Dependencies = { readonly postgres: DependencyState; readonly kafka: DependencyState };
+
 /** The engine thread's own health, over the last second. */
 export type EngineStats = {
   readonly eventLoopDelayMaxSeconds: number;
@@ -38,11 +44,17 @@ export type EngineStats = {
 };
 
 export type EngineEvent =
-  | { type: 'opened'; hotTier: SharedHotTier }
+  | { type: 'opened'; hotTier: SharedHotTier; partitions: SharedPartitionStates }
   | { type: 'started'; partitionCount: number }
   | { type: 'failed'; message: string }
   | { type: 'fatal'; message: string }
-  | { type: 'progress'; progress: PartitionProgress[]; hotTier: HotTierWriterStats; engine: EngineStats }
+  | {
+      type: 'progress';
+      progress: PartitionProgress[];
+      dependencies: Dependencies;
+      hotTier: HotTierWriterStats;
+      engine: EngineStats;
+    }
   | { type: 'applied'; topic: TopicKind; events: number; deadLetters: number; ms: number }
   | { type: 'deadLetterOutage'; paused: boolean };
 

@@ -4,7 +4,6 @@
  * PostgreSQL pool and the hot tier's writing side; the HTTP thread reads the hot tier through shared memory and
  * sends the rest here (engineProtocol.ts).
  */
-import { mkdir } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import { createKafka } from '../ingest/createKafka.ts';
 import { createPartitionOf } from '../ingest/partitionOf.ts';
 import { createProjector, type Projector } from '../ingest/projector.ts';
 import { createLogger } from '../logger.ts';
-import { createDatabasePool } from '../ops/database.ts';
+import { createDatabasePool, pingDatabase } from '../ops/database.ts';
 import { storeDeadLetters } from '../ops/deadLetters.ts';
 import { migrate } from '../ops/migrate.ts';
 import { DISK_FANOUT } from '../store/diskFanout.ts';
@@ -22,14 +21,19 @@ import { createHotTier, type HotTier } from '../store/hotTier.ts';
 import { createHotTierMirror } from '../store/hotTierMirror.ts';
 import { listReadStateChannels, queryReadStates, type StateLocation } from '../store/queryReadStates.ts';
 import { openRocksDatabase } from '../store/rocksDatabase.ts';
+import { lockDataDir, type DataDirLock } from '../store/dataDirLock.ts';
 import { currentGeneration, removeOtherGenerations } from '../store/generations.ts';
 import { RebuildRunning, runRebuild, type RebuildProgress } from '../ops/rebuild.ts';
 import { closeUnfinishedRebuilds, recordRebuildRequested } from '../ops/rebuilds.ts';
 import { createServingGeneration, type ServingGeneration } from './liveGeneration.ts';
-import type { EngineMessage, EngineRequest, HotTierWriterStats } from './engineProtocol.ts';
+import type { Dependencies, EngineMessage, EngineRequest, HotTierWriterStats } from './engineProtocol.ts';
+import { createPartitionStates } from './partitionStates.ts';
 
 const PROGRESS_INTERVAL_MS = 1_000;
 const HIGH_WATERMARK_EVERY_TICKS = 10;
+/** Between attempts to migrate PostgreSQL, and between checks that it still answers. */
+const POSTGRES_RETRY_MAX_MS = 10_000;
+const POSTGRES_CHECK_EVERY_TICKS = 5;
 
 const port = parentPort;
 if (port === null) throw new Error('engineThread.ts runs as a worker thread; start it with startEngine()');
@@ -52,28 +56,75 @@ function hotTierStats(hot: HotTier): HotTierWriterStats {
 const pool = createDatabasePool(config.DATABASE_URL);
 const topics = { messages: config.TOPIC_MESSAGES, acks: config.TOPIC_ACKS };
 const instance = hostname();
+let lock: DataDirLock | undefined;
 let serving: ServingGeneration | undefined;
 let projector: Projector | undefined;
 let progressTimer: NodeJS.Timeout | undefined;
+let closing = false;
+const partitionStates = createPartitionStates();
+/**
+ * What the engine depends on, as last seen. Lookups need neither once started: PostgreSQL only keeps dead
+ * letters (the projector pauses while it is away), and owned partitions are answered from RocksDB while Kafka is.
+ */
+const dependencies: { postgres: Dependencies['postgres']; kafka: Dependencies['kafka'] } = {
+  postgres: { up: false, problem: 'migrations not applied yet' },
+  // Until a connection fails: readiness says "starting" meanwhile.
+  kafka: { up: true },
+};
+let migrated = false;
+
+/** Applies the migrations, retrying until PostgreSQL answers; then closes the rebuilds a stop interrupted. */
+async function preparePostgres(generation: string): Promise<void> {
+  for (let attempt = 0; !closing; attempt++) {
+    try {
+      await migrate(pool);
+      // A rebuild this instance was running when it stopped is not resumed (its generation is gone already).
+      const abandoned = await closeUnfinishedRebuilds(pool, instance, generation);
+      if (abandoned > 0) logger.warn({ abandoned }, 'marked the rebuilds interrupted by a stop as abandoned');
+      migrated = true;
+      dependencies.postgres = { up: true };
+      logger.info('migrations applied');
+      return;
+    } catch (error) {
+      const delay = Math.min(500 * 2 ** attempt, POSTGRES_RETRY_MAX_MS);
+      dependencies.postgres = { up: false, problem: (error as Error).message };
+      logger.warn(
+        { err: error, retryInMs: delay },
+        'cannot migrate PostgreSQL; lookups are answered, dead letters wait until it is back',
+      );
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+async function checkPostgres(): Promise<void> {
+  if (!migrated) return;
+  try {
+    await pingDatabase(pool);
+    dependencies.postgres = { up: true };
+  } catch (error) {
+    dependencies.postgres = { up: false, problem: (error as Error).message };
+  }
+}
 type Rebuild = { running: boolean; progress: RebuildProgress | undefined };
 let rebuild: Rebuild | undefined;
 
 async function open(): Promise<void> {
-  await migrate(pool);
-  logger.info('migrations applied');
-  await mkdir(config.DATA_DIR, { recursive: true });
+  // Before anything in DATA_DIR is read or deleted: a second process on it is refused here.
+  lock = await lockDataDir(config.DATA_DIR);
   const generation = await currentGeneration(config.DATA_DIR);
   // A rebuild this instance was running when it stopped is not resumed: its half-built generation goes.
-  const abandoned = await closeUnfinishedRebuilds(pool, instance, generation);
   const removed = await removeOtherGenerations(config.DATA_DIR, generation);
-  if (abandoned > 0 || removed.length > 0) {
-    logger.warn({ abandoned, removed }, 'discarded the generations of rebuilds interrupted by a stop');
+  if (removed.length > 0) {
+    logger.warn({ removed }, 'discarded the generations of rebuilds interrupted by a stop');
   }
+  if (closing) return;
   const rocks = await openRocksDatabase(join(config.DATA_DIR, generation));
   const hot = createHotTier({ bytesBudget: config.HOT_TIER_MB * 2 ** 20 });
   const mirror = createHotTierMirror(hot);
   logger.info({ generation, hotTierBytes: hot.stats().bytes }, 'state opened');
-  post({ type: 'opened', hotTier: hot.shared });
+  post({ type: 'opened', hotTier: hot.shared, partitions: partitionStates.shared });
+  void preparePostgres(generation);
 
   const kafka = createKafka(config, logger);
   const started = createProjector({
@@ -82,12 +133,20 @@ async function open(): Promise<void> {
     sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
     topics,
     db: rocks,
-    storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
+    storeDeadLetters: (letters) => {
+      if (!migrated) return Promise.reject(new Error('PostgreSQL is not migrated yet'));
+      return storeDeadLetters(pool, letters);
+    },
     logger,
     fanout: DISK_FANOUT,
     hotTier: mirror,
+    partitionStates,
     onFatal: (error) => {
       post({ type: 'fatal', message: error.message });
+    },
+    onConsumerDown: (error) => {
+      dependencies.kafka = error === undefined ? { up: true } : { up: false, problem: error.message };
+      partitionStates.setKafkaUnreachable(error !== undefined);
     },
     onApplied: ({ topic, events, deadLetters, ms }) => {
       post({ type: 'applied', topic, events, deadLetters, ms });
@@ -117,6 +176,7 @@ async function open(): Promise<void> {
     post({
       type: 'progress',
       progress: started.progress(),
+      dependencies: { postgres: dependencies.postgres, kafka: dependencies.kafka },
       hotTier: hotTierStats(hot),
       engine: {
         eventLoopDelayMaxSeconds: eventLoop.max / 1e9,
@@ -125,6 +185,7 @@ async function open(): Promise<void> {
       },
     });
     eventLoop.reset();
+    if (ticks % POSTGRES_CHECK_EVERY_TICKS === 0) void checkPostgres();
     if (++ticks % HIGH_WATERMARK_EVERY_TICKS === 0) {
       started.refreshHighWatermarks().catch((error: unknown) => {
         logger.debug({ err: error }, 'could not read the high watermarks');
@@ -151,6 +212,12 @@ async function open(): Promise<void> {
   handlers.startRebuild = async () => {
     if (rebuild?.running === true) {
       throw new RebuildRunning(rebuild.progress?.id);
+    }
+    if (!migrated) {
+      throw Object.assign(
+        new Error('a rebuild is recorded in PostgreSQL, which is not reachable now; try again when it is'),
+        { code: 'dependency_unavailable' },
+      );
     }
     // Claimed before the first await, so that a second request cannot start another.
     const current: Rebuild = { running: true, progress: undefined };
@@ -198,15 +265,17 @@ const handlers: { [T in EngineRequest['type']]: Handler<T> } = {
   startRebuild: notStarted,
   rebuildStatus: () => Promise.resolve(rebuild?.progress ?? null),
   stopProjector: async () => {
-    clearInterval(progressTimer);
     await projector?.stop();
   },
   close: async () => {
+    closing = true;
     clearInterval(progressTimer);
     // A rebuild in progress is abandoned: the next start deletes its generation.
     await serving?.close();
-    await pool.dispose();
-    port.close();
+    await pool.dispose().catch(() => undefined);
+    await lock?.release();
+    // Whatever start-up still waits for (Kafka, PostgreSQL) ends with the thread; RocksDB is closed.
+    setImmediate(() => process.exit(0));
   },
 };
 

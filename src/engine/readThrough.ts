@@ -1,23 +1,87 @@
+import { ApiError } from '../api/apiError.ts';
 import type { ReadStateSource } from '../api/app.ts';
+import type { Snowflake } from '../contract/snowflake.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { HotTierReader } from '../store/hotTier.ts';
+import type { PartitionStatesReader } from './partitionStates.ts';
+
+/** Where channels live: the partition each channel's events land on, and how many there are. */
+export interface PartitionMap {
+  partitionCount: number;
+  partitionOf: (channelId: Snowflake) => number;
+}
 
 /**
  * The read path: each asked channel from the hot tier when it can answer exactly, the rest in one request to
  * `fallback` (the engine, which reads RocksDB and fills the hot tier), merged back in the order asked.
+ *
+ * Only channels of partitions this instance serves (partitionStates.ts) are answered; a lookup that touches any
+ * other is refused with a 503 naming why, and so is one that a revocation overlapped. Never an answer from the
+ * state of a partition owned elsewhere.
  */
-export function readThrough(hotTier: HotTierReader, fallback: ReadStateSource): ReadStateSource {
-  return {
-    async lookup(userId, channelIds) {
-      const views: (ReadStateView | undefined)[] = channelIds.map((channelId) =>
-        hotTier.readView(userId, channelId),
+export function readThrough(
+  hotTier: HotTierReader,
+  fallback: ReadStateSource,
+  partitions: PartitionStatesReader,
+  map: PartitionMap,
+): ReadStateSource {
+  function requireServing(partition: number, channelId: Snowflake | undefined): void {
+    const state = partitions.state(partition);
+    if (state === 'serving') return;
+    const which =
+      channelId === undefined ? `partition ${partition}` : `channel ${channelId} (partition ${partition})`;
+    if (state === 'restoring') {
+      throw new ApiError(
+        'partition_restoring',
+        `${which} is catching up with Kafka on this instance; retry shortly`,
       );
-      const missed = channelIds.filter((_, i) => views[i] === undefined);
-      if (missed.length === 0) return views as ReadStateView[];
-      const fetched = await fallback.lookup(userId, missed);
-      let next = 0;
-      return views.map((view) => view ?? (fetched[next++] as ReadStateView));
-    },
-    listChannels: (userId, options) => fallback.listChannels(userId, options),
+    }
+    throw new ApiError(
+      'partition_not_owned',
+      `${which} is not assigned to this instance (another instance of the consumer group owns it, or a ` +
+        'rebalance is under way); retry, or ask the instance that owns it',
+    );
+  }
+
+  async function guarded<T>(check: () => void, read: () => Promise<T>): Promise<T> {
+    const epoch = partitions.epoch();
+    check();
+    const result = await read();
+    if (!partitions.unchanged(epoch)) {
+      throw new ApiError(
+        'partition_not_owned',
+        'partitions moved while this lookup ran (a rebalance); retry, the answer may come from another instance',
+      );
+    }
+    return result;
+  }
+
+  return {
+    lookup: (userId, channelIds) =>
+      guarded(
+        () => {
+          for (const channelId of channelIds) requireServing(map.partitionOf(channelId), channelId);
+        },
+        async () => {
+          const views: (ReadStateView | undefined)[] = channelIds.map((channelId) =>
+            hotTier.readView(userId, channelId),
+          );
+          const missed = channelIds.filter((_, i) => views[i] === undefined);
+          if (missed.length === 0) return views as ReadStateView[];
+          const fetched = await fallback.lookup(userId, missed);
+          let next = 0;
+          return views.map((view) => view ?? (fetched[next++] as ReadStateView));
+        },
+      ),
+    // A user's channels lie on every partition: a listing needs them all.
+    listChannels: (userId, options) =>
+      guarded(
+        () => {
+          for (let partition = 0; partition < map.partitionCount; partition++) {
+            requireServing(partition, undefined);
+          }
+        },
+        () => fallback.listChannels(userId, options),
+      ),
   };
 }

@@ -6,8 +6,23 @@ import type { PartitionProgress } from '../ingest/projector.ts';
 import type { Logger } from '../logger.ts';
 import type { RebuildProgress } from '../ops/rebuild.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
+import { ApiError } from '../api/apiError.ts';
 import type { SharedHotTier } from '../store/hotTier.ts';
-import type { EngineMessage, EngineRequest, EngineStats, HotTierWriterStats } from './engineProtocol.ts';
+import type {
+  Dependencies,
+  EngineMessage,
+  EngineRequest,
+  EngineStats,
+  HotTierWriterStats,
+} from './engineProtocol.ts';
+import type { SharedPartitionStates } from './partitionStates.ts';
+
+/** Lookups waiting on the engine at once; past it a lookup is refused at once (503) rather than queued. */
+export const MAX_LOOKUPS_IN_FLIGHT = 256;
+/** How long a lookup waits for the engine (RocksDB reads take milliseconds; a stalled engine must not hang HTTP). */
+export const ENGINE_LOOKUP_TIMEOUT_MS = 5_000;
+/** How long close() waits for the engine to close RocksDB and end before the thread is terminated. */
+const CLOSE_TIMEOUT_MS = 4_000;
 
 export interface EngineListeners {
   onApplied(applied: { topic: TopicKind; events: number; deadLetters: number; ms: number }): void;
@@ -18,8 +33,8 @@ export interface EngineListeners {
 
 /** The HTTP thread's handle on the engine thread (engineThread.ts). */
 export interface Engine {
-  /** Resolves once RocksDB is open, with the hot tier's buffers to read. */
-  readonly opened: Promise<SharedHotTier>;
+  /** Resolves once RocksDB is open, with the hot tier's and the partition states' buffers to read. */
+  readonly opened: Promise<{ hotTier: SharedHotTier; partitions: SharedPartitionStates }>;
   /** Resolves once the projector has started (topics checked, group joined or joining). */
   readonly started: Promise<{ partitionCount: number }>;
   lookup(userId: Snowflake, channelIds: readonly Snowflake[]): Promise<ReadStateView[]>;
@@ -27,6 +42,10 @@ export interface Engine {
   /** As last reported (every second and after every write). */
   progress(): PartitionProgress[];
   hotTierStats(): HotTierWriterStats | undefined;
+  /** PostgreSQL and Kafka as last reported; undefined until the first report. */
+  dependencies(): Dependencies | undefined;
+  /** Lookups refused because MAX_LOOKUPS_IN_FLIGHT were waiting, and lookups that timed out, since start. */
+  refusals(): { overloaded: number; timedOut: number };
   engineStats(): EngineStats | undefined;
   /** Starts an online rebuild (ops/rebuild.ts); rejects while one is running. */
   startRebuild(): Promise<{ id: string }>;
@@ -48,7 +67,11 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
   let progress: PartitionProgress[] = [];
   let hotTierStats: HotTierWriterStats | undefined;
   let engineStats: EngineStats | undefined;
+  let dependencies: Dependencies | undefined;
   let exited = false;
+  let closing = false;
+  let lookupsInFlight = 0;
+  const refusals = { overloaded: 0, timedOut: 0 };
 
   let opened!: Pending;
   let started!: Pending;
@@ -75,7 +98,7 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
         return;
       }
       case 'opened': {
-        opened.resolve(message.hotTier);
+        opened.resolve({ hotTier: message.hotTier, partitions: message.partitions });
         return;
       }
       case 'started': {
@@ -92,6 +115,7 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
       }
       case 'progress':
         progress = message.progress;
+        dependencies = message.dependencies;
         hotTierStats = message.hotTier;
         engineStats = message.engine;
         return;
@@ -112,7 +136,10 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
   });
   worker.on('exit', (code) => {
     exited = true;
-    failAll(new Error(`the engine thread exited (code ${code})`));
+    const error = new Error(`the engine thread exited (code ${code})`);
+    failAll(error);
+    // Never half alive: HTTP would serve a frozen hot tier and say it is ready.
+    if (!closing) listeners.onFatal(error);
   });
 
   function call<T>(request: WithoutId<EngineRequest>): Promise<T> {
@@ -124,12 +151,38 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
     });
   }
 
+  /** A query for HTTP: refused when too many wait already, and given up on (503) when the engine is slow. */
+  async function query<T>(request: WithoutId<EngineRequest>): Promise<T> {
+    if (lookupsInFlight >= MAX_LOOKUPS_IN_FLIGHT) {
+      refusals.overloaded++;
+      throw new ApiError('overloaded', `${MAX_LOOKUPS_IN_FLIGHT} lookups are waiting on storage already`);
+    }
+    lookupsInFlight++;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        call<T>(request),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            refusals.timedOut++;
+            reject(
+              new ApiError('engine_timeout', `storage did not answer within ${ENGINE_LOOKUP_TIMEOUT_MS} ms`),
+            );
+          }, ENGINE_LOOKUP_TIMEOUT_MS);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      lookupsInFlight--;
+    }
+  }
+
   return {
-    opened: openedPromise as Promise<SharedHotTier>,
+    opened: openedPromise as Promise<{ hotTier: SharedHotTier; partitions: SharedPartitionStates }>,
     started: startedPromise as Promise<{ partitionCount: number }>,
-    lookup: (userId, channelIds) => call({ type: 'lookup', userId, channelIds }),
+    lookup: (userId, channelIds) => query({ type: 'lookup', userId, channelIds }),
     listChannels: (userId, options) =>
-      call({
+      query({
         type: 'listChannels',
         userId,
         limit: options.limit,
@@ -137,15 +190,24 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
       }),
     progress: () => progress,
     hotTierStats: () => hotTierStats,
+    dependencies: () => dependencies,
+    refusals: () => ({ ...refusals }),
     engineStats: () => engineStats,
     startRebuild: () => call({ type: 'startRebuild' }),
     rebuildStatus: () => call({ type: 'rebuildStatus' }),
     stopProjector: () => call({ type: 'stopProjector' }),
     async close() {
+      closing = true;
       if (exited) return;
       const ended = new Promise((resolve) => worker.once('exit', resolve));
-      await call({ type: 'close' }).catch(() => undefined);
+      void call({ type: 'close' }).catch(() => undefined);
+      const timer = setTimeout(() => {
+        // RocksDB's write-ahead log keeps the state consistent even so, as after a crash.
+        logger.warn({ timeoutMs: CLOSE_TIMEOUT_MS }, 'the engine did not close in time; terminating it');
+        void worker.terminate();
+      }, CLOSE_TIMEOUT_MS);
       await ended;
+      clearTimeout(timer);
     },
   };
 }
