@@ -75,11 +75,22 @@ export const configSchema = z.object({
     .default(256)
     .describe('memory budget of the hot tier'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  FAILPOINTS: z
+    .string()
+    .regex(/^engine_exit_after_ms:\d+$/, 'must be engine_exit_after_ms:<ms> (the only failpoint)')
+    .transform((value) => ({ engineExitAfterMs: Number(value.split(':')[1]) }))
+    .optional()
+    .describe('tests only: faults to inject, e.g. engine_exit_after_ms:2000; never set it in production'),
 });
 
 export type Config = z.output<typeof configSchema>;
 
 export const configVariables = Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[];
+
+/** Variables for tests only: deployments never set them. */
+export const testOnlyVariables = [
+  'FAILPOINTS',
+] as const satisfies readonly (keyof typeof configSchema.shape)[];
 
 /**
  * Credentials. Their values are never echoed in an error, and deploy/k8s takes exactly these from a Secret (a

@@ -301,6 +301,15 @@ port.on('message', (request: EngineRequest) => {
   );
 });
 
+// Tests only (FAILPOINTS): the engine thread ends as if it had died, to show the process does not live on half.
+const exitAfterMs = config.FAILPOINTS?.engineExitAfterMs;
+if (exitAfterMs !== undefined) {
+  setTimeout(() => {
+    logger.warn({ failpoint: 'engine_exit_after_ms' }, 'failpoint: the engine thread exits now');
+    process.exit(3);
+  }, exitAfterMs);
+}
+
 open().catch((error: unknown) => {
   logger.error({ err: error }, 'engine start-up failed');
   post({ type: 'failed', message: (error as Error).message });
