@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProjectorHarness } from './support/projectorHarness.ts';
-import { freePort, startService } from './support/serviceProcess.ts';
+import { freePort, startService, TEST_API_TOKEN } from './support/serviceProcess.ts';
 import { waitFor } from './support/waitFor.ts';
 
 const run = promisify(execFile);
@@ -125,13 +125,15 @@ describe('rebuild', () => {
     const service = await startService('rebuild', harness.env, await freePort());
     try {
       await harness.caughtUp();
-      const started = await fetch(`${service.url}/admin/rebuilds`, { method: 'POST' });
+      // /admin always needs a token, whatever AUTH_DISABLED says.
+      const headers = { authorization: `Bearer ${TEST_API_TOKEN}` };
+      const started = await fetch(`${service.url}/admin/rebuilds`, { method: 'POST', headers });
       expect(started.status).toBe(202);
       // A second request while one runs is refused.
-      expect((await fetch(`${service.url}/admin/rebuilds`, { method: 'POST' })).status).toBe(409);
+      expect((await fetch(`${service.url}/admin/rebuilds`, { method: 'POST', headers })).status).toBe(409);
       await waitFor(
         async () => {
-          const response = await fetch(`${service.url}/admin/rebuilds/current`);
+          const response = await fetch(`${service.url}/admin/rebuilds/current`, { headers });
           if (response.status !== 200) return false;
           const { rebuild } = (await response.json()) as { rebuild: RebuildProgress };
           if (rebuild.status !== 'running' && rebuild.status !== 'switching') {

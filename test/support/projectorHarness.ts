@@ -16,6 +16,7 @@ import { createTestDatabase, type TestDatabase } from './postgres.ts';
 import { createReferenceModel, type ReferenceModel } from './referenceModel.ts';
 import { trackResource } from './resources.ts';
 import { temporaryRocksDir } from './rocks.ts';
+import { TEST_API_TOKEN } from './serviceProcess.ts';
 import { waitFor } from './waitFor.ts';
 
 const run = promisify(execFile);
@@ -55,6 +56,8 @@ export async function createProjectorHarness(file: string, shape: StreamShape, p
     TOPIC_ACKS: topics.acks,
     DATA_DIR: dataDir.path,
     DATABASE_URL: db.url,
+    // For CLI commands that call the service's /admin (readstates rebuild); startService sets the same token.
+    API_TOKENS: TEST_API_TOKEN,
   };
 
   return {

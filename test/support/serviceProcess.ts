@@ -18,6 +18,12 @@ export interface ServiceProcess {
   logFile: string;
 }
 
+/**
+ * The admin token every test service accepts (and the harness gives its CLI commands). Tests call /v1 without
+ * one: services start with AUTH_DISABLED=true unless a test's env says otherwise.
+ */
+export const TEST_API_TOKEN = 'test-admin-token-0123456789';
+
 export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -41,7 +47,15 @@ export async function startService(
   const log = createWriteStream(logFile, { flags: 'a' });
   const child: ChildProcess = spawn(process.execPath, ['src/cli.ts', 'serve'], {
     cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port) },
+    env: {
+      ...process.env,
+      LOG_LEVEL: 'info',
+      AUTH_DISABLED: 'true',
+      API_TOKENS: TEST_API_TOKEN,
+      ...env,
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(log, { end: false });
