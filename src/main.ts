@@ -3,9 +3,11 @@
  * reverse on SIGTERM/SIGINT.
  */
 import { ApiError } from './api/apiError.ts';
-import { buildApp, type ReadStateSource } from './api/app.ts';
+import { buildApp, type Freshness, type ReadStateSource } from './api/app.ts';
 import { notReadyReason } from './api/readiness.ts';
 import { authWarning, checkServeConfig, type Config } from './config.ts';
+import type { Snowflake } from './contract/snowflake.ts';
+import type { DependencyState } from './engine/engineProtocol.ts';
 import { attachPartitionStates } from './engine/partitionStates.ts';
 import { readThrough } from './engine/readThrough.ts';
 import { startEngine } from './engine/startEngine.ts';
@@ -106,6 +108,7 @@ function startService(config: Config, logger: Logger) {
     });
     // Set once the projector knows the partition count; until then lookups answer 503.
     let readStates: ReadStateSource | undefined = undefined;
+    let freshness: ((channelIds: readonly Snowflake[]) => Freshness) | undefined = undefined;
     const whenStarted = (): ReadStateSource => {
       if (readStates === undefined) throw new ApiError('not_ready', 'the service is starting; retry shortly');
       return readStates;
@@ -119,7 +122,15 @@ function startService(config: Config, logger: Logger) {
       },
       notReadyReason: () =>
         notReadyReason(readStates !== undefined, engine.progress(), engine.dependencies()),
+      dependencies: () => {
+        const known = engine.dependencies();
+        if (known === undefined) return { kafka: 'starting', postgres: 'starting' };
+        const say = (state: DependencyState) => (state.up ? 'up' : `unreachable: ${state.problem}`);
+        return { kafka: say(known.kafka), postgres: say(known.postgres) };
+      },
+      freshness: (channelIds) => freshness?.(channelIds),
       ...(config.API_TOKENS === undefined ? {} : { apiTokens: config.API_TOKENS }),
+      authDisabled: config.AUTH_DISABLED,
       metrics,
       rebuilds: { start: () => engine.startRebuild(), status: () => engine.rebuildStatus() },
     });
@@ -132,10 +143,20 @@ function startService(config: Config, logger: Logger) {
       stop: () => withTimeout(engine.stopProjector(), PROJECTOR_STOP_TIMEOUT_MS, 'stopping the projector'),
     });
     const { partitionCount } = await engine.started;
-    readStates = readThrough(hotTier, engine, partitions, {
-      partitionCount,
-      partitionOf: createPartitionOf(partitionCount),
-    });
+    const partitionOf = createPartitionOf(partitionCount);
+    freshness = (channelIds) => {
+      const used = [...new Set(channelIds.map(partitionOf))].sort((a, b) => a - b);
+      return {
+        positions: Object.fromEntries(
+          used.map((partition) => {
+            const { messages, acks } = partitions.position(partition);
+            return [partition, { messages: messages.toString(), acks: acks.toString() }];
+          }),
+        ),
+        stale: partitions.kafkaUnreachable(),
+      };
+    };
+    readStates = readThrough(hotTier, engine, partitions, { partitionCount, partitionOf });
   }
 }
 

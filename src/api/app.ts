@@ -17,11 +17,24 @@ export interface ReadStateSource {
   listChannels(userId: Snowflake, options: { limit: number; after?: Snowflake }): Promise<Snowflake[]>;
 }
 
+export interface Freshness {
+  positions: Record<string, { messages: string; acks: string }>;
+  stale: boolean;
+}
+
 export interface AppDependencies {
   logger: Logger;
   readStates: ReadStateSource;
   /** Undefined when ready; otherwise why not (e.g. the lag still to consume). */
   notReadyReason: () => string | undefined;
+  /** Each dependency's state for /readyz ("up", or what is wrong), ready or not. */
+  dependencies?: () => Record<string, string>;
+  /**
+   * Where an answer stands, asked BEFORE the lookup so that the answer is at least this fresh: per partition of
+   * the channels asked, the offsets applied on each topic; `stale` while the consumer is down (the answer may be
+   * older than the log). Undefined while the service is starting.
+   */
+  freshness?: (channelIds: readonly Snowflake[]) => Freshness | undefined;
   /**
    * /v1/* and /admin/* need `Authorization: Bearer <one of these>`. Without them /v1/* is open and /admin/*
    * refused (403 `admin_disabled`): `serve` allows that only with AUTH_DISABLED=true (checkServeConfig).
@@ -128,11 +141,13 @@ export function buildApp(deps: AppDependencies) {
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const reason = deps.notReadyReason();
-    if (reason === undefined) return { status: 'ready' };
+    const dependencies = deps.dependencies?.();
+    if (reason === undefined)
+      return { status: 'ready', ...(dependencies === undefined ? {} : { dependencies }) };
     return reply
       .code(503)
       .header('retry-after', String(DEFAULT_RETRY_AFTER_SECONDS))
-      .send({ status: 'not_ready', reason });
+      .send({ status: 'not_ready', reason, ...(dependencies === undefined ? {} : { dependencies }) });
   });
 
   const requireToken =
@@ -147,8 +162,14 @@ export function buildApp(deps: AppDependencies) {
         admin.addHook('onRequest', requireToken ?? refuseAdminWithoutTokens);
         admin.post('/rebuilds', async (_request, reply) => {
           const { id } = await rebuilds.start().catch((error: unknown) => {
-            const running = (error as { code?: unknown }).code === 'rebuild_running';
-            throw running ? new ApiError('conflict', (error as Error).message) : error;
+            const { code } = error as { code?: unknown };
+            if (code === 'rebuild_running') throw new ApiError('conflict', (error as Error).message);
+            if (code === 'dependency_unavailable') {
+              throw new ApiError('dependency_unavailable', (error as Error).message, {
+                retryAfterSeconds: 10,
+              });
+            }
+            throw error;
           });
           return reply.code(202).send({ rebuild: { id, status: 'running' } });
         });
@@ -173,26 +194,30 @@ export function buildApp(deps: AppDependencies) {
         const query = request.query as Record<string, unknown>;
         if (query.channel_ids !== undefined) {
           const { channel_ids } = parseInput(lookupQuery, query);
+          const freshness = deps.freshness?.(channel_ids);
           const views = await deps.readStates.lookup(user_id, channel_ids);
-          return { user_id, read_states: views.map(toWire) };
+          return { user_id, read_states: views.map(toWire), ...freshness };
         }
         const { limit, cursor } = parseInput(pageQuery, query);
         const channels = await deps.readStates.listChannels(user_id, {
           limit,
           ...(cursor === undefined ? {} : { after: cursor }),
         });
+        const freshness = deps.freshness?.(channels);
         const views = await deps.readStates.lookup(user_id, channels);
         return {
           user_id,
           read_states: views.map(toWire),
           next_cursor: channels.length === limit ? (channels.at(-1) ?? null) : null,
+          ...freshness,
         };
       });
 
       v1.post('/read-states/query', async (request) => {
         const { user_id, channel_ids } = parseInput(queryBody, request.body);
+        const freshness = deps.freshness?.(channel_ids);
         const views = await deps.readStates.lookup(user_id, channel_ids);
-        return { user_id, read_states: views.map(toWire) };
+        return { user_id, read_states: views.map(toWire), ...freshness };
       });
       done();
     },
