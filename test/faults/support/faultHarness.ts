@@ -263,7 +263,7 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
   const acceptableMemo = new Map<string, { length: number; views: Set<string> }>();
   /** Whether `view` is the read state after some prefix of the channel's history (prefixViews.ts). */
   function acceptable(user: Snowflake, view: WireView): boolean {
-    const entry = historyOf(view.channel_id);
+    const entry = history.get(view.channel_id) ?? { messages: [], acks: [] };
     const length = entry.messages.length + entry.acks.length;
     const id = `${user}/${view.channel_id}`;
     let known = acceptableMemo.get(id);
