@@ -1,4 +1,4 @@
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import { decodeEvent } from '../contract/decode.ts';
 import type { ChatEvent, TopicKind } from '../contract/events.ts';
 import type { Logger } from '../logger.ts';
@@ -122,8 +122,10 @@ export function createProjector(options: ProjectorOptions): Projector {
     groupId: options.groupId,
     sessionTimeout: options.sessionTimeoutMs,
     heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10),
-    // Partition p of both topics to one member: its RocksDB then holds p's whole state.
-    partitionAssigners: [coPartitionedAssigner],
+    // Partition p of both topics to one member: its RocksDB then holds p's whole state. Round robin only while an
+    // older instance in the group knows no other (a rolling upgrade): a partition it splits is served by no one,
+    // and each topic's stored offset lets whoever gets it whole later catch up exactly.
+    partitionAssigners: [coPartitionedAssigner, PartitionAssigners.roundRobin],
     // kafkajs restarts the consumer after a retriable crash (brokers away, a failed chunk); RocksDB's offsets
     // say where to go on. A non-retriable one (say, authorisation) reaches CRASH with restart false: fatal.
     retry: { retries: 5, restartOnFailure: () => Promise.resolve(!stopping) },
@@ -211,9 +213,13 @@ export function createProjector(options: ProjectorOptions): Projector {
     return undefined;
   }
 
-  /** After an assignment: the log ends each owned partition must reach before it is served. */
-  async function readCatchUpTargets(token: number, partitions: readonly number[]): Promise<void> {
-    if (owned === undefined || partitions.length === 0) return;
+  /**
+   * After an assignment: each assigned partition resumes at the offset stored in RocksDB, whatever the group's
+   * committed offsets say (a partition that comes from another instance would otherwise wait at that instance's
+   * position for a batch that never comes), once the stored offset is checked against the log. Owned partitions
+   * learn the log ends they must reach before they are served.
+   */
+  async function resumeAssigned(token: number | undefined, partitions: readonly number[]): Promise<void> {
     const targets = new Map<number, CatchUpTarget>();
     for (const partition of partitions) targets.set(partition, { messages: 0n, acks: 0n });
     for (const topic of [topics.messages, topics.acks]) {
@@ -229,11 +235,15 @@ export function createProjector(options: ProjectorOptions): Projector {
           fatal(problem);
           return;
         }
+        const from = stored ?? BigInt(found.low);
+        if (!assigned.has(`${topic}:${partition}`)) continue;
+        // A batch applied meanwhile moved the stored offset on: the wholly-applied check seeks forward again.
+        consumer.seek({ topic, partition, offset: from.toString() });
         target[kind] = BigInt(found.high);
-        owned.applied(partition, kind, stored ?? BigInt(found.low));
+        owned?.applied(partition, kind, from);
       }
     }
-    owned.caughtUpAt(token, targets);
+    if (token !== undefined) owned?.caughtUpAt(token, targets);
   }
 
   /** Blocks (heartbeating) until the dead letters are stored: no offset may pass a record that is neither applied nor kept. */
@@ -441,15 +451,13 @@ export function createProjector(options: ProjectorOptions): Projector {
           options.hotTier?.forgetAll();
         }
         log.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
-        if (owned !== undefined) {
-          const acks = new Set(event.payload.memberAssignment[topics.acks] ?? []);
-          const both = (event.payload.memberAssignment[topics.messages] ?? []).filter((p) => acks.has(p));
-          const token = owned.assigned(both);
-          readCatchUpTargets(token, both).catch((error: unknown) => {
-            // The partitions stay restoring (503) until the next assignment reads them again.
-            log.error({ err: error }, 'cannot read the log ends of the assigned partitions');
-          });
-        }
+        const acks = new Set(event.payload.memberAssignment[topics.acks] ?? []);
+        const both = (event.payload.memberAssignment[topics.messages] ?? []).filter((p) => acks.has(p));
+        const token = owned?.assigned(both);
+        resumeAssigned(token, both).catch((error: unknown) => {
+          // Owned partitions stay restoring (503) until the next assignment reads them again.
+          log.error({ err: error }, 'cannot read the offsets of the assigned partitions');
+        });
         // Report assigned partitions right away, from RocksDB, before their first batch arrives.
         for (const [id, { topic, partition }] of assigned) {
           void storedOffset(topic, partition).then((stored) => {
