@@ -22,10 +22,22 @@ export class RecordNotLoaded extends Error {
 }
 
 const DELETED = Symbol('deleted');
-/** A write the hot tier mirrors: the read-state and channel records (neither is ever deleted). */
+
+/**
+ * A write the hot tier mirrors: the read-state and channel records (neither is ever deleted), and the size of
+ * OWN(c, u) (live messages u wrote in c), which the answer for a pair without a read state depends on.
+ */
 export type HotWrite =
   | { kind: 'channel'; channelId: string; record: ChannelRecord }
-  | { kind: 'readState'; userId: string; channelId: string; record: ReadStateRecord };
+  | { kind: 'readState'; userId: string; channelId: string; record: ReadStateRecord }
+  | { kind: 'ownCount'; userId: string; channelId: string; count: number };
+
+function ownCount(index: MemberIndexId, count: number): HotWrite | undefined {
+  return index.kind === 'own'
+    ? { kind: 'ownCount', userId: index.user_id, channelId: index.channel_id, count }
+    : undefined;
+}
+
 type Slot = { key: Buffer; value: unknown; hot?: HotWrite };
 
 /**
@@ -181,10 +193,10 @@ export class BatchStore implements ProjectionStore {
     return this.read(indexHeaderKey(this.partition, index)) as RankIndexHeader | undefined;
   }
   putIndexHeader(index: MemberIndexId, header: RankIndexHeader): void {
-    this.write(indexHeaderKey(this.partition, index), header);
+    this.write(indexHeaderKey(this.partition, index), header, ownCount(index, header.size));
   }
   deleteIndexHeader(index: MemberIndexId): void {
-    this.write(indexHeaderKey(this.partition, index), DELETED);
+    this.write(indexHeaderKey(this.partition, index), DELETED, ownCount(index, 0));
   }
   getIndexNode(index: RankIndexId, node: number): RankNode | undefined {
     return this.read(indexNodeKey(this.partition, index, node)) as RankNode | undefined;

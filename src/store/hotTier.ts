@@ -14,10 +14,12 @@ import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from './snowfl
  * The hot tier of the read path: copies of the read-state and channel records in two off-heap tables, enough to
  * answer `readStateOf` in O(1) with no RocksDB read in the common cases. It answers only when the answer is
  * exactly what `readStateOf` would compute from the same records (the rules of `liveAbove`); otherwise it
- * declines (undefined) and the caller reads through RocksDB.
+ * declines (undefined) and the caller reads through RocksDB. A pair without a read state is held too (a
+ * negative entry: `putNoReadState`), in a read-state slot of its own, so repeated lookups of it stay here.
  *
- * Staying exact is the caller's part: put every read-state and channel record the projector writes, in write
- * order, and all of one batch's in one synchronous run (a read then never sees half a batch). An entry may go
+ * Staying exact is the caller's part: put every read-state and channel record the projector writes, and every
+ * new size of OWN(c, u) (`updateNoReadState`), in write order, and all of one batch's in one synchronous run (a
+ * read then never sees half a batch). An entry may go
  * missing (evicted, never put) but must never be older than RocksDB: filling it from a RocksDB read must not
  * overwrite a newer put, and a partition handed to another instance must be dropped (`clear`), since its
  * records will change elsewhere.
@@ -33,6 +35,13 @@ export interface HotTier extends HotTierReader {
   /** Runs `write` (puts and deletes) as one step for readers: none sees part of it. */
   update(write: () => void): void;
   putReadState(userId: Snowflake, channelId: Snowflake, record: ReadStateRecord): void;
+  /**
+   * The user has no read state in the channel and wrote `ownCount` of its live messages (the size of OWN(c, u)):
+   * all `readStateOf` needs besides the channel. A later `putReadState` of the pair replaces it.
+   */
+  putNoReadState(userId: Snowflake, channelId: Snowflake, ownCount: number): void;
+  /** The user's OWN(c, u) changed size: a held negative entry follows; a read state or no entry is left alone. */
+  updateNoReadState(userId: Snowflake, channelId: Snowflake, ownCount: number): void;
   deleteReadState(userId: Snowflake, channelId: Snowflake): void;
   /** Keeps the epoch, the live count and the head. */
   putChannel(channelId: Snowflake, record: ChannelRecord): void;
@@ -45,7 +54,7 @@ export interface HotTierReader {
   /**
    * The view `readStateOf` gives, when both records are held and the live messages above the pointer follow
    * from them: the pointer is null, at or above the head, or its snapshot is of the channel's current epoch.
-   * Otherwise undefined, also for a user with no read state in the channel (that takes the OWN header).
+   * For a pair held as having no read state, the view of one with `has_read_state` false. Otherwise undefined.
    */
   readView(userId: Snowflake, channelId: Snowflake): ReadStateView | undefined;
   stats(): HotTierStats;
@@ -91,6 +100,8 @@ const DEFAULT_READ_STATE_SHARE = 0.75;
 
 // Read-state values. The snapshot is kept as `below` = live_count − count (the live messages at or below the
 // pointer then): live above now = live count now − below, the same sum as liveAbove's, in one word fewer.
+// A negative entry (no read state) is answered as readStateOf answers it: as a read state with a null pointer
+// (every live message is above it), own_above = the size of OWN(c, u) and no mentions, flagged NO_READ_STATE.
 const RS_POINTER_HI = 0;
 const RS_POINTER_LO = 1;
 const RS_FLAGS = 2;
@@ -101,6 +112,7 @@ const RS_SNAPSHOT_BELOW = 6;
 const RS_WORDS = 7;
 const HAS_POINTER = 1;
 const HAS_SNAPSHOT = 2;
+const NO_READ_STATE = 4;
 
 // Channel values.
 const CH_EPOCH = 0;
@@ -212,6 +224,44 @@ export function createHotTier(options: HotTierOptions): HotTier {
       });
     },
 
+    putNoReadState(userId, channelId, ownCount) {
+      parseSnowflakeInto(userId, keys, 0);
+      parseSnowflakeInto(channelId, keys, 2);
+      const uHi = keys[0] ?? 0;
+      const uLo = keys[1] ?? 0;
+      const cHi = keys[2] ?? 0;
+      const cLo = keys[3] ?? 0;
+      writing(() => {
+        if (!isWord(ownCount)) {
+          readStates.delete(uHi, uLo, cHi, cLo);
+          return;
+        }
+        readState.fill(0);
+        readState[RS_FLAGS] = NO_READ_STATE;
+        readState[RS_OWN_ABOVE] = ownCount;
+        readStates.set(uHi, uLo, cHi, cLo, readState);
+      });
+    },
+
+    updateNoReadState(userId, channelId, ownCount) {
+      parseSnowflakeInto(userId, keys, 0);
+      parseSnowflakeInto(channelId, keys, 2);
+      const uHi = keys[0] ?? 0;
+      const uLo = keys[1] ?? 0;
+      const cHi = keys[2] ?? 0;
+      const cLo = keys[3] ?? 0;
+      if (readStates.peek(uHi, uLo, cHi, cLo, readState) < 0) return;
+      if (((readState[RS_FLAGS] ?? 0) & NO_READ_STATE) === 0) return;
+      writing(() => {
+        if (!isWord(ownCount)) {
+          readStates.delete(uHi, uLo, cHi, cLo);
+          return;
+        }
+        readState[RS_OWN_ABOVE] = ownCount;
+        readStates.set(uHi, uLo, cHi, cLo, readState);
+      });
+    },
+
     deleteReadState(userId, channelId) {
       parseSnowflakeInto(userId, keys, 0);
       parseSnowflakeInto(channelId, keys, 2);
@@ -306,7 +356,8 @@ function createReader(readStates: OffHeapTable, channels: OffHeapTable, sequence
     const pointerLo = readState[RS_POINTER_LO] ?? 0;
     const headHi = channel[CH_HEAD_HI] ?? 0;
     const headLo = channel[CH_HEAD_LO] ?? 0;
-    // The cases of liveAbove, in its order; its rank query is the one case left to RocksDB.
+    // The cases of liveAbove, in its order; its rank query is the one case left to RocksDB. A negative entry has
+    // no pointer, so it takes the second.
     let above: number;
     if (!hasHead) above = 0;
     else if ((flags & HAS_POINTER) === 0) above = liveCount;
@@ -319,7 +370,7 @@ function createReader(readStates: OffHeapTable, channels: OffHeapTable, sequence
     return {
       user_id: userId,
       channel_id: channelId,
-      has_read_state: true,
+      has_read_state: (flags & NO_READ_STATE) === 0,
       last_acked_message_id: (flags & HAS_POINTER) === 0 ? null : formatSnowflakeWords(pointerHi, pointerLo),
       last_message_id: hasHead ? formatSnowflakeWords(headHi, headLo) : null,
       unread_count: above - (readState[RS_OWN_ABOVE] ?? 0),

@@ -3,6 +3,16 @@ import type { ChannelRecord, ReadStateRecord } from '../projection/records.ts';
 import type { HotWrite } from './batchStore.ts';
 import type { HotTier } from './hotTier.ts';
 
+/** What a read of RocksDB found for one (user, channel): enough for the hot tier to answer it next time. */
+export type PairRecords = {
+  /** Undefined when the channel has no record (nothing was ever sent there). */
+  readonly channel: ChannelRecord | undefined;
+} & (
+  | { readonly readState: ReadStateRecord }
+  /** No read state: `ownCount` is how many of the channel's live messages the user wrote (OWN(c, u)'s size). */
+  | { readonly readState: undefined; readonly ownCount: number }
+);
+
 /**
  * Keeps the hot tier in step with RocksDB, on the thread that writes both. The projector tells it before and
  * after each partition write; a read through RocksDB may fill the tier with what it read, but only if no write
@@ -16,17 +26,13 @@ export interface HotTierMirror {
   /** The partition's write version: take it before reading RocksDB, hand it to `fill` after. */
   version(partition: number): number;
   /** Puts what a read found, unless `partition` was written since `version` was taken. */
-  fill(
-    partition: number,
-    version: number,
-    userId: Snowflake,
-    channelId: Snowflake,
-    readState: ReadStateRecord,
-    channel: ChannelRecord,
-  ): void;
+  fill(partition: number, version: number, userId: Snowflake, channelId: Snowflake, found: PairRecords): void;
   /** This instance lost partitions (a rebalance): their records will change elsewhere, so forget everything. */
   forgetAll(): void;
 }
+
+/** readStateOf reads a channel without a record as one without live messages, and so does the hot tier. */
+const NO_CHANNEL: ChannelRecord = { epoch: 0, live: null };
 
 export function createHotTierMirror(hot: HotTier): HotTierMirror {
   const versions = new Map<number, number>();
@@ -41,8 +47,16 @@ export function createHotTierMirror(hot: HotTier): HotTierMirror {
       for (const group of writes) {
         hot.update(() => {
           for (const write of group) {
-            if (write.kind === 'channel') hot.putChannel(write.channelId, write.record);
-            else hot.putReadState(write.userId, write.channelId, write.record);
+            switch (write.kind) {
+              case 'channel':
+                hot.putChannel(write.channelId, write.record);
+                break;
+              case 'readState':
+                hot.putReadState(write.userId, write.channelId, write.record);
+                break;
+              case 'ownCount':
+                hot.updateNoReadState(write.userId, write.channelId, write.count);
+            }
           }
         });
       }
@@ -50,11 +64,12 @@ export function createHotTierMirror(hot: HotTier): HotTierMirror {
       bump(partition);
     },
     version: (partition) => (versions.get(partition) ?? 0) + generation * 2 ** 32,
-    fill(partition, version, userId, channelId, readState, channel) {
+    fill(partition, version, userId, channelId, found) {
       if ((versions.get(partition) ?? 0) + generation * 2 ** 32 !== version) return;
       hot.update(() => {
-        hot.putChannel(channelId, channel);
-        hot.putReadState(userId, channelId, readState);
+        hot.putChannel(channelId, found.channel ?? NO_CHANNEL);
+        if (found.readState === undefined) hot.putNoReadState(userId, channelId, found.ownCount);
+        else hot.putReadState(userId, channelId, found.readState);
       });
     },
     forgetAll() {

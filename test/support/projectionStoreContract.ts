@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ChatEvent } from '../../src/contract/events.ts';
 import { applyEvent } from '../../src/projection/applyEvent.ts';
 import { channelHeadOf } from '../../src/projection/channelHeadOf.ts';
 import { readStateOf } from '../../src/projection/readStateOf.ts';
@@ -99,6 +100,34 @@ export function describeProjectionStoreContract(
       store.deleteIndexNode(own, 3);
       expect(store.getIndexHeader(own)).toBeUndefined();
       expect(store.getIndexNode(own, 3)).toBeUndefined();
+    });
+
+    it('answers a pair without a read state from the channel and OWN, until a mention or an ack creates one', () => {
+      const store = create(4);
+      const reference = createReferenceModel();
+      const apply = (event: ChatEvent) => {
+        applyEvent(store, event);
+        reference.apply(event);
+      };
+      const answersAsReference = (hasReadState: boolean) => {
+        expect(store.getReadState('2', '9') !== undefined).toBe(hasReadState);
+        expect(readStateOf(store, '2', '9')).toEqual(reference.readState('2', '9'));
+        expect(readStateOf(store, '2', '9').has_read_state).toBe(hasReadState);
+      };
+      // Before the channel has a record, then with messages of others and of the user's own, then fewer.
+      answersAsReference(false);
+      apply(sent({ channel: '9', id: '100', author: '1' }));
+      apply(sent({ channel: '9', id: '101', author: '2' }));
+      apply(sent({ channel: '9', id: '103', author: '2', mentions: ['2'] }));
+      answersAsReference(false);
+      apply(deleted({ channel: '9', id: '101' }));
+      apply(deleted({ channel: '9', id: '100' }));
+      answersAsReference(false);
+      apply(sent({ channel: '9', id: '104', author: '1', mentions: ['2'] }));
+      answersAsReference(true);
+      apply(acked({ channel: '8', user: '2', id: '1' }));
+      expect(readStateOf(store, '2', '8')).toEqual(reference.readState('2', '8'));
+      expect(readStateOf(store, '2', '8').has_read_state).toBe(true);
     });
 
     it('carries the projection to the same read states as the reference model', () => {

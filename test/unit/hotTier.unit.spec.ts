@@ -3,14 +3,19 @@ import { describe, expect, it } from 'vitest';
 import type { ChatEvent } from '../../src/contract/events.ts';
 import type { Snowflake } from '../../src/contract/snowflake.ts';
 import { applyEvent } from '../../src/projection/applyEvent.ts';
+import { membersAbove, ownIndex } from '../../src/projection/memberIndexes.ts';
 import { createMemoryStore, type MemoryStore } from '../../src/projection/memoryStore.ts';
 import { readStateOf } from '../../src/projection/readStateOf.ts';
 import type { ProjectionStore } from '../../src/projection/store.ts';
 import { createHotTier, type HotTier, type HotTierOptions } from '../../src/store/hotTier.ts';
+import { createHotTierMirror, type HotTierMirror } from '../../src/store/hotTierMirror.ts';
 import { chatHistory, interleave, SMALL_UNIVERSE, topicPicks } from '../support/chatHistory.ts';
 import { acked, deleted, sent } from '../support/eventBuilders.ts';
 
-/** The memory store, with every read-state and channel write also put into the hot tier, as the projector will. */
+/**
+ * The memory store, with every read-state, channel and OWN-size write also put into the hot tier, as the
+ * projector's mirror does (BatchStore's HotWrites).
+ */
 function mirrored(store: MemoryStore, hot: HotTier): ProjectionStore {
   return {
     ...store,
@@ -22,7 +27,29 @@ function mirrored(store: MemoryStore, hot: HotTier): ProjectionStore {
       store.putReadState(userId, channelId, record);
       hot.putReadState(userId, channelId, record);
     },
+    putIndexHeader: (index, header) => {
+      store.putIndexHeader(index, header);
+      if (index.kind === 'own') hot.updateNoReadState(index.user_id, index.channel_id, header.size);
+    },
+    deleteIndexHeader: (index) => {
+      store.deleteIndexHeader(index);
+      if (index.kind === 'own') hot.updateNoReadState(index.user_id, index.channel_id, 0);
+    },
   };
+}
+
+/** What a read through RocksDB would put into the tier for the pair, by the mirror's own fill. */
+function fillFrom(store: MemoryStore, mirror: HotTierMirror, userId: Snowflake, channelId: Snowflake): void {
+  const channel = store.getChannel(channelId);
+  const readState = store.getReadState(userId, channelId);
+  const ownCount = membersAbove(store, ownIndex(channelId, userId), null);
+  mirror.fill(
+    0,
+    mirror.version(0),
+    userId,
+    channelId,
+    readState === undefined ? { channel, readState, ownCount } : { channel, readState },
+  );
 }
 
 /**
@@ -63,8 +90,8 @@ const BUDGETS: readonly HotTierOptions[] = [
 
 describe('the hot tier never answers anything RocksDB would not', () => {
   it('equals readStateOf whenever it answers, over random histories', () => {
-    // Per budget: reads answered, reads of a pair with a read state, evictions.
-    const tally = BUDGETS.map(() => ({ answered: 0, withReadState: 0, evictions: 0 }));
+    // Per budget: reads answered, of them of pairs without a read state, reads of a pair with one, evictions.
+    const tally = BUDGETS.map(() => ({ answered: 0, negative: 0, withReadState: 0, evictions: 0 }));
     fc.assert(
       fc.property(
         chatHistory(SMALL_UNIVERSE, { maxMessages: 40, maxAcks: 30 }),
@@ -72,11 +99,19 @@ describe('the hot tier never answers anything RocksDB would not', () => {
         fc.constantFrom(...OFFSETS),
         fc.constantFrom(...BUDGETS),
         fc.boolean(),
-        (history, picks, offset, budget, weakHash) => {
-          const counts = tally[BUDGETS.indexOf(budget)] ?? { answered: 0, withReadState: 0, evictions: 0 };
+        fc.nat(3),
+        (history, picks, offset, budget, weakHash, fillEvery) => {
+          const counts = tally[BUDGETS.indexOf(budget)] ?? {
+            answered: 0,
+            negative: 0,
+            withReadState: 0,
+            evictions: 0,
+          };
           const store = createMemoryStore({ fanout: 4 });
           const hot = createHotTier({ ...budget, ...(weakHash ? { hash: () => 0 } : {}) });
+          const mirror = createHotTierMirror(hot);
           const projection = mirrored(store, hot);
+          let reads = 0;
           const shift = (id: Snowflake) => (BigInt(id) + offset).toString();
           const users = SMALL_UNIVERSE.users.map(shift);
           const channels = SMALL_UNIVERSE.channels.map(shift);
@@ -88,7 +123,12 @@ describe('the hot tier never answers anything RocksDB would not', () => {
                 if (view !== undefined) {
                   expect(view).toEqual(readStateOf(store, user, channel));
                   counts.answered++;
+                  if (!view.has_read_state) counts.negative++;
+                } else if (fillEvery === 0 || reads % fillEvery === 0) {
+                  // Declined: RocksDB answers, and fills the tier (also with "no read state here").
+                  fillFrom(store, mirror, user, channel);
                 }
+                reads++;
                 if (store.getReadState(user, channel) !== undefined) counts.withReadState++;
               }
             }
@@ -100,13 +140,15 @@ describe('the hot tier never answers anything RocksDB would not', () => {
       { numRuns: 300 },
     );
     // Not vacuous: the small budgets evict and still answer; with room, random histories (which delete and send
-    // late often) still have most reads of read states answered.
+    // late often) still have most reads of read states answered, and pairs without one are answered too.
     const [tiny, small, roomy] = tally;
     expect(tiny?.evictions).toBeGreaterThan(100);
     expect(small?.evictions).toBeGreaterThan(100);
     expect(tiny?.answered).toBeGreaterThan(100);
+    expect(tiny?.negative).toBeGreaterThan(10);
     expect(roomy?.evictions).toBe(0);
     expect(roomy?.answered).toBeGreaterThan((roomy?.withReadState ?? 0) / 2);
+    expect(roomy?.negative).toBeGreaterThan(1_000);
   });
 
   it('walks through the worked example of docs/semantics.md, answering where the records suffice', () => {
@@ -232,6 +274,48 @@ describe('HotTier', () => {
     hot.putReadState('1', '2', record);
     hot.deleteChannel('2');
     expect(hot.readView('1', '2')).toBeUndefined();
+  });
+
+  it('holds that a pair has no read state, until a read state replaces it', () => {
+    const hot = createHotTier({ bytesBudget: 2 ** 16 });
+    hot.putNoReadState('1', '2', 3);
+    expect(hot.readView('1', '2')).toBeUndefined();
+    hot.putChannel('2', channel);
+    // All 12 live messages are above a missing pointer; 3 of them are the user's own.
+    const none = {
+      user_id: '1',
+      channel_id: '2',
+      has_read_state: false,
+      last_acked_message_id: null,
+      last_message_id: '20',
+      unread_count: 9,
+      mention_count: 0,
+    };
+    expect(hot.readView('1', '2')).toEqual(none);
+    // The user wrote another message (the channel moved too), then deleted all of theirs.
+    hot.putChannel('2', { ...channel, live: { ...channel.live, size: 13, max: '21' } });
+    hot.updateNoReadState('1', '2', 4);
+    expect(hot.readView('1', '2')).toMatchObject({ has_read_state: false, unread_count: 9 });
+    hot.putChannel('2', { ...channel, live: { ...channel.live, size: 9, max: '21' } });
+    hot.updateNoReadState('1', '2', 0);
+    expect(hot.readView('1', '2')).toMatchObject({ has_read_state: false, unread_count: 9 });
+    // An OWN size that does not fit a word drops the entry rather than keep a wrong one.
+    hot.updateNoReadState('1', '2', 2 ** 32);
+    expect(hot.readView('1', '2')).toBeUndefined();
+    hot.putNoReadState('1', '2', 2 ** 32);
+    expect(hot.readView('1', '2')).toBeUndefined();
+
+    hot.putNoReadState('1', '2', 0);
+    hot.putChannel('2', channel);
+    hot.putReadState('1', '2', record);
+    expect(hot.readView('1', '2')).toMatchObject({ has_read_state: true, last_acked_message_id: '5' });
+    // A read state is never touched by OWN's size: its own_above already counts what it must.
+    hot.updateNoReadState('1', '2', 7);
+    expect(hot.readView('1', '2')).toMatchObject({ has_read_state: true, unread_count: 5 });
+    // Nor is a pair the tier does not hold: it stays missing.
+    hot.updateNoReadState('3', '2', 7);
+    expect(hot.readView('3', '2')).toBeUndefined();
+    expect(hot.stats().readStates.size).toBe(1);
   });
 
   it('drops an entry whose numbers do not fit a word, instead of keeping the older one', () => {

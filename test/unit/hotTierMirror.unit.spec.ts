@@ -39,23 +39,62 @@ describe('the hot tier mirror', () => {
     mirror.beforeWrite(1);
     mirror.afterWrite(1, [[{ kind: 'channel', channelId: '5', record: channel(4) }]]);
     // ...so the read's older records must not land.
-    mirror.fill(1, before, '9', '5', readState, channel(3));
+    mirror.fill(1, before, '9', '5', { readState, channel: channel(3) });
     expect(hot.readView('9', '5')).toBeUndefined();
 
     // A read of another partition is unaffected, and a read that began after the write fills.
-    mirror.fill(2, mirror.version(2), '9', '6', readState, channel(7));
+    mirror.fill(2, mirror.version(2), '9', '6', { readState, channel: channel(7) });
     expect(hot.readView('9', '6')).toMatchObject({ unread_count: 7 });
-    mirror.fill(1, mirror.version(1), '9', '5', readState, channel(4));
+    mirror.fill(1, mirror.version(1), '9', '5', { readState, channel: channel(4) });
     expect(hot.readView('9', '5')).toMatchObject({ unread_count: 4 });
+  });
+
+  it('fills that a pair has no read state, also in a channel without a record, until a write replaces it', () => {
+    const { hot, mirror } = setup();
+    mirror.fill(0, mirror.version(0), '9', '5', { readState: undefined, ownCount: 1, channel: channel(3) });
+    expect(hot.readView('9', '5')).toMatchObject({ has_read_state: false, unread_count: 2 });
+    // readStateOf reads a channel without a record as one without messages: nothing unread, no last message.
+    mirror.fill(0, mirror.version(0), '9', '6', { readState: undefined, ownCount: 0, channel: undefined });
+    expect(hot.readView('9', '6')).toEqual({
+      user_id: '9',
+      channel_id: '6',
+      has_read_state: false,
+      last_acked_message_id: null,
+      last_message_id: null,
+      unread_count: 0,
+      mention_count: 0,
+    });
+    // A batch: user 9 wrote in channel 5 (OWN grew), then acked in channel 6 (a read state, and its channel).
+    mirror.beforeWrite(0);
+    mirror.afterWrite(0, [
+      [
+        { kind: 'channel', channelId: '5', record: channel(4) },
+        { kind: 'ownCount', userId: '9', channelId: '5', count: 2 },
+      ],
+      [
+        { kind: 'channel', channelId: '6', record: channel(1) },
+        {
+          kind: 'readState',
+          userId: '9',
+          channelId: '6',
+          record: { ...readState, last_acked_message_id: '1' },
+        },
+      ],
+    ]);
+    expect(hot.readView('9', '5')).toMatchObject({ has_read_state: false, unread_count: 2 });
+    expect(hot.readView('9', '6')).toMatchObject({ has_read_state: true, last_acked_message_id: '1' });
+    // A fill read before that write must not put the negative entry back.
+    mirror.fill(0, 0, '9', '6', { readState: undefined, ownCount: 0, channel: undefined });
+    expect(hot.readView('9', '6')).toMatchObject({ has_read_state: true });
   });
 
   it('forgets everything on a rebalance, including reads that began before it', () => {
     const { hot, mirror } = setup();
-    mirror.fill(0, mirror.version(0), '9', '5', readState, channel(3));
+    mirror.fill(0, mirror.version(0), '9', '5', { readState, channel: channel(3) });
     const before = mirror.version(0);
     mirror.forgetAll();
     expect(hot.readView('9', '5')).toBeUndefined();
-    mirror.fill(0, before, '9', '5', readState, channel(3));
+    mirror.fill(0, before, '9', '5', { readState, channel: channel(3) });
     expect(hot.readView('9', '5')).toBeUndefined();
   });
 });
