@@ -17,12 +17,23 @@ export type PairRecords = {
  * Keeps the hot tier in step with RocksDB, on the thread that writes both. The projector tells it before and
  * after each partition write; a read through RocksDB may fill the tier with what it read, but only if no write
  * to that partition began meanwhile (a fill must never put back a record older than one already put).
+ *
+ * While a write is under way, RocksDB may hold its records before the tier does: a read of RocksDB then could
+ * serve a value that the next read, answered by the tier, goes back on. So readers of RocksDB wait for the write
+ * under way (`writing`) and check that none began while they read (queryReadStates).
  */
 export interface HotTierMirror {
   /** Called synchronously just before RocksDB is written for `partition`. */
   beforeWrite(partition: number): void;
   /** Called synchronously right after that write, with the batch's read-state and channel records. */
   afterWrite(partition: number, writes: readonly (readonly HotWrite[])[]): void;
+  /**
+   * Called instead of `afterWrite` when the write failed. Whether any of it landed is unknown, so the tier forgets
+   * everything (it must not stay older than RocksDB), and reads waiting for the write go on.
+   */
+  writeFailed(partition: number): void;
+  /** The write to `partition` under way, settled once it is mirrored (or failed); undefined when none is. */
+  writing(partition: number): Promise<void> | undefined;
   /** The partition's write version: take it before reading RocksDB, hand it to `fill` after. */
   version(partition: number): number;
   /** Puts what a read found, unless `partition` was written since `version` was taken. */
@@ -36,12 +47,25 @@ const NO_CHANNEL: ChannelRecord = { epoch: 0, live: null };
 
 export function createHotTierMirror(hot: HotTier): HotTierMirror {
   const versions = new Map<number, number>();
+  const underWay = new Map<number, PromiseWithResolvers<void>>();
   // Bumped by forgetAll, so that a read that began before it fills nothing after it.
   let generation = 0;
   const bump = (partition: number) => versions.set(partition, (versions.get(partition) ?? 0) + 1);
+  const settle = (partition: number) => {
+    underWay.get(partition)?.resolve();
+    underWay.delete(partition);
+  };
+  const forgetAll = () => {
+    generation++;
+    hot.clear();
+  };
 
   return {
-    beforeWrite: bump,
+    beforeWrite(partition) {
+      bump(partition);
+      // A write that failed unreported is still under way: the next one to finish settles both.
+      if (!underWay.has(partition)) underWay.set(partition, Promise.withResolvers());
+    },
     afterWrite(partition, writes) {
       // One update per channel: a reader sees a channel's record and its members' read states change together.
       for (const group of writes) {
@@ -60,9 +84,16 @@ export function createHotTierMirror(hot: HotTier): HotTierMirror {
           }
         });
       }
-      // Again: a read that overlapped the write (were the write asynchronous) may have seen either side of it.
+      // Again: a read that overlapped the write may have seen either side of it.
       bump(partition);
+      settle(partition);
     },
+    writeFailed(partition) {
+      forgetAll();
+      bump(partition);
+      settle(partition);
+    },
+    writing: (partition) => underWay.get(partition)?.promise,
     version: (partition) => (versions.get(partition) ?? 0) + generation * 2 ** 32,
     fill(partition, version, userId, channelId, found) {
       if ((versions.get(partition) ?? 0) + generation * 2 ** 32 !== version) return;
@@ -72,9 +103,6 @@ export function createHotTierMirror(hot: HotTier): HotTierMirror {
         else hot.putReadState(userId, channelId, found.readState);
       });
     },
-    forgetAll() {
-      generation++;
-      hot.clear();
-    },
+    forgetAll,
   };
 }

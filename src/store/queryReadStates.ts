@@ -17,6 +17,10 @@ export interface StateLocation {
  * Read states of one user in the given channels, in the order asked, straight from RocksDB. With `hotTier`, the
  * records read are put there too (for a pair without a read state, that it has none), so the next read of the
  * same pair is answered without RocksDB.
+ *
+ * With `hotTier`, reads are also monotonic: RocksDB is read only between two writes of a partition, once the
+ * tier mirrors the first, and a read during which a write began is read again. So an answer is never newer
+ * than what the tier holds once it is given, and a later lookup answered by the tier cannot go back on it.
  */
 export async function queryReadStates(
   db: RocksDatabase,
@@ -25,24 +29,51 @@ export async function queryReadStates(
   channelIds: readonly Snowflake[],
   hotTier?: HotTierMirror,
 ): Promise<ReadStateView[]> {
-  // Taken before the first read: a partition written after this point fills nothing.
-  const versions = new Map(
-    channelIds.map((channelId) => {
-      const partition = location.partitionOf(channelId);
-      return [partition, hotTier?.version(partition) ?? -1];
-    }),
-  );
-  const pairs = await readPairs(db, location, userId, channelIds);
-  pairs.forEach(({ found }, i) => {
-    const channelId = channelIds[i] ?? '';
-    const partition = location.partitionOf(channelId);
-    hotTier?.fill(partition, versions.get(partition) ?? -1, userId, channelId, found);
-  });
-  return pairs.map((pair) => pair.view);
+  if (hotTier === undefined) return views(await readPairs(db, location, userId, channelIds));
+  const partitions = [...new Set(channelIds.map(location.partitionOf))];
+  // Taken first, before any wait: a fill is refused after a write or a forgetAll (a database switch) since.
+  const versions = new Map(partitions.map((partition) => [partition, hotTier.version(partition)]));
+  const moved = () => partitions.some((partition) => hotTier.version(partition) !== versions.get(partition));
+  if (writeUnderWay(hotTier, partitions) === undefined) {
+    const pairs = await readPairs(db, location, userId, channelIds).catch((error: unknown) => {
+      // Records from both sides of a write can look corrupt (a rank-index node it removed): read again.
+      if (moved()) return undefined;
+      throw error;
+    });
+    if (pairs !== undefined && !moved()) {
+      pairs.forEach(({ found }, i) => {
+        const channelId = channelIds[i] ?? '';
+        const partition = location.partitionOf(channelId);
+        hotTier.fill(partition, versions.get(partition) ?? -1, userId, channelId, found);
+      });
+      return views(pairs);
+    }
+  }
+  // A write was under way, or began during the read, which may then have seen part of it. Once it is mirrored,
+  // read again without yielding, so that no write can begin midway. Not filled: the versions moved, and taking
+  // them again could fill from a database that a rebuild switched away from meanwhile.
+  let write = writeUnderWay(hotTier, partitions);
+  while (write !== undefined) {
+    await write;
+    write = writeUnderWay(hotTier, partitions);
+  }
+  return views(readPairsNow(db, location, userId, channelIds));
+}
+
+function writeUnderWay(hotTier: HotTierMirror, partitions: readonly number[]): Promise<void> | undefined {
+  for (const partition of partitions) {
+    const write = hotTier.writing(partition);
+    if (write !== undefined) return write;
+  }
+  return undefined;
 }
 
 /** One pair's answer, and the records that give it, for the hot tier. */
 type PairRead = { view: ReadStateView; found: PairRecords };
+
+function views(pairs: readonly PairRead[]): ReadStateView[] {
+  return pairs.map((pair) => pair.view);
+}
 
 function pairRead(userId: Snowflake, channelId: Snowflake): (state: ProjectionStore) => PairRead {
   return (state) => {
@@ -104,6 +135,25 @@ async function readPairs(
     pairs.push(await plan.storeOf(location.partitionOf(channelId)).run(db, pairRead(userId, channelId)));
   }
   return pairs;
+}
+
+/** readPairs in one synchronous run: nothing else on this thread (no write) happens while it reads. */
+function readPairsNow(
+  db: RocksDatabase,
+  location: StateLocation,
+  userId: Snowflake,
+  channelIds: readonly Snowflake[],
+): PairRead[] {
+  const plan = planRead(location, userId, channelIds);
+  plan.load(db.getManySync(plan.keys));
+  return channelIds.map((channelId) => {
+    const store = plan.storeOf(location.partitionOf(channelId));
+    for (;;) {
+      const attempt = store.attempt(pairRead(userId, channelId));
+      if (attempt.done) return attempt.value;
+      store.load([attempt.missing], db.getManySync([attempt.missing]));
+    }
+  });
 }
 
 /**

@@ -26,13 +26,14 @@ export type ReadPath = {
   readonly engine: ReadStateSource;
   /** What the HTTP thread answers with: the tier (read through its own attached view), else the engine. */
   readonly reads: Pick<ReadStateSource, 'lookup'>;
-  /** Applies events as the projector does: per partition, in order, one mirrored write each. */
+  /** Applies events as the projector does: per partition, in order, one mirrored write each (or a failed one). */
   apply(events: readonly ChatEvent[]): Promise<void>;
 };
 
 /**
  * The service's read path in one thread, over any RocksDatabase: the projector's write sequence (projectEvents,
- * beforeWrite, the awaited write, commit, afterWrite) into a hot tier, and lookups as the HTTP thread makes them
+ * beforeWrite, the awaited write, commit, afterWrite; writeFailed if the write fails) into a hot tier, and
+ * lookups as the HTTP thread makes them
  * (the tier first, then queryReadStates). Channel ids are numbers; partition = id mod the count.
  */
 export function createReadPath(
@@ -71,7 +72,12 @@ export function createReadPath(
       for (const [partition, batch] of byPartition) {
         const { store, operations, hotWrites } = await projectEvents(db, partition, location.fanout, batch);
         mirror.beforeWrite(partition);
-        await db.write(operations);
+        try {
+          await db.write(operations);
+        } catch (error) {
+          mirror.writeFailed(partition);
+          throw error;
+        }
         store.commit();
         mirror.afterWrite(partition, hotWrites);
       }

@@ -88,6 +88,34 @@ describe('the hot tier mirror', () => {
     expect(hot.readView('9', '6')).toMatchObject({ has_read_state: true });
   });
 
+  it('tells readers which write is under way, until it is mirrored or failed', async () => {
+    const { hot, mirror } = setup();
+    expect(mirror.writing(0)).toBeUndefined();
+    mirror.beforeWrite(0);
+    const write = mirror.writing(0);
+    expect(write).toBeDefined();
+    expect(mirror.writing(1)).toBeUndefined();
+    let settled = false;
+    void write?.then(() => (settled = true));
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    mirror.afterWrite(0, [[{ kind: 'channel', channelId: '5', record: channel(3) }]]);
+    await write;
+    expect(mirror.writing(0)).toBeUndefined();
+
+    // A failed write may have landed: the tier forgets everything, and nobody waits for it any more.
+    mirror.fill(0, mirror.version(0), '9', '5', { readState, channel: channel(3) });
+    const before = mirror.version(0);
+    mirror.beforeWrite(0);
+    const failed = mirror.writing(0);
+    mirror.writeFailed(0);
+    await failed;
+    expect(mirror.writing(0)).toBeUndefined();
+    expect(hot.readView('9', '5')).toBeUndefined();
+    mirror.fill(0, before, '9', '5', { readState, channel: channel(3) });
+    expect(hot.readView('9', '5')).toBeUndefined();
+  });
+
   it('forgets everything on a rebalance, including reads that began before it', () => {
     const { hot, mirror } = setup();
     mirror.fill(0, mirror.version(0), '9', '5', { readState, channel: channel(3) });

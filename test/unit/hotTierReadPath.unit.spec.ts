@@ -1,11 +1,14 @@
 /**
  * The whole read path against the reference model: events applied as the projector applies them (mirrored into
  * the hot tier), lookups as the HTTP thread makes them (the tier, then RocksDB, which fills the tier), pairs
- * with and without a read state, in channels with and without messages.
+ * with and without a read state, in channels with and without messages; then with lookups racing the writes.
  */
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChatEvent } from '../../src/contract/events.ts';
+import { seededRandom } from '../../src/ops/seededRandom.ts';
+import type { ReadStateView } from '../../src/projection/readStateOf.ts';
 import type { HotTierOptions } from '../../src/store/hotTier.ts';
 import { openRocksDatabase, type RocksDatabase } from '../../src/store/rocksDatabase.ts';
 import { chatHistory, interleave, SMALL_UNIVERSE, topicPicks } from '../support/chatHistory.ts';
@@ -112,3 +115,68 @@ describe('the read path (hot tier, then RocksDB) answers as the reference model'
     expect(tally.heldNegative).toBeGreaterThan(5);
   }, 60_000);
 });
+
+describe('the read path with lookups racing the writes', () => {
+  it('gives each pair the state before or after the write under way, never going back to the older', async () => {
+    let raced = 0;
+    await fc.assert(
+      fc.asyncProperty(scenario, fc.integer(), async (run, seed) => {
+        const random = seededRandom(seed);
+        const turns = async (most: number) => {
+          for (let n = random() % (most + 1); n > 0; n--)
+            await new Promise((resolve) => setImmediate(resolve));
+        };
+        // Every read and write of RocksDB takes a few event-loop turns, on each side of touching the data.
+        const path = createReadPath(createMemoryRocksDatabase({ pause: () => random() % 3 }), {
+          hotTier: run.budget,
+        });
+        const before = createReferenceModel();
+        const after = createReferenceModel();
+        let now = 0;
+        for (const [i, chunk] of chunksOf(interleave(run.history, run.picks), run.chunkSizes).entries()) {
+          for (const event of chunk) after.apply(event);
+          // Per pair: when the first answer that only the state after this chunk gives was given.
+          const newerGiven = new Map<string, number>();
+          const lookups = run.lookups[i % run.lookups.length] ?? [];
+          const client = async (mine: typeof lookups) => {
+            for (const { user, channels } of [...mine, ...mine]) {
+              await turns(3);
+              const began = now++;
+              const views = await path.reads.lookup(user, channels);
+              const given = now++;
+              views.forEach((view, k) => {
+                const channel = channels[k] ?? '';
+                const pair = `${user}/${channel}`;
+                const [older, newer] = [before, after].map((model) => model.readState(user, channel));
+                expect([older, newer]).toContainEqual(view);
+                if (isDeepStrictEqual(view, older)) {
+                  const at = newerGiven.get(pair);
+                  if (at !== undefined && at < began) wentBack(pair, view, newer);
+                } else if (!newerGiven.has(pair)) {
+                  newerGiven.set(pair, given);
+                }
+              });
+            }
+          };
+          await Promise.all([
+            path.apply(chunk),
+            client(lookups.filter((_, k) => k % 2 === 0)),
+            client(lookups.filter((_, k) => k % 2 === 1)),
+          ]);
+          raced += newerGiven.size;
+          for (const event of chunk) before.apply(event);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // Not vacuous: many lookups were answered with a write's new state while the race was on.
+    expect(raced).toBeGreaterThan(300);
+  }, 60_000);
+});
+
+function wentBack(pair: string, older: ReadStateView, newer: ReadStateView | undefined): never {
+  throw new Error(
+    `${pair} was served ${JSON.stringify(older)} after ${JSON.stringify(newer)} had been served to a lookup ` +
+      'that ended before this one began',
+  );
+}
