@@ -21,7 +21,7 @@ import { temporaryRocksDir } from '../support/rocks.ts';
 const USERS = [...SMALL_UNIVERSE.users, '4'];
 const CHANNELS = [...SMALL_UNIVERSE.channels, '999'];
 
-/** 400 bytes hold 4 read states and 1 channel: everything is evicted all the time. */
+/** 400 bytes hold 2 read-state entries and 2 channels: everything is evicted all the time. */
 const BUDGETS: readonly HotTierOptions[] = [
   { bytesBudget: 400, readStateShare: 0.6 },
   { bytesBudget: 2 ** 20 },
