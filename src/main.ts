@@ -61,8 +61,13 @@ function startService(config: Config, logger: Logger) {
     logger.info({ exitCode }, 'stopped');
     process.exit(exitCode);
   };
-  process.once('SIGTERM', (signal) => void shutdown(signal, 0));
-  process.once('SIGINT', (signal) => void shutdown(signal, 0));
+  // These replace the CLI's early handlers (for the time the modules took to load). Added before those are
+  // removed: with no listener left for a moment, Node would drop a signal that arrived meanwhile.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const earlier = process.listeners(signal);
+    process.once(signal, (received) => void shutdown(received, 0));
+    for (const listener of earlier) process.removeListener(signal, listener);
+  }
   return { started: start(), shutdown };
 
   async function start(): Promise<void> {

@@ -81,12 +81,17 @@ export function createServingGeneration(options: {
       projector.resume();
     },
     async read(query) {
-      const on = db;
-      reading.set(on, (reading.get(on) ?? 0) + 1);
-      try {
-        return await query(on);
-      } finally {
-        reading.set(on, (reading.get(on) ?? 1) - 1);
+      // Read again when a rebuild switched databases meanwhile: an answer from the old one could be older than
+      // one already served from the new one.
+      for (;;) {
+        const on = db;
+        reading.set(on, (reading.get(on) ?? 0) + 1);
+        try {
+          const result = await query(on);
+          if (db === on) return result;
+        } finally {
+          reading.set(on, (reading.get(on) ?? 1) - 1);
+        }
       }
     },
     close: () => db.close(),

@@ -378,7 +378,15 @@ export function createProjector(options: ProjectorOptions): Projector {
       next = BigInt(last) + 1n;
       operations.push({ type: 'put', key: offsetKey(partition, kind), value: encodeOffset(next) });
       options.hotTier?.beforeWrite(partition);
-      await db.write(operations, { sync: options.syncWrites ?? true });
+      try {
+        await db.write(operations, { sync: options.syncWrites ?? true });
+      } catch (error) {
+        // Part of it may have landed: nothing cached may be trusted. kafkajs retries the batch, then restarts.
+        options.hotTier?.writeFailed(partition);
+        cache.clear();
+        log.error({ err: error, topic, partition }, 'writing to RocksDB failed; the batch is retried');
+        throw error;
+      }
       store.commit();
       options.hotTier?.afterWrite(partition, hotWrites);
       payload.resolveOffset(last);
