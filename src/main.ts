@@ -81,7 +81,10 @@ function startService(config: Config, logger: Logger) {
       onDeadLetterOutage: (paused) => {
         metrics.deadLetterStorePaused.set(paused ? 1 : 0);
       },
-      onFatal: (error) => void shutdown(`fatal: ${error.message}`, 1),
+      onFatal: (error) => {
+        logger.fatal({ err: error }, `stopping: ${error.message}`);
+        void shutdown(`fatal: ${error.message}`, 1);
+      },
     });
     stops.push({ name: 'engine', stop: () => engine.close() });
     const opened = await engine.opened;
@@ -94,6 +97,18 @@ function startService(config: Config, logger: Logger) {
           .progress()
           .map((p) => ({ topic: p.topic, partition: p.partition, lag: Number(p.high - p.stored) })),
       engine: () => engine.engineStats(),
+      lookupsRefused: () => engine.refusals(),
+      dependenciesUp: (): Record<string, boolean> => {
+        const known = engine.dependencies();
+        return known === undefined ? {} : { kafka: known.kafka.up, postgres: known.postgres.up };
+      },
+      partitionStates: () => {
+        const counts = { serving: 0, restoring: 0, not_owned: 0 };
+        for (let partition = 0; partition < partitionCountKnown; partition++) {
+          counts[partitions.state(partition)]++;
+        }
+        return counts;
+      },
       hotTier: () => {
         const { answered, declined } = hotTier.stats();
         const written = engine.hotTierStats();
@@ -113,6 +128,7 @@ function startService(config: Config, logger: Logger) {
     });
     // Set once the projector knows the partition count; until then lookups answer 503.
     let readStates: ReadStateSource | undefined = undefined;
+    let partitionCountKnown = 0;
     let freshness: ((channelIds: readonly Snowflake[]) => Freshness) | undefined = undefined;
     const whenStarted = (): ReadStateSource => {
       if (readStates === undefined) throw new ApiError('not_ready', 'the service is starting; retry shortly');
@@ -130,7 +146,7 @@ function startService(config: Config, logger: Logger) {
       dependencies: () => {
         const known = engine.dependencies();
         if (known === undefined) return { kafka: 'starting', postgres: 'starting' };
-        const say = (state: DependencyState) => (state.up ? 'up' : `unreachable: ${state.problem}`);
+        const say = (state: DependencyState) => (state.up ? 'up' : `down: ${state.problem}`);
         return { kafka: say(known.kafka), postgres: say(known.postgres) };
       },
       freshness: (channelIds) => freshness?.(channelIds),
@@ -148,6 +164,7 @@ function startService(config: Config, logger: Logger) {
       stop: () => withTimeout(engine.stopProjector(), PROJECTOR_STOP_TIMEOUT_MS, 'stopping the projector'),
     });
     const { partitionCount } = await engine.started;
+    partitionCountKnown = partitionCount;
     const partitionOf = createPartitionOf(partitionCount);
     freshness = (channelIds) => {
       const used = [...new Set(channelIds.map(partitionOf))].sort((a, b) => a - b);

@@ -14,6 +14,12 @@ export interface MetricSources {
   /** The engine thread's event loop and heap, as it last reported them. */
   engine?: () =>
     { eventLoopDelayMaxSeconds: number; eventLoopDelayP99Seconds: number; heapUsedBytes: number } | undefined;
+  /** Lookups refused since start: too many waiting on the engine, or the engine too slow to answer. */
+  lookupsRefused?: () => { overloaded: number; timedOut: number };
+  /** Per dependency, whether the engine last saw it up. */
+  dependenciesUp?: () => Record<string, boolean>;
+  /** How many partitions this instance serves, restores, or does not own (of those it could). */
+  partitionStates?: () => Record<'serving' | 'restoring' | 'not_owned', number>;
   hotTier: () => {
     tables?: { name: 'read_states' | 'channels'; entries: number; capacity: number; evictions: number }[];
     bytes?: number;
@@ -140,6 +146,41 @@ export function createMetrics(sources: MetricSources) {
       collect() {
         const engine = sources.engine?.();
         if (engine !== undefined) this.set(engine.heapUsedBytes);
+      },
+    }),
+    lookupsRefused: new Counter({
+      name: 'readstates_lookups_refused_total',
+      help: 'Lookups answered 503 because the engine had too many waiting (overloaded) or did not answer in time (engine_timeout)',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+      collect() {
+        const refused = sources.lookupsRefused?.();
+        if (refused === undefined) return;
+        this.reset();
+        this.inc({ reason: 'overloaded' }, refused.overloaded);
+        this.inc({ reason: 'engine_timeout' }, refused.timedOut);
+      },
+    }),
+    dependencyUp: new Gauge({
+      name: 'readstates_dependency_up',
+      help: 'Whether the engine last saw the dependency up (1) or not (0): kafka (the consumer) and postgres',
+      labelNames: ['dependency'] as const,
+      registers: [registry],
+      collect() {
+        const up = sources.dependenciesUp?.();
+        if (up === undefined) return;
+        for (const [dependency, isUp] of Object.entries(up)) this.set({ dependency }, isUp ? 1 : 0);
+      },
+    }),
+    partitions: new Gauge({
+      name: 'readstates_partitions',
+      help: 'Partitions by state on this instance: serving (answered), restoring (catching up, 503), not_owned',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        const states = sources.partitionStates?.();
+        if (states === undefined) return;
+        for (const [state, count] of Object.entries(states)) this.set({ state }, count);
       },
     }),
     httpRequestSeconds: new Histogram({

@@ -16,7 +16,7 @@ export function notReadyReason(
       ? ''
       : `; PostgreSQL is unreachable (${dependencies.postgres.problem}): dead letters wait for it`;
   if (dependencies !== undefined && !dependencies.kafka.up) {
-    return `Kafka is unreachable (${dependencies.kafka.problem}): the consumer reconnects by itself${postgres}`;
+    return `the Kafka consumer is down (${dependencies.kafka.problem}): it reconnects by itself${postgres}`;
   }
   if (!started) return `starting: the projector has not joined the consumer group yet${postgres}`;
   if (progress.length === 0) return `waiting for a partition assignment${postgres}`;

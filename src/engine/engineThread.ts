@@ -270,11 +270,20 @@ const handlers: { [T in EngineRequest['type']]: Handler<T> } = {
   close: async () => {
     closing = true;
     clearInterval(progressTimer);
-    // A rebuild in progress is abandoned: the next start deletes its generation.
-    await serving?.close();
-    await pool.dispose().catch(() => undefined);
-    await lock?.release();
-    // Whatever start-up still waits for (Kafka, PostgreSQL) ends with the thread; RocksDB is closed.
+    // Each step on its own: one that fails (RocksDB after a write error refuses to flush) must not keep the
+    // others from running, nor the thread from ending.
+    const steps: [string, () => Promise<unknown>][] = [
+      // A rebuild in progress is abandoned: the next start deletes its generation.
+      ['RocksDB', async () => serving?.close()],
+      ['PostgreSQL', () => pool.dispose()],
+      ['the DATA_DIR lock', async () => lock?.release()],
+    ];
+    for (const [name, step] of steps) {
+      await step().catch((error: unknown) => {
+        logger.error({ err: error }, `closing ${name} failed`);
+      });
+    }
+    // Whatever start-up still waits for (Kafka, PostgreSQL) ends with the thread.
     setImmediate(() => process.exit(0));
   },
 };

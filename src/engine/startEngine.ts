@@ -195,7 +195,8 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
     engineStats: () => engineStats,
     startRebuild: () => call({ type: 'startRebuild' }),
     rebuildStatus: () => call({ type: 'rebuildStatus' }),
-    stopProjector: () => call({ type: 'stopProjector' }),
+    // Nothing to stop once the thread is gone (it ended, or died: that is reported as fatal already).
+    stopProjector: () => (exited ? Promise.resolve() : call({ type: 'stopProjector' })),
     async close() {
       closing = true;
       if (exited) return;

@@ -381,10 +381,16 @@ export function createProjector(options: ProjectorOptions): Projector {
       try {
         await db.write(operations, { sync: options.syncWrites ?? true });
       } catch (error) {
-        // Part of it may have landed: nothing cached may be trusted. kafkajs retries the batch, then restarts.
+        // Part of it may have landed: nothing cached may be trusted. And RocksDB refuses every write after one
+        // failed (a full disk, an I/O error) until it is opened again: stop, so that a restart reopens it and
+        // replays from the offsets it holds (exact, as after a crash).
         options.hotTier?.writeFailed(partition);
         cache.clear();
-        log.error({ err: error, topic, partition }, 'writing to RocksDB failed; the batch is retried');
+        fatal(
+          `writing to RocksDB in DATA_DIR failed (${(error as Error).message}); RocksDB accepts no write after ` +
+            'that until it is opened again, so the service stops. Free space or fix the disk, then start it ' +
+            'again: it resumes exactly where its last write ended',
+        );
         throw error;
       }
       store.commit();
