@@ -136,7 +136,9 @@ describe('DATA_DIR on a full filesystem', () => {
       const exitCode = await Promise.race([
         service.exited,
         new Promise<'still running'>((resolve) =>
-          setTimeout(() => resolve('still running'), STOPS_WITHIN_MS),
+          setTimeout(() => {
+            resolve('still running');
+          }, STOPS_WITHIN_MS),
         ),
       ]);
       const stoppedAfterMs = Date.now() - fullFrom;
