@@ -56,6 +56,23 @@ export interface LookupAnswer {
   error?: string;
 }
 
+/** A partition the service has not consumed to the end (by its committed offset). */
+export interface Lagging {
+  topic: string;
+  partition: number;
+  committed: bigint;
+  end: bigint;
+  /** The kind of the hostile record at the committed offset: the one the partition waits on. */
+  stuckOn?: HostileKind;
+}
+
+function describeLagging(l: Lagging): string {
+  return (
+    `${l.topic}/${l.partition}: committed ${l.committed}, end ${l.end}` +
+    (l.stuckOn === undefined ? '' : ` (next is a hostile ${l.stuckOn} record)`)
+  );
+}
+
 export interface DeadLetterAudit {
   /** Hostile records that must be dead letters. */
   expected: number;
@@ -215,9 +232,9 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
   }
 
   /** Partitions whose committed offset is below the end, with the hostile record (if any) at that offset. */
-  async function behind(): Promise<string[]> {
+  async function behind(): Promise<Lagging[]> {
     const done = await committed();
-    const lines: string[] = [];
+    const lagging: Lagging[] = [];
     for (const topic of [topics.messages, topics.acks]) {
       for (const end of await admin.fetchTopicOffsets(topic)) {
         const at = done.get(`${topic}/${end.partition}`) ?? -1n;
@@ -225,14 +242,17 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
           const stuckOn = hostileSent.find(
             (h) => h.topic === topic && h.record.partition === end.partition && BigInt(h.offset) === at,
           );
-          lines.push(
-            `${topic}/${end.partition}: committed ${at}, end ${end.high}` +
-              (stuckOn === undefined ? '' : ` (next is a hostile ${stuckOn.record.kind} record)`),
-          );
+          lagging.push({
+            topic,
+            partition: end.partition,
+            committed: at,
+            end: BigInt(end.high),
+            ...(stuckOn === undefined ? {} : { stuckOn: stuckOn.record.kind }),
+          });
         }
       }
     }
-    return lines;
+    return lagging;
   }
 
   /** POST /v1/read-states/query as a client: never throws; no HTTP answer at all is status 0. */
@@ -280,9 +300,10 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
    */
   async function compareWithModel(
     url: string,
-    limit = 20,
+    options: { limit?: number; channels?: readonly Snowflake[] } = {},
   ): Promise<{ compared: number; mismatches: string[] }> {
-    const channels = [...history.keys()];
+    const limit = options.limit ?? 20;
+    const channels = options.channels ?? [...history.keys()];
     const mismatches: string[] = [];
     let compared = 0;
     for (const user of users) {
@@ -302,6 +323,8 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
             `user ${user} channel ${channel}: got ${got === undefined ? 'nothing' : viewKey(got)}, model ${expected}`,
           );
       });
+      // Listing shows every channel: compared only when all are.
+      if (options.channels !== undefined) continue;
       const listed: string[] = [];
       let cursor: string | null = null;
       do {
@@ -408,7 +431,7 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
         );
       } catch (error) {
         throw new Error(
-          `the service did not consume everything within ${timeoutMs} ms:\n  ${(await behind()).join('\n  ')}`,
+          `the service did not consume everything within ${timeoutMs} ms:\n  ${(await behind()).map(describeLagging).join('\n  ')}`,
           { cause: error },
         );
       }
@@ -422,6 +445,8 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
         `the service at ${url} to be ready`,
       );
     },
+    /** Partitions not consumed to the end yet. */
+    lagging: behind,
     /** Users and channels the stream touched. */
     touched: () => ({ users: [...users], channels: [...history.keys()] }),
     /** Channels whose events go to one of `partitionIds`. */
@@ -433,7 +458,7 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
     compareWithModel,
     /** Counts every mismatch (the soak's figure), not only the first lines. */
     async countMismatches(url: string): Promise<{ compared: number; mismatches: number; first: string[] }> {
-      const result = await compareWithModel(url, Number.MAX_SAFE_INTEGER);
+      const result = await compareWithModel(url, { limit: Number.MAX_SAFE_INTEGER });
       return {
         compared: result.compared,
         mismatches: result.mismatches.length,
