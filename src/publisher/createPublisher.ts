@@ -21,8 +21,10 @@ export interface PublisherOptions {
   /**
    * Both topics must be co-partitioned: the same number of partitions, fed with the same partitioner, so a
    * channel's key lands on the same partition number in each and one consumer sees both halves of a channel.
-   * Every producer writing to them must use kafkajs's DefaultPartitioner (murmur2, Java-client compatible)
-   * or a client whose default matches it, as this SDK does.
+   * Every producer writing to them must use kafkajs's DefaultPartitioner (murmur2 of the key bytes, the Java
+   * client's default too) or a client whose default matches it, as this SDK does, and never name a partition:
+   * the projector checks each record's key against its partition and keeps a record elsewhere as a
+   * `wrong_partition` dead letter (reads look a channel up where its key hashes).
    */
   readonly topics: PublisherTopics;
   /**
