@@ -1,28 +1,59 @@
-import { Partitioners } from 'kafkajs';
-
 /**
- * The partition a record key lands on: asked of kafkajs's own DefaultPartitioner (murmur2 of the key bytes, the
- * Java client's default too, which the publisher SDK uses), so reads find a channel's state where the projector
- * wrote it, and the projector can refuse a record a producer put on another partition (`wrong_partition`).
+ * The partition a record key lands on: murmur2 of the key's bytes, made positive, modulo the partition count —
+ * the Java client's default partitioner and kafkajs's DefaultPartitioner (which the publisher SDK uses), so reads
+ * find a channel's state where the projector wrote it, and the projector can refuse a record a producer put on
+ * another partition (`wrong_partition`). Computed here in 32-bit arithmetic (Math.imul): kafkajs's version
+ * builds Long objects for every 4 bytes, and this runs for every event applied and every channel looked up.
+ * A property test holds it to kafkajs's own.
  */
 export function createPartitionOf(partitionCount: number): (key: string | Uint8Array) => number {
-  const partitioner = Partitioners.DefaultPartitioner();
-  const partitionMetadata = Array.from({ length: partitionCount }, (_, partitionId) => ({
-    partitionId,
-    leader: 0,
-    replicas: [0],
-    isr: [0],
-    offlineReplicas: [],
-    partitionErrorCode: 0,
-  }));
-  return (key) =>
-    partitioner({
-      topic: 'any',
-      partitionMetadata,
-      // murmur2 hashes a Buffer's bytes as they are, a string's UTF-8 bytes.
-      message: {
-        key: typeof key === 'string' ? key : Buffer.from(key.buffer, key.byteOffset, key.byteLength),
-        value: null,
-      },
-    });
+  return (key) => (murmur2(typeof key === 'string' ? utf8(key) : key) & 0x7fffffff) % partitionCount;
+}
+
+const SEED = 0x9747b28c;
+const M = 0x5bd1e995;
+
+/** Channel ids are ASCII digits: their bytes are their char codes, without an encoder. */
+const scratch = new Uint8Array(64);
+const encoder = new TextEncoder();
+function utf8(key: string): Uint8Array {
+  if (key.length <= scratch.length) {
+    let ascii = true;
+    for (let i = 0; i < key.length; i++) {
+      const code = key.charCodeAt(i);
+      if (code > 0x7f) {
+        ascii = false;
+        break;
+      }
+      scratch[i] = code;
+    }
+    if (ascii) return scratch.subarray(0, key.length);
+  }
+  return encoder.encode(key);
+}
+
+export function murmur2(data: Uint8Array): number {
+  const length = data.length;
+  let h = SEED ^ length;
+  const whole = length & ~3;
+  for (let i = 0; i < whole; i += 4) {
+    let k =
+      (data[i] ?? 0) | ((data[i + 1] ?? 0) << 8) | ((data[i + 2] ?? 0) << 16) | ((data[i + 3] ?? 0) << 24);
+    k = Math.imul(k, M);
+    k ^= k >>> 24;
+    k = Math.imul(k, M);
+    h = Math.imul(h, M) ^ k;
+  }
+  // The last one to three bytes, as the reference's fall-through switch takes them.
+  const tail = length & 3;
+  if (tail > 0) {
+    if (tail === 3) h ^= (data[whole + 2] ?? 0) << 16;
+    if (tail >= 2) h ^= (data[whole + 1] ?? 0) << 8;
+    h ^= data[whole] ?? 0;
+    h = Math.imul(h, M);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, M);
+  h ^= h >>> 15;
+  return h | 0;
 }
