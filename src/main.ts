@@ -33,6 +33,8 @@ export async function serve(config: Config): Promise<void> {
   try {
     await service.started;
   } catch (error) {
+    // A stop asked for during start-up ends start-up too: that is the shutdown going as asked.
+    if (service.shuttingDown()) return;
     logger.fatal({ err: error }, 'start-up failed');
     await service.shutdown('start-up failed', 1);
   }
@@ -68,7 +70,7 @@ function startService(config: Config, logger: Logger) {
     process.once(signal, (received) => void shutdown(received, 0));
     for (const listener of earlier) process.removeListener(signal, listener);
   }
-  return { started: start(), shutdown };
+  return { started: start(), shutdown, shuttingDown: () => shuttingDown };
 
   async function start(): Promise<void> {
     // The engine thread migrates PostgreSQL, opens RocksDB, then starts the projector; this thread serves HTTP.

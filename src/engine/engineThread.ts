@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config.ts';
 import { createKafka } from '../ingest/createKafka.ts';
 import { createPartitionOf } from '../ingest/partitionOf.ts';
-import { createProjector, type Projector } from '../ingest/projector.ts';
+import { createProjector, StoppedWhileStarting, type Projector } from '../ingest/projector.ts';
 import { createLogger } from '../logger.ts';
 import { createDatabasePool, pingDatabase } from '../ops/database.ts';
 import { storeDeadLetters } from '../ops/deadLetters.ts';
@@ -320,6 +320,8 @@ if (exitAfterMs !== undefined) {
 }
 
 open().catch((error: unknown) => {
-  logger.error({ err: error }, 'engine start-up failed');
+  // Stopped while starting (a SIGTERM before Kafka answered) is no failure.
+  if (closing || error instanceof StoppedWhileStarting) logger.info('engine start-up abandoned: stopping');
+  else logger.error({ err: error }, 'engine start-up failed');
   post({ type: 'failed', message: (error as Error).message });
 });

@@ -37,6 +37,14 @@ const DEAD_LETTER_RETRY_MAX_MS = 5_000;
 /** Between attempts to reach Kafka at start-up. */
 const CONNECT_RETRY_MAX_MS = 10_000;
 
+/** start() gave up because stop() was called first (a shutdown before Kafka answered): not a failure. */
+export class StoppedWhileStarting extends Error {
+  constructor() {
+    super('the projector was stopped while starting');
+    this.name = 'StoppedWhileStarting';
+  }
+}
+
 export interface ProjectorOptions {
   kafka: Kafka;
   groupId: string;
@@ -422,7 +430,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     async start() {
       let partitionCount: number;
       for (let attempt = 0; ; attempt++) {
-        if (stopping) throw new Error('the projector was stopped while starting');
+        if (stopping) throw new StoppedWhileStarting();
         try {
           await admin.connect();
           // A topic is never created again under state projected from it (every write stores offsets): its new
