@@ -112,7 +112,15 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
   const tracked: (() => Promise<void>)[] = [];
   const admin: Admin = kafka.admin();
   await admin.connect();
-  tracked.push(track('kafka client', `${options.name} admin`, () => admin.disconnect()));
+  tracked.push(
+    track('kafka client', `${options.name} admin`, async () => {
+      // The shared broker outlives the run: leave it no topics (best effort; a broker that is down keeps them).
+      await admin
+        .deleteTopics({ topics: [topics.messages, topics.acks], timeout: 10_000 })
+        .catch(() => undefined);
+      await admin.disconnect();
+    }),
+  );
   await createTopicsAndWait(
     admin,
     [topics.messages, topics.acks].map((topic) => ({
