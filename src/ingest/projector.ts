@@ -374,11 +374,12 @@ export function createProjector(options: ProjectorOptions): Projector {
         events,
         cache,
       ).catch((error: unknown) => {
-        // The pure core throws only on state it cannot make sense of; kafkajs retries, then the process exits.
-        log.error(
-          { err: error, topic, partition, offset: chunk[0]?.offset },
-          'applying events failed; if this repeats at the same offset the stored state is inconsistent: ' +
-            'rebuild it (readstates rebuild --offline, docs/operations.md)',
+        // The pure core throws only on state it cannot make sense of (or RocksDB could not be read): retrying the
+        // same events would fail the same way, for ever. Stop, loudly; a restart retries once more.
+        fatal(
+          `applying events at ${topic} partition ${partition} offset ${chunk[0]?.offset ?? '?'} failed ` +
+            `(${(error as Error).message}); if this repeats after a restart at the same offset, the stored state ` +
+            'is inconsistent: rebuild it with the service stopped (readstates rebuild --offline)',
         );
         throw error;
       });
