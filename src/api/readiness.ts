@@ -15,10 +15,15 @@ export function notReadyReason(
     dependencies === undefined || dependencies.postgres.up
       ? ''
       : `; PostgreSQL is unreachable (${dependencies.postgres.problem}): dead letters wait for it`;
-  if (dependencies !== undefined && !dependencies.kafka.up) {
-    return `the Kafka consumer is down (${dependencies.kafka.problem}): it reconnects by itself${postgres}`;
+  const kafkaDown =
+    dependencies !== undefined && !dependencies.kafka.up ? dependencies.kafka.problem : undefined;
+  if (!started) {
+    const kafka = kafkaDown === undefined ? '' : ` (Kafka: ${kafkaDown})`;
+    return `starting: the projector has not joined the consumer group yet${kafka}${postgres}`;
   }
-  if (!started) return `starting: the projector has not joined the consumer group yet${postgres}`;
+  if (kafkaDown !== undefined) {
+    return `the Kafka consumer is down (${kafkaDown}): it reconnects by itself${postgres}`;
+  }
   if (progress.length === 0) return `waiting for a partition assignment${postgres}`;
   const behind = progress.filter((p) => p.stored < p.startHigh);
   if (behind.length === 0) return undefined;

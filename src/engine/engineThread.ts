@@ -68,8 +68,7 @@ const partitionStates = createPartitionStates();
  */
 const dependencies: { postgres: Dependencies['postgres']; kafka: Dependencies['kafka'] } = {
   postgres: { up: false, problem: 'migrations not applied yet' },
-  // Until a connection fails: readiness says "starting" meanwhile.
-  kafka: { up: true },
+  kafka: { up: false, problem: 'not connected yet' },
 };
 let migrated = false;
 

@@ -23,15 +23,12 @@ export async function ensureTopics(
   const existing = new Set(await admin.listTopics());
   const missing = names.filter((name) => !existing.has(name));
   if (missing.length > 0 && !options.mayCreate) {
-    throw Object.assign(
-      new Error(
-        `Topic(s) ${missing.join(', ')} do not exist, but DATA_DIR holds state projected from them: they were ` +
-          'deleted (or KAFKA_BROKERS / TOPIC_MESSAGES / TOPIC_ACKS name other ones). Creating them again would ' +
-          'put new events below the stored offsets, where they would be skipped. Fix the names if they are ' +
-          'wrong; otherwise create both topics, co-partitioned, and rebuild with the service stopped: ' +
-          'readstates rebuild --offline',
-      ),
-      { fatal: true },
+    throw new Error(
+      `Topic(s) ${missing.join(', ')} do not exist, but DATA_DIR holds state projected from them: they were ` +
+        'deleted (or KAFKA_BROKERS / TOPIC_MESSAGES / TOPIC_ACKS name other ones). Creating them again would ' +
+        'put new events below the stored offsets, where they would be skipped. Fix the names if they are ' +
+        'wrong; otherwise create both topics, co-partitioned, and rebuild with the service stopped: ' +
+        'readstates rebuild --offline',
     );
   }
   if (missing.length > 0) {

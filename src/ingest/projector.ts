@@ -34,8 +34,25 @@ const CHUNK_SIZE = 4_000;
  */
 const RECORD_CACHE_ENTRIES = 250_000;
 const DEAD_LETTER_RETRY_MAX_MS = 5_000;
+/** Batches applied at once, each of another topic-partition (kafkajs's partitionsConsumedConcurrently). */
+const MAX_PARTITIONS_AT_ONCE = 16;
 /** Between attempts to reach Kafka at start-up. */
 const CONNECT_RETRY_MAX_MS = 10_000;
+
+/** kafkajs's errors for brokers that cannot be reached or did not answer in time (retrying may help). */
+const UNREACHABLE = new Set([
+  'KafkaJSNumberOfRetriesExceeded',
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSTimeout',
+]);
+
+function kafkaUnreachable(error: unknown): boolean {
+  const { name, retriable } = error as { name?: unknown; retriable?: unknown };
+  return retriable === true || (typeof name === 'string' && UNREACHABLE.has(name));
+}
 
 /** start() gave up because stop() was called first (a shutdown before Kafka answered): not a failure. */
 export class StoppedWhileStarting extends Error {
@@ -123,8 +140,15 @@ export function createProjector(options: ProjectorOptions): Projector {
   let db = options.db;
   const cache = new RecordCache(RECORD_CACHE_ENTRIES);
   let paused = false;
-  /** The batch being applied, if any: pause() waits for it. */
-  let applying: Promise<void> | undefined;
+  /** The batches being applied: pause() waits for them. */
+  const applying = new Set<Promise<void>>();
+  /**
+   * Per partition number, the batch applied last (settled or not): the messages and acks batches of one partition
+   * change the same records, so they take turns; different partitions run side by side.
+   */
+  const turns = new Map<number, Promise<void>>();
+  /** Topic-partitions whose batch waits for PostgreSQL to keep its dead letters. */
+  const waitingForDeadLetters = new Set<string>();
   const log = logger.child({ part: 'projector' });
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
@@ -146,6 +170,8 @@ export function createProjector(options: ProjectorOptions): Projector {
   /** Assigned topic partitions by `topic:partition`. */
   let assigned = new Map<string, { topic: string; partition: number }>();
   let stopping = false;
+  /** Assignments received: an older one's work stops when a newer one comes. */
+  let joins = 0;
   /** Wakes a start-up wait early when stop() is called. */
   let wake: (() => void) | undefined;
   let partitionOf: ((key: Uint8Array) => number) | undefined;
@@ -162,12 +188,12 @@ export function createProjector(options: ProjectorOptions): Projector {
     });
 
   let failed = false;
-  function fatal(message: string): void {
+  function fatal(message: string, cause?: unknown): void {
     if (failed) return;
     failed = true;
     // Nothing more is applied: the process is about to stop, and the next batch would only fail again.
     paused = true;
-    const error = new Error(message);
+    const error = new Error(message, cause === undefined ? undefined : { cause });
     log.fatal({ err: error }, message);
     options.onFatal(error);
   }
@@ -257,25 +283,34 @@ export function createProjector(options: ProjectorOptions): Projector {
   /** Blocks (heartbeating) until the dead letters are stored: no offset may pass a record that is neither applied nor kept. */
   async function keepDeadLetters(letters: DeadLetter[], payload: EachBatchPayload): Promise<boolean> {
     if (letters.length === 0) return true;
+    const id = `${payload.batch.topic}:${payload.batch.partition}`;
+    const waiting = (yes: boolean) => {
+      if (yes) waitingForDeadLetters.add(id);
+      else waitingForDeadLetters.delete(id);
+      options.onDeadLetterOutage?.(waitingForDeadLetters.size > 0);
+    };
     for (let attempt = 0; ; attempt++) {
       try {
         await options.storeDeadLetters(letters);
         if (attempt > 0) {
-          log.warn({ attempts: attempt + 1 }, 'dead-letter store reachable again; consumption resumes');
-          options.onDeadLetterOutage?.(false);
+          log.warn(
+            { attempts: attempt + 1, partition: id },
+            'dead-letter store reachable again; this partition resumes',
+          );
+          waiting(false);
         }
         return true;
       } catch (error) {
         if (attempt === 0) {
           log.error(
             { err: error, topic: payload.batch.topic, partition: payload.batch.partition },
-            'cannot store dead letters in PostgreSQL; consumption is paused until it is back',
+            'cannot store dead letters in PostgreSQL; this partition waits until it is back (the others go on)',
           );
-          options.onDeadLetterOutage?.(true);
+          waiting(true);
         }
         if (!payload.isRunning() || payload.isStale()) {
           // No longer waiting (a rebalance or shutdown); the next batch waits again if PostgreSQL is still away.
-          options.onDeadLetterOutage?.(false);
+          waiting(false);
           return false;
         }
         await new Promise((resolve) =>
@@ -290,11 +325,18 @@ export function createProjector(options: ProjectorOptions): Projector {
     // Fetched before a pause: dropped unapplied. The next batch after resume() starts past it, and the offset
     // stored in RocksDB brings the consumer back (see applyBatch).
     if (paused) return;
-    applying = applyBatch(payload);
+    const { partition } = payload.batch;
+    const run = (turns.get(partition) ?? Promise.resolve()).then(() =>
+      paused ? undefined : applyBatch(payload),
+    );
+    const settled = run.catch(() => undefined);
+    turns.set(partition, settled);
+    applying.add(settled);
     try {
-      await applying;
+      await run;
     } finally {
-      applying = undefined;
+      applying.delete(settled);
+      if (turns.get(partition) === settled) turns.delete(partition);
     }
   }
 
@@ -380,6 +422,7 @@ export function createProjector(options: ProjectorOptions): Projector {
           `applying events at ${topic} partition ${partition} offset ${chunk[0]?.offset ?? '?'} failed ` +
             `(${(error as Error).message}); if this repeats after a restart at the same offset, the stored state ` +
             'is inconsistent: rebuild it with the service stopped (readstates rebuild --offline)',
+          error,
         );
         throw error;
       });
@@ -399,6 +442,7 @@ export function createProjector(options: ProjectorOptions): Projector {
           `writing to RocksDB in DATA_DIR failed (${(error as Error).message}); RocksDB accepts no write after ` +
             'that until it is opened again, so the service stops. Free space or fix the disk, then start it ' +
             'again: it resumes exactly where its last write ended',
+          error,
         );
         throw error;
       }
@@ -438,14 +482,14 @@ export function createProjector(options: ProjectorOptions): Projector {
           // events would sit below the stored offsets and be skipped.
           const mayCreate = (await db.scan(Buffer.alloc(0), { limit: 1 })).length === 0;
           partitionCount = await ensureTopics(admin, topics, log, { mayCreate });
+          options.onConsumerDown?.(undefined);
           break;
         } catch (error) {
-          if ((error as { fatal?: unknown }).fatal === true) throw error;
+          // Only Kafka being away is worth waiting for: a refusal (authorisation, topics not co-partitioned, not
+          // created again) would be refused again, and is said once, fatally.
+          if (!kafkaUnreachable(error)) throw error;
           const delay = Math.min(500 * 2 ** attempt, CONNECT_RETRY_MAX_MS);
-          log.warn(
-            { err: error, retryInMs: delay },
-            'cannot reach Kafka; trying again (lookups answer 503 meanwhile)',
-          );
+          log.warn({ err: error, retryInMs: delay }, 'cannot reach Kafka; trying again');
           options.onConsumerDown?.(error as Error);
           await admin.disconnect().catch(() => undefined);
           await sleep(delay);
@@ -477,10 +521,23 @@ export function createProjector(options: ProjectorOptions): Projector {
         const acks = new Set(event.payload.memberAssignment[topics.acks] ?? []);
         const both = (event.payload.memberAssignment[topics.messages] ?? []).filter((p) => acks.has(p));
         const token = owned?.assigned(both);
-        resumeAssigned(token, both).catch((error: unknown) => {
-          // Owned partitions stay restoring (503) until the next assignment reads them again.
-          log.error({ err: error }, 'cannot read the offsets of the assigned partitions');
-        });
+        const joined = ++joins;
+        void (async () => {
+          // Until it works, or a newer assignment takes over: owned partitions stay restoring (503) meanwhile.
+          for (let attempt = 0; joined === joins && !stopping; attempt++) {
+            try {
+              await resumeAssigned(token, both);
+              return;
+            } catch (error) {
+              const delay = Math.min(500 * 2 ** attempt, CONNECT_RETRY_MAX_MS);
+              log.warn(
+                { err: error, retryInMs: delay },
+                'cannot read the offsets of the assigned partitions',
+              );
+              await new Promise((resolve) => setTimeout(resolve, delay));
+            }
+          }
+        })();
         // Report assigned partitions right away, from RocksDB, before their first batch arrives.
         for (const [id, { topic, partition }] of assigned) {
           void storedOffset(topic, partition).then((stored) => {
@@ -499,7 +556,13 @@ export function createProjector(options: ProjectorOptions): Projector {
       });
       await consumer.connect();
       await consumer.subscribe({ topics: [topics.messages, topics.acks], fromBeginning: true });
-      await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        // Partitions side by side: one waiting (its dead letters for PostgreSQL, say) holds up no other.
+        partitionsConsumedConcurrently: Math.min(MAX_PARTITIONS_AT_ONCE, 2 * partitionCount),
+        eachBatch,
+      });
       log.info({ topics, partitionCount, groupId: options.groupId }, 'projector started');
       return { partitionCount };
     },
@@ -522,7 +585,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     async pause() {
       paused = true;
       consumer.pause([{ topic: topics.messages }, { topic: topics.acks }]);
-      await applying;
+      await Promise.all(applying);
     },
     async useDatabase(next) {
       if (!paused) throw new Error('useDatabase() needs the projector paused');

@@ -69,7 +69,10 @@ async function storedFromRocks(
   kinds: [TopicKind, string][],
   admin: Admin,
 ): Promise<Map<string, string> | undefined> {
-  const path = join(dataDir, await currentGeneration(dataDir));
+  // A CURRENT naming a missing generation stops `serve`; status still says what Kafka knows.
+  const generation = await currentGeneration(dataDir).catch(() => undefined);
+  if (generation === undefined) return undefined;
+  const path = join(dataDir, generation);
   if (!existsSync(path)) return undefined;
   let db;
   try {

@@ -19,10 +19,21 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     const db = await openRocksDatabase(path);
     return { release: () => db.close() };
   } catch (error) {
+    if (!heldElsewhere(error)) {
+      throw new Error(`cannot take the DATA_DIR lock ${path}: ${(error as Error).message}`, { cause: error });
+    }
     throw new Error(
       `DATA_DIR ${dataDir} is in use by another readstates process (its lock ${path} is held). Each instance ` +
         'needs a DATA_DIR of its own; stop the other process, or point DATA_DIR elsewhere.',
       { cause: error },
     );
   }
+}
+
+/** abstract-level says LEVEL_LOCKED, somewhere down the causes, when another holder has the LOCK file. */
+function heldElsewhere(error: unknown): boolean {
+  for (let cause = error; cause instanceof Error; cause = cause.cause) {
+    if ((cause as { code?: unknown }).code === 'LEVEL_LOCKED') return true;
+  }
+  return false;
 }
