@@ -43,7 +43,7 @@ describe('hostile input', () => {
         const { valid, hostile } = harness.published();
         expect(hostile / (valid + hostile)).toBeCloseTo(HOSTILE_RATE, 2);
 
-        await harness.caughtUp(120_000);
+        await harness.caughtUp(60_000);
         await harness.waitReady(service.url);
         const { compared, mismatches } = await harness.compareWithModel(service.url);
         expect.soft(mismatches, 'read states that differ from the reference model').toEqual([]);
