@@ -34,6 +34,8 @@ const CHUNK_SIZE = 4_000;
  */
 const RECORD_CACHE_ENTRIES = 250_000;
 const DEAD_LETTER_RETRY_MAX_MS = 5_000;
+/** How long a batch waits for PostgreSQL to store its dead letters before its partition waits aside. */
+const DEAD_LETTER_ATTEMPT_MS = 2_000;
 /** Batches applied at once, each of another topic-partition (kafkajs's partitionsConsumedConcurrently). */
 const MAX_PARTITIONS_AT_ONCE = 16;
 /** Between attempts to reach Kafka at start-up. */
@@ -170,6 +172,8 @@ export function createProjector(options: ProjectorOptions): Projector {
   /** Assigned topic partitions by `topic:partition`. */
   let assigned = new Map<string, { topic: string; partition: number }>();
   let stopping = false;
+  /** Read through a call where TypeScript would narrow `stopping` across an await. */
+  const isStopping = () => stopping;
   /** Assignments received: an older one's work stops when a newer one comes. */
   let joins = 0;
   /** Wakes a start-up wait early when stop() is called. */
@@ -280,45 +284,78 @@ export function createProjector(options: ProjectorOptions): Projector {
     if (token !== undefined) owned?.caughtUpAt(token, targets);
   }
 
-  /** Blocks (heartbeating) until the dead letters are stored: no offset may pass a record that is neither applied nor kept. */
-  async function keepDeadLetters(letters: DeadLetter[], payload: EachBatchPayload): Promise<boolean> {
+  /**
+   * Stores a chunk's dead letters: no offset may pass a record that is neither applied nor kept. When PostgreSQL
+   * cannot take them, the partition waits (false) and nothing else does: kafkajs fetches the next round only once
+   * every batch of this one is done, so a batch that blocked would stop every partition. Instead this one is
+   * paused in kafkajs, and a retry in the background resumes it, at the offset RocksDB holds, once the letters
+   * are stored. Its batches then come again and store the same letters (a no-op) before they are applied.
+   */
+  async function keepDeadLetters(letters: DeadLetter[], topic: string, partition: number): Promise<boolean> {
     if (letters.length === 0) return true;
-    const id = `${payload.batch.topic}:${payload.batch.partition}`;
-    const waiting = (yes: boolean) => {
-      if (yes) waitingForDeadLetters.add(id);
-      else waitingForDeadLetters.delete(id);
-      options.onDeadLetterOutage?.(waitingForDeadLetters.size > 0);
-    };
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await options.storeDeadLetters(letters);
-        if (attempt > 0) {
-          log.warn(
-            { attempts: attempt + 1, partition: id },
-            'dead-letter store reachable again; this partition resumes',
-          );
-          waiting(false);
-        }
-        return true;
-      } catch (error) {
-        if (attempt === 0) {
-          log.error(
-            { err: error, topic: payload.batch.topic, partition: payload.batch.partition },
-            'cannot store dead letters in PostgreSQL; this partition waits until it is back (the others go on)',
-          );
-          waiting(true);
-        }
-        if (!payload.isRunning() || payload.isStale()) {
-          // No longer waiting (a rebalance or shutdown); the next batch waits again if PostgreSQL is still away.
-          waiting(false);
-          return false;
-        }
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // Not longer than a moment: a PostgreSQL that accepts and never answers would hold up every partition's
+      // next fetch, and the consumer's heartbeats, for the whole query timeout. An attempt given up on may still
+      // land: storing is idempotent.
+      await Promise.race([
+        options.storeDeadLetters(letters),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            reject(new Error(`PostgreSQL did not answer within ${DEAD_LETTER_ATTEMPT_MS} ms`));
+          }, DEAD_LETTER_ATTEMPT_MS);
+        }),
+      ]);
+      return true;
+    } catch (error) {
+      waitForDeadLetterStore(letters, topic, partition, error);
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  function waitForDeadLetterStore(
+    letters: DeadLetter[],
+    topic: string,
+    partition: number,
+    error: unknown,
+  ): void {
+    const id = `${topic}:${partition}`;
+    // Again when already waiting: resume() of the whole projector (after a rebuild) lifts it too.
+    consumer.pause([{ topic, partitions: [partition] }]);
+    if (waitingForDeadLetters.has(id)) return;
+    waitingForDeadLetters.add(id);
+    options.onDeadLetterOutage?.(true);
+    log.error(
+      { err: error, topic, partition },
+      'cannot store dead letters in PostgreSQL; this partition waits until it is back (the others go on)',
+    );
+    void (async () => {
+      for (let attempt = 0; ; attempt++) {
         await new Promise((resolve) =>
           setTimeout(resolve, Math.min(250 * 2 ** attempt, DEAD_LETTER_RETRY_MAX_MS)),
         );
-        await payload.heartbeat();
+        if (isStopping()) return;
+        try {
+          await options.storeDeadLetters(letters);
+          break;
+        } catch {
+          // Still away: wait longer.
+        }
       }
-    }
+      waitingForDeadLetters.delete(id);
+      options.onDeadLetterOutage?.(waitingForDeadLetters.size > 0);
+      log.warn({ topic, partition }, 'dead-letter store reachable again; this partition resumes');
+      try {
+        const from = await storedOffset(topic, partition);
+        if (from !== undefined) consumer.seek({ topic, partition, offset: from.toString() });
+        consumer.resume([{ topic, partitions: [partition] }]);
+      } catch (resumeError) {
+        // Revoked meanwhile: whoever owns it now starts at its own stored offset.
+        log.debug({ err: resumeError, topic, partition }, 'could not resume the partition');
+      }
+    })();
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -408,7 +445,7 @@ export function createProjector(options: ProjectorOptions): Projector {
           );
         } else events.push(decoded.event);
       }
-      if (!(await keepDeadLetters(letters, payload))) break;
+      if (!(await keepDeadLetters(letters, topic, partition))) break;
       const { store, operations, hotWrites } = await projectEvents(
         db,
         partition,
