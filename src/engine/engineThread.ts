@@ -13,7 +13,7 @@ import { createKafka } from '../ingest/createKafka.ts';
 import { createPartitionOf } from '../ingest/partitionOf.ts';
 import { createProjector, StoppedWhileStarting, type Projector } from '../ingest/projector.ts';
 import { createLogger } from '../logger.ts';
-import { createDatabasePool, pingDatabase } from '../ops/database.ts';
+import { createDatabaseIfMissing, createDatabasePool, pingDatabase } from '../ops/database.ts';
 import { storeDeadLetters } from '../ops/deadLetters.ts';
 import { migrate } from '../ops/migrate.ts';
 import { DISK_FANOUT } from '../store/diskFanout.ts';
@@ -85,6 +85,17 @@ async function preparePostgres(generation: string): Promise<void> {
       logger.info('migrations applied');
       return;
     } catch (error) {
+      const created = await createDatabaseIfMissing(config.DATABASE_URL, error).catch((creating: unknown) => {
+        logger.warn(
+          { err: creating },
+          'the database DATABASE_URL names does not exist and cannot be created',
+        );
+        return false;
+      });
+      if (created) {
+        logger.info('created the database DATABASE_URL names');
+        continue;
+      }
       const delay = Math.min(500 * 2 ** attempt, POSTGRES_RETRY_MAX_MS);
       dependencies.postgres = { up: false, problem: (error as Error).message };
       logger.warn(
