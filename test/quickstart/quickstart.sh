@@ -5,17 +5,22 @@
 # assumed: the broker's jars), or when the start prints a warning. Run by .ci/run before its own broker starts:
 # the clone's broker takes the default ports, as a newcomer's would.
 set -euo pipefail
+# Background jobs in process groups of their own: a stop reaches npm, the script under it and the service.
+set -m
 source_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 work=$(mktemp -d)
 clone="$work/readstates"
 port=${QUICKSTART_HTTP_PORT:-8080}
 dev_pid=""
 
+stop_dev() {
+  kill -TERM -- "-$dev_pid" 2>/dev/null || true
+  for _ in $(seq 1 200); do kill -0 -- "-$dev_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL -- "-$dev_pid" 2>/dev/null || true
+}
+
 cleanup() {
-  if [ -n "$dev_pid" ] && kill -0 "$dev_pid" 2>/dev/null; then
-    kill -TERM "$dev_pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do kill -0 "$dev_pid" 2>/dev/null || break; sleep 0.1; done
-  fi
+  if [ -n "$dev_pid" ]; then stop_dev; fi
   if [ -d "$clone" ]; then (cd "$clone" && bash deploy/local-kafka/kafka-down.sh >/dev/null 2>&1) || true; fi
   rm -rf "$work"
 }
@@ -37,6 +42,10 @@ for candidate in /usr/bin/node /usr/local/bin/node; do
 done
 echo "quickstart: Node $(node --version) and npm $(npm --version) first on the PATH"
 
+if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+  echo "quickstart: something already answers on :$port; stop it first" >&2
+  exit 1
+fi
 git clone -q "$source_repo" "$clone"
 cd "$clone"
 started=$SECONDS
@@ -73,9 +82,7 @@ case "$answer" in
   *) fail "no read state for user $user after publish-demo: $answer" ;;
 esac
 
-kill -TERM "$dev_pid"
-for _ in $(seq 1 150); do kill -0 "$dev_pid" 2>/dev/null || break; sleep 0.1; done
-wait "$dev_pid" && code=0 || code=$?
-[ "$code" -eq 0 ] || fail "npm run dev exited $code on SIGTERM"
+stop_dev
 dev_pid=""
+grep -q '"exitCode":0,"msg":"stopped"' "$work/dev.log" || fail "the service did not stop cleanly on SIGTERM"
 echo "quickstart: ok"
