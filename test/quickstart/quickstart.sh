@@ -70,16 +70,17 @@ if grep -E 'Warning|DeprecationWarning|npm warn|npm WARN' "$work/dev.log" | grep
 fi
 
 npx readstates publish-demo --count 2000 >"$work/publish.log" 2>&1 || fail "publish-demo: $(tail -3 "$work/publish.log")"
-user=1300000000002000001
+# What a client asks: one user's read states in a few channels (the demo's first user and channels).
+query="http://127.0.0.1:$port/v1/users/1300000000002000000/read-states?channel_ids=1300000000001000000,1300000000001000001"
 answer=""
 for _ in $(seq 1 30); do
-  answer=$(curl -fsS "http://127.0.0.1:$port/v1/users/$user/read-states?limit=3" || true)
-  case "$answer" in *'"channel_id"'*) break ;; esac
+  answer=$(curl -fsS "$query" || true)
+  case "$answer" in *'"last_message_id":"'*) break ;; esac
   sleep 1
 done
 case "$answer" in
-  *'"unread_count"'*) echo "quickstart: curl /v1/users/$user/read-states?limit=3 → ${answer:0:200}…" ;;
-  *) fail "no read state for user $user after publish-demo: $answer" ;;
+  *'"last_message_id":"'*) echo "quickstart: curl $query → ${answer:0:240}…" ;;
+  *) fail "no messages in the demo's channels after publish-demo: $answer" ;;
 esac
 
 stop_dev
