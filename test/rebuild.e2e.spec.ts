@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProjectorHarness } from './support/projectorHarness.ts';
-import { freePort, startService, TEST_API_TOKEN } from './support/serviceProcess.ts';
+import { freePort, startService } from './support/serviceProcess.ts';
+import { TEST_API_TOKEN } from './support/spawnService.ts';
 import { waitFor } from './support/waitFor.ts';
 
 const run = promisify(execFile);

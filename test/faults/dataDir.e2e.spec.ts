@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../support/serviceProcess.ts';
 import { createFaultHarness, type FaultHarness } from './support/faultHarness.ts';
-import { spawnService, type SpawnedService } from './support/spawnService.ts';
+import { spawnService, type SpawnedService } from '../support/spawnService.ts';
 
 const EVENTS = 1_500;
 /** A refused start ends well within this. */

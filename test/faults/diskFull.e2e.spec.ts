@@ -15,7 +15,7 @@ import type { Snowflake } from '../../src/contract/snowflake.ts';
 import { freePort } from '../support/serviceProcess.ts';
 import { createFaultHarness, type FaultHarness } from './support/faultHarness.ts';
 import { judgeAnswers, type ProbeAnswer } from './support/lookupProbe.ts';
-import { spawnService, type SpawnedService } from './support/spawnService.ts';
+import { spawnService, type SpawnedService } from '../support/spawnService.ts';
 
 const run = promisify(execFile);
 const FILESYSTEM_MB = 32;

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../support/serviceProcess.ts';
 import { createFaultHarness, type FaultHarness } from './support/faultHarness.ts';
-import { FATAL, spawnService } from './support/spawnService.ts';
+import { FATAL, spawnService } from '../support/spawnService.ts';
 
 const EXIT_AFTER_MS = 8_000;
 /** From the failpoint to the process's exit, with the engine thread's start-up after the spawn included. */

@@ -18,7 +18,7 @@ import { trackResource } from '../support/resources.ts';
 import { freePort } from '../support/serviceProcess.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { createFaultHarness, type FaultHarness } from './support/faultHarness.ts';
-import { cpuPercent, spawnService } from './support/spawnService.ts';
+import { cpuPercent, spawnService } from '../support/spawnService.ts';
 
 const STREAM = { seed: 61, channels: 24, users: 60 };
 const PARTITIONS = 2;

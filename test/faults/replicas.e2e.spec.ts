@@ -16,7 +16,7 @@ import { freePort } from '../support/serviceProcess.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { createFaultHarness, type FaultHarness } from './support/faultHarness.ts';
 import { viewKey, type WireView } from './support/prefixViews.ts';
-import { spawnService, type SpawnedService } from './support/spawnService.ts';
+import { spawnService, type SpawnedService } from '../support/spawnService.ts';
 
 const PARTITIONS = 6;
 const INSTANCES = 3;

@@ -10,7 +10,7 @@ import { waitUntilJoined } from '../support/crashLoop.ts';
 import { freePort, startService } from '../support/serviceProcess.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { createFaultHarness, type FaultHarness } from './support/faultHarness.ts';
-import { spawnService, type SpawnedService } from './support/spawnService.ts';
+import { spawnService, type SpawnedService } from '../support/spawnService.ts';
 
 const EXIT_WITHIN_MS = 15_000;
 const BACKLOG = 20_000;

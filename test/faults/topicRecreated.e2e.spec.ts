@@ -15,7 +15,7 @@ import { testKafka } from '../support/kafka.ts';
 import { freePort } from '../support/serviceProcess.ts';
 import { waitFor } from '../support/waitFor.ts';
 import { createFaultHarness, type FaultHarness } from './support/faultHarness.ts';
-import { FATAL, spawnService, type LogLine, type SpawnedService } from './support/spawnService.ts';
+import { FATAL, spawnService, type LogLine, type SpawnedService } from '../support/spawnService.ts';
 
 const PARTITIONS = 4;
 const EVENTS = 2_000;

@@ -16,7 +16,7 @@ import { createTestDatabase, type TestDatabase } from './postgres.ts';
 import { createReferenceModel, type ReferenceModel } from './referenceModel.ts';
 import { trackResource } from './resources.ts';
 import { temporaryRocksDir } from './rocks.ts';
-import { TEST_API_TOKEN } from './serviceProcess.ts';
+import { TEST_API_TOKEN } from './spawnService.ts';
 import { waitFor } from './waitFor.ts';
 
 const run = promisify(execFile);

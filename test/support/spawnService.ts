@@ -1,18 +1,23 @@
 /**
- * `readstates serve` as a child process for the fault tests that need more than test/support/serviceProcess.ts
- * gives: its pid (to sample its CPU), its log lines in memory (to assert on a fatal line), and a start that is
- * allowed to fail (a service that must refuse to start resolves `exited` instead of throwing). The output is
- * appended to .local/test-logs/<name>.log as well, for when a test fails.
+ * `readstates serve` as a real child process (as a supervisor would run it): its pid (to sample its CPU), its log
+ * lines in memory (to assert on a fatal line), and a start that is allowed to fail (a service that must refuse to
+ * start resolves `exited` instead of throwing; serviceProcess.ts's startService waits for /healthz). The output
+ * is appended to .local/test-logs/<name>.log as well, for when a test fails.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { trackResource } from '../../support/resources.ts';
-import { TEST_API_TOKEN } from '../../support/serviceProcess.ts';
-import { waitFor } from '../../support/waitFor.ts';
+import { trackResource } from './resources.ts';
+import { waitFor } from './waitFor.ts';
 
-const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * The admin token every test service accepts (and the harness gives its CLI commands). Tests call /v1 without
+ * one: services start with AUTH_DISABLED=true unless a test's env says otherwise.
+ */
+export const TEST_API_TOKEN = 'test-admin-token-0123456789';
 
 /** A pino line as the service writes it (level 60 is fatal, 50 error, 40 warn). */
 export interface LogLine {
