@@ -2,7 +2,7 @@ import { PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, t
 import { decodeEvent } from '../contract/decode.ts';
 import type { ChatEvent, TopicKind } from '../contract/events.ts';
 import type { Logger } from '../logger.ts';
-import type { PartitionStates } from '../engine/partitionStates.ts';
+import { MAX_PARTITIONS, type PartitionStates } from '../engine/partitionStates.ts';
 import { offsetKey } from '../store/keys.ts';
 import { projectEvents } from '../store/projectEvents.ts';
 import { RecordCache } from '../store/recordCache.ts';
@@ -531,6 +531,11 @@ export function createProjector(options: ProjectorOptions): Projector {
           await admin.disconnect().catch(() => undefined);
           await sleep(delay);
         }
+      }
+      if (partitionCount > MAX_PARTITIONS) {
+        throw new Error(
+          `the topics have ${partitionCount} partitions; readstates tracks at most ${MAX_PARTITIONS} per instance`,
+        );
       }
       partitionOf = createPartitionOf(partitionCount);
       for (const topic of [topics.messages, topics.acks]) {
