@@ -8,7 +8,7 @@ import { notReadyReason } from './api/readiness.ts';
 import { authWarning, checkServeConfig, type Config } from './config.ts';
 import type { Snowflake } from './contract/snowflake.ts';
 import type { DependencyState } from './engine/engineProtocol.ts';
-import { attachPartitionStates } from './engine/partitionStates.ts';
+import { attachPartitionStates } from './ingest/partitionStates.ts';
 import { readThrough } from './engine/readThrough.ts';
 import { startEngine } from './engine/startEngine.ts';
 import { createPartitionOf } from './ingest/partitionOf.ts';

@@ -10,7 +10,7 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { buildApp, type ReadStateSource } from '../../src/api/app.ts';
-import { createPartitionStates } from '../../src/engine/partitionStates.ts';
+import { createPartitionStates } from '../../src/ingest/partitionStates.ts';
 import { readThrough } from '../../src/engine/readThrough.ts';
 import { createPartitionOf } from '../../src/ingest/partitionOf.ts';
 import { attachHotTier, type HotTierReader, type SharedHotTier } from '../../src/store/hotTier.ts';

@@ -3,7 +3,7 @@ import type { TopicKind } from '../contract/events.ts';
 import type { PartitionProgress } from '../ingest/projector.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { SharedHotTier } from '../store/hotTier.ts';
-import type { SharedPartitionStates } from './partitionStates.ts';
+import type { SharedPartitionStates } from '../ingest/partitionStates.ts';
 
 /**
  * The messages between the HTTP thread and the engine thread (Kafka, projection, RocksDB, PostgreSQL). The engine

@@ -27,7 +27,7 @@ import { RebuildRunning, runRebuild, type RebuildProgress } from '../ops/rebuild
 import { closeUnfinishedRebuilds, recordRebuildRequested } from '../ops/rebuilds.ts';
 import { createServingGeneration, type ServingGeneration } from './liveGeneration.ts';
 import type { Dependencies, EngineMessage, EngineRequest, HotTierWriterStats } from './engineProtocol.ts';
-import { createPartitionStates } from './partitionStates.ts';
+import { createPartitionStates } from '../ingest/partitionStates.ts';
 
 const PROGRESS_INTERVAL_MS = 1_000;
 const HIGH_WATERMARK_EVERY_TICKS = 10;

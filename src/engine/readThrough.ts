@@ -3,7 +3,7 @@ import type { ReadStateSource } from '../api/app.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { HotTierReader } from '../store/hotTier.ts';
-import type { PartitionStatesReader } from './partitionStates.ts';
+import type { PartitionStatesReader } from '../ingest/partitionStates.ts';
 
 /** Where channels live: the partition each channel's events land on, and how many there are. */
 export interface PartitionMap {

@@ -15,7 +15,7 @@ import type {
   EngineStats,
   HotTierWriterStats,
 } from './engineProtocol.ts';
-import type { SharedPartitionStates } from './partitionStates.ts';
+import type { SharedPartitionStates } from '../ingest/partitionStates.ts';
 
 /** Lookups waiting on the engine at once; past it a lookup is refused at once (503) rather than queued. */
 export const MAX_LOOKUPS_IN_FLIGHT = 256;

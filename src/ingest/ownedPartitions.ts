@@ -1,5 +1,5 @@
 import type { TopicKind } from '../contract/events.ts';
-import type { PartitionStates } from '../engine/partitionStates.ts';
+import type { PartitionStates } from './partitionStates.ts';
 
 /** The offsets a partition must reach on each topic before it is served: the log ends when it was assigned. */
 export type CatchUpTarget = Record<TopicKind, bigint>;

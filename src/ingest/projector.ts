@@ -2,7 +2,7 @@ import { PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, t
 import { decodeEvent } from '../contract/decode.ts';
 import type { ChatEvent, TopicKind } from '../contract/events.ts';
 import type { Logger } from '../logger.ts';
-import { MAX_PARTITIONS, type PartitionStates } from '../engine/partitionStates.ts';
+import { MAX_PARTITIONS, type PartitionStates } from './partitionStates.ts';
 import { offsetKey } from '../store/keys.ts';
 import { projectEvents } from '../store/projectEvents.ts';
 import { RecordCache } from '../store/recordCache.ts';
