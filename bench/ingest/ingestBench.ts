@@ -360,6 +360,15 @@ try {
     printProfile(summariseCpuProfile(profile));
     console.log(`\nProfile written to ${profilePath} (open it in Chrome DevTools or speedscope)`);
   }
+  // The headline figures, as the last line, for whoever compares runs.
+  console.log(
+    JSON.stringify({
+      events: published.events,
+      raw_events_per_s: Math.round(rawRate),
+      rebuild_events_per_s: Math.round(rebuildRate),
+      rebuild_over_raw: Number((rebuildRate / rawRate).toFixed(3)),
+    }),
+  );
 } catch (error) {
   process.exitCode = interrupt.signal.aborted ? 130 : 1;
   process.stderr.write(

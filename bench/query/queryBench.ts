@@ -249,28 +249,42 @@ let output = '';
 cost.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
 await once(cost, 'exit');
 console.log('\nHot-tier lookup cost (readView from decimal ids, random held keys, 2M lookups)');
+const costs = output
+  .trim()
+  .split('\n')
+  .filter((l) => l.startsWith('{'))
+  .map(
+    (l) =>
+      JSON.parse(l) as {
+        readStates: number;
+        ns: number;
+        answered: number;
+        bytes: number;
+        fillSeconds: number;
+      },
+  );
 printTable(
   ['read states', 'ns/lookup', 'answered', 'hot tier MiB', 'B/read state', 'fill s'],
-  output
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map(
-      (l) =>
-        JSON.parse(l) as {
-          readStates: number;
-          ns: number;
-          answered: number;
-          bytes: number;
-          fillSeconds: number;
-        },
-    )
-    .map((r) => [
-      int(r.readStates),
-      r.ns.toFixed(0),
-      (r.answered * 100).toFixed(1) + '%',
-      mib(r.bytes),
-      (r.bytes / r.readStates).toFixed(0),
-      r.fillSeconds.toFixed(1),
-    ]),
+  costs.map((r) => [
+    int(r.readStates),
+    r.ns.toFixed(0),
+    (r.answered * 100).toFixed(1) + '%',
+    mib(r.bytes),
+    (r.bytes / r.readStates).toFixed(0),
+    r.fillSeconds.toFixed(1),
+  ]),
+);
+
+// The headline figures, as the last line, for whoever compares runs.
+const offheapOne = find('offheap', LOOKUPS[0]?.name ?? '');
+const offheap = results.filter((r) => r.server === 'offheap');
+console.log(
+  JSON.stringify({
+    p99_ms_1ch: offheapOne?.load.p99Ms ?? null,
+    p99_ms_1ch_bare: find('bare', LOOKUPS[0]?.name ?? '')?.load.p99Ms ?? null,
+    p99_ms_50ch: find('offheap', LOOKUPS[1]?.name ?? '')?.load.p99Ms ?? null,
+    loop_max_ms: Math.max(...offheap.map((r) => r.stats.eventLoopMaxMs)),
+    bytes_per_read_state: offheapOne === undefined ? null : (bytesPerReadState(offheapOne) ?? null),
+    lookup_ns: costs.map((c) => Math.round(c.ns)),
+  }),
 );
