@@ -252,6 +252,18 @@ export function createProjector(options: ProjectorOptions): Projector {
   }
 
   /**
+   * Tells the group where RocksDB stands. Harmless when it fails: RocksDB holds the truth; the group's offsets
+   * only feed lag monitoring and `readstates status` while the service runs.
+   */
+  async function commitToKafka(topic: string, partition: number, next: bigint): Promise<void> {
+    try {
+      await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
+    } catch (error) {
+      log.debug({ err: error, topic, partition }, 'offset commit failed');
+    }
+  }
+
+  /**
    * After an assignment: each assigned partition resumes at the offset stored in RocksDB, whatever the group's
    * committed offsets say (a partition that comes from another instance would otherwise wait at that instance's
    * position for a batch that never comes), once the stored offset is checked against the log. Owned partitions
@@ -277,6 +289,9 @@ export function createProjector(options: ProjectorOptions): Projector {
         if (!assigned.has(`${topic}:${partition}`)) continue;
         // A batch applied meanwhile moved the stored offset on: the wholly-applied check seeks forward again.
         consumer.seek({ topic, partition, offset: from.toString() });
+        // A crash between a write and its commit left the group behind RocksDB, and with nothing new to apply
+        // no later commit would say so: the lag would show events that are applied.
+        if (stored !== undefined) await commitToKafka(topic, partition, stored);
         target[kind] = BigInt(found.high);
         owned?.applied(partition, kind, from);
       }
@@ -497,12 +512,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       await payload.heartbeat();
     }
     if (next > expected) {
-      try {
-        await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
-      } catch (error) {
-        // Harmless: RocksDB holds the truth; the commit only feeds lag monitoring.
-        log.debug({ err: error, topic, partition }, 'offset commit failed');
-      }
+      await commitToKafka(topic, partition, next);
     } else if (!progress.has(`${topic}:${partition}`)) {
       noteProgress(topic, partition, expected);
     }
