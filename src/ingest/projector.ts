@@ -36,6 +36,9 @@ const RECORD_CACHE_ENTRIES = 250_000;
 const DEAD_LETTER_RETRY_MAX_MS = 5_000;
 /** How long a batch waits for PostgreSQL to store its dead letters before its partition waits aside. */
 const DEAD_LETTER_ATTEMPT_MS = 2_000;
+/** How long a stored offset must lie outside the log before it is believed (outsideLogFor). */
+const LOG_CHECK_GRACE_MS = 15_000;
+const WAIT_FOR_LOG = Symbol('wait for the log');
 /** Batches applied at once, each of another topic-partition (kafkajs's partitionsConsumedConcurrently). */
 const MAX_PARTITIONS_AT_ONCE = 16;
 /** Between attempts to reach Kafka at start-up. */
@@ -251,6 +254,37 @@ export function createProjector(options: ProjectorOptions): Projector {
     return undefined;
   }
 
+  /** Per topic-partition, when its stored offset was first seen outside the log (see outsideLogFor). */
+  const outsideSince = new Map<string, number>();
+
+  /**
+   * outsideLog, believed only once it has held for LOG_CHECK_GRACE_MS: a broker that just restarted can report a
+   * log end below what it holds until it has recovered its high watermark (seen: 1,500 for 1,550 a second after a
+   * kill -9). Meanwhile `WAIT_FOR_LOG`: the caller applies nothing of the partition and asks again.
+   */
+  function outsideLogFor(
+    topic: string,
+    partition: number,
+    stored: bigint | undefined,
+    low: bigint,
+    high: bigint,
+  ): string | typeof WAIT_FOR_LOG | undefined {
+    const id = `${topic}:${partition}`;
+    const problem = outsideLog(topic, partition, stored, low, high);
+    if (problem === undefined) {
+      outsideSince.delete(id);
+      return undefined;
+    }
+    const since = outsideSince.get(id) ?? Date.now();
+    outsideSince.set(id, since);
+    if (Date.now() - since >= LOG_CHECK_GRACE_MS) return problem;
+    log.warn(
+      { topic, partition, stored: stored?.toString(), low: low.toString(), high: high.toString() },
+      'the stored offset lies outside the log; waiting to see whether the broker is still recovering',
+    );
+    return WAIT_FOR_LOG;
+  }
+
   /**
    * Tells the group where RocksDB stands. Harmless when it fails: RocksDB holds the truth; the group's offsets
    * only feed lag monitoring and `readstates status` while the service runs.
@@ -280,7 +314,8 @@ export function createProjector(options: ProjectorOptions): Projector {
         const target = targets.get(partition);
         if (found === undefined || target === undefined) continue;
         const stored = await storedOffset(topic, partition);
-        const problem = outsideLog(topic, partition, stored, BigInt(found.low), BigInt(found.high));
+        const problem = outsideLogFor(topic, partition, stored, BigInt(found.low), BigInt(found.high));
+        if (problem === WAIT_FOR_LOG) throw new Error(`${topic} partition ${partition}: waiting for the log`);
         if (problem !== undefined) {
           fatal(problem);
           return;
@@ -402,13 +437,18 @@ export function createProjector(options: ProjectorOptions): Projector {
     if (first !== null && BigInt(first) > expected) {
       // Kafka is ahead of RocksDB (state lost its last writes, or a new data directory): replay from RocksDB's
       // offset, unless the log no longer has it (the broker would answer with its first offset again, for ever).
-      const problem = outsideLog(
+      const problem = outsideLogFor(
         topic,
         partition,
         stored,
         await lowWatermark(topic, partition),
         BigInt(batch.highWatermark),
       );
+      if (problem === WAIT_FOR_LOG) {
+        // Fetched again after a pause, not at once: nothing of this partition is applied meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        return;
+      }
       if (problem !== undefined) {
         fatal(problem);
         return;
@@ -424,7 +464,12 @@ export function createProjector(options: ProjectorOptions): Projector {
     if (fresh.length === 0 && batch.messages.length > 0) {
       // Wholly applied already (a group whose committed offsets are older than RocksDB's, or none at all):
       // nothing to resolve, so without a seek kafkajs would fetch this same batch for ever.
-      const problem = outsideLog(topic, partition, stored, 0n, BigInt(batch.highWatermark));
+      const problem = outsideLogFor(topic, partition, stored, 0n, BigInt(batch.highWatermark));
+      if (problem === WAIT_FOR_LOG) {
+        // Fetched again after a pause, not at once: nothing of this partition is applied meanwhile.
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        return;
+      }
       if (problem !== undefined) {
         fatal(problem);
         return;
