@@ -74,6 +74,16 @@ export const configSchema = z.object({
     .max(1_048_576)
     .default(256)
     .describe('memory budget of the hot tier'),
+  RESIDENT_RECORDS: z.coerce
+    .number({ error: 'must be a whole number of records' })
+    .int('must be a whole number of records')
+    .min(1_000)
+    .max(1_000_000_000)
+    .default(1_000_000)
+    .describe(
+      'state records the projector keeps decoded in memory (least recently used channels leave first); ' +
+        'about 320 bytes of heap each',
+    ),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FAILPOINTS: z
     .string()

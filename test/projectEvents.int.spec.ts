@@ -1,12 +1,13 @@
 /**
- * The projector's record cache changes no byte of the state: the same stream, in chunks, through a small cache
- * that evicts all the time and through none, into two real RocksDB databases, leaves them identical.
+ * The projector's resident state changes no byte of the state: the same stream, in chunks, through a small
+ * resident state that evicts channels all the time and through none, into real RocksDB databases, leaves them
+ * identical; whether the resident state knew the partition whole from the start or learned it from disk.
  */
 import { describe, expect, it } from 'vitest';
 import { createDemoStream } from '../src/ops/demoStream.ts';
 import { DISK_FANOUT } from '../src/store/diskFanout.ts';
 import { projectEvents } from '../src/store/projectEvents.ts';
-import { RecordCache } from '../src/store/recordCache.ts';
+import { ResidentState } from '../src/store/residentState.ts';
 import { openRocksDatabase, type RocksDatabase } from '../src/store/rocksDatabase.ts';
 import { temporaryRocksDir } from './support/rocks.ts';
 
@@ -15,34 +16,43 @@ async function everything(db: RocksDatabase): Promise<string[]> {
   return entries.map(({ key, value }) => `${key.toString('hex')}=${value.toString('hex')}`);
 }
 
-describe('projectEvents with a record cache', () => {
-  it('writes exactly what it writes without one', async () => {
-    const dirs = [await temporaryRocksDir(), await temporaryRocksDir()];
-    const [cached, uncached] = await Promise.all(dirs.map((dir) => openRocksDatabase(dir.path)));
-    if (cached === undefined || uncached === undefined) throw new Error('unreachable');
-    try {
-      const stream = createDemoStream({ seed: 5, channels: 40, users: 200 });
-      const cache = new RecordCache(300);
-      for (let chunk = 0; chunk < 20; chunk++) {
-        const events = Array.from({ length: 500 }, () => stream.next());
-        for (const [db, withCache] of [
-          [cached, cache],
-          [uncached, undefined],
-        ] as const) {
-          const { store, operations } = await projectEvents(db, 0, DISK_FANOUT, events, withCache);
-          await db.write(operations);
-          store.commit();
+describe('projectEvents with a resident state', () => {
+  it.each([
+    { start: 'known whole from an empty partition', empty: true },
+    { start: 'learned from disk', empty: false },
+  ])(
+    'writes exactly what it writes without one ($start)',
+    async ({ empty }) => {
+      const dirs = [await temporaryRocksDir(), await temporaryRocksDir()];
+      const [withResident, without] = await Promise.all(dirs.map((dir) => openRocksDatabase(dir.path)));
+      if (withResident === undefined || without === undefined) throw new Error('unreachable');
+      try {
+        const stream = createDemoStream({ seed: 5, channels: 40, users: 200 });
+        const resident = new ResidentState(1_000);
+        resident.startPartition(0, empty);
+        for (let chunk = 0; chunk < 20; chunk++) {
+          const events = Array.from({ length: 500 }, () => stream.next());
+          for (const [db, state] of [
+            [withResident, resident],
+            [without, undefined],
+          ] as const) {
+            const { store, operations } = await projectEvents(db, 0, DISK_FANOUT, events, state);
+            await db.write(operations);
+            store.commit();
+          }
         }
+        expect(resident.hits).toBeGreaterThan(1_000);
+        expect(resident.evictions).toBeGreaterThan(10);
+        expect(resident.size).toBeLessThanOrEqual(1_000);
+        const [a, b] = [await everything(withResident), await everything(without)];
+        expect(a.length).toBeGreaterThan(1_000);
+        expect(a).toEqual(b);
+      } finally {
+        await withResident.close();
+        await without.close();
+        await Promise.all(dirs.map((dir) => dir.remove()));
       }
-      expect(cache.hits).toBeGreaterThan(1_000);
-      expect(cache.size).toBe(300);
-      const [a, b] = [await everything(cached), await everything(uncached)];
-      expect(a.length).toBeGreaterThan(1_000);
-      expect(a).toEqual(b);
-    } finally {
-      await cached.close();
-      await uncached.close();
-      await Promise.all(dirs.map((dir) => dir.remove()));
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 });

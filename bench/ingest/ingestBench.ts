@@ -251,6 +251,7 @@ try {
         pool: benchPool,
         logger,
         fanout: DISK_FANOUT,
+        residentRecords: config.RESIDENT_RECORDS,
         onProgress: (progress) => {
           display.show(progress);
         },

@@ -149,6 +149,7 @@ async function open(): Promise<void> {
     },
     logger,
     fanout: DISK_FANOUT,
+    residentRecords: config.RESIDENT_RECORDS,
     hotTier: mirror,
     partitionStates,
     onFatal: (error) => {
@@ -244,6 +245,7 @@ async function open(): Promise<void> {
         pool,
         logger,
         fanout: DISK_FANOUT,
+        residentRecords: config.RESIDENT_RECORDS,
         live,
         onProgress: (progress) => {
           current.progress = progress;

@@ -3,9 +3,9 @@ import { decodeEvent } from '../contract/decode.ts';
 import type { ChatEvent, TopicKind } from '../contract/events.ts';
 import type { Logger } from '../logger.ts';
 import { MAX_PARTITIONS, type PartitionStates } from './partitionStates.ts';
-import { offsetKey } from '../store/keys.ts';
+import { offsetKey, partitionRange } from '../store/keys.ts';
 import { projectEvents } from '../store/projectEvents.ts';
-import { RecordCache } from '../store/recordCache.ts';
+import { ResidentState } from '../store/residentState.ts';
 import { decodeOffset, encodeOffset } from '../store/recordCodec.ts';
 import type { HotTierMirror } from '../store/hotTierMirror.ts';
 import type { RocksDatabase } from '../store/rocksDatabase.ts';
@@ -28,11 +28,6 @@ async function retrying<T>(attempt: () => Promise<T>, times: number, delayMs: nu
 
 /** Records applied per RocksDB write: bounds the memory of one write and lets us heartbeat between writes. */
 const CHUNK_SIZE = 4_000;
-/**
- * Decoded records kept across chunks (RecordCache): at a few hundred bytes each, ~100 MB of the engine's heap
- * at most, enough for the hot channels' records, their members' read states and index headers and tails.
- */
-const RECORD_CACHE_ENTRIES = 250_000;
 const DEAD_LETTER_RETRY_MAX_MS = 5_000;
 /** How long a batch waits for PostgreSQL to store its dead letters before its partition waits aside. */
 const DEAD_LETTER_ATTEMPT_MS = 2_000;
@@ -41,6 +36,8 @@ const LOG_CHECK_GRACE_MS = 15_000;
 const WAIT_FOR_LOG = Symbol('wait for the log');
 /** Batches applied at once, each of another topic-partition (kafkajs's partitionsConsumedConcurrently). */
 const MAX_PARTITIONS_AT_ONCE = 16;
+/** How long the broker holds a fetch that finds nothing new (kafkajs's maxWaitTimeInMs). */
+const FETCH_MAX_WAIT_MS = 250;
 /** Between attempts to reach Kafka at start-up. */
 const CONNECT_RETRY_MAX_MS = 10_000;
 
@@ -102,6 +99,8 @@ export interface ProjectorOptions {
    * and it fsyncs once before its generation becomes current.
    */
   syncWrites?: boolean;
+  /** Decoded records kept resident across chunks (see ResidentState); RESIDENT_RECORDS. */
+  residentRecords: number;
 }
 
 export interface PartitionProgress {
@@ -143,7 +142,7 @@ export interface Projector {
 export function createProjector(options: ProjectorOptions): Projector {
   const { kafka, topics, logger } = options;
   let db = options.db;
-  const cache = new RecordCache(RECORD_CACHE_ENTRIES);
+  const resident = new ResidentState(options.residentRecords);
   let paused = false;
   /** The batches being applied: pause() waits for them. */
   const applying = new Set<Promise<void>>();
@@ -159,6 +158,9 @@ export function createProjector(options: ProjectorOptions): Projector {
     groupId: options.groupId,
     sessionTimeout: options.sessionTimeoutMs,
     heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10),
+    // A fetch with nothing new waits this long on the broker, and stop() waits for it: kafkajs's 5 s made a
+    // caught-up rebuild and every shutdown wait seconds for nothing. New events still return a fetch at once.
+    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     // Partition p of both topics to one member: its RocksDB then holds p's whole state. Round robin only while an
     // older instance in the group knows no other (a rolling upgrade): a partition it splits is served by no one,
     // and each topic's stored offset lets whoever gets it whole later catch up exactly.
@@ -477,6 +479,13 @@ export function createProjector(options: ProjectorOptions): Projector {
       consumer.seek({ topic, partition, offset: expected.toString() });
       return;
     }
+    if (!resident.knows(partition)) {
+      // A partition RocksDB holds nothing of is known whole from here on: every record it gets is written here.
+      resident.startPartition(
+        partition,
+        (await db.scan(partitionRange(partition).start, { limit: 1 })).length === 0,
+      );
+    }
     let next = expected;
     for (let start = 0; start < fresh.length; start += CHUNK_SIZE) {
       if (!payload.isRunning() || payload.isStale() || paused) break;
@@ -511,7 +520,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         partition,
         options.fanout,
         events,
-        cache,
+        resident,
       ).catch((error: unknown) => {
         // The pure core throws only on state it cannot make sense of (or RocksDB could not be read): retrying the
         // same events would fail the same way, for ever. Stop, loudly; a restart retries once more.
@@ -534,7 +543,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         // failed (a full disk, an I/O error) until it is opened again: stop, so that a restart reopens it and
         // replays from the offsets it holds (exact, as after a crash).
         options.hotTier?.writeFailed(partition);
-        cache.clear();
+        resident.clear();
         fatal(
           `writing to RocksDB in DATA_DIR failed (${(error as Error).message}); RocksDB accepts no write after ` +
             'that until it is opened again, so the service stops. Free space or fix the disk, then start it ' +
@@ -609,9 +618,10 @@ export function createProjector(options: ProjectorOptions): Projector {
             partitions.map((partition) => [`${topic}:${partition}`, { topic, partition }] as const),
           ),
         );
-        if ([...before.keys()].some((id) => !assigned.has(id))) {
+        const gone = [...before].filter(([id]) => !assigned.has(id));
+        if (gone.length > 0) {
           // Partitions that moved away will be written elsewhere: forget what was known of them.
-          cache.clear();
+          for (const [, { partition }] of gone) resident.forget(partition);
           options.hotTier?.forgetAll();
         }
         log.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
@@ -687,7 +697,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     async useDatabase(next) {
       if (!paused) throw new Error('useDatabase() needs the projector paused');
       db = next;
-      cache.clear();
+      resident.clear();
       for (const { topic, partition } of assigned.values()) {
         noteProgress(topic, partition, (await storedOffset(topic, partition)) ?? 0n);
       }

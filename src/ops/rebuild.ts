@@ -59,6 +59,8 @@ export type RebuildOptions = {
   pool: ConnectionPool;
   logger: Logger;
   fanout: number;
+  /** Records the rebuild's projector keeps decoded in memory (RESIDENT_RECORDS). */
+  residentRecords: number;
   /** Online: catch up with this generation, then switch to the new one. Offline (absent): catch up with `to`. */
   live?: LiveGeneration;
   onProgress?: (progress: RebuildProgress) => void;
@@ -147,6 +149,7 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
       storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
       logger: log,
       fanout: options.fanout,
+      residentRecords: options.residentRecords,
       syncWrites: false,
       onFatal: (error) => (failure = error),
       onApplied: ({ events }) => (eventsApplied += events),

@@ -92,6 +92,7 @@ export async function rebuildOffline(config: Config, logger: Logger): Promise<Re
       pool,
       logger,
       fanout: DISK_FANOUT,
+      residentRecords: config.RESIDENT_RECORDS,
       onProgress: (progress) => {
         display.show(progress);
       },

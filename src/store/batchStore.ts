@@ -7,9 +7,17 @@ import type {
   RankIndexId,
   ReadStateRecord,
 } from '../projection/records.ts';
-import { channelKey, indexHeaderKey, indexNodeKey, messageKey, readStateKey } from './keys.ts';
+import {
+  channelRecordId,
+  indexHeaderRecordId,
+  indexNodeRecordId,
+  keyOfRecordId,
+  messageRecordId,
+  readStateRecordId,
+  recordIdOfKey,
+} from './recordIds.ts';
 import { decodeRecord, encodeRecord } from './recordCodec.ts';
-import { ABSENT, type RecordCache } from './recordCache.ts';
+import { ABSENT, type ResidentState } from './residentState.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 
 /** Thrown by a read of a record not loaded yet: the event is abandoned, the record loaded, the event re-run. */
@@ -38,42 +46,70 @@ function ownCount(index: MemberIndexId, count: number): HotWrite | undefined {
     : undefined;
 }
 
-type Slot = { key: Buffer; value: unknown; hot?: HotWrite };
+type Slot = { channel: string; value: unknown; hot: HotWrite | undefined };
+
+/** A record to look up: its id (recordIds.ts) and its channel. */
+export type RecordRef = { readonly id: string; readonly channel: string };
+
+/** Where a BatchStore finds what it has not loaded itself. */
+export type RecordSources = {
+  /** The projector's resident state, for partitions it writes (see ResidentState). */
+  resident?: ResidentState;
+  /**
+   * Reads a key from RocksDB on the spot. Without it, a read of a record not loaded throws RecordNotLoaded and
+   * the caller loads it and runs the step again.
+   */
+  readSync?: (key: Buffer) => Buffer | undefined;
+};
 
 /**
- * The projection's view of one partition while one Kafka batch is applied. It lives for one batch only, so it
- * holds nothing that grows with the history: what it loaded from RocksDB, and what this batch wrote.
+ * The projection's view of one partition while one chunk of a Kafka batch is applied. It lives for one chunk
+ * only: what it loaded from RocksDB, and what this chunk wrote. Records are named by the string ids of
+ * recordIds.ts; RocksDB keys are built only for reads from disk and for the final write.
  *
- * The pure core reads synchronously; RocksDB reads are asynchronous. So a read of a record not in memory
- * throws RecordNotLoaded; `apply` then drops the event's writes, and the caller loads the record and applies
- * the event again. Events are deterministic functions of the records they read, so the re-run is exact.
+ * The pure core reads synchronously. A read of a record that is neither written here, loaded, nor known to the
+ * resident state is read from RocksDB at once when `readSync` is given; otherwise it throws RecordNotLoaded,
+ * `attempt` drops the step's writes, and the caller loads the record and runs the step again. Steps are
+ * deterministic functions of the records they read, so the re-run is exact.
  */
 export class BatchStore implements ProjectionStore {
   readonly fanout: number;
-  /** Records loaded one at a time because a step asked for them (prefetching missed them). */
+  /** Records read from RocksDB one at a time because a step asked for them (prefetching missed them). */
   recordLoads = 0;
   private readonly partition: number;
+  private readonly resident: ResidentState | undefined;
+  private readonly readSync: ((key: Buffer) => Buffer | undefined) | undefined;
   /** Records as read from disk, decoded; ABSENT where the key has no record. */
   private readonly loaded = new Map<string, unknown>();
-  /** Writes of the events applied so far in this batch. */
+  /** Writes of the steps applied so far. */
   private readonly written = new Map<string, Slot>();
-  /** Writes of the event being applied; merged into `written` only when it completes. */
+  /** Writes of the step being applied; merged into `written` only when it completes. */
   private pending = new Map<string, Slot>();
 
-  /** Only the projector that writes this partition may pass a `cache` (see RecordCache). */
-  private readonly cache: RecordCache | undefined;
-
-  constructor(partition: number, fanout: number, cache?: RecordCache) {
+  /** Only the projector that writes this partition may pass `sources.resident` (see ResidentState). */
+  constructor(partition: number, fanout: number, sources: RecordSources = {}) {
     this.partition = partition;
     this.fanout = fanout;
-    this.cache = cache;
+    this.resident = sources.resident;
+    this.readSync = sources.readSync;
   }
 
-  /** Keys that must be loaded before `apply` can read them (those in the cache are taken from it). */
+  /** The records of `refs` that only RocksDB can give, as keys to read (then pass them to `load`). */
+  missingRefs(refs: Iterable<RecordRef>): Buffer[] {
+    const keys: Buffer[] = [];
+    for (const { id, channel } of refs) {
+      if (this.loaded.has(id) || this.written.has(id)) continue;
+      if (this.resident?.get(this.partition, channel, id) !== undefined) continue;
+      keys.push(keyOfRecordId(this.partition, id));
+    }
+    return keys;
+  }
+
+  /** Keys that must be loaded before `attempt` can read them. */
   missing(keys: readonly Buffer[]): Buffer[] {
     return keys.filter((key) => {
-      const id = key.toString('latin1');
-      return !this.loaded.has(id) && !this.written.has(id) && !this.fromCache(id);
+      const { id, channel } = recordIdOfKey(key);
+      return this.missingRefs([{ id, channel }]).length > 0;
     });
   }
 
@@ -81,24 +117,26 @@ export class BatchStore implements ProjectionStore {
   load(keys: readonly Buffer[], values: readonly (Buffer | undefined)[]): void {
     keys.forEach((key, i) => {
       const value = values[i];
-      const id = key.toString('latin1');
-      const record = value === undefined ? ABSENT : decodeRecord(value);
-      this.loaded.set(id, record);
-      this.cache?.set(id, record);
+      const { id, channel } = recordIdOfKey(key);
+      this.learn(id, channel, value);
     });
   }
 
-  /** Call once the batch's operations are durably written: the cache learns what they wrote. */
-  commit(): void {
-    if (this.cache === undefined) return;
-    for (const [id, { value }] of this.written) this.cache.set(id, value === DELETED ? ABSENT : value);
+  private learn(id: string, channel: string, bytes: Buffer | undefined): unknown {
+    const record = bytes === undefined ? ABSENT : decodeRecord(bytes);
+    this.loaded.set(id, record);
+    this.resident?.set(this.partition, channel, id, record);
+    return record;
   }
 
-  private fromCache(id: string): boolean {
-    const cached = this.cache?.get(id);
-    if (cached === undefined) return false;
-    this.loaded.set(id, cached);
-    return true;
+  /** Call once the chunk's operations are durably written: the resident state learns what they wrote. */
+  commit(): void {
+    const resident = this.resident;
+    if (resident === undefined) return;
+    for (const [id, { channel, value }] of this.written) {
+      resident.set(this.partition, channel, id, value === DELETED ? ABSENT : value);
+    }
+    resident.evictToBudget();
   }
 
   /**
@@ -133,14 +171,19 @@ export class BatchStore implements ProjectionStore {
     }
   }
 
-  /** The batch's writes as RocksDB operations. */
+  /** The chunk's writes as RocksDB operations. */
   operations(): WriteOperation[] {
-    return [...this.written.values()].map(({ key, value }) =>
-      value === DELETED ? { type: 'del', key } : { type: 'put', key, value: encodeRecord(value) },
-    );
+    const operations: WriteOperation[] = [];
+    for (const [id, { value }] of this.written) {
+      const key = keyOfRecordId(this.partition, id);
+      operations.push(
+        value === DELETED ? { type: 'del', key } : { type: 'put', key, value: encodeRecord(value) },
+      );
+    }
+    return operations;
   }
 
-  /** The batch's read-state and channel writes, for the hot tier, grouped by channel (channel record first). */
+  /** The chunk's read-state and channel writes, for the hot tier, grouped by channel (channel record first). */
   hotWrites(): HotWrite[][] {
     const byChannel = new Map<string, HotWrite[]>();
     for (const { hot } of this.written.values()) {
@@ -153,36 +196,40 @@ export class BatchStore implements ProjectionStore {
     return [...byChannel.values()];
   }
 
-  private read(key: Buffer): unknown {
-    const id = key.toString('latin1');
+  private read(id: string, channel: string): unknown {
     const slot = this.pending.get(id) ?? this.written.get(id);
     if (slot !== undefined) return slot.value === DELETED ? undefined : slot.value;
-    if (!this.loaded.has(id)) throw new RecordNotLoaded(key);
-    const value = this.loaded.get(id);
+    let value = this.loaded.get(id) ?? this.resident?.get(this.partition, channel, id);
+    if (value === undefined) {
+      const key = keyOfRecordId(this.partition, id);
+      if (this.readSync === undefined) throw new RecordNotLoaded(key);
+      value = this.learn(id, channel, this.readSync(key));
+      this.recordLoads++;
+    }
     return value === ABSENT ? undefined : value;
   }
 
-  private write(key: Buffer, value: unknown, hot?: HotWrite): void {
-    this.pending.set(key.toString('latin1'), hot === undefined ? { key, value } : { key, value, hot });
+  private write(id: string, channel: string, value: unknown, hot?: HotWrite): void {
+    this.pending.set(id, { channel, value, hot });
   }
 
   getChannel(channelId: string): ChannelRecord | undefined {
-    return this.read(channelKey(this.partition, channelId)) as ChannelRecord | undefined;
+    return this.read(channelRecordId(channelId), channelId) as ChannelRecord | undefined;
   }
   putChannel(channelId: string, record: ChannelRecord): void {
-    this.write(channelKey(this.partition, channelId), record, { kind: 'channel', channelId, record });
+    this.write(channelRecordId(channelId), channelId, record, { kind: 'channel', channelId, record });
   }
   getMessage(channelId: string, messageId: string): MessageRecord | undefined {
-    return this.read(messageKey(this.partition, channelId, messageId)) as MessageRecord | undefined;
+    return this.read(messageRecordId(channelId, messageId), channelId) as MessageRecord | undefined;
   }
   putMessage(channelId: string, messageId: string, record: MessageRecord): void {
-    this.write(messageKey(this.partition, channelId, messageId), record);
+    this.write(messageRecordId(channelId, messageId), channelId, record);
   }
   getReadState(userId: string, channelId: string): ReadStateRecord | undefined {
-    return this.read(readStateKey(this.partition, userId, channelId)) as ReadStateRecord | undefined;
+    return this.read(readStateRecordId(userId, channelId), channelId) as ReadStateRecord | undefined;
   }
   putReadState(userId: string, channelId: string, record: ReadStateRecord): void {
-    this.write(readStateKey(this.partition, userId, channelId), record, {
+    this.write(readStateRecordId(userId, channelId), channelId, record, {
       kind: 'readState',
       userId,
       channelId,
@@ -190,21 +237,21 @@ export class BatchStore implements ProjectionStore {
     });
   }
   getIndexHeader(index: MemberIndexId): RankIndexHeader | undefined {
-    return this.read(indexHeaderKey(this.partition, index)) as RankIndexHeader | undefined;
+    return this.read(indexHeaderRecordId(index), index.channel_id) as RankIndexHeader | undefined;
   }
   putIndexHeader(index: MemberIndexId, header: RankIndexHeader): void {
-    this.write(indexHeaderKey(this.partition, index), header, ownCount(index, header.size));
+    this.write(indexHeaderRecordId(index), index.channel_id, header, ownCount(index, header.size));
   }
   deleteIndexHeader(index: MemberIndexId): void {
-    this.write(indexHeaderKey(this.partition, index), DELETED, ownCount(index, 0));
+    this.write(indexHeaderRecordId(index), index.channel_id, DELETED, ownCount(index, 0));
   }
   getIndexNode(index: RankIndexId, node: number): RankNode | undefined {
-    return this.read(indexNodeKey(this.partition, index, node)) as RankNode | undefined;
+    return this.read(indexNodeRecordId(index, node), index.channel_id) as RankNode | undefined;
   }
   putIndexNode(index: RankIndexId, node: number, value: RankNode): void {
-    this.write(indexNodeKey(this.partition, index, node), value);
+    this.write(indexNodeRecordId(index, node), index.channel_id, value);
   }
   deleteIndexNode(index: RankIndexId, node: number): void {
-    this.write(indexNodeKey(this.partition, index, node), DELETED);
+    this.write(indexNodeRecordId(index, node), index.channel_id, DELETED);
   }
 }

@@ -211,12 +211,15 @@ describe('deploy/k8s', () => {
     expect(container.securityContext?.capabilities?.drop).toEqual(['ALL']);
   });
 
-  it('requests memory for the hot tier on top of the rest of the process', () => {
-    // The budget for everything but the hot tier (statefulset.yaml says what it covers and where it falls
-    // short); the hot tier is HOT_TIER_MB more, outside the V8 heap.
+  it('requests memory for the hot tier and the resident records on top of the rest of the process', () => {
+    // The budget for everything else (statefulset.yaml says what it covers); the hot tier is HOT_TIER_MB more,
+    // outside the V8 heap, and the projector's resident records ~320 bytes each of the engine's heap.
     const restOfProcessMiB = 768;
+    const residentMiB = (config.RESIDENT_RECORDS * 320) / 2 ** 20;
     const { requests, limits } = container.resources;
-    expect(mebibytes(requests.memory)).toBeGreaterThanOrEqual(config.HOT_TIER_MB + restOfProcessMiB);
+    expect(mebibytes(requests.memory)).toBeGreaterThanOrEqual(
+      config.HOT_TIER_MB + residentMiB + restOfProcessMiB,
+    );
     expect(mebibytes(limits.memory)).toBeGreaterThan(mebibytes(requests.memory));
   });
 });
