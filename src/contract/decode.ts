@@ -1,3 +1,4 @@
+import { decodeValid } from './decodeValid.ts';
 import { describeIssues } from './describeIssues.ts';
 import { EVENT_TYPES, eventTopic, isEventType, schemaFor, supportedVersions } from './events.ts';
 import type { ChatEvent, TopicKind } from './events.ts';
@@ -106,9 +107,12 @@ export function decodeEvent(
     );
   }
 
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) return reject('invalid_schema', describeIssues(parsed.error.issues, 3).join('; '));
-  const event = parsed.data;
+  let event = decodeValid(type, fields);
+  if (event === undefined) {
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) return reject('invalid_schema', describeIssues(parsed.error.issues, 3).join('; '));
+    event = parsed.data;
+  }
 
   if (key === null) {
     return reject('key_mismatch', `the record has no key; it must be the channel_id "${event.channel_id}"`);
