@@ -313,57 +313,90 @@ export function attachHotTier(shared: SharedHotTier, options: { hash?: KeyHash }
 }
 
 function createReader(readStates: OffHeapTable, channels: OffHeapTable, sequence: Int32Array): HotTierReader {
-  // Scratch words, reused by every call: a read allocates only the view it returns and its two id strings.
-  const keys = new Uint32Array(4);
-  const readState = new Uint32Array(RS_WORDS);
-  const channel = new Uint32Array(CH_WORDS);
+  // Scratch words, reused by every call: a read allocates only the view it returns and its two id strings. All
+  // words here are int32 (the tables' `ints`): small integers in V8, never boxed.
+  const keys = new Int32Array(4);
+  const readStateWords = readStates.ints;
+  const channelWords = channels.ints;
   let answered = 0;
   let declined = 0;
+  /** Where the home-slot reads go, so that the compiler keeps them (see homeMeta). */
+  let _primed = 0;
+  // The user of the previous lookup, parsed: a request asks for many channels of one user.
+  let lastUser = '';
+  let lastUserHi = 0;
+  let lastUserLo = 0;
 
-  /** Copies both entries into the scratch words under the seqlock; false when either is missing (or busy). */
-  function copyEntries(): boolean {
-    const uHi = keys[0] ?? 0;
-    const uLo = keys[1] ?? 0;
+  function lookup(userId: Snowflake, channelId: Snowflake): ReadStateView | undefined {
+    if (userId !== lastUser) {
+      parseSnowflakeInto(userId, keys, 0);
+      lastUser = userId;
+      lastUserHi = keys[0] ?? 0;
+      lastUserLo = keys[1] ?? 0;
+    }
+    parseSnowflakeInto(channelId, keys, 2);
+    const uHi = lastUserHi;
+    const uLo = lastUserLo;
     const cHi = keys[2] ?? 0;
     const cLo = keys[3] ?? 0;
+    const readStateHash = readStates.hashOf(uHi, uLo, cHi, cLo);
+    const channelHash = channels.hashOf(cHi, cLo, 0, 0);
+    // Both entries' words, copied under the seqlock.
+    let rs: number;
+    let ch: number;
+    let flags = 0;
+    let pointerHi = 0;
+    let pointerLo = 0;
+    let ownAbove = 0;
+    let mentionsAbove = 0;
+    let snapshotEpoch = 0;
+    let snapshotBelow = 0;
+    let epoch = 0;
+    let liveCount = 0;
+    let headHi = 0;
+    let headLo = 0;
+    let channelFlags = 0;
     let deadline = 0;
     for (let attempt = 1; ; attempt++) {
       if (attempt % ATTEMPTS_BETWEEN_CLOCK_READS === 0) {
         const now = performance.now();
         if (deadline === 0) deadline = now + MAX_READ_WAIT_MS;
-        else if (now > deadline) return false;
+        else if (now > deadline) return undefined;
       }
       const before = Atomics.load(sequence, 0);
       if ((before & 1) !== 0) continue;
-      const readStateSlot = readStates.peek(uHi, uLo, cHi, cLo, readState);
-      const channelSlot = readStateSlot < 0 ? -1 : channels.peek(cHi, cLo, 0, 0, channel);
-      if (Atomics.load(sequence, 0) !== before) continue;
-      if (channelSlot < 0) return false;
-      readStates.touch(readStateSlot);
-      channels.touch(channelSlot);
-      return true;
+      // Both home slots first, so that the two cache misses overlap.
+      _primed = readStates.homeMeta(readStateHash) ^ channels.homeMeta(channelHash);
+      rs = readStates.valueIndexOf(readStateHash, uHi, uLo, cHi, cLo);
+      ch = rs < 0 ? -1 : channels.valueIndexOf(channelHash, cHi, cLo, 0, 0);
+      if (ch >= 0) {
+        pointerHi = readStateWords[rs + RS_POINTER_HI] ?? 0;
+        pointerLo = readStateWords[rs + RS_POINTER_LO] ?? 0;
+        flags = readStateWords[rs + RS_FLAGS] ?? 0;
+        ownAbove = readStateWords[rs + RS_OWN_ABOVE] ?? 0;
+        mentionsAbove = readStateWords[rs + RS_MENTIONS_ABOVE] ?? 0;
+        snapshotEpoch = readStateWords[rs + RS_SNAPSHOT_EPOCH] ?? 0;
+        snapshotBelow = readStateWords[rs + RS_SNAPSHOT_BELOW] ?? 0;
+        epoch = channelWords[ch + CH_EPOCH] ?? 0;
+        liveCount = channelWords[ch + CH_LIVE_COUNT] ?? 0;
+        headHi = channelWords[ch + CH_HEAD_HI] ?? 0;
+        headLo = channelWords[ch + CH_HEAD_LO] ?? 0;
+        channelFlags = channelWords[ch + CH_FLAGS] ?? 0;
+      }
+      if (Atomics.load(sequence, 0) === before) break;
     }
-  }
-
-  function lookup(userId: Snowflake, channelId: Snowflake): ReadStateView | undefined {
-    parseSnowflakeInto(userId, keys, 0);
-    parseSnowflakeInto(channelId, keys, 2);
-    if (!copyEntries()) return undefined;
-    const flags = readState[RS_FLAGS] ?? 0;
-    const hasHead = ((channel[CH_FLAGS] ?? 0) & HAS_HEAD) !== 0;
-    const liveCount = channel[CH_LIVE_COUNT] ?? 0;
-    const pointerHi = readState[RS_POINTER_HI] ?? 0;
-    const pointerLo = readState[RS_POINTER_LO] ?? 0;
-    const headHi = channel[CH_HEAD_HI] ?? 0;
-    const headLo = channel[CH_HEAD_LO] ?? 0;
+    if (ch < 0) return undefined;
+    readStates.touchAt(rs);
+    channels.touchAt(ch);
+    const hasHead = (channelFlags & HAS_HEAD) !== 0;
     // The cases of liveAbove, in its order; its rank query is the one case left to RocksDB. A negative entry has
-    // no pointer, so it takes the second.
+    // no pointer, so it takes the second. Counts were stored as uint32 words: `>>> 0` reads them back so.
     let above: number;
     if (!hasHead) above = 0;
-    else if ((flags & HAS_POINTER) === 0) above = liveCount;
-    else if (compareWords(pointerHi, pointerLo, headHi, headLo) >= 0) above = 0;
-    else if ((flags & HAS_SNAPSHOT) !== 0 && readState[RS_SNAPSHOT_EPOCH] === channel[CH_EPOCH]) {
-      above = liveCount - (readState[RS_SNAPSHOT_BELOW] ?? 0);
+    else if ((flags & HAS_POINTER) === 0) above = liveCount >>> 0;
+    else if (compareWords(pointerHi >>> 0, pointerLo >>> 0, headHi >>> 0, headLo >>> 0) >= 0) above = 0;
+    else if ((flags & HAS_SNAPSHOT) !== 0 && snapshotEpoch === epoch) {
+      above = (liveCount >>> 0) - (snapshotBelow >>> 0);
     } else {
       return undefined;
     }
@@ -373,8 +406,8 @@ function createReader(readStates: OffHeapTable, channels: OffHeapTable, sequence
       has_read_state: (flags & NO_READ_STATE) === 0,
       last_acked_message_id: (flags & HAS_POINTER) === 0 ? null : formatSnowflakeWords(pointerHi, pointerLo),
       last_message_id: hasHead ? formatSnowflakeWords(headHi, headLo) : null,
-      unread_count: above - (readState[RS_OWN_ABOVE] ?? 0),
-      mention_count: readState[RS_MENTIONS_ABOVE] ?? 0,
+      unread_count: above - (ownAbove >>> 0),
+      mention_count: mentionsAbove >>> 0,
     };
   }
 

@@ -14,40 +14,40 @@ const EXACT_HI_LIMIT = 0x200000;
  * valid snowflake already (`isSnowflake`): 1-20 decimal digits, at most 2^64 − 1. Anything else gives
  * meaningless words, not an error: this sits on the lookup path and the API validated the id on the way in.
  */
-export function parseSnowflakeInto(digits: Snowflake, out: Uint32Array, offset = 0): void {
+export function parseSnowflakeInto(digits: Snowflake, out: Uint32Array | Int32Array, offset = 0): void {
   const length = digits.length;
-  let hi = 0;
-  let lo = 0;
-  // Four digits at a time in small-integer arithmetic, then one carry step per chunk: lo·10^4 + chunk < 2^46
-  // and hi·10^4 + carry < 2^32 for any value below 2^64, so every step is exact in doubles. The first chunk takes
-  // the length mod 4 digits (or 4), so the rest take exactly 4; it meets hi = lo = 0, so its scale is moot.
-  let i = 0;
-  for (let end = length % 4 || 4; i < length; end += 4) {
-    let chunk = 0;
-    for (; i < end; i++) chunk = chunk * 10 + (digits.charCodeAt(i) - 48);
-    const next = lo * 10000 + chunk;
-    lo = next >>> 0;
-    hi = hi * 10000 + (next - lo) / TWO_32;
-  }
-  out[offset] = hi;
+  // value = high·10^9 + low, both exact: low takes the last 9 digits, high the rest (< 2^35). The two loops are
+  // independent chains of small-integer steps, which the CPU runs side by side.
+  const split = length > 9 ? length - 9 : 0;
+  let high = 0;
+  for (let i = 0; i < split; i++) high = high * 10 + (digits.charCodeAt(i) - 48);
+  let low = 0;
+  for (let i = split; i < length; i++) low = (low * 10 + (digits.charCodeAt(i) - 48)) | 0;
+  // The low word exactly, in 32-bit arithmetic (high·10^9 mod 2^32 is Math.imul's). The double sum is within
+  // 2^12 of the value, so the high word is the rounded quotient of what is left: the error is far below 2^31.
+  const lo = (Math.imul(high, 1e9) + low) >>> 0;
+  out[offset] = Math.round((high * 1e9 + low - lo) / TWO_32);
   out[offset + 1] = lo;
 }
 
-/** The decimal string of the uint64 `hi · 2^32 + lo`. */
+/** The decimal string of the uint64 `hi · 2^32 + lo` (either word may be given as int32: `| 0`). */
 export function formatSnowflakeWords(hi: number, lo: number): Snowflake {
+  hi >>>= 0;
+  lo >>>= 0;
   if (hi < EXACT_HI_LIMIT) return String(hi * TWO_32 + lo);
-  // value = q·10^9 + r by long division by 10^9, starting from hi and bringing down lo in two 16-bit limbs:
-  // each partial remainder·2^16 + limb is below 10^9·2^16 < 2^53, and q < 2^64 / 10^9 < 2^35, so all is exact.
-  let r = hi;
-  const q2 = Math.floor(r / 1e9);
-  r = (r - q2 * 1e9) * 65536 + (lo >>> 16);
-  const q1 = Math.floor(r / 1e9);
-  r = (r - q1 * 1e9) * 65536 + (lo & 0xffff);
-  const q0 = Math.floor(r / 1e9);
-  r -= q0 * 1e9;
-  const q = (q2 * 65536 + q1) * 65536 + q0;
+  // value = q·10^9 + r. The double value is within 2^12 of the true one, so q is off by at most one; r then
+  // follows exactly in 32-bit arithmetic (value − q·10^9 mod 2^32, which lies in (−10^9, 2·10^9)) and fixes q.
+  let q = Math.floor((hi * TWO_32 + lo) / 1e9);
+  let r = (lo - Math.imul(q, 1e9)) | 0;
+  if (r < 0) {
+    q -= 1;
+    r += 1e9;
+  } else if (r >= 1e9) {
+    q += 1;
+    r -= 1e9;
+  }
   // The value is at least 2^53 here, so q ≥ 1 and the low nine digits keep their leading zeros.
-  return `${q}${String(r).padStart(9, '0')}`;
+  return String(q) + String(r + 1e9).slice(1);
 }
 
 /** Negative, zero or positive as (aHi, aLo) is below, equal to or above (bHi, bLo), both unsigned. */

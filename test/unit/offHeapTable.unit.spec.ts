@@ -11,6 +11,7 @@ import {
 
 type Key = readonly [number, number, number, number];
 const keyId = (key: Key) => key.join(',');
+const int32Key = (key: Key): Key => [key[0] | 0, key[1] | 0, key[2] | 0, key[3] | 0];
 
 /** Hashes from good to useless: the weak ones pile every key into a few runs, the last two into one. */
 const HASHES: Record<string, KeyHash> = {
@@ -81,6 +82,9 @@ describe('OffHeapTable against a Map', () => {
           hash: HASHES[config.hash] ?? fail(`no hash ${config.hash}`),
           onEvict: (...key) => evicted.push(key),
         });
+        const reader = OffHeapTable.attach(table.buffer, {
+          hash: HASHES[config.hash] ?? fail(`no hash ${config.hash}`),
+        });
         const out = new Uint32Array(valueWords);
         const keyAt = (index: number): Key => keys[index % keys.length] ?? fail('no keys');
 
@@ -128,6 +132,14 @@ describe('OffHeapTable against a Map', () => {
           for (const other of keys) {
             if (table.has(...other) !== model.has(keyId(other)))
               fail(`after ${op.kind} ${id}: ${keyId(other)}`);
+            // The other threads' path (int32 words, the hash computed apart) finds the same values.
+            const at = reader.valueIndexOf(reader.hashOf(...other), ...int32Key(other));
+            const held = model.get(keyId(other));
+            if (at >= 0 !== (held !== undefined)) fail(`valueIndexOf ${keyId(other)} disagrees`);
+            if (held !== undefined) {
+              const words = [...reader.ints.subarray(at, at + valueWords)].map((w) => w >>> 0);
+              if (words.join() !== held.join()) fail(`valueIndexOf ${keyId(other)}: ${words.join()}`);
+            }
           }
         }
         const stats = table.stats();
