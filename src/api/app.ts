@@ -1,5 +1,5 @@
 import Fastify, { type FastifyError } from 'fastify';
-import type { Snowflake } from '../contract/snowflake.ts';
+import { isSnowflake, type Snowflake } from '../contract/snowflake.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import type { RebuildProgress } from '../ops/rebuild.ts';
@@ -8,7 +8,8 @@ import { ApiError, DEFAULT_RETRY_AFTER_SECONDS, errorBody } from './apiError.ts'
 import { refuseAdminWithoutTokens, requireBearerToken } from './bearerAuth.ts';
 import { clientErrorHandler } from './clientErrorHandler.ts';
 import { httpLimits } from './httpLimits.ts';
-import { lookupQuery, pageQuery, parseInput, queryBody, userParams } from './requests.ts';
+import { lookupResponseJson } from './lookupResponse.ts';
+import { channelIdList, lookupQuery, pageQuery, parseInput, queryBody, userParams } from './requests.ts';
 
 /** Where the API reads read states from: RocksDB, or the hot tier in front of it. */
 export interface ReadStateSource {
@@ -51,15 +52,7 @@ export interface AppDependencies {
   };
 }
 
-function toWire(view: ReadStateView) {
-  return {
-    channel_id: view.channel_id,
-    last_acked_message_id: view.last_acked_message_id,
-    last_message_id: view.last_message_id,
-    unread_count: view.unread_count,
-    mention_count: view.mention_count,
-  };
-}
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Builds the HTTP API without listening: tests call `app.inject()`, main.ts calls `listen()`. */
 export function buildApp(deps: AppDependencies) {
@@ -189,14 +182,18 @@ export function buildApp(deps: AppDependencies) {
     (v1, _options, done) => {
       if (requireToken !== undefined && deps.authDisabled !== true) v1.addHook('onRequest', requireToken);
 
-      v1.get('/users/:user_id/read-states', async (request) => {
-        const { user_id } = parseInput(userParams, request.params);
+      v1.get('/users/:user_id/read-states', async (request, reply) => {
+        const params = request.params as Record<string, unknown>;
+        const user_id =
+          typeof params.user_id === 'string' && isSnowflake(params.user_id)
+            ? params.user_id
+            : parseInput(userParams, params).user_id;
         const query = request.query as Record<string, unknown>;
         if (query.channel_ids !== undefined) {
-          const { channel_ids } = parseInput(lookupQuery, query);
+          const channel_ids = channelIdList(query.channel_ids) ?? parseInput(lookupQuery, query).channel_ids;
           const freshness = deps.freshness?.(channel_ids);
           const views = await deps.readStates.lookup(user_id, channel_ids);
-          return { user_id, read_states: views.map(toWire), ...freshness };
+          return reply.type(JSON_TYPE).send(lookupResponseJson(user_id, views, freshness));
         }
         const { limit, cursor } = parseInput(pageQuery, query);
         const channels = await deps.readStates.listChannels(user_id, {
@@ -205,19 +202,15 @@ export function buildApp(deps: AppDependencies) {
         });
         const freshness = deps.freshness?.(channels);
         const views = await deps.readStates.lookup(user_id, channels);
-        return {
-          user_id,
-          read_states: views.map(toWire),
-          next_cursor: channels.length === limit ? (channels.at(-1) ?? null) : null,
-          ...freshness,
-        };
+        const nextCursor = channels.length === limit ? (channels.at(-1) ?? null) : null;
+        return reply.type(JSON_TYPE).send(lookupResponseJson(user_id, views, freshness, nextCursor));
       });
 
-      v1.post('/read-states/query', async (request) => {
+      v1.post('/read-states/query', async (request, reply) => {
         const { user_id, channel_ids } = parseInput(queryBody, request.body);
         const freshness = deps.freshness?.(channel_ids);
         const views = await deps.readStates.lookup(user_id, channel_ids);
-        return { user_id, read_states: views.map(toWire), ...freshness };
+        return reply.type(JSON_TYPE).send(lookupResponseJson(user_id, views, freshness));
       });
       done();
     },

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { describeIssues } from '../contract/describeIssues.ts';
 import { snowflake } from '../contract/events.ts';
+import { isSnowflake, type Snowflake } from '../contract/snowflake.ts';
 import { ApiError } from './apiError.ts';
 
 export const MAX_CHANNELS_PER_REQUEST = 1000;
@@ -42,4 +43,16 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.ou
   const parsed = schema.safeParse(input);
   if (parsed.success) return parsed.data;
   throw new ApiError('invalid_request', describeIssues(parsed.error.issues, 3).join('; '));
+}
+
+/**
+ * `?channel_ids=` of a valid lookup, checked without the schema (a tenth of its cost for 50 ids); undefined when
+ * anything is wrong, and then `parseInput(lookupQuery, …)` says what. Accepts exactly what the schema accepts.
+ */
+export function channelIdList(list: unknown): Snowflake[] | undefined {
+  if (typeof list !== 'string') return undefined;
+  const ids = list.split(',');
+  if (ids.length > MAX_CHANNELS_PER_REQUEST) return undefined;
+  for (const id of ids) if (!isSnowflake(id)) return undefined;
+  return ids;
 }

@@ -1,0 +1,41 @@
+import type { Snowflake } from '../contract/snowflake.ts';
+import type { ReadStateView } from '../projection/readStateOf.ts';
+import type { Freshness } from './app.ts';
+
+/**
+ * The JSON of a lookup answer, written out directly: the one response sent thousands of times a second, for up to
+ * 1,000 entries. Measured against fast-json-stringify with its schema and JSON.stringify of the same objects
+ * (bench/query/lookupCost.ts measures the whole answer): ~12 µs for 50 entries against ~16 and ~21 µs. Every string in it is a snowflake or a partition
+ * number, all digits (validated on the way in, or formatted from words), so nothing needs escaping.
+ */
+export function lookupResponseJson(
+  userId: Snowflake,
+  views: readonly ReadStateView[],
+  freshness: Freshness | undefined,
+  nextCursor?: Snowflake | null,
+): string {
+  let json = `{"user_id":"${userId}","read_states":[`;
+  for (let i = 0; i < views.length; i++) {
+    const view = views[i] as ReadStateView;
+    const acked = view.last_acked_message_id;
+    const last = view.last_message_id;
+    json +=
+      `${i === 0 ? '' : ','}{"channel_id":"${view.channel_id}",` +
+      `"last_acked_message_id":${acked === null ? 'null' : `"${acked}"`},` +
+      `"last_message_id":${last === null ? 'null' : `"${last}"`},` +
+      `"unread_count":${view.unread_count},"mention_count":${view.mention_count}}`;
+  }
+  json += ']';
+  if (nextCursor !== undefined) json += `,"next_cursor":${nextCursor === null ? 'null' : `"${nextCursor}"`}`;
+  if (freshness !== undefined) {
+    json += ',"positions":{';
+    let first = true;
+    for (const partition in freshness.positions) {
+      const position = freshness.positions[partition] as { messages: string; acks: string };
+      json += `${first ? '' : ','}"${partition}":{"messages":"${position.messages}","acks":"${position.acks}"}`;
+      first = false;
+    }
+    json += `},"stale":${freshness.stale}`;
+  }
+  return `${json}}`;
+}
