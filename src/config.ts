@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -61,6 +62,15 @@ export const configSchema = z.object({
     .default('postgres://postgres@127.0.0.1:5432/readstates'),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.default(8080),
+  HTTP_THREADS: z.coerce
+    .number({ error: 'must be a whole number of threads, 1 or more' })
+    .int('must be a whole number of threads, 1 or more')
+    .min(1, 'must be a whole number of threads, 1 or more')
+    .max(256, 'must be at most 256')
+    .default(() => availableParallelism())
+    .describe(
+      'threads serving HTTP on the one port (SO_REUSEPORT, Linux only; elsewhere 1); default the number of cores',
+    ),
   API_TOKENS: tokenList
     .optional()
     .describe('comma list of secret tokens; /v1/* and /admin/* need Authorization: Bearer <token>'),

@@ -32,6 +32,15 @@ describe('loadConfig', () => {
     expect(config.API_TOKENS).toBeUndefined();
   });
 
+  it('serves HTTP on as many threads as there are cores unless HTTP_THREADS says otherwise', async () => {
+    const { availableParallelism } = await import('node:os');
+    expect(loadConfig({}).HTTP_THREADS).toBe(availableParallelism());
+    expect(loadConfig({ HTTP_THREADS: '3' }).HTTP_THREADS).toBe(3);
+    expect(() => loadConfig({ HTTP_THREADS: '0' })).toThrow(
+      /HTTP_THREADS="0": must be a whole number of threads/,
+    );
+  });
+
   it('splits comma lists and trims them', () => {
     const config = loadConfig({
       KAFKA_BROKERS: 'a:1, b:2',
