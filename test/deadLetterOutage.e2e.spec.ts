@@ -10,6 +10,7 @@ import { createProjectorHarness } from './support/projectorHarness.ts';
 import { freePort, startService } from './support/serviceProcess.ts';
 import { startTcpProxy } from './support/tcpProxy.ts';
 import { trackResource } from './support/resources.ts';
+import { waitFor } from './support/waitFor.ts';
 
 describe('dead-letter store outage', () => {
   let harness: Awaited<ReturnType<typeof createProjectorHarness>>;
@@ -52,6 +53,9 @@ describe('dead-letter store outage', () => {
       try {
         await harness.publish(300);
         await harness.caughtUp();
+        // The service migrates PostgreSQL in the background, maybe after the backlog is applied: the outage
+        // must come after, or there is no dead_letters table to count.
+        await waitFor(() => deadLetterRows().then(() => true));
         const before = await harness.appliedSoFar();
 
         await proxy.cut();

@@ -130,7 +130,12 @@ describe('rebuild', () => {
         await harness.caughtUp();
         // /admin always needs a token, whatever AUTH_DISABLED says.
         const headers = { authorization: `Bearer ${TEST_API_TOKEN}` };
-        const started = await fetch(`${service.url}/admin/rebuilds`, { method: 'POST', headers });
+        // 503 until PostgreSQL is migrated, which may come after the backlog is applied.
+        const started = await waitFor(async () => {
+          const response = await fetch(`${service.url}/admin/rebuilds`, { method: 'POST', headers });
+          await response.body?.cancel();
+          return response.status === 503 ? false : response;
+        });
         expect(started.status).toBe(202);
         // A second request while one runs is refused.
         expect((await fetch(`${service.url}/admin/rebuilds`, { method: 'POST', headers })).status).toBe(409);
