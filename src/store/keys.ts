@@ -1,6 +1,7 @@
 import type { TopicKind } from '../contract/events.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { MemberIndexId, RankIndexId } from '../projection/records.ts';
+import { parseSnowflakeInto } from './snowflakeWords.ts';
 
 /**
  * RocksDB key layout. Every key starts with the Kafka partition (2 bytes), so one partition's state — records
@@ -36,8 +37,13 @@ function prefix(partition: number, kind: number, length: number): Buffer {
   return key;
 }
 
+const words = new Uint32Array(2);
+
+/** Big-endian uint64 from the decimal id, without a BigInt (keys are built for every record written). */
 function writeId(key: Buffer, id: Snowflake, at: number): void {
-  key.writeBigUInt64BE(BigInt(id), at);
+  parseSnowflakeInto(id, words);
+  key.writeUInt32BE(words[0] ?? 0, at);
+  key.writeUInt32BE(words[1] ?? 0, at + 4);
 }
 
 /** Metadata about the whole generation, outside every partition's range. */
