@@ -2,19 +2,14 @@
  * The composition root: load config, build the parts with their dependencies, start them in order, stop them in
  * reverse on SIGTERM/SIGINT.
  */
-import { ApiError } from './api/apiError.ts';
-import { buildApp, type Freshness, type ReadStateSource } from './api/app.ts';
 import { notReadyReason } from './api/readiness.ts';
 import { authWarning, checkServeConfig, type Config } from './config.ts';
-import type { Snowflake } from './contract/snowflake.ts';
 import type { DependencyState } from './engine/engineProtocol.ts';
 import { attachPartitionStates } from './ingest/partitionStates.ts';
-import { readThrough } from './engine/readThrough.ts';
+import { serveHttp } from './engine/httpThreads.ts';
 import { startEngine } from './engine/startEngine.ts';
-import { createPartitionOf } from './ingest/partitionOf.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
-import { attachHotTier } from './store/hotTier.ts';
 
 /**
  * How long shutdown may take before the process exits anyway; Kubernetes' grace period must be longer. Each
@@ -90,7 +85,6 @@ function startService(config: Config, logger: Logger) {
     });
     stops.push({ name: 'engine', stop: () => engine.close() });
     const opened = await engine.opened;
-    const hotTier = attachHotTier(opened.hotTier);
     const partitions = attachPartitionStates(opened.partitions);
 
     const metrics = createMetrics({
@@ -112,7 +106,8 @@ function startService(config: Config, logger: Logger) {
         return counts;
       },
       hotTier: () => {
-        const { answered, declined } = hotTier.stats();
+        // Every HTTP thread's reads (the others' as collected for this scrape).
+        const { answered, declined } = http.hotTierLookups();
         const written = engine.hotTierStats();
         if (written === undefined) return { answered, declined };
         return {
@@ -128,37 +123,42 @@ function startService(config: Config, logger: Logger) {
         };
       },
     });
-    // Set once the projector knows the partition count; until then lookups answer 503.
-    let readStates: ReadStateSource | undefined = undefined;
-    let partitionCountKnown = 0;
-    let freshness: ((channelIds: readonly Snowflake[]) => Freshness) | undefined = undefined;
-    const whenStarted = (): ReadStateSource => {
-      if (readStates === undefined) throw new ApiError('not_ready', 'the service is starting; retry shortly');
-      return readStates;
+    const dependencies = () => {
+      const known = engine.dependencies();
+      if (known === undefined) return { kafka: 'starting', postgres: 'starting' };
+      const say = (state: DependencyState) => (state.up ? 'up' : `down: ${state.problem}`);
+      return { kafka: say(known.kafka), postgres: say(known.postgres) };
     };
-    // HTTP before the projector, so liveness answers while it joins its group.
-    const app = buildApp({
-      logger,
-      readStates: {
-        lookup: (userId, channelIds) => whenStarted().lookup(userId, channelIds),
-        listChannels: (userId, options) => whenStarted().listChannels(userId, options),
-      },
-      notReadyReason: () =>
-        notReadyReason(readStates !== undefined, engine.progress(), engine.dependencies()),
-      dependencies: () => {
-        const known = engine.dependencies();
-        if (known === undefined) return { kafka: 'starting', postgres: 'starting' };
-        const say = (state: DependencyState) => (state.up ? 'up' : `down: ${state.problem}`);
-        return { kafka: say(known.kafka), postgres: say(known.postgres) };
-      },
-      freshness: (channelIds) => freshness?.(channelIds),
-      ...(config.API_TOKENS === undefined ? {} : { apiTokens: config.API_TOKENS }),
+    let projectorStarted = false;
+    let partitionCountKnown = 0;
+    // HTTP before the projector, so liveness answers while it joins its group; on HTTP_THREADS threads.
+    const http = await serveHttp({
+      threads: config.HTTP_THREADS,
+      host: config.HTTP_HOST,
+      port: config.HTTP_PORT,
+      logLevel: config.LOG_LEVEL,
+      apiTokens: config.API_TOKENS,
       authDisabled: config.AUTH_DISABLED,
+      shared: opened,
+      control: {
+        lookup: (userId, channelIds) => engine.lookup(userId, channelIds),
+        listChannels: (userId, options) => engine.listChannels(userId, options),
+        readiness: () => ({
+          reason: notReadyReason(projectorStarted, engine.progress(), engine.dependencies()),
+          dependencies: dependencies(),
+        }),
+        startRebuild: () => engine.startRebuild(),
+        rebuildStatus: () => engine.rebuildStatus(),
+      },
       metrics,
-      rebuilds: { start: () => engine.startRebuild(), status: () => engine.rebuildStatus() },
+      rebuilds: true,
+      logger,
+      onFatal: (error) => {
+        logger.fatal({ err: error }, `stopping: ${error.message}`);
+        void shutdown(`fatal: ${error.message}`, 1);
+      },
     });
-    stops.push({ name: 'http', stop: () => app.close() });
-    await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
+    stops.push({ name: 'http', stop: () => http.close() });
 
     // Stopped first: it finishes its batch while HTTP still answers.
     stops.push({
@@ -167,20 +167,8 @@ function startService(config: Config, logger: Logger) {
     });
     const { partitionCount } = await engine.started;
     partitionCountKnown = partitionCount;
-    const partitionOf = createPartitionOf(partitionCount);
-    freshness = (channelIds) => {
-      const used = [...new Set(channelIds.map(partitionOf))].sort((a, b) => a - b);
-      return {
-        positions: Object.fromEntries(
-          used.map((partition) => {
-            const { messages, acks } = partitions.position(partition);
-            return [partition, { messages: messages.toString(), acks: acks.toString() }];
-          }),
-        ),
-        stale: partitions.kafkaUnreachable(),
-      };
-    };
-    readStates = readThrough(hotTier, engine, partitions, { partitionCount, partitionOf });
+    projectorStarted = true;
+    http.started(partitionCount);
   }
 }
 

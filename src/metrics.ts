@@ -28,6 +28,17 @@ export interface MetricSources {
   };
 }
 
+/** Every HTTP thread keeps one (httpThread.ts); /metrics adds them up. */
+export function httpRequestHistogram(registry: Registry) {
+  return new Histogram({
+    name: 'readstates_http_request_duration_seconds',
+    help: 'HTTP request latency by route and status, all HTTP threads together',
+    labelNames: ['route', 'status'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+    registers: [registry],
+  });
+}
+
 export function createMetrics(sources: MetricSources) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
@@ -183,13 +194,7 @@ export function createMetrics(sources: MetricSources) {
         for (const [state, count] of Object.entries(states)) this.set({ state }, count);
       },
     }),
-    httpRequestSeconds: new Histogram({
-      name: 'readstates_http_request_duration_seconds',
-      help: 'HTTP request latency by route and status',
-      labelNames: ['route', 'status'] as const,
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
-      registers: [registry],
-    }),
+    httpRequestSeconds: httpRequestHistogram(registry),
   };
 }
 

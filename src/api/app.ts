@@ -26,10 +26,10 @@ export interface Freshness {
 export interface AppDependencies {
   logger: Logger;
   readStates: ReadStateSource;
-  /** Undefined when ready; otherwise why not (e.g. the lag still to consume). */
-  notReadyReason: () => string | undefined;
+  /** Undefined when ready; otherwise why not (e.g. the lag still to consume). Asynchronous on HTTP threads. */
+  notReadyReason: () => string | undefined | Promise<string | undefined>;
   /** Each dependency's state for /readyz ("up", or what is wrong), ready or not. */
-  dependencies?: () => Record<string, string>;
+  dependencies?: () => Record<string, string> | Promise<Record<string, string>>;
   /**
    * Where an answer stands, asked BEFORE the lookup so that the answer is at least this fresh: per partition of
    * the channels asked, the offsets applied on each topic; `stale` while the consumer is down (the answer may be
@@ -43,8 +43,10 @@ export interface AppDependencies {
   apiTokens?: readonly string[];
   /** AUTH_DISABLED: /v1/* answers without a token even when apiTokens are set; /admin/* still needs one. */
   authDisabled?: boolean;
-  /** When set, served at /metrics and fed with request latencies. */
-  metrics?: Metrics;
+  /** When set, fed with request latencies, and its registry served at /metrics (unless `metricsText`). */
+  metrics?: Pick<Metrics, 'registry' | 'httpRequestSeconds'>;
+  /** What /metrics answers when there are several HTTP threads: every thread's metrics added up. */
+  metricsText?: () => Promise<string>;
   /** When set, /admin/rebuilds starts and shows rebuilds (behind the same tokens as /v1, never open). */
   rebuilds?: {
     start(): Promise<{ id: string }>;
@@ -126,15 +128,16 @@ export function buildApp(deps: AppDependencies) {
       );
       done();
     });
+    const metricsText = deps.metricsText ?? (() => metrics.registry.metrics());
     app.get('/metrics', async (_request, reply) =>
-      reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+      reply.type(metrics.registry.contentType).send(await metricsText()),
     );
   }
 
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const reason = deps.notReadyReason();
-    const dependencies = deps.dependencies?.();
+    const reason = await deps.notReadyReason();
+    const dependencies = await deps.dependencies?.();
     if (reason === undefined)
       return { status: 'ready', ...(dependencies === undefined ? {} : { dependencies }) };
     return reply

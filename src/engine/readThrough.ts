@@ -1,5 +1,5 @@
 import { ApiError } from '../api/apiError.ts';
-import type { ReadStateSource } from '../api/app.ts';
+import type { Freshness, ReadStateSource } from '../api/app.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { HotTierReader } from '../store/hotTier.ts';
@@ -83,5 +83,27 @@ export function readThrough(
         },
         () => fallback.listChannels(userId, options),
       ),
+  };
+}
+
+/**
+ * Where an answer for these channels stands: per partition they lie on, the offsets applied so far (asked before
+ * the lookup, so the answer is at least this fresh), and whether the consumer has lost Kafka.
+ */
+export function freshnessOf(
+  partitions: PartitionStatesReader,
+  partitionOf: (channelId: Snowflake) => number,
+): (channelIds: readonly Snowflake[]) => Freshness {
+  return (channelIds) => {
+    const used = [...new Set(channelIds.map(partitionOf))].sort((a, b) => a - b);
+    return {
+      positions: Object.fromEntries(
+        used.map((partition) => {
+          const { messages, acks } = partitions.position(partition);
+          return [partition, { messages: messages.toString(), acks: acks.toString() }];
+        }),
+      ),
+      stale: partitions.kafkaUnreachable(),
+    };
   };
 }
