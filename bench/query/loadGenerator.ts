@@ -66,8 +66,10 @@ async function run(origin: string, request: LoadRequest, durationMs: number): Pr
 
   await new Promise<void>((resolve) => {
     const pump = () => {
-      const now = Math.min(performance.now(), end);
-      const due = Math.floor(((now - started) / 1000) * rate);
+      const now = performance.now();
+      // At the end, exactly what the result counts as due (end − started may round below durationMs).
+      const due =
+        now >= end ? Math.floor((durationMs / 1000) * rate) : Math.floor(((now - started) / 1000) * rate);
       for (
         let burst = 0;
         sent < due && burst < MAX_BURST && outstanding.size < MAX_IN_FLIGHT;

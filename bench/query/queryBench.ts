@@ -1,14 +1,23 @@
 /**
- * `npm run bench:query`: three HTTP servers side by side under the same open-loop load, one after another in
- * one run, each in its own process, with the load generator in another:
- *   (a) offheap  the service's read path over the off-heap hot tier; its writer in a worker thread
- *   (b) map      the same read path over a Map of JS objects; its writer on the HTTP thread
- *   (c) bare     node:http answering a constant body of the same size (the floor)
- * (a) and (b) hold the read states while the writer applies updates; lookups ask for 1 and for 50 channels.
- * Then the cost of one hot-tier lookup at several sizes.
+ * `npm run bench:query`: HTTP servers side by side under the same open-loop load, one after another in one run,
+ * each in its own process, with the load generator in another:
+ *   bare ×N     node:http answering a constant body of the same size, on N threads (the floor)
+ *   offheap ×1  the service's HTTP serving over the off-heap hot tier on one thread; its writer in a worker thread
+ *   offheap ×N  the same on N threads (HTTP_THREADS), one port, one shared hot tier
+ *   map ×1      the same read path over a Map of JS objects; its writer on the HTTP thread
+ * offheap and map hold the read states while the writer applies updates; lookups ask for 1 and for 50 channels.
+ *
+ * Two measures per server and lookup: latency at one fixed open-loop rate (--rate), and the held rate: the rate
+ * is stepped up by a quarter at a time, and the highest at which p99 stays within the target with every request
+ * answered is reported (a step that misses is run once more before the stepping stops: the VM is noisy). Then the
+ * cost of one hot-tier lookup at several sizes and of a whole 50-channel answer, on one thread with no load.
  *
  * Options: --read-states N (8000000) --rate R requests/s (10000) --updates U per second (100000)
- *          --seconds S measured per phase (10) --sizes 1000000,8000000,32000000 --quick (1M, 3 s, sizes 1M)
+ *          --seconds S measured at the fixed rate (10) --step-seconds S measured per step (3)
+ *          --threads N (the number of cores) --target-p99-ms T (5) --sizes 1000000,8000000,32000000
+ *          --profile (a CPU profile of offheap ×N's main thread at its fixed-rate 50-channel phase)
+ *          --servers bare,offheap,map (which to run)
+ *          --quick (1M read states, 3 s fixed phases, 2 s steps, sizes 1M)
  */
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,6 +27,7 @@ import { parseArgs } from 'node:util';
 import { CHANNELS_PER_USER, channelId, channelOf, datasetOf, random, userId } from './dataset.ts';
 import type { LoadRequest, LoadResult } from './loadGenerator.ts';
 import { printTable } from '../markdownTable.ts';
+import type { ProfileSummary } from '../ingest/cpuProfile.ts';
 
 const { values } = parseArgs({
   options: {
@@ -25,7 +35,12 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '10000' },
     updates: { type: 'string', default: '100000' },
     seconds: { type: 'string', default: '10' },
+    'step-seconds': { type: 'string', default: '3' },
+    threads: { type: 'string', default: String(os.availableParallelism()) },
+    'target-p99-ms': { type: 'string', default: '5' },
     sizes: { type: 'string', default: '1000000,8000000,32000000' },
+    profile: { type: 'boolean', default: false },
+    servers: { type: 'string', default: 'bare,offheap,map' },
     quick: { type: 'boolean', default: false },
   },
 });
@@ -34,12 +49,27 @@ const readStates = quick ? 1_000_000 : Number(values['read-states']);
 const rate = Number(values.rate);
 const updates = Number(values.updates);
 const measuredMs = (quick ? 3 : Number(values.seconds)) * 1000;
+const stepMs = (quick ? 2 : Number(values['step-seconds'])) * 1000;
 const WARMUP_MS = quick ? 1_000 : 3_000;
+const STEP_WARMUP_MS = 1_000;
+const threads = Number(values.threads);
+const targetP99Ms = Number(values['target-p99-ms']);
 const sizes = quick ? [1_000_000] : values.sizes.split(',').map(Number);
 const CONNECTIONS = 32;
+/** Where the stepping starts, per lookup, and where it gives up: far beyond what two cores serve. */
+const FIRST_STEP = { '1 channel': 2_000, '50 channels': 1_000 } as const;
+const STEP_FACTOR = 1.25;
+const MAX_STEP_RATE = 200_000;
+/**
+ * Huge pages for the hot tier's SharedArrayBuffers (glibc's malloc asks the kernel for them when THP is in
+ * `madvise` mode): at 8M read states each lookup would otherwise walk the page tables twice. docs/operations.md
+ * says how the service is run with the same setting.
+ */
+const HUGE_PAGES = { GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 type ServerKind = 'offheap' | 'map' | 'bare';
+type Server = { kind: ServerKind; threads: number; label: string };
 type Ready = {
   port: number;
   fillSeconds: number;
@@ -56,8 +86,23 @@ type PhaseStats = {
   rss: number;
   heapUsed: number;
   declined: number;
+  cpuMs: number;
+  profile?: ProfileSummary;
 };
-type Row = { server: ServerKind; lookup: string; load: LoadResult; stats: PhaseStats; ready: Ready };
+type Phase = { load: LoadResult; stats: PhaseStats; rate: number };
+type Row = { server: Server; lookup: LookupName; fixed: Phase; held: Held; ready: Ready };
+type Held = { rate: number; at: Phase | undefined; steps: { rate: number; ok: boolean; p99Ms: number }[] };
+type LookupName = keyof typeof FIRST_STEP;
+
+const SERVERS: Server[] = (
+  [
+    { kind: 'bare', threads, label: `bare ×${threads}` },
+    { kind: 'offheap', threads: 1, label: 'offheap ×1' },
+    ...(threads > 1 ? [{ kind: 'offheap' as const, threads, label: `offheap ×${threads}` }] : []),
+    { kind: 'map', threads: 1, label: 'map ×1' },
+  ] satisfies Server[]
+).filter((server) => values.servers.split(',').includes(server.kind));
+const service = SERVERS.find((s) => s.kind === 'offheap' && s.threads === threads);
 
 const dataset = datasetOf(readStates);
 function paths(channelsPerLookup: number): string[] {
@@ -71,7 +116,7 @@ function paths(channelsPerLookup: number): string[] {
     return `/v1/users/${userId(user)}/read-states?channel_ids=${ids.join(',')}`;
   });
 }
-const LOOKUPS = [
+const LOOKUPS: { name: LookupName; paths: string[] }[] = [
   { name: '1 channel', paths: paths(1) },
   { name: '50 channels', paths: paths(50) },
 ];
@@ -92,49 +137,87 @@ function messageOf<T>(child: ReturnType<typeof fork>, type?: string): Promise<T>
   });
 }
 
-/** Warms up, then lets `beforeMeasuring` reset the server's counters, then measures. */
-async function load(
+/** One phase at `phaseRate`: warm-up, the server's counters reset, then measured. */
+async function phase(
+  child: ReturnType<typeof fork>,
   origin: string,
   lookupPaths: string[],
-  beforeMeasuring: () => Promise<unknown>,
-): Promise<LoadResult> {
+  phaseRate: number,
+  durationMs: number,
+  warmupMs: number,
+  profile = false,
+): Promise<Phase> {
   const generator = fork(here('./loadGenerator.ts'), [], { stdio: 'inherit' });
   const warmed = messageOf(generator, 'warmed');
   generator.send({
     origin,
     paths: lookupPaths,
-    rate,
-    warmupMs: WARMUP_MS,
-    durationMs: measuredMs,
+    rate: phaseRate,
+    warmupMs,
+    durationMs,
     connections: CONNECTIONS,
   } satisfies LoadRequest);
   await warmed;
-  await beforeMeasuring();
+  const started = messageOf(child, 'phase-started');
+  child.send({ type: 'phase-start', profile });
+  await started;
   const result = messageOf<LoadResult>(generator, 'result');
   generator.send('go');
+  const load = await result;
+  const statsMessage = messageOf<PhaseStats>(child, 'phase-stats');
+  child.send({ type: 'phase-end' });
+  return { load, stats: await statsMessage, rate: phaseRate };
+}
+
+const held = (p: Phase) =>
+  p.load.unanswered + p.load.notSent + p.load.failed === 0 && p.load.p99Ms <= targetP99Ms;
+
+async function stepUp(child: ReturnType<typeof fork>, origin: string, lookup: (typeof LOOKUPS)[number]) {
+  const result: Held = { rate: 0, at: undefined, steps: [] };
+  let stepRate: number = FIRST_STEP[lookup.name];
+  let misses = 0;
+  while (stepRate <= MAX_STEP_RATE) {
+    const measured = await phase(child, origin, lookup.paths, stepRate, stepMs, STEP_WARMUP_MS);
+    const ok = held(measured);
+    result.steps.push({ rate: stepRate, ok, p99Ms: measured.load.p99Ms });
+    const { unanswered, notSent, failed, maxBehindMs } = measured.load;
+    process.stderr.write(
+      `    ${stepRate} req/s: p99 ${measured.load.p99Ms.toFixed(2)} ms, unanswered ${unanswered}, not sent ` +
+        `${notSent}, failed ${failed}, generator lag ${maxBehindMs.toFixed(1)} ms: ${ok ? 'held' : 'missed'}\n`,
+    );
+    if (ok) {
+      result.rate = stepRate;
+      result.at = measured;
+      misses = 0;
+      stepRate = Math.round(stepRate * STEP_FACTOR);
+    } else if (++misses === 2) {
+      break;
+    }
+  }
   return result;
 }
 
-async function runServer(server: ServerKind): Promise<{ rows: Row[]; updatesPerSecond: number }> {
-  process.stderr.write(`--- ${server}: loading ${readStates.toLocaleString('en-US')} read states\n`);
-  const child = fork(here('./queryServer.ts'), [server, String(readStates), String(updates)], {
-    execArgv: ['--expose-gc', '--max-old-space-size=16384'],
-    stdio: 'inherit',
-  });
+async function runServer(server: Server): Promise<{ rows: Row[]; updatesPerSecond: number }> {
+  process.stderr.write(`--- ${server.label}: loading ${readStates.toLocaleString('en-US')} read states\n`);
+  const child = fork(
+    here('./queryServer.ts'),
+    [server.kind, String(readStates), String(updates), String(server.threads)],
+    {
+      execArgv: ['--expose-gc', '--max-old-space-size=16384'],
+      env: { ...process.env, ...HUGE_PAGES },
+      stdio: 'inherit',
+    },
+  );
   const ready = await messageOf<Ready>(child, 'ready');
   const origin = `http://127.0.0.1:${ready.port}`;
   const rows: Row[] = [];
   const writerStarted = performance.now();
   for (const lookup of LOOKUPS) {
-    process.stderr.write(`--- ${server}: ${lookup.name}, ${rate} req/s\n`);
-    const result = await load(origin, lookup.paths, () => {
-      const started = messageOf(child, 'phase-started');
-      child.send({ type: 'phase-start' });
-      return started;
-    });
-    child.send({ type: 'phase-end' });
-    const stats = await messageOf<PhaseStats>(child, 'phase-stats');
-    rows.push({ server, lookup: lookup.name, load: result, stats, ready });
+    process.stderr.write(`--- ${server.label}: ${lookup.name}, ${rate} req/s\n`);
+    const profile = values.profile && server === service && lookup.name === '50 channels';
+    const fixed = await phase(child, origin, lookup.paths, rate, measuredMs, WARMUP_MS, profile);
+    process.stderr.write(`--- ${server.label}: ${lookup.name}, stepping up\n`);
+    rows.push({ server, lookup: lookup.name, fixed, held: await stepUp(child, origin, lookup), ready });
   }
   child.send({ type: 'exit' });
   const { updates: applied } = await messageOf<{ updates: number }>(child, 'exited');
@@ -145,6 +228,8 @@ async function runServer(server: ServerKind): Promise<{ rows: Row[]; updatesPerS
 const ms = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(0));
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 const int = (value: number) => Math.round(value).toLocaleString('en-US');
+const gcMax = (gc: Record<string, GcStat>) => Math.max(0, ...Object.values(gc).map((s) => s.maxMs));
+const cpuPerRequest = (p: Phase) => (p.load.answered === 0 ? 0 : (p.stats.cpuMs * 1000) / p.load.answered);
 
 function gcSummary(gc: Record<string, GcStat>): { max: string; total: string } {
   const kinds = Object.entries(gc).sort(([a], [b]) => a.localeCompare(b));
@@ -156,22 +241,58 @@ function gcSummary(gc: Record<string, GcStat>): { max: string; total: string } {
 }
 
 const results: Row[] = [];
-const writerRates: Partial<Record<ServerKind, number>> = {};
-for (const server of ['bare', 'offheap', 'map'] as const) {
+const writerRates = new Map<Server, number>();
+for (const server of SERVERS) {
   const { rows, updatesPerSecond } = await runServer(server);
   results.push(...rows);
-  writerRates[server] = updatesPerSecond;
+  writerRates.set(server, updatesPerSecond);
 }
+const bytesPerReadState = (row: Row) =>
+  row.server.kind === 'bare' ? undefined : (row.ready.rssLoaded - row.ready.rssBefore) / row.ready.readStates;
 
 console.log(
-  `\nQuery latency: ${readStates.toLocaleString('en-US')} read states, ${rate.toLocaleString('en-US')} req/s open loop ` +
-    `(${CONNECTIONS} connections, ${measuredMs / 1000} s measured after ${WARMUP_MS / 1000} s warm-up), writer target ` +
-    `${updates.toLocaleString('en-US')} updates/s; ${os.cpus().length} CPUs, Node ${process.version}. Latency runs from ` +
-    'issuing a request to its last byte; "unanswered" = not 200, never sent (20,000 already waiting) or still ' +
-    'unanswered 5 s after the phase, and those still waiting count in the percentiles with their wait so far.\n',
+  `\nHeld rate: the highest open-loop rate at which p99 ≤ ${targetP99Ms} ms with every request answered, stepped ` +
+    `×${STEP_FACTOR} from ${FIRST_STEP['1 channel'].toLocaleString('en-US')} (1 channel) and ` +
+    `${FIRST_STEP['50 channels'].toLocaleString('en-US')} (50 channels) req/s, ${stepMs / 1000} s measured per step after ` +
+    `${STEP_WARMUP_MS / 1000} s warm-up; ${readStates.toLocaleString('en-US')} read states, writer target ` +
+    `${updates.toLocaleString('en-US')} updates/s; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), ` +
+    `Node ${process.version}. Loop max, GC max (the main thread's) and server CPU are those of the last step held; ` +
+    'server CPU is the whole process (every HTTP thread and the writer) per request answered.\n',
 );
-const bytesPerReadState = (row: Row) =>
-  row.server === 'bare' ? undefined : (row.ready.rssLoaded - row.ready.rssBefore) / row.ready.readStates;
+printTable(
+  [
+    'server',
+    'lookup',
+    'held req/s',
+    'p50 ms',
+    'p99 ms',
+    'loop max ms',
+    'GC max ms',
+    'server CPU µs/req',
+    'steps',
+  ],
+  results.map((row) => {
+    const at = row.held.at;
+    return [
+      row.server.label,
+      row.lookup,
+      int(row.held.rate),
+      at === undefined ? '–' : ms(at.load.p50Ms),
+      at === undefined ? '–' : ms(at.load.p99Ms),
+      at === undefined ? '–' : ms(at.stats.eventLoopMaxMs),
+      at === undefined ? '–' : ms(gcMax(at.stats.gc)),
+      at === undefined ? '–' : cpuPerRequest(at).toFixed(0),
+      row.held.steps.map((s) => `${s.rate}${s.ok ? '✓' : '✗'}`).join(' '),
+    ];
+  }),
+);
+
+console.log(
+  `\nFixed rate: ${rate.toLocaleString('en-US')} req/s open loop (${CONNECTIONS} connections, ${measuredMs / 1000} s measured ` +
+    `after ${WARMUP_MS / 1000} s warm-up). Latency runs from issuing a request to its last byte; "unanswered" = not ` +
+    '200, never sent (20,000 already waiting) or still unanswered 5 s after the phase, and those still waiting ' +
+    'count in the percentiles with their wait so far.\n',
+);
 printTable(
   [
     'server',
@@ -186,69 +307,91 @@ printTable(
     'loop max ms',
     'GC max ms',
     'GC total ms',
+    'server CPU µs/req',
     'RSS MiB',
     'B/read state',
     'declined',
     'writer upd/s',
   ],
   results.map((row) => {
-    const gc = gcSummary(row.stats.gc);
+    const { server, lookup, fixed } = row;
+    const gc = gcSummary(fixed.stats.gc);
     const perState = bytesPerReadState(row);
     return [
-      row.server,
-      row.lookup,
-      int(row.load.achieved),
-      int(row.load.unanswered + row.load.notSent + row.load.failed),
-      ms(row.load.p50Ms),
-      ms(row.load.p99Ms),
-      ms(row.load.p999Ms),
-      ms(row.load.maxMs),
-      ms(row.load.maxBehindMs),
-      ms(row.stats.eventLoopMaxMs),
+      server.label,
+      lookup,
+      int(fixed.load.achieved),
+      int(fixed.load.unanswered + fixed.load.notSent + fixed.load.failed),
+      ms(fixed.load.p50Ms),
+      ms(fixed.load.p99Ms),
+      ms(fixed.load.p999Ms),
+      ms(fixed.load.maxMs),
+      ms(fixed.load.maxBehindMs),
+      ms(fixed.stats.eventLoopMaxMs),
       gc.max,
       gc.total,
-      mib(row.stats.rss),
+      cpuPerRequest(fixed).toFixed(0),
+      mib(fixed.stats.rss),
       perState === undefined ? '–' : perState.toFixed(0),
-      row.server === 'bare' ? '–' : int(row.stats.declined),
-      row.server === 'bare' ? '–' : int(writerRates[row.server] ?? 0),
+      server.kind === 'bare' ? '–' : int(fixed.stats.declined),
+      server.kind === 'bare' ? '–' : int(writerRates.get(server) ?? 0),
     ];
   }),
 );
 
-const find = (server: ServerKind, lookup: string) =>
-  results.find((r) => r.server === server && r.lookup === lookup);
-console.log('\nRatios');
+const find = (label: string | undefined, lookup: LookupName) =>
+  results.find((r) => r.server.label === label && r.lookup === lookup);
+const bare = SERVERS[0]?.label;
+console.log('\nRatios of held rates');
 printTable(
   [
     'lookup',
-    'p99 offheap / bare',
-    'p99 map / offheap',
-    'loop max map / offheap',
-    'B/read state map / offheap',
+    `${service?.label ?? 'offheap'} / ${bare ?? 'bare'}`,
+    `${service?.label ?? '?'} / offheap ×1`,
+    'map ×1 / offheap ×1',
   ],
   LOOKUPS.map(({ name }) => {
-    const [a, b, c] = [find('offheap', name), find('map', name), find('bare', name)];
-    const ratio = (x: number | undefined, y: number | undefined) =>
-      x === undefined || y === undefined ? '–' : (x / y).toFixed(2);
+    const ratio = (x: Row | undefined, y: Row | undefined) =>
+      x === undefined || y === undefined || y.held.rate === 0 ? '–' : (x.held.rate / y.held.rate).toFixed(2);
     return [
       name,
-      ratio(a?.load.p99Ms, c?.load.p99Ms),
-      ratio(b?.load.p99Ms, a?.load.p99Ms),
-      ratio(b?.stats.eventLoopMaxMs, a?.stats.eventLoopMaxMs),
-      ratio(b && bytesPerReadState(b), a && bytesPerReadState(a)),
+      ratio(find(service?.label, name), find(bare, name)),
+      ratio(find(service?.label, name), find('offheap ×1', name)),
+      ratio(find('map ×1', name), find('offheap ×1', name)),
     ];
   }),
 );
+
+const profiled = find(service?.label, '50 channels')?.fixed.stats.profile;
+if (profiled !== undefined) {
+  const share = (value: number) => `${((value / profiled.totalMs) * 100).toFixed(1)}%`;
+  console.log(
+    `\nCPU profile of ${service?.label ?? ''}'s main thread, 50 channels at ${int(rate)} req/s, by area`,
+  );
+  printTable(
+    ['area', 'ms', 'share'],
+    profiled.byArea.slice(0, 14).map((a) => [a.area, a.ms.toFixed(0), share(a.ms)]),
+  );
+  console.log('\nBy function (self time)');
+  printTable(
+    ['function', 'ms', 'share'],
+    profiled.byFunction.map((f) => [f.name, f.ms.toFixed(0), share(f.ms)]),
+  );
+}
 
 process.stderr.write(`--- lookup cost at ${sizes.join(', ')} read states\n`);
 const cost = fork(here('./lookupCost.ts'), sizes.map(String), {
   execArgv: ['--expose-gc', '--max-old-space-size=4096'],
+  env: { ...process.env, ...HUGE_PAGES },
   stdio: ['inherit', 'pipe', 'inherit', 'ipc'],
 });
 let output = '';
 cost.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
 await once(cost, 'exit');
-console.log('\nHot-tier lookup cost (readView from decimal ids, random held keys, 2M lookups)');
+console.log(
+  '\nHot-tier lookup cost (readView from decimal ids, random held keys, 2M lookups, best of 5 rounds), and a whole ' +
+    '50-channel answer (ids checked, ownership, hot tier, JSON text; no HTTP), on one thread with no load',
+);
 const costs = output
   .trim()
   .split('\n')
@@ -258,16 +401,18 @@ const costs = output
       JSON.parse(l) as {
         readStates: number;
         ns: number;
+        answerUs: number;
         answered: number;
         bytes: number;
         fillSeconds: number;
       },
   );
 printTable(
-  ['read states', 'ns/lookup', 'answered', 'hot tier MiB', 'B/read state', 'fill s'],
+  ['read states', 'ns/lookup', '50-channel answer µs', 'answered', 'hot tier MiB', 'B/read state', 'fill s'],
   costs.map((r) => [
     int(r.readStates),
     r.ns.toFixed(0),
+    r.answerUs.toFixed(1),
     (r.answered * 100).toFixed(1) + '%',
     mib(r.bytes),
     (r.bytes / r.readStates).toFixed(0),
@@ -276,15 +421,19 @@ printTable(
 );
 
 // The headline figures, as the last line, for whoever compares runs.
-const offheapOne = find('offheap', LOOKUPS[0]?.name ?? '');
-const offheap = results.filter((r) => r.server === 'offheap');
+const serviceOne = find(service?.label ?? 'offheap ×1', '1 channel');
+const serviceFifty = find(service?.label ?? 'offheap ×1', '50 channels');
+const heldPhases = [serviceOne?.held.at, serviceFifty?.held.at].filter((p) => p !== undefined);
 console.log(
   JSON.stringify({
-    p99_ms_1ch: offheapOne?.load.p99Ms ?? null,
-    p99_ms_1ch_bare: find('bare', LOOKUPS[0]?.name ?? '')?.load.p99Ms ?? null,
-    p99_ms_50ch: find('offheap', LOOKUPS[1]?.name ?? '')?.load.p99Ms ?? null,
-    loop_max_ms: Math.max(...offheap.map((r) => r.stats.eventLoopMaxMs)),
-    bytes_per_read_state: offheapOne === undefined ? null : (bytesPerReadState(offheapOne) ?? null),
+    held_rps_1ch: serviceOne?.held.rate ?? null,
+    held_rps_1ch_bare: find(bare, '1 channel')?.held.rate ?? null,
+    held_rps_50ch: serviceFifty?.held.rate ?? null,
+    loop_max_ms: heldPhases.length === 0 ? null : Math.max(...heldPhases.map((p) => p.stats.eventLoopMaxMs)),
+    gc_max_ms: heldPhases.length === 0 ? null : Math.max(...heldPhases.map((p) => gcMax(p.stats.gc))),
+    bytes_per_read_state: serviceOne === undefined ? null : (bytesPerReadState(serviceOne) ?? null),
     lookup_ns: costs.map((c) => Math.round(c.ns)),
+    answer_us_50ch: costs.map((c) => Number(c.answerUs.toFixed(1))),
+    threads,
   }),
 );

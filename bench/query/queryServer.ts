@@ -1,24 +1,31 @@
 /**
  * One server of the query benchmark, in its own process, driven by queryBench.ts over IPC:
- *   offheap  the service's read path (buildApp → readThrough → off-heap hot tier), its writer in a worker thread
- *   map      the same read path over MapHotTier (JS objects), its writer on the HTTP thread (a Map cannot be shared)
- *   bare     node:http answering a constant body of the same size: the floor
- * Usage: node queryServer.ts <kind> <read states> <updates per second>
+ *   offheap  the service's HTTP serving (serveHttp: the app on `threads` threads on one port, each reading the
+ *            off-heap hot tier through readThrough), its writer in a worker thread as the engine is
+ *   map      the same read path over MapHotTier (JS objects), its writer on the HTTP thread (a Map cannot be
+ *            shared, so one thread)
+ *   bare     node:http answering a constant body of the same size on `threads` threads: the floor
+ * Usage: node queryServer.ts <kind> <read states> <updates per second> <threads>
  */
-import { createServer } from 'node:http';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
+import type { Profiler } from 'node:inspector';
 import { buildApp, type ReadStateSource } from '../../src/api/app.ts';
+import { serveHttp } from '../../src/engine/httpThreads.ts';
 import { createPartitionStates } from '../../src/ingest/partitionStates.ts';
 import { readThrough } from '../../src/engine/readThrough.ts';
 import { createPartitionOf } from '../../src/ingest/partitionOf.ts';
-import { attachHotTier, type HotTierReader, type SharedHotTier } from '../../src/store/hotTier.ts';
-import { channelId, channelRecord, datasetOf, fill, readStateRecord, userId } from './dataset.ts';
+import type { HotTierReader, SharedHotTier } from '../../src/store/hotTier.ts';
+import { channelRecord, datasetOf, fill, readStateRecord } from './dataset.ts';
 import { MapHotTier } from './mapHotTier.ts';
+import { startBareServer } from './bareServer.ts';
+import { startCpuProfile, summariseCpuProfile, type ProfileSummary } from '../ingest/cpuProfile.ts';
 import { writeUpdates } from './writeUpdates.ts';
 
-const [kind = 'bare', readStatesArg = '1000000', rateArg = '100000'] = process.argv.slice(2);
+const [kind = 'bare', readStatesArg = '1000000', rateArg = '100000', threadsArg = '1'] =
+  process.argv.slice(2);
+const threads = Number(threadsArg);
 const dataset = datasetOf(Number(readStatesArg));
 const updatesPerSecond = Number(rateArg);
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
@@ -41,6 +48,7 @@ new PerformanceObserver((list) => {
 }).observe({ entryTypes: ['gc'] });
 
 let tier: HotTierReader | undefined;
+let shared: SharedHotTier | undefined;
 let startWriter: () => void = () => undefined;
 let stopWriter: () => Promise<number> = () => Promise.resolve(0);
 let fillSeconds = 0;
@@ -53,7 +61,7 @@ if (kind === 'offheap') {
   const filled = await new Promise<{ shared: SharedHotTier; fillSeconds: number; hotTierBytes: number }>(
     (resolve) => worker.once('message', resolve),
   );
-  tier = attachHotTier(filled.shared);
+  shared = filled.shared;
   fillSeconds = filled.fillSeconds;
   hotTierBytes = filled.hotTierBytes;
   startWriter = () => {
@@ -105,36 +113,42 @@ const fallback: ReadStateSource = {
   listChannels: () => Promise.resolve([]),
 };
 
+// The service's own read path, ownership check included: this instance serves every partition.
+const partitionCount = 4;
+const partitions = createPartitionStates();
+for (let partition = 0; partition < partitionCount; partition++) {
+  partitions.restore(partition);
+  partitions.serve(partition);
+}
 let listen: () => Promise<number>;
-if (tier === undefined) {
-  // The floor: answers like the API, from constant bodies of the sizes the two lookups return.
-  const entry = (i: number) =>
-    `{"channel_id":"${channelId(i)}","last_acked_message_id":"300000000000000001","last_message_id":"300000000000000011","unread_count":9,"mention_count":1}`;
-  const body = (n: number) =>
-    Buffer.from(
-      `{"user_id":"${userId(1)}","read_states":[${Array.from({ length: n }, (_, i) => entry(i)).join(',')}]}`,
-    );
-  const one = body(1);
-  const fifty = body(50);
-  const server = createServer((request, response) => {
-    response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
-    response.end((request.url ?? '').includes('%2C') || (request.url ?? '').includes(',') ? fifty : one);
-  });
-  server.keepAliveTimeout = 60_000;
-  listen = () =>
-    new Promise((resolve) =>
-      server.listen(0, '127.0.0.1', () => {
-        resolve((server.address() as { port: number }).port);
-      }),
-    );
-} else {
-  // The service's own read path, ownership check included: this instance serves every partition.
-  const partitionCount = 4;
-  const partitions = createPartitionStates();
-  for (let partition = 0; partition < partitionCount; partition++) {
-    partitions.restore(partition);
-    partitions.serve(partition);
-  }
+if (shared !== undefined) {
+  const hotTier = shared;
+  listen = async () => {
+    const http = await serveHttp({
+      threads,
+      host: '127.0.0.1',
+      port: 0,
+      logLevel: 'silent',
+      apiTokens: undefined,
+      authDisabled: true,
+      shared: { hotTier, partitions: partitions.shared },
+      control: {
+        ...fallback,
+        readiness: () => ({ reason: undefined, dependencies: undefined }),
+        startRebuild: () => Promise.reject(new Error('no rebuilds in the benchmark')),
+        rebuildStatus: () => Promise.resolve(null),
+      },
+      rebuilds: false,
+      logger: pino({ level: 'silent' }),
+      onFatal: (error) => {
+        console.error(error);
+        process.exit(1);
+      },
+    });
+    http.started(partitionCount);
+    return http.port;
+  };
+} else if (tier !== undefined) {
   const app = buildApp({
     logger: pino({ level: 'silent' }),
     readStates: readThrough(tier, fallback, partitions, {
@@ -147,6 +161,8 @@ if (tier === undefined) {
     await app.listen({ host: '127.0.0.1', port: 0 });
     return (app.server.address() as { port: number }).port;
   };
+} else {
+  listen = () => startBareServer(threads);
 }
 
 const eventLoop = monitorEventLoopDelay({ resolution: 1 });
@@ -163,22 +179,40 @@ send({
   readStates: dataset.readStates,
 });
 
-process.on('message', (message: { type: 'phase-start' | 'phase-end' | 'exit' }) => {
+let cpuAtStart = process.cpuUsage();
+let stopProfile: (() => Promise<Profiler.Profile>) | undefined;
+process.on('message', (message: { type: 'phase-start' | 'phase-end' | 'exit'; profile?: boolean }) => {
   if (message.type === 'phase-start') {
-    eventLoop.reset();
-    gcPauses = {};
-    declinedToFallback = 0;
-    send({ type: 'phase-started' });
+    void (async () => {
+      if (message.profile === true) stopProfile = await startCpuProfile();
+      eventLoop.reset();
+      gcPauses = {};
+      declinedToFallback = 0;
+      cpuAtStart = process.cpuUsage();
+      send({ type: 'phase-started' });
+    })();
   } else if (message.type === 'phase-end') {
-    send({
-      type: 'phase-stats',
-      eventLoopMaxMs: eventLoop.max / 1e6,
-      eventLoopP99Ms: eventLoop.percentile(99) / 1e6,
-      gc: gcPauses,
-      rss: process.memoryUsage().rss,
-      heapUsed: process.memoryUsage().heapUsed,
-      declined: declinedToFallback,
-    });
+    void (async () => {
+      const cpu = process.cpuUsage(cpuAtStart);
+      const eventLoopMaxMs = eventLoop.max / 1e6;
+      const eventLoopP99Ms = eventLoop.percentile(99) / 1e6;
+      let profile: ProfileSummary | undefined;
+      if (stopProfile !== undefined) {
+        profile = summariseCpuProfile(await stopProfile(), 25);
+        stopProfile = undefined;
+      }
+      send({
+        type: 'phase-stats',
+        eventLoopMaxMs,
+        eventLoopP99Ms,
+        gc: gcPauses,
+        rss: process.memoryUsage().rss,
+        heapUsed: process.memoryUsage().heapUsed,
+        declined: declinedToFallback,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        profile,
+      });
+    })();
   } else {
     void stopWriter().then((updates) => {
       send({ type: 'exited', updates });
