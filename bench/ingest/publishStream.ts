@@ -16,6 +16,8 @@ export type PublishOptions = {
   events: number;
   partitions: number;
   shape: StreamShape;
+  /** Events to publish instead of the demo stream of `shape`. */
+  stream?: { next: () => DemoEvent };
   /** Events per publishBatch call. */
   batch: number;
   publishers: number;
@@ -54,7 +56,7 @@ export async function publishStream(
   options: PublishOptions,
 ): Promise<PublishResult> {
   const partitionOf = createPartitionOf(options.partitions);
-  const stream = createDemoStream(options.shape);
+  const stream = options.stream ?? createDemoStream(options.shape);
   const lanes: Lane[] = Array.from({ length: options.publishers }, () => ({
     publisher: createPublisher({ kafka, topics }),
     pending: [],

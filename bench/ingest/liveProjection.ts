@@ -1,0 +1,93 @@
+/**
+ * The live projector as users run it: `node src/cli.ts serve` with environment variables (fsync on every write,
+ * hot tier mirrored, dead letters to PostgreSQL), started on topics that already hold the backlog. Its progress
+ * is read from its own /metrics: events applied plus dead letters stored, until they reach the backlog.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+const POLL_MS = 50;
+
+export type LiveService = {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Events applied plus dead letters stored, from /metrics; undefined while it does not answer. */
+  handled(): Promise<number | undefined>;
+  /** Resident set size of the service process, MiB. */
+  rssMiB(): Promise<number>;
+  stop(): Promise<void>;
+};
+
+export type LiveResult = {
+  events: number;
+  /** From spawn to the last event handled: start-up, group join and projection. */
+  seconds: number;
+  /** From the first event handled to the last: projection alone. */
+  projectingSeconds: number;
+};
+
+function metric(text: string, name: string): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.split(' ').at(-1));
+  }
+  return total;
+}
+
+export function startLiveService(env: Record<string, string>, port: number): LiveService {
+  const child = spawn(process.execPath, [CLI, 'serve'], {
+    env: { ...process.env, ...env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), AUTH_DISABLED: 'true' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const exited = once(child, 'exit');
+  return {
+    url,
+    child,
+    async handled() {
+      try {
+        const text = await (await fetch(`${url}/metrics`)).text();
+        return (
+          metric(text, 'readstates_events_applied_total') + metric(text, 'readstates_dead_letters_total')
+        );
+      } catch {
+        return undefined;
+      }
+    },
+    async rssMiB() {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+      return kib / 1024;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** Waits until the service has handled `events`, and times it. */
+export async function projectLive(
+  service: LiveService,
+  events: number,
+  options: { signal?: AbortSignal; onProgress?: (handled: number) => void } = {},
+): Promise<LiveResult> {
+  const started = performance.now();
+  let first: number | undefined;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    if (service.child.exitCode !== null) throw new Error(`the service exited with ${service.child.exitCode}`);
+    const handled = (await service.handled()) ?? 0;
+    if (handled > 0) first ??= performance.now();
+    options.onProgress?.(handled);
+    if (handled >= events) {
+      const now = performance.now();
+      return { events, seconds: (now - started) / 1000, projectingSeconds: (now - (first ?? now)) / 1000 };
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
