@@ -5,9 +5,9 @@
  * queryBench.ts in its own process; prints JSON rows. Usage: node --expose-gc lookupCost.ts 1000000 8000000
  */
 import type { ReadStateSource } from '../../src/api/app.ts';
-import { lookupResponseJson } from '../../src/api/lookupResponse.ts';
+import { lookupResponseBody } from '../../src/api/lookupResponse.ts';
 import { channelIdList } from '../../src/api/requests.ts';
-import { freshnessOf, readThrough } from '../../src/engine/readThrough.ts';
+import { freshnessOf, partitionsOfChannels, readThrough } from '../../src/engine/readThrough.ts';
 import { createPartitionOf } from '../../src/ingest/partitionOf.ts';
 import { createPartitionStates } from '../../src/ingest/partitionStates.ts';
 import { createHotTier } from '../../src/store/hotTier.ts';
@@ -60,8 +60,9 @@ async function measure(size: number): Promise<void> {
     lookup: () => Promise.reject(new Error('every pair is held: nothing goes to the engine')),
     listChannels: () => Promise.resolve([]),
   };
-  const read = readThrough(hot, engine, partitions, { partitionCount, partitionOf });
-  const freshness = freshnessOf(partitions, partitionOf);
+  const partitionsOf = partitionsOfChannels(partitionOf);
+  const read = readThrough(hot, engine, partitions, { partitionCount, partitionOf, partitionsOf });
+  const freshness = freshnessOf(partitions, partitionsOf);
   const requests = Array.from({ length: 2_000 }, () => {
     const u = next() % dataset.users;
     const first = next() % 64;
@@ -76,7 +77,7 @@ async function measure(size: number): Promise<void> {
       const request = requests[i % requests.length] ?? { user: '', list: '' };
       const ids = channelIdList(request.list) ?? [];
       const where = freshness(ids);
-      bytes += lookupResponseJson(request.user, await read.lookup(request.user, ids), where).length;
+      bytes += lookupResponseBody(request.user, await read.lookup(request.user, ids), where).length;
     }
     answerUs = Math.min(answerUs, Number(process.hrtime.bigint() - started) / ANSWERS / 1000);
   }

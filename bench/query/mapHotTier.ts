@@ -61,6 +61,10 @@ export class MapHotTier implements HotTierReader {
     return view;
   }
 
+  readViews(userId: Snowflake, channelIds: readonly Snowflake[]): (ReadStateView | undefined)[] {
+    return channelIds.map((channelId) => this.readView(userId, channelId));
+  }
+
   #lookup(userId: Snowflake, channelId: Snowflake): ReadStateView | undefined {
     const record = this.#readStates.get(`${userId}:${channelId}`);
     const channel = this.#channels.get(channelId);

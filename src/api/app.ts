@@ -8,7 +8,7 @@ import { ApiError, DEFAULT_RETRY_AFTER_SECONDS, errorBody } from './apiError.ts'
 import { refuseAdminWithoutTokens, requireBearerToken } from './bearerAuth.ts';
 import { clientErrorHandler } from './clientErrorHandler.ts';
 import { httpLimits } from './httpLimits.ts';
-import { lookupResponseJson } from './lookupResponse.ts';
+import { lookupResponseBody } from './lookupResponse.ts';
 import { channelIdList, lookupQuery, pageQuery, parseInput, queryBody, userParams } from './requests.ts';
 
 /** Where the API reads read states from: RocksDB, or the hot tier in front of it. */
@@ -196,7 +196,7 @@ export function buildApp(deps: AppDependencies) {
           const channel_ids = channelIdList(query.channel_ids) ?? parseInput(lookupQuery, query).channel_ids;
           const freshness = deps.freshness?.(channel_ids);
           const views = await deps.readStates.lookup(user_id, channel_ids);
-          return reply.type(JSON_TYPE).send(lookupResponseJson(user_id, views, freshness));
+          return reply.type(JSON_TYPE).send(lookupResponseBody(user_id, views, freshness));
         }
         const { limit, cursor } = parseInput(pageQuery, query);
         const channels = await deps.readStates.listChannels(user_id, {
@@ -206,14 +206,14 @@ export function buildApp(deps: AppDependencies) {
         const freshness = deps.freshness?.(channels);
         const views = await deps.readStates.lookup(user_id, channels);
         const nextCursor = channels.length === limit ? (channels.at(-1) ?? null) : null;
-        return reply.type(JSON_TYPE).send(lookupResponseJson(user_id, views, freshness, nextCursor));
+        return reply.type(JSON_TYPE).send(lookupResponseBody(user_id, views, freshness, nextCursor));
       });
 
       v1.post('/read-states/query', async (request, reply) => {
         const { user_id, channel_ids } = parseInput(queryBody, request.body);
         const freshness = deps.freshness?.(channel_ids);
         const views = await deps.readStates.lookup(user_id, channel_ids);
-        return reply.type(JSON_TYPE).send(lookupResponseJson(user_id, views, freshness));
+        return reply.type(JSON_TYPE).send(lookupResponseBody(user_id, views, freshness));
       });
       done();
     },

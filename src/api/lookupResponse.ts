@@ -39,3 +39,11 @@ export function lookupResponseJson(
   }
   return `${json}}`;
 }
+
+/**
+ * The answer's bytes: every character is ASCII, so latin1 gives the UTF-8 bytes in one copy, and the length is
+ * known (a string would be measured, then encoded, again).
+ */
+export function lookupResponseBody(...answer: Parameters<typeof lookupResponseJson>): Buffer {
+  return Buffer.from(lookupResponseJson(...answer), 'latin1');
+}

@@ -12,6 +12,25 @@ export interface PartitionMap {
 }
 
 /**
+ * The partitions of a request's channels (murmur2 of each id, ~85 ns), computed once per request: a route asks
+ * `freshnessOf` first and `readThrough` right after for the same array, so the last array is remembered (by
+ * identity: requests' arrays are never changed once parsed).
+ */
+export function partitionsOfChannels(
+  partitionOf: (channelId: Snowflake) => number,
+): (channelIds: readonly Snowflake[]) => readonly number[] {
+  let last: readonly Snowflake[] | undefined;
+  let lastPartitions: readonly number[] = [];
+  return (channelIds) => {
+    if (channelIds !== last) {
+      lastPartitions = channelIds.map(partitionOf);
+      last = channelIds;
+    }
+    return lastPartitions;
+  };
+}
+
+/**
  * The read path: each asked channel from the hot tier when it can answer exactly, the rest in one request to
  * `fallback` (the engine, which reads RocksDB and fills the hot tier), merged back in the order asked.
  *
@@ -23,8 +42,9 @@ export function readThrough(
   hotTier: HotTierReader,
   fallback: ReadStateSource,
   partitions: PartitionStatesReader,
-  map: PartitionMap,
+  map: PartitionMap & { partitionsOf?: (channelIds: readonly Snowflake[]) => readonly number[] },
 ): ReadStateSource {
+  const partitionsOf = map.partitionsOf ?? partitionsOfChannels(map.partitionOf);
   function requireServing(partition: number, channelId: Snowflake | undefined): void {
     const state = partitions.state(partition);
     if (state === 'serving') return;
@@ -60,12 +80,11 @@ export function readThrough(
     lookup: (userId, channelIds) =>
       guarded(
         () => {
-          for (const channelId of channelIds) requireServing(map.partitionOf(channelId), channelId);
+          const asked = partitionsOf(channelIds);
+          for (let i = 0; i < channelIds.length; i++) requireServing(asked[i] ?? -1, channelIds[i]);
         },
         async () => {
-          const views: (ReadStateView | undefined)[] = channelIds.map((channelId) =>
-            hotTier.readView(userId, channelId),
-          );
+          const views = hotTier.readViews(userId, channelIds);
           const missed = channelIds.filter((_, i) => views[i] === undefined);
           if (missed.length === 0) return views as ReadStateView[];
           const fetched = await fallback.lookup(userId, missed);
@@ -92,10 +111,10 @@ export function readThrough(
  */
 export function freshnessOf(
   partitions: PartitionStatesReader,
-  partitionOf: (channelId: Snowflake) => number,
+  partitionsOf: (channelIds: readonly Snowflake[]) => readonly number[],
 ): (channelIds: readonly Snowflake[]) => Freshness {
   return (channelIds) => {
-    const used = [...new Set(channelIds.map(partitionOf))].sort((a, b) => a - b);
+    const used = [...new Set(partitionsOf(channelIds))].sort((a, b) => a - b);
     return {
       positions: Object.fromEntries(
         used.map((partition) => {

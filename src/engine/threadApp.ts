@@ -7,7 +7,7 @@ import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { attachHotTier, type HotTierReader } from '../store/hotTier.ts';
 import type { HttpControl, HttpThreadData } from './httpThreadProtocol.ts';
-import { freshnessOf, readThrough } from './readThrough.ts';
+import { freshnessOf, partitionsOfChannels, readThrough } from './readThrough.ts';
 
 /**
  * The HTTP API as one thread serves it, the main thread and every extra HTTP thread alike: lookups from the
@@ -56,8 +56,9 @@ export function createThreadApp(options: {
     hotTier,
     started(partitionCount) {
       const partitionOf = createPartitionOf(partitionCount);
-      freshness = freshnessOf(partitions, partitionOf);
-      readStates = readThrough(hotTier, control, partitions, { partitionCount, partitionOf });
+      const partitionsOf = partitionsOfChannels(partitionOf);
+      freshness = freshnessOf(partitions, partitionsOf);
+      readStates = readThrough(hotTier, control, partitions, { partitionCount, partitionOf, partitionsOf });
     },
   };
 }

@@ -57,6 +57,8 @@ export interface HotTierReader {
    * For a pair held as having no read state, the view of one with `has_read_state` false. Otherwise undefined.
    */
   readView(userId: Snowflake, channelId: Snowflake): ReadStateView | undefined;
+  /** `readView` of each channel, in order: one user's many channels, faster than one by one. */
+  readViews(userId: Snowflake, channelIds: readonly Snowflake[]): (ReadStateView | undefined)[];
   stats(): HotTierStats;
 }
 
@@ -185,6 +187,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
     },
     update: writing,
     readView: (userId, channelId) => reader.readView(userId, channelId),
+    readViews: (userId, channelIds) => reader.readViews(userId, channelIds),
     stats: () => reader.stats(),
 
     putReadState(userId, channelId, record) {
@@ -327,20 +330,43 @@ function createReader(readStates: OffHeapTable, channels: OffHeapTable, sequence
   let lastUserHi = 0;
   let lastUserLo = 0;
 
+  // A batch's channels, parsed and hashed in the first pass of `readViews`: cHi, cLo and both hashes each.
+  let batch = new Int32Array(4 * 64);
+
+  function parseUser(userId: Snowflake): void {
+    if (userId === lastUser) return;
+    parseSnowflakeInto(userId, keys, 0);
+    lastUser = userId;
+    lastUserHi = keys[0] ?? 0;
+    lastUserLo = keys[1] ?? 0;
+  }
+
   function lookup(userId: Snowflake, channelId: Snowflake): ReadStateView | undefined {
-    if (userId !== lastUser) {
-      parseSnowflakeInto(userId, keys, 0);
-      lastUser = userId;
-      lastUserHi = keys[0] ?? 0;
-      lastUserLo = keys[1] ?? 0;
-    }
+    parseUser(userId);
     parseSnowflakeInto(channelId, keys, 2);
-    const uHi = lastUserHi;
-    const uLo = lastUserLo;
     const cHi = keys[2] ?? 0;
     const cLo = keys[3] ?? 0;
-    const readStateHash = readStates.hashOf(uHi, uLo, cHi, cLo);
-    const channelHash = channels.hashOf(cHi, cLo, 0, 0);
+    return lookupHashed(
+      userId,
+      channelId,
+      cHi,
+      cLo,
+      readStates.hashOf(lastUserHi, lastUserLo, cHi, cLo),
+      channels.hashOf(cHi, cLo, 0, 0),
+    );
+  }
+
+  /** The lookup of (user last parsed, channel) with its words and hashes known. */
+  function lookupHashed(
+    userId: Snowflake,
+    channelId: Snowflake,
+    cHi: number,
+    cLo: number,
+    readStateHash: number,
+    channelHash: number,
+  ): ReadStateView | undefined {
+    const uHi = lastUserHi;
+    const uLo = lastUserLo;
     // Both entries' words, copied under the seqlock.
     let rs: number;
     let ch: number;
@@ -417,6 +443,43 @@ function createReader(readStates: OffHeapTable, channels: OffHeapTable, sequence
       if (view === undefined) declined++;
       else answered++;
       return view;
+    },
+
+    readViews(userId, channelIds) {
+      parseUser(userId);
+      const count = channelIds.length;
+      if (batch.length < 4 * count) batch = new Int32Array(4 * count);
+      // First every pair's two home slots: the pairs are independent, so their cache misses overlap (a core
+      // keeps ten or more in flight) instead of following one another; the lookups then find them in cache.
+      let primed = 0;
+      for (let i = 0; i < count; i++) {
+        parseSnowflakeInto(channelIds[i] ?? '', keys, 2);
+        const cHi = keys[2] ?? 0;
+        const cLo = keys[3] ?? 0;
+        const readStateHash = readStates.hashOf(lastUserHi, lastUserLo, cHi, cLo);
+        const channelHash = channels.hashOf(cHi, cLo, 0, 0);
+        primed ^= readStates.homeMeta(readStateHash) ^ channels.homeMeta(channelHash);
+        batch[4 * i] = cHi;
+        batch[4 * i + 1] = cLo;
+        batch[4 * i + 2] = readStateHash;
+        batch[4 * i + 3] = channelHash;
+      }
+      _primed = primed;
+      const views: (ReadStateView | undefined)[] = [];
+      for (let i = 0; i < count; i++) {
+        const view = lookupHashed(
+          userId,
+          channelIds[i] ?? '',
+          batch[4 * i] ?? 0,
+          batch[4 * i + 1] ?? 0,
+          batch[4 * i + 2] ?? 0,
+          batch[4 * i + 3] ?? 0,
+        );
+        if (view === undefined) declined++;
+        else answered++;
+        views.push(view);
+      }
+      return views;
     },
 
     stats() {
