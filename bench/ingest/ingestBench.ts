@@ -30,6 +30,7 @@
  *          --publishers K (one per partition) --in-flight F batches per publisher (2)
  *          --database NAME (readstates_bench, on DATABASE_URL's server; created when missing)
  *          --cpu-prof-rebuild FILE (profile the rebuild phase's main thread, write FILE, print where time went)
+ *          --cpu-prof-live DIR (the live service runs with --cpu-prof: one profile per thread in DIR)
  *          --fresh-rate R events/s (50000) --fresh-seconds S (30; 10 with --quick)
  *          --long-events N (120000, about 100,000 of them messages; 30000 with --quick)
  * Environment: KAFKA_BROKERS and the rest of the service's Kafka settings, DATABASE_URL (its server only).
@@ -79,6 +80,7 @@ const { values } = parseArgs({
     'in-flight': { type: 'string', default: '2' },
     database: { type: 'string', default: 'readstates_bench' },
     'cpu-prof-rebuild': { type: 'string' },
+    'cpu-prof-live': { type: 'string' },
     'fresh-rate': { type: 'string', default: '50000' },
     'fresh-seconds': { type: 'string' },
     'long-events': { type: 'string' },
@@ -311,6 +313,9 @@ try {
         LOG_LEVEL: 'warn',
       },
       18_000 + (process.pid % 2_000),
+      name === 'live projection' && values['cpu-prof-live'] !== undefined
+        ? { cpuProfileDir: values['cpu-prof-live'] }
+        : {},
     );
     cleanups.push({ name: `consumer group ${groupId}`, run: () => admin.deleteGroups([groupId]) });
     cleanups.push({ name: `the ${name} service`, run: () => service.stop() });

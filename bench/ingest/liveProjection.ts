@@ -37,8 +37,14 @@ function metric(text: string, name: string): number {
   return total;
 }
 
-export function startLiveService(env: Record<string, string>, port: number): LiveService {
-  const child = spawn(process.execPath, [CLI, 'serve'], {
+export function startLiveService(
+  env: Record<string, string>,
+  port: number,
+  options: { cpuProfileDir?: string } = {},
+): LiveService {
+  const profile =
+    options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir];
+  const child = spawn(process.execPath, [...profile, CLI, 'serve'], {
     env: { ...process.env, ...env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), AUTH_DISABLED: 'true' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });

@@ -4,6 +4,7 @@ import type { ChatEvent, TopicKind } from '../contract/events.ts';
 import type { Logger } from '../logger.ts';
 import { MAX_PARTITIONS, type PartitionStates } from './partitionStates.ts';
 import { offsetKey, partitionRange } from '../store/keys.ts';
+import { createGroupCommit } from '../store/groupCommit.ts';
 import { projectEvents } from '../store/projectEvents.ts';
 import { ResidentState } from '../store/residentState.ts';
 import { decodeOffset, encodeOffset } from '../store/recordCodec.ts';
@@ -36,6 +37,8 @@ const LOG_CHECK_GRACE_MS = 15_000;
 const WAIT_FOR_LOG = Symbol('wait for the log');
 /** Batches applied at once, each of another topic-partition (kafkajs's partitionsConsumedConcurrently). */
 const MAX_PARTITIONS_AT_ONCE = 16;
+/** How often applied offsets are committed to the group (for lag monitoring; RocksDB holds the truth). */
+const COMMIT_EVERY_MS = 200;
 /** How long the broker holds a fetch that finds nothing new (kafkajs's maxWaitTimeInMs). */
 const FETCH_MAX_WAIT_MS = 250;
 /** Between attempts to reach Kafka at start-up. */
@@ -142,6 +145,7 @@ export interface Projector {
 export function createProjector(options: ProjectorOptions): Projector {
   const { kafka, topics, logger } = options;
   let db = options.db;
+  let commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
   const resident = new ResidentState(options.residentRecords);
   let paused = false;
   /** The batches being applied: pause() waits for them. */
@@ -207,7 +211,16 @@ export function createProjector(options: ProjectorOptions): Projector {
     options.onFatal(error);
   }
 
+  /**
+   * The offsets this projector last wrote, by `topic:partition`: only it writes them, so after the first read
+   * from RocksDB they are known without one (a read per batch was a tenth of a steady trickle's cost).
+   */
+  const knownOffsets = new Map<string, bigint>();
+
   async function storedOffset(topic: string, partition: number): Promise<bigint | undefined> {
+    const id = `${topic}:${partition}`;
+    const known = knownOffsets.get(id);
+    if (known !== undefined) return known;
     const bytes = await db.get(offsetKey(partition, topicKind(topic)));
     return bytes === undefined ? undefined : decodeOffset(bytes);
   }
@@ -296,6 +309,33 @@ export function createProjector(options: ProjectorOptions): Projector {
       await consumer.commitOffsets([{ topic, partition, offset: next.toString() }]);
     } catch (error) {
       log.debug({ err: error, topic, partition }, 'offset commit failed');
+    }
+  }
+
+  /** Offsets applied since the last commit to the group, by `topic:partition`: committed together, now and then. */
+  const uncommitted = new Map<string, { topic: string; partition: number; offset: string }>();
+  let commitTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * commitToKafka for the batches of a steady stream: at most once per COMMIT_EVERY_MS for all partitions, not
+   * one round trip per batch (lag is a monitoring figure; a fraction of a second does not matter there).
+   */
+  function commitSoon(topic: string, partition: number, next: bigint): void {
+    uncommitted.set(`${topic}:${partition}`, { topic, partition, offset: next.toString() });
+    commitTimer ??= setTimeout(() => {
+      commitTimer = undefined;
+      void commitNow();
+    }, COMMIT_EVERY_MS);
+  }
+
+  async function commitNow(): Promise<void> {
+    const offsets = [...uncommitted.values()];
+    uncommitted.clear();
+    if (offsets.length === 0) return;
+    try {
+      await consumer.commitOffsets(offsets);
+    } catch (error) {
+      log.debug({ err: error }, 'offset commit failed');
     }
   }
 
@@ -537,13 +577,14 @@ export function createProjector(options: ProjectorOptions): Projector {
       operations.push({ type: 'put', key: offsetKey(partition, kind), value: encodeOffset(next) });
       options.hotTier?.beforeWrite(partition);
       try {
-        await db.write(operations, { sync: options.syncWrites ?? true });
+        await commits.write(operations);
       } catch (error) {
         // Part of it may have landed: nothing cached may be trusted. And RocksDB refuses every write after one
         // failed (a full disk, an I/O error) until it is opened again: stop, so that a restart reopens it and
         // replays from the offsets it holds (exact, as after a crash).
         options.hotTier?.writeFailed(partition);
         resident.clear();
+        knownOffsets.clear();
         fatal(
           `writing to RocksDB in DATA_DIR failed (${(error as Error).message}); RocksDB accepts no write after ` +
             'that until it is opened again, so the service stops. Free space or fix the disk, then start it ' +
@@ -553,6 +594,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         throw error;
       }
       store.commit();
+      knownOffsets.set(`${topic}:${partition}`, next);
       options.hotTier?.afterWrite(partition, hotWrites);
       payload.resolveOffset(last);
       noteProgress(topic, partition, next, BigInt(batch.highWatermark));
@@ -566,7 +608,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       await payload.heartbeat();
     }
     if (next > expected) {
-      await commitToKafka(topic, partition, next);
+      commitSoon(topic, partition, next);
     } else if (!progress.has(`${topic}:${partition}`)) {
       noteProgress(topic, partition, expected);
     }
@@ -621,7 +663,10 @@ export function createProjector(options: ProjectorOptions): Projector {
         const gone = [...before].filter(([id]) => !assigned.has(id));
         if (gone.length > 0) {
           // Partitions that moved away will be written elsewhere: forget what was known of them.
-          for (const [, { partition }] of gone) resident.forget(partition);
+          for (const [id, { partition }] of gone) {
+            resident.forget(partition);
+            knownOffsets.delete(id);
+          }
           options.hotTier?.forgetAll();
         }
         log.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
@@ -676,6 +721,10 @@ export function createProjector(options: ProjectorOptions): Projector {
     async stop() {
       stopping = true;
       wake?.();
+      clearTimeout(commitTimer);
+      // What is applied so far, for lag monitoring (the next assignment commits RocksDB's offsets anyway): not
+      // longer than a moment, with the brokers maybe away.
+      await Promise.race([commitNow(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
       // disconnect() waits for the batch in hand to finish, then leaves the group.
       await consumer.disconnect();
       await admin.disconnect();
@@ -697,7 +746,9 @@ export function createProjector(options: ProjectorOptions): Projector {
     async useDatabase(next) {
       if (!paused) throw new Error('useDatabase() needs the projector paused');
       db = next;
+      commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
       resident.clear();
+      knownOffsets.clear();
       for (const { topic, partition } of assigned.values()) {
         noteProgress(topic, partition, (await storedOffset(topic, partition)) ?? 0n);
       }
