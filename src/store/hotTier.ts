@@ -66,7 +66,7 @@ export interface HotTierReader {
 export type SharedHotTier = {
   readonly readStates: SharedArrayBuffer;
   readonly channels: SharedArrayBuffer;
-  /** One Int32: the seqlock's sequence. */
+  /** Two Int32s: the seqlock's sequence, and how many readers sleep until it changes. */
   readonly sequence: SharedArrayBuffer;
 };
 
@@ -132,11 +132,21 @@ function isWord(value: number): boolean {
 
 /**
  * How long a read keeps retrying while the writer is mid-update before it declines (RocksDB answers). Updates
- * take microseconds, but the writer's thread can be descheduled inside one for a scheduler time slice (a few
- * ms on a busy machine): waiting that out is cheaper than a trip to the engine, whose event loop may be busy.
+ * take microseconds (a batch's, more), but the writer's thread can be descheduled inside one for a scheduler
+ * time slice (a few ms on a busy machine): waiting that out is cheaper than a trip to the engine.
  */
 const MAX_READ_WAIT_MS = 5;
+/**
+ * Retries spent spinning before a reader sleeps until the writer is done (Atomics.wait on the sequence). Spinning
+ * only pays while the writer runs on another core; with more busy threads than cores (HTTP threads, the engine)
+ * a spinning reader takes the core the writer needs to finish, and a 50-channel request could spin for 50 × 5 ms.
+ */
+const SPINS_BEFORE_SLEEPING = 64;
+/** Torn reads (the sequence moved during a read) retried between two looks at the clock. */
 const ATTEMPTS_BETWEEN_CLOCK_READS = 256;
+/** Words of the sequence buffer: the seqlock's sequence, and how many readers sleep until it changes. */
+const SEQUENCE = 0;
+const SLEEPERS = 1;
 
 export function createHotTier(options: HotTierOptions): HotTier {
   const { bytesBudget, readStateShare = DEFAULT_READ_STATE_SHARE, hash } = options;
@@ -160,7 +170,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
     );
   }
   const channels = new OffHeapTable({ valueWords: CH_WORDS, bytesBudget: channelBudget, hash });
-  const sequence = new Int32Array(new SharedArrayBuffer(4));
+  const sequence = new Int32Array(new SharedArrayBuffer(8));
   const reader = createReader(readStates, channels, sequence);
 
   // Scratch words, reused by every call.
@@ -171,11 +181,16 @@ export function createHotTier(options: HotTierOptions): HotTier {
 
   /** Odd while writing: readers that saw it, or saw it change, retry. */
   function writing(write: () => void): void {
-    if (depth++ === 0) Atomics.add(sequence, 0, 1);
+    if (depth++ === 0) Atomics.add(sequence, SEQUENCE, 1);
     try {
       write();
     } finally {
-      if (--depth === 0) Atomics.add(sequence, 0, 1);
+      if (--depth === 0) {
+        Atomics.add(sequence, SEQUENCE, 1);
+        // A reader counts itself before it sleeps and sleeps only while the sequence is still odd, so one that
+        // this load misses sees the even sequence and does not sleep.
+        if (Atomics.load(sequence, SLEEPERS) > 0) Atomics.notify(sequence, SEQUENCE);
+      }
     }
   }
 
@@ -307,15 +322,24 @@ export function createHotTier(options: HotTierOptions): HotTier {
 }
 
 /** The reading side of a hot tier written by another thread; `hash` must be the writer's. */
-export function attachHotTier(shared: SharedHotTier, options: { hash?: KeyHash } = {}): HotTierReader {
+export function attachHotTier(
+  shared: SharedHotTier,
+  options: { hash?: KeyHash; maxReadWaitMs?: number } = {},
+): HotTierReader {
   return createReader(
     OffHeapTable.attach(shared.readStates, options),
     OffHeapTable.attach(shared.channels, options),
     new Int32Array(shared.sequence),
+    options.maxReadWaitMs,
   );
 }
 
-function createReader(readStates: OffHeapTable, channels: OffHeapTable, sequence: Int32Array): HotTierReader {
+function createReader(
+  readStates: OffHeapTable,
+  channels: OffHeapTable,
+  sequence: Int32Array,
+  maxReadWaitMs = MAX_READ_WAIT_MS,
+): HotTierReader {
   // Scratch words, reused by every call: a read allocates only the view it returns and its two id strings. All
   // words here are int32 (the tables' `ints`): small integers in V8, never boxed.
   const keys = new Int32Array(4);
@@ -384,13 +408,23 @@ function createReader(readStates: OffHeapTable, channels: OffHeapTable, sequence
     let channelFlags = 0;
     let deadline = 0;
     for (let attempt = 1; ; attempt++) {
-      if (attempt % ATTEMPTS_BETWEEN_CLOCK_READS === 0) {
+      const before = Atomics.load(sequence, SEQUENCE);
+      if ((before & 1) !== 0) {
+        if (attempt < SPINS_BEFORE_SLEEPING) continue;
         const now = performance.now();
-        if (deadline === 0) deadline = now + MAX_READ_WAIT_MS;
-        else if (now > deadline) return undefined;
+        if (deadline === 0) deadline = now + maxReadWaitMs;
+        else if (now >= deadline) return undefined;
+        Atomics.add(sequence, SLEEPERS, 1);
+        Atomics.wait(sequence, SEQUENCE, before, deadline - now);
+        Atomics.sub(sequence, SLEEPERS, 1);
+        continue;
       }
-      const before = Atomics.load(sequence, 0);
-      if ((before & 1) !== 0) continue;
+      if (attempt % ATTEMPTS_BETWEEN_CLOCK_READS === 0) {
+        // Torn reads over and over (the writer keeps writing): give up in time as well.
+        const now = performance.now();
+        if (deadline === 0) deadline = now + maxReadWaitMs;
+        else if (now >= deadline) return undefined;
+      }
       // Both home slots first, so that the two cache misses overlap.
       _primed = readStates.homeMeta(readStateHash) ^ channels.homeMeta(channelHash);
       rs = readStates.valueIndexOf(readStateHash, uHi, uLo, cHi, cLo);
@@ -409,7 +443,7 @@ function createReader(readStates: OffHeapTable, channels: OffHeapTable, sequence
         headLo = channelWords[ch + CH_HEAD_LO] ?? 0;
         channelFlags = channelWords[ch + CH_FLAGS] ?? 0;
       }
-      if (Atomics.load(sequence, 0) === before) break;
+      if (Atomics.load(sequence, SEQUENCE) === before) break;
     }
     if (ch < 0) return undefined;
     readStates.touchAt(rs);

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { attachHotTier, type SharedHotTier } from '../../src/store/hotTier.ts';
+import { attachHotTier, type HotTierReader, type SharedHotTier } from '../../src/store/hotTier.ts';
 
 describe('the hot tier read from another thread', () => {
   it('never shows a torn entry while the writer overwrites, evicts and shifts', async () => {
@@ -41,6 +41,40 @@ describe('the hot tier read from another thread', () => {
       expect(answered).toBeGreaterThan(1_000);
     } finally {
       Atomics.store(new Int32Array(stopAt), 0, 1);
+      await worker.terminate();
+    }
+  }, 30_000);
+
+  it('sleeps through an update that outlasts its spins, woken when it ends; declines one beyond its wait', async () => {
+    const worker = new Worker(new URL('../support/hotTierHoldingWriter.ts', import.meta.url));
+    try {
+      const [{ shared }] = (await once(worker, 'message')) as [{ shared: SharedHotTier }];
+      const sequence = new Int32Array(shared.sequence);
+
+      /** Starts an update that takes `holdMs`, and reads while it is under way. */
+      async function readDuring(reader: HotTierReader, holdMs: number, head: string) {
+        const writing = once(worker, 'message');
+        worker.postMessage({ holdMs, head });
+        await writing;
+        expect(Atomics.load(sequence, 0) & 1).toBe(1);
+        const started = performance.now();
+        const view = reader.readView('1', '10');
+        const waitedMs = performance.now() - started;
+        await once(worker, 'message');
+        return { view, waitedMs };
+      }
+
+      // A reader allowed to wait 10 s is woken by the writer as it ends the update, and reads what it wrote.
+      const patient = attachHotTier(shared, { maxReadWaitMs: 10_000 });
+      const woken = await readDuring(patient, 50, '101');
+      expect(woken.view?.last_message_id).toBe('101');
+      expect(woken.waitedMs).toBeLessThan(5_000);
+      // The default reader waits 5 ms at most, then declines (RocksDB answers).
+      const reader = attachHotTier(shared);
+      expect((await readDuring(reader, 50, '102')).view).toBeUndefined();
+      expect(reader.readView('1', '10')?.last_message_id).toBe('102');
+      expect(reader.stats()).toMatchObject({ answered: 1, declined: 1 });
+    } finally {
       await worker.terminate();
     }
   }, 30_000);
