@@ -25,8 +25,10 @@ export type LiveResult = {
   events: number;
   /** From spawn to the last event handled: start-up, group join and projection. */
   seconds: number;
-  /** From the first event handled to the last: projection alone. */
+  /** From the first time events were seen handled to the last event: projection alone. */
   projectingSeconds: number;
+  /** Events handled in that time (the first chunks, handled before it began, are left out). */
+  projectingEvents: number;
 };
 
 function metric(text: string, name: string): number {
@@ -83,16 +85,21 @@ export async function projectLive(
   options: { signal?: AbortSignal; onProgress?: (handled: number) => void } = {},
 ): Promise<LiveResult> {
   const started = performance.now();
-  let first: number | undefined;
+  let first: { at: number; handled: number } | undefined;
   for (;;) {
     options.signal?.throwIfAborted();
     if (service.child.exitCode !== null) throw new Error(`the service exited with ${service.child.exitCode}`);
     const handled = (await service.handled()) ?? 0;
-    if (handled > 0) first ??= performance.now();
+    if (handled > 0) first ??= { at: performance.now(), handled };
     options.onProgress?.(handled);
     if (handled >= events) {
       const now = performance.now();
-      return { events, seconds: (now - started) / 1000, projectingSeconds: (now - (first ?? now)) / 1000 };
+      return {
+        events,
+        seconds: (now - started) / 1000,
+        projectingSeconds: (now - (first?.at ?? now)) / 1000,
+        projectingEvents: events - (first?.handled ?? events),
+      };
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
