@@ -5,8 +5,7 @@ import type { Logger } from '../logger.ts';
 import type { LiveGeneration } from '../ops/rebuild.ts';
 import { removeOtherGenerations, switchGeneration } from '../store/generations.ts';
 import type { HotTierMirror } from '../store/hotTierMirror.ts';
-import { offsetKey } from '../store/keys.ts';
-import { decodeOffset } from '../store/recordCodec.ts';
+import { readStoredOffset } from '../store/storedOffsets.ts';
 import type { RocksDatabase } from '../store/rocksDatabase.ts';
 
 /** How long an old generation waits for the reads still running on it before it is closed anyway. */
@@ -43,8 +42,8 @@ export function createServingGeneration(options: {
     ];
     for (const [kind, topic] of kinds) {
       for (let partition = 0; partition < options.partitionCount(); partition++) {
-        const bytes = await db.get(offsetKey(partition, kind));
-        if (bytes !== undefined) found.set(`${topic}:${partition}`, decodeOffset(bytes));
+        const stored = await readStoredOffset(db, partition, kind);
+        if (stored !== undefined) found.set(`${topic}:${partition}`, stored);
       }
     }
     return found;

@@ -3,15 +3,17 @@ import { decodeEvent } from '../contract/decode.ts';
 import type { ChatEvent, TopicKind } from '../contract/events.ts';
 import type { Logger } from '../logger.ts';
 import { MAX_PARTITIONS, type PartitionStates } from './partitionStates.ts';
-import { offsetKey, partitionRange } from '../store/keys.ts';
+import { partitionRange } from '../store/keys.ts';
 import { createGroupCommit } from '../store/groupCommit.ts';
 import { projectEvents } from '../store/projectEvents.ts';
 import { ResidentState } from '../store/residentState.ts';
-import { decodeOffset, encodeOffset } from '../store/recordCodec.ts';
+import { readStoredOffset, storedOffsetWrite } from '../store/storedOffsets.ts';
 import type { HotTierMirror } from '../store/hotTierMirror.ts';
 import type { RocksDatabase } from '../store/rocksDatabase.ts';
 import { coPartitionedAssigner } from './coPartitionedAssigner.ts';
 import { deadLetterOf, type DeadLetter } from './deadLetter.ts';
+import { createDeadLetterKeeper } from './deadLetterKeeper.ts';
+import { createLogBoundsCheck, WAIT_FOR_LOG } from './logBounds.ts';
 import { ensureTopics, type Topics } from './ensureTopics.ts';
 import { createOwnedPartitions, type CatchUpTarget } from './ownedPartitions.ts';
 import { createPartitionOf } from './partitionOf.ts';
@@ -29,12 +31,6 @@ async function retrying<T>(attempt: () => Promise<T>, times: number, delayMs: nu
 
 /** Records applied per RocksDB write: bounds the memory of one write and lets us heartbeat between writes. */
 const CHUNK_SIZE = 16_000;
-const DEAD_LETTER_RETRY_MAX_MS = 5_000;
-/** How long a batch waits for PostgreSQL to store its dead letters before its partition waits aside. */
-const DEAD_LETTER_ATTEMPT_MS = 2_000;
-/** How long a stored offset must lie outside the log before it is believed (outsideLogFor). */
-const LOG_CHECK_GRACE_MS = 15_000;
-const WAIT_FOR_LOG = Symbol('wait for the log');
 /** Batches applied at once, each of another topic-partition (kafkajs's partitionsConsumedConcurrently). */
 const MAX_PARTITIONS_AT_ONCE = 16;
 /** kafkajs's maxBytesPerPartition: room for a whole chunk of typical events. */
@@ -157,8 +153,6 @@ export function createProjector(options: ProjectorOptions): Projector {
    * change the same records, so they take turns; different partitions run side by side.
    */
   const turns = new Map<number, Promise<void>>();
-  /** Topic-partitions whose batch waits for PostgreSQL to keep its dead letters. */
-  const waitingForDeadLetters = new Set<string>();
   const log = logger.child({ part: 'projector' });
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
@@ -189,6 +183,14 @@ export function createProjector(options: ProjectorOptions): Projector {
   let stopping = false;
   /** Read through a call where TypeScript would narrow `stopping` across an await. */
   const isStopping = () => stopping;
+  const deadLetters = createDeadLetterKeeper({
+    consumer,
+    store: options.storeDeadLetters,
+    storedOffset,
+    isStopping,
+    log,
+    ...(options.onDeadLetterOutage === undefined ? {} : { onOutage: options.onDeadLetterOutage }),
+  });
   /** Assignments received: an older one's work stops when a newer one comes. */
   let joins = 0;
   /** Wakes a start-up wait early when stop() is called. */
@@ -227,8 +229,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     const id = `${topic}:${partition}`;
     const known = knownOffsets.get(id);
     if (known !== undefined) return known;
-    const bytes = await db.get(offsetKey(partition, topicKind(topic)));
-    return bytes === undefined ? undefined : decodeOffset(bytes);
+    return readStoredOffset(db, partition, topicKind(topic));
   }
 
   async function lowWatermark(topic: string, partition: number): Promise<bigint> {
@@ -244,67 +245,8 @@ export function createProjector(options: ProjectorOptions): Projector {
     owned?.applied(partition, topicKind(topic), stored);
   }
 
-  /**
-   * The stored offset must lie within the log: above its end, the topic was deleted and recreated (or these are
-   * other brokers) and new events would be skipped as "already applied"; below its start, events this state never
-   * saw were deleted. Either way no answer could be exact: stop, and say how to recover.
-   */
-  function outsideLog(
-    topic: string,
-    partition: number,
-    stored: bigint | undefined,
-    low: bigint,
-    high: bigint,
-  ) {
-    const at = `${topic} partition ${partition}`;
-    if (stored !== undefined && stored > high) {
-      return (
-        `${at}: the offset stored in DATA_DIR (${stored}) is above the end of the log (${high}). The topic was ` +
-        'deleted and recreated, or KAFKA_BROKERS names another cluster; the state belongs to the old log and new ' +
-        'events would be skipped. If the brokers are right, rebuild the state from the new log with the service ' +
-        'stopped: readstates rebuild --offline'
-      );
-    }
-    if ((stored ?? 0n) < low) {
-      return (
-        `${at}: the next offset to apply is ${stored ?? 0n} but the log now starts at ${low}: the broker deleted ` +
-        'events this state never saw (retention), so it cannot be made exact from this log. Restore the ' +
-        'topics with every event (retention.ms=-1, retention.bytes=-1) and run: readstates rebuild --offline'
-      );
-    }
-    return undefined;
-  }
-
-  /** Per topic-partition, when its stored offset was first seen outside the log (see outsideLogFor). */
-  const outsideSince = new Map<string, number>();
-
-  /**
-   * outsideLog, believed only once it has held for LOG_CHECK_GRACE_MS: a broker that just restarted can report a
-   * log end below what it holds until it has recovered its high watermark (seen: 1,500 for 1,550 a second after a
-   * kill -9). Meanwhile `WAIT_FOR_LOG`: the caller applies nothing of the partition and asks again.
-   */
-  function outsideLogFor(
-    topic: string,
-    partition: number,
-    stored: bigint | undefined,
-    low: bigint,
-    high: bigint,
-  ): string | typeof WAIT_FOR_LOG | undefined {
-    const id = `${topic}:${partition}`;
-    const problem = outsideLog(topic, partition, stored, low, high);
-    if (problem === undefined) {
-      outsideSince.delete(id);
-      return undefined;
-    }
-    const since = outsideSince.get(id) ?? Date.now();
-    outsideSince.set(id, since);
-    if (Date.now() - since >= LOG_CHECK_GRACE_MS) return problem;
-    log.warn(
-      { topic, partition, stored: stored?.toString(), low: low.toString(), high: high.toString() },
-      'the stored offset lies outside the log; waiting to see whether the broker is still recovering',
-    );
-    return WAIT_FOR_LOG;
-  }
+  /** A stored offset outside the log is believed after LOG_CHECK_GRACE_MS (see logBounds.ts). */
+  const outsideLogFor = createLogBoundsCheck(log);
 
   /**
    * Tells the group where RocksDB stands. Harmless when it fails: RocksDB holds the truth; the group's offsets
@@ -380,80 +322,6 @@ export function createProjector(options: ProjectorOptions): Projector {
       }
     }
     if (token !== undefined) owned?.caughtUpAt(token, targets);
-  }
-
-  /**
-   * Stores a chunk's dead letters: no offset may pass a record that is neither applied nor kept. When PostgreSQL
-   * cannot take them, the partition waits (false) and nothing else does: kafkajs fetches the next round only once
-   * every batch of this one is done, so a batch that blocked would stop every partition. Instead this one is
-   * paused in kafkajs, and a retry in the background resumes it, at the offset RocksDB holds, once the letters
-   * are stored. Its batches then come again and store the same letters (a no-op) before they are applied.
-   */
-  async function keepDeadLetters(letters: DeadLetter[], topic: string, partition: number): Promise<boolean> {
-    if (letters.length === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      // Not longer than a moment: a PostgreSQL that accepts and never answers would hold up every partition's
-      // next fetch, and the consumer's heartbeats, for the whole query timeout. An attempt given up on may still
-      // land: storing is idempotent.
-      await Promise.race([
-        options.storeDeadLetters(letters),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            reject(new Error(`PostgreSQL did not answer within ${DEAD_LETTER_ATTEMPT_MS} ms`));
-          }, DEAD_LETTER_ATTEMPT_MS);
-        }),
-      ]);
-      return true;
-    } catch (error) {
-      waitForDeadLetterStore(letters, topic, partition, error);
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  function waitForDeadLetterStore(
-    letters: DeadLetter[],
-    topic: string,
-    partition: number,
-    error: unknown,
-  ): void {
-    const id = `${topic}:${partition}`;
-    // Again when already waiting: resume() of the whole projector (after a rebuild) lifts it too.
-    consumer.pause([{ topic, partitions: [partition] }]);
-    if (waitingForDeadLetters.has(id)) return;
-    waitingForDeadLetters.add(id);
-    options.onDeadLetterOutage?.(true);
-    log.error(
-      { err: error, topic, partition },
-      'cannot store dead letters in PostgreSQL; this partition waits until it is back (the others go on)',
-    );
-    void (async () => {
-      for (let attempt = 0; ; attempt++) {
-        await new Promise((resolve) =>
-          setTimeout(resolve, Math.min(250 * 2 ** attempt, DEAD_LETTER_RETRY_MAX_MS)),
-        );
-        if (isStopping()) return;
-        try {
-          await options.storeDeadLetters(letters);
-          break;
-        } catch {
-          // Still away: wait longer.
-        }
-      }
-      waitingForDeadLetters.delete(id);
-      options.onDeadLetterOutage?.(waitingForDeadLetters.size > 0);
-      log.warn({ topic, partition }, 'dead-letter store reachable again; this partition resumes');
-      try {
-        const from = await storedOffset(topic, partition);
-        if (from !== undefined) consumer.seek({ topic, partition, offset: from.toString() });
-        consumer.resume([{ topic, partitions: [partition] }]);
-      } catch (resumeError) {
-        // Revoked meanwhile: whoever owns it now starts at its own stored offset.
-        log.debug({ err: resumeError, topic, partition }, 'could not resume the partition');
-      }
-    })();
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -560,7 +428,7 @@ export function createProjector(options: ProjectorOptions): Projector {
           );
         } else events.push(decoded.event);
       }
-      if (!(await keepDeadLetters(letters, topic, partition))) break;
+      if (!(await deadLetters.keep(letters, topic, partition))) break;
       const { store, operations, hotWrites } = await projectEvents(
         db,
         partition,
@@ -580,7 +448,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       });
       const last = chunk.at(-1)?.offset ?? next.toString();
       next = BigInt(last) + 1n;
-      operations.push({ type: 'put', key: offsetKey(partition, kind), value: encodeOffset(next) });
+      operations.push(storedOffsetWrite(partition, kind, next));
       options.hotTier?.beforeWrite(partition);
       try {
         await commits.write(operations);

@@ -5,8 +5,7 @@ import type { TopicKind } from '../contract/events.ts';
 import type { Topics } from '../ingest/ensureTopics.ts';
 import { currentGeneration } from '../store/generations.ts';
 import type { RebuildRow } from './rebuilds.ts';
-import { offsetKey } from '../store/keys.ts';
-import { decodeOffset } from '../store/recordCodec.ts';
+import { readStoredOffset } from '../store/storedOffsets.ts';
 import { openRocksDatabase } from '../store/rocksDatabase.ts';
 
 export interface PartitionStatus {
@@ -84,8 +83,8 @@ async function storedFromRocks(
     const stored = new Map<string, string>();
     for (const [kind, topic] of kinds) {
       for (const { partition } of await admin.fetchTopicOffsets(topic)) {
-        const bytes = await db.get(offsetKey(partition, kind));
-        if (bytes !== undefined) stored.set(`${kind}:${partition}`, decodeOffset(bytes).toString());
+        const offset = await readStoredOffset(db, partition, kind);
+        if (offset !== undefined) stored.set(`${kind}:${partition}`, offset.toString());
       }
     }
     return stored;
