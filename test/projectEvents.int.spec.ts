@@ -1,13 +1,16 @@
 /**
  * The projector's resident state changes no byte of the state: the same stream, in chunks, through a small
  * resident state that evicts channels all the time and through none, into real RocksDB databases, leaves them
- * identical; whether the resident state knew the partition whole from the start or learned it from disk.
+ * identical; whether the resident state knew the partition whole from the start or learned it from disk. And
+ * what it holds after a write, reloaded from RocksDB, is what it holds in memory.
  */
 import { describe, expect, it } from 'vitest';
 import { createDemoStream } from '../src/ops/demoStream.ts';
 import { DISK_FANOUT } from '../src/store/diskFanout.ts';
 import { projectEvents } from '../src/store/projectEvents.ts';
-import { ResidentState } from '../src/store/residentState.ts';
+import { keyOfRecordId } from '../src/store/recordIds.ts';
+import { decodeRecord } from '../src/store/recordCodec.ts';
+import { ABSENT, ResidentState } from '../src/store/residentState.ts';
 import { openRocksDatabase, type RocksDatabase } from '../src/store/rocksDatabase.ts';
 import { temporaryRocksDir } from './support/rocks.ts';
 
@@ -41,6 +44,14 @@ describe('projectEvents with a resident state', () => {
             store.commit();
           }
         }
+        // What it holds is what RocksDB holds: every record reloaded from disk equals the one in memory.
+        let compared = 0;
+        for (const { id, value } of resident.records(0)) {
+          const bytes = await withResident.get(keyOfRecordId(0, id));
+          expect(bytes === undefined ? ABSENT : decodeRecord(bytes)).toEqual(value);
+          compared++;
+        }
+        expect(compared).toBeGreaterThan(500);
         expect(resident.hits).toBeGreaterThan(1_000);
         expect(resident.evictions).toBeGreaterThan(10);
         expect(resident.size).toBeLessThanOrEqual(1_000);

@@ -107,6 +107,13 @@ export class ResidentState {
     this.#records += records.size - before;
   }
 
+  /** Every record (or ABSENT) held for the partition, with its channel: for checks against RocksDB. */
+  *records(partition: number): Generator<{ channel: string; id: string; value: unknown }> {
+    for (const { channel, records } of this.#partitions.get(partition)?.channels.values() ?? []) {
+      for (const [id, value] of records) yield { channel, id, value };
+    }
+  }
+
   /** Drops least recently used channels until the records fit the budget. */
   evictToBudget(): void {
     for (const group of this.#lru) {
