@@ -303,6 +303,7 @@ try {
     projectingSeconds: number;
     projectingEvents: number;
     rssMiB: number;
+    memory: { engineHeap: number; mainHeap: number; hotTier: number };
     after: T;
   }> {
     const liveDir = await mkdtemp(join(os.tmpdir(), 'readstates-bench-live-'));
@@ -340,9 +341,10 @@ try {
       (result) => result.events,
     );
     const rssMiB = await service.rssMiB();
+    const memory = await service.memoryMiB();
     const after = await afterBacklog(service);
     await service.stop();
-    return { ...live, rssMiB, after };
+    return { ...live, rssMiB, memory, after };
   }
 
   const live = await runLive('live projection', topics, published.events, (service) =>
@@ -470,6 +472,11 @@ try {
         int(long.rssMiB),
       ],
     ],
+  );
+  console.log(
+    `\nLive service's memory after the backlog: RSS ${int(live.rssMiB)} MiB, of which the engine's V8 heap ` +
+      `${int(live.memory.engineHeap)} MiB (resident records: RESIDENT_RECORDS ${int(config.RESIDENT_RECORDS)}), ` +
+      `the main thread's heap ${int(live.memory.mainHeap)} MiB, the hot tier's tables ${int(live.memory.hotTier)} MiB`,
   );
   console.log(
     `\nFreshness: ${int(freshness.publishedPerSecond)} events/s published (asked: ${int(freshRate)}) for ${freshSeconds} s; ` +

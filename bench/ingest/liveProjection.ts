@@ -18,6 +18,8 @@ export type LiveService = {
   handled(): Promise<number | undefined>;
   /** Resident set size of the service process, MiB. */
   rssMiB(): Promise<number>;
+  /** Where its memory goes, from /metrics, MiB: the engine's V8 heap, the main thread's, the hot tier's tables. */
+  memoryMiB(): Promise<{ engineHeap: number; mainHeap: number; hotTier: number }>;
   stop(): Promise<void>;
 };
 
@@ -69,6 +71,15 @@ export function startLiveService(
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
       return kib / 1024;
+    },
+    async memoryMiB() {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const mib = (name: string) => metric(text, name) / 2 ** 20;
+      return {
+        engineHeap: mib('readstates_engine_heap_used_bytes'),
+        mainHeap: mib('nodejs_heap_size_used_bytes'),
+        hotTier: mib('readstates_hot_tier_bytes'),
+      };
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

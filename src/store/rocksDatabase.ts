@@ -25,6 +25,7 @@ export interface RocksDatabase {
 
 /** The part of the binding used here: the abstract-level 1 API plus the fork's synchronous multi-get. */
 interface RocksLevel {
+  readonly status: 'opening' | 'open' | 'closing' | 'closed';
   open(options: { createIfMissing: boolean }): Promise<void>;
   close(): Promise<void>;
   getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]>;
@@ -92,6 +93,13 @@ export async function openRocksDatabase(path: string): Promise<RocksDatabase> {
     // its buffer only when the garbage collector finalizes it, and V8, not told of that native memory, rarely
     // does: RSS grew ~130 bytes per record written, to 1.1 GiB after 6.4M (decision 0001, addendum 2).
     write: (operations, options = {}) => {
+      // The native calls check nothing: after close() they would touch a freed database. abstract-level's own
+      // batch refused with this status check; so does this.
+      if (db.status !== 'open') {
+        return Promise.reject(
+          new Error(`RocksDB at ${path} is ${db.status}, not open: the write was not made`),
+        );
+      }
       try {
         for (const operation of operations) {
           if (operation.type === 'put') native.batch_put(batch, operation.key, operation.value, NO_OPTIONS);
