@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EngineStats } from './engine/engineProtocol.ts';
 
 /**
  * Every metric the service exports, defined in one place. Node's own (event-loop delay, GC pauses by kind,
@@ -12,8 +13,7 @@ export interface MetricSources {
    * the counts live elsewhere, so the counters below are reset to them at each scrape.
    */
   /** The engine thread's event loop and heap, as it last reported them. */
-  engine?: () =>
-    { eventLoopDelayMaxSeconds: number; eventLoopDelayP99Seconds: number; heapUsedBytes: number } | undefined;
+  engine?: () => EngineStats | undefined;
   /** Lookups refused since start: too many waiting on the engine, or the engine too slow to answer. */
   lookupsRefused?: () => { overloaded: number; timedOut: number };
   /** Per dependency, whether the engine last saw it up. */
@@ -148,6 +148,26 @@ export function createMetrics(sources: MetricSources) {
         if (engine === undefined) return;
         this.set({ stat: 'max' }, engine.eventLoopDelayMaxSeconds);
         this.set({ stat: 'p99' }, engine.eventLoopDelayP99Seconds);
+      },
+    }),
+    residentRecords: new Gauge({
+      name: 'readstates_resident_records',
+      help: 'State records the projector holds decoded in memory (RESIDENT_RECORDS is the budget)',
+      registers: [registry],
+      collect() {
+        const engine = sources.engine?.();
+        if (engine !== undefined) this.set(engine.residentRecords);
+      },
+    }),
+    residentEvictions: new Counter({
+      name: 'readstates_resident_evictions_total',
+      help: 'Channels whose records the projector dropped for room (their records are read from RocksDB again)',
+      registers: [registry],
+      collect() {
+        const engine = sources.engine?.();
+        if (engine === undefined) return;
+        this.reset();
+        this.inc(engine.residentEvictions);
       },
     }),
     engineHeapUsed: new Gauge({

@@ -193,6 +193,8 @@ async function open(): Promise<void> {
         eventLoopDelayMaxSeconds: eventLoop.max / 1e9,
         eventLoopDelayP99Seconds: eventLoop.percentile(99) / 1e9,
         heapUsedBytes: process.memoryUsage().heapUsed,
+        residentRecords: started.resident().records,
+        residentEvictions: started.resident().evictions,
       },
     });
     eventLoop.reset();

@@ -131,6 +131,8 @@ export interface Projector {
   /** While paused: apply to `db` from now on (a rebuilt generation), starting at the offsets stored there. */
   useDatabase(db: RocksDatabase): Promise<void>;
   resume(): void;
+  /** The resident state's size and the channels it evicted so far. */
+  resident(): { records: number; evictions: number };
 }
 
 /**
@@ -627,6 +629,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         noteProgress(topic, partition, (await storedOffset(topic, partition)) ?? 0n);
       }
     },
+    resident: () => ({ records: resident.size, evictions: resident.evictions }),
     resume() {
       paused = false;
       consumer.resume([{ topic: topics.messages }, { topic: topics.acks }]);
