@@ -176,14 +176,23 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   const command = name === undefined ? undefined : commands[name];
-  if (command === undefined) {
-    process.stderr.write(
-      name === undefined || name === 'help' ? usage : `Unknown command "${name}".\n\n${usage}`,
-    );
-    process.exitCode = name === undefined || name === 'help' ? 0 : 2;
+  const asksForHelp = (arg: string) => arg === 'help' || arg === '--help' || arg === '-h';
+  if (command === undefined || rest.some(asksForHelp)) {
+    const help = name === undefined || asksForHelp(name) || command !== undefined;
+    process.stderr.write(help ? usage : `Unknown command "${name}".\n\n${usage}`);
+    process.exitCode = help ? 0 : 2;
     return;
   }
-  await command(rest);
+  try {
+    await command(rest);
+  } catch (error) {
+    // node:util parseArgs: an unknown option or a missing value is a usage mistake, not a crash.
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+      throw new UsageError(`${(error as Error).message}\n\n${usage}`);
+    }
+    throw error;
+  }
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
