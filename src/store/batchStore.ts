@@ -84,7 +84,7 @@ export class BatchStore implements ProjectionStore {
   /** Writes of the steps applied so far. */
   private readonly written = new Map<string, Slot>();
   /** Writes of the step being applied; merged into `written` only when it completes. */
-  private pending = new Map<string, Slot>();
+  private readonly pending = new Map<string, Slot>();
 
   /** Only the projector that writes this partition may pass `sources.resident` (see ResidentState). */
   constructor(partition: number, fanout: number, sources: RecordSources = {}) {
@@ -146,17 +146,18 @@ export class BatchStore implements ProjectionStore {
   attempt<T>(
     step: (store: ProjectionStore) => T,
   ): { done: true; value: T } | { done: false; missing: Buffer } {
-    this.pending = new Map();
+    // One map, cleared, not a new one per step: a chunk runs a step per event.
+    this.pending.clear();
     let value: T;
     try {
       value = step(this);
     } catch (error) {
-      this.pending = new Map();
+      this.pending.clear();
       if (error instanceof RecordNotLoaded) return { done: false, missing: error.key };
       throw error;
     }
     for (const [id, slot] of this.pending) this.written.set(id, slot);
-    this.pending = new Map();
+    this.pending.clear();
     return { done: true, value };
   }
 
