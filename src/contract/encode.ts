@@ -37,7 +37,8 @@ export function encodeEvent(input: ChatEventInput): EncodedEvent {
   let event = decodeValid(type, untyped as Record<string, unknown>);
   if (event === undefined) {
     const parsed = schema.safeParse(input);
-    if (!parsed.success) throw new InvalidEventError(`${type} event`, describeIssues(parsed.error.issues, 20));
+    if (!parsed.success)
+      throw new InvalidEventError(`${type} event`, describeIssues(parsed.error.issues, 20));
     event = parsed.data;
   }
   // Every field of a valid event is ASCII and bounded, so the value stays far below MAX_EVENT_BYTES.
