@@ -100,6 +100,7 @@ export class MapHotTier implements HotTierReader {
       answered: this.#answered,
       declined: this.#declined,
       hitRatio: reads === 0 ? 0 : this.#answered / reads,
+      sleeps: 0,
     };
   }
 }

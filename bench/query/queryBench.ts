@@ -89,6 +89,8 @@ type PhaseStats = {
   heapUsed: number;
   declined: number;
   cpuMs: number;
+  /** Hot-tier reads that slept until the writer ended an update (all HTTP threads). */
+  sleeps: number;
   profile?: ProfileSummary;
 };
 type Phase = { load: LoadResult; stats: PhaseStats; rate: number };
@@ -183,9 +185,11 @@ async function stepUp(child: ReturnType<typeof fork>, origin: string, lookup: (t
     const ok = held(measured);
     result.steps.push({ rate: stepRate, ok, p99Ms: measured.load.p99Ms });
     const { unanswered, notSent, failed, maxBehindMs } = measured.load;
+    const sleeps = measured.stats.sleeps;
     process.stderr.write(
       `    ${stepRate} req/s: p99 ${measured.load.p99Ms.toFixed(2)} ms, unanswered ${unanswered}, not sent ` +
-        `${notSent}, failed ${failed}, generator lag ${maxBehindMs.toFixed(1)} ms: ${ok ? 'held' : 'missed'}\n`,
+        `${notSent}, failed ${failed}, generator lag ${maxBehindMs.toFixed(1)} ms, reader sleeps ${sleeps}: ` +
+        `${ok ? 'held' : 'missed'}\n`,
     );
     if (ok) {
       result.rate = stepRate;
@@ -313,6 +317,7 @@ printTable(
     'RSS MiB',
     'B/read state',
     'declined',
+    'reader sleeps',
     'writer upd/s',
   ],
   results.map((row) => {
@@ -336,6 +341,7 @@ printTable(
       mib(fixed.stats.rss),
       perState === undefined ? '–' : perState.toFixed(0),
       server.kind === 'bare' ? '–' : int(fixed.stats.declined),
+      server.kind === 'bare' ? '–' : int(fixed.stats.sleeps),
       server.kind === 'bare' ? '–' : int(writerRates.get(server) ?? 0),
     ];
   }),

@@ -121,6 +121,8 @@ for (let partition = 0; partition < partitionCount; partition++) {
   partitions.serve(partition);
 }
 let listen: () => Promise<number>;
+/** Reads of the hot tier that slept until the writer ended an update, every HTTP thread's, since start. */
+let readerSleeps: () => Promise<number> = () => Promise.resolve(0);
 if (shared !== undefined) {
   const hotTier = shared;
   listen = async () => {
@@ -146,6 +148,7 @@ if (shared !== undefined) {
       },
     });
     http.started(partitionCount);
+    readerSleeps = async () => (await http.collectHotTierLookups()).sleeps;
     return http.port;
   };
 } else if (tier !== undefined) {
@@ -180,6 +183,7 @@ send({
 });
 
 let cpuAtStart = process.cpuUsage();
+let sleepsAtStart = 0;
 let stopProfile: (() => Promise<Profiler.Profile>) | undefined;
 process.on('message', (message: { type: 'phase-start' | 'phase-end' | 'exit'; profile?: boolean }) => {
   if (message.type === 'phase-start') {
@@ -188,12 +192,14 @@ process.on('message', (message: { type: 'phase-start' | 'phase-end' | 'exit'; pr
       eventLoop.reset();
       gcPauses = {};
       declinedToFallback = 0;
+      sleepsAtStart = await readerSleeps();
       cpuAtStart = process.cpuUsage();
       send({ type: 'phase-started' });
     })();
   } else if (message.type === 'phase-end') {
     void (async () => {
       const cpu = process.cpuUsage(cpuAtStart);
+      const sleeps = (await readerSleeps()) - sleepsAtStart;
       const eventLoopMaxMs = eventLoop.max / 1e6;
       const eventLoopP99Ms = eventLoop.percentile(99) / 1e6;
       let profile: ProfileSummary | undefined;
@@ -210,6 +216,7 @@ process.on('message', (message: { type: 'phase-start' | 'phase-end' | 'exit'; pr
         heapUsed: process.memoryUsage().heapUsed,
         declined: declinedToFallback,
         cpuMs: (cpu.user + cpu.system) / 1000,
+        sleeps,
         profile,
       });
     })();

@@ -92,12 +92,12 @@ port.on('message', (message: ToHttpThread) => {
       return;
     case 'metrics':
       void registry.getMetricsAsJSON().then((metrics) => {
-        const { answered, declined } = served.hotTier.stats();
+        const { answered, declined, sleeps } = served.hotTier.stats();
         send({
           type: 'reply',
           id: message.id,
           ok: true,
-          value: { metrics, hotTier: { answered, declined } },
+          value: { metrics, hotTier: { answered, declined, sleeps } },
         });
       });
       return;

@@ -58,7 +58,7 @@ export type Reply<T> =
 /** Per-thread metrics for the main thread to add up. */
 export type ThreadMetrics = {
   metrics: MetricObjectWithValues<MetricValue<string>>[];
-  hotTier: { answered: number; declined: number };
+  hotTier: { answered: number; declined: number; sleeps: number };
 };
 
 export type ToHttpThread =

@@ -39,10 +39,13 @@ export interface HttpThreads {
   /** Each thread's metrics, for `aggregateMetrics`; its hot-tier counts are also kept for `hotTierLookups`. */
   collect(): Promise<ThreadMetrics[]>;
   /** The hot-tier reads of every extra thread, as last collected. */
-  hotTierLookups(): { answered: number; declined: number };
+  hotTierLookups(): HotTierReads;
   /** Stops every thread: each finishes its requests in flight (new ones get 503 shutting_down). */
   close(): Promise<void>;
 }
+
+/** Hot-tier reads since start: answered, declined (left to RocksDB), and sleeps until the writer ended an update. */
+export type HotTierReads = { answered: number; declined: number; sleeps: number };
 
 type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => void };
 
@@ -103,7 +106,7 @@ export function startHttpThreads(options: {
   let closing = false;
   let nextId = 1;
   const pending = new Map<number, Pending>();
-  const lookups = new Map<number, { answered: number; declined: number }>();
+  const lookups = new Map<number, HotTierReads>();
 
   const threads = Array.from({ length: options.count }, (_, index) => {
     const thread = index + 1;
@@ -207,11 +210,13 @@ export function startHttpThreads(options: {
     hotTierLookups() {
       let answered = 0;
       let declined = 0;
+      let sleeps = 0;
       for (const counts of lookups.values()) {
         answered += counts.answered;
         declined += counts.declined;
+        sleeps += counts.sleeps;
       }
-      return { answered, declined };
+      return { answered, declined, sleeps };
     },
     async close() {
       closing = true;
@@ -242,7 +247,9 @@ export interface HttpServing {
   /** The projector started: every thread may answer lookups. */
   started(partitionCount: number): void;
   /** Hot-tier reads of every thread: the main thread's now, the others' as of the last metrics collection. */
-  hotTierLookups(): { answered: number; declined: number };
+  hotTierLookups(): HotTierReads;
+  /** The same, collected from every thread now. */
+  collectHotTierLookups(): Promise<HotTierReads>;
   /** Stops every thread; each finishes its requests in flight. */
   close(): Promise<void>;
 }
@@ -319,6 +326,17 @@ export async function serveHttp(options: {
       throw error;
     }
   }
+
+  function hotTierLookups(): HotTierReads {
+    const own = main.hotTier.stats();
+    const rest = others?.hotTierLookups() ?? { answered: 0, declined: 0, sleeps: 0 };
+    return {
+      answered: own.answered + rest.answered,
+      declined: own.declined + rest.declined,
+      sleeps: own.sleeps + rest.sleeps,
+    };
+  }
+
   const threads = extra + 1;
   logger.info({ port, threads }, 'HTTP listening');
   return {
@@ -328,10 +346,10 @@ export async function serveHttp(options: {
       main.started(partitionCount);
       others?.started(partitionCount);
     },
-    hotTierLookups() {
-      const own = main.hotTier.stats();
-      const rest = others?.hotTierLookups() ?? { answered: 0, declined: 0 };
-      return { answered: own.answered + rest.answered, declined: own.declined + rest.declined };
+    hotTierLookups,
+    async collectHotTierLookups() {
+      await others?.collect();
+      return hotTierLookups();
     },
     async close() {
       await Promise.all([main.app.close(), others?.close()]);

@@ -80,6 +80,8 @@ export type HotTierStats = {
   readonly declined: number;
   /** answered / (answered + declined); 0 before the first read. */
   readonly hitRatio: number;
+  /** Times a read of this thread slept until the writer ended an update. */
+  readonly sleeps: number;
 };
 
 export type HotTierOptions = {
@@ -347,6 +349,7 @@ function createReader(
   const channelWords = channels.ints;
   let answered = 0;
   let declined = 0;
+  let sleeps = 0;
   /** Where the home-slot reads go, so that the compiler keeps them (see homeMeta). */
   let _primed = 0;
   // The user of the previous lookup, parsed: a request asks for many channels of one user.
@@ -414,6 +417,7 @@ function createReader(
         const now = performance.now();
         if (deadline === 0) deadline = now + maxReadWaitMs;
         else if (now >= deadline) return undefined;
+        sleeps++;
         Atomics.add(sequence, SLEEPERS, 1);
         Atomics.wait(sequence, SEQUENCE, before, deadline - now);
         Atomics.sub(sequence, SLEEPERS, 1);
@@ -525,6 +529,7 @@ function createReader(
         answered,
         declined,
         hitRatio: reads === 0 ? 0 : answered / reads,
+        sleeps,
       };
     },
   };
