@@ -54,7 +54,7 @@ import { consumeRaw } from './consumeRaw.ts';
 import { countReadStates } from './countReadStates.ts';
 import { saveCpuProfile, startCpuProfile, summariseCpuProfile, type ProfileSummary } from './cpuProfile.ts';
 import { measureFreshness } from './freshness.ts';
-import { projectLive, startLiveService, type LiveService } from './liveProjection.ts';
+import { projectLive, startLiveService, type GcPauses, type LiveService } from './liveProjection.ts';
 import { createLongChannelStream } from './longChannelStream.ts';
 import { publishStream, type PublishResult } from './publishStream.ts';
 import { printTable } from '../markdownTable.ts';
@@ -320,9 +320,12 @@ try {
         LOG_LEVEL: 'warn',
       },
       18_000 + (process.pid % 2_000),
-      name === 'live projection' && values['cpu-prof-live'] !== undefined
-        ? { cpuProfileDir: values['cpu-prof-live'] }
-        : {},
+      {
+        traceGc: true,
+        ...(name === 'live projection' && values['cpu-prof-live'] !== undefined
+          ? { cpuProfileDir: values['cpu-prof-live'] }
+          : {}),
+      },
     );
     cleanups.push({ name: `consumer group ${groupId}`, run: () => admin.deleteGroups([groupId]) });
     cleanups.push({ name: `the ${name} service`, run: () => service.stop() });
@@ -347,8 +350,9 @@ try {
     return { ...live, rssMiB, memory, after };
   }
 
-  const live = await runLive('live projection', topics, published.events, (service) =>
-    phase(
+  const live = await runLive('live projection', topics, published.events, async (service) => {
+    const backlogGc = service.takeGcPauses();
+    const result = await phase(
       'freshness',
       () =>
         measureFreshness(kafka, topics, service.url, {
@@ -359,10 +363,11 @@ try {
           publishers,
           signal: interrupt.signal,
         }),
-      (result) => Math.round(result.publishedPerSecond * freshSeconds),
-    ),
-  );
-  const freshness = live.after;
+      (fresh) => Math.round(fresh.publishedPerSecond * freshSeconds),
+    );
+    return { result, backlogGc, freshnessGc: service.takeGcPauses() };
+  });
+  const freshness = live.after.result;
 
   const longTopics = { messages: `bench.long.messages.${runId}`, acks: `bench.long.acks.${runId}` };
   await createTopicsAndWait(admin, [
@@ -477,6 +482,23 @@ try {
     `\nLive service's memory after the backlog: RSS ${int(live.rssMiB)} MiB, of which the engine's V8 heap ` +
       `${int(live.memory.engineHeap)} MiB (resident records: RESIDENT_RECORDS ${int(config.RESIDENT_RECORDS)}), ` +
       `the main thread's heap ${int(live.memory.mainHeap)} MiB, the hot tier's tables ${int(live.memory.hotTier)} MiB`,
+  );
+  const gcRows = (when: string, pauses: GcPauses[]) =>
+    pauses
+      .slice(0, 3)
+      .map((p) => [
+        when,
+        p.isolate,
+        int(p.pauses),
+        p.totalMs.toFixed(0),
+        `${p.maxMs.toFixed(1)} (${p.maxKind})`,
+      ]);
+  console.log(
+    "\nGarbage collection in the live service (V8's --trace-gc, per thread; the three that paused longest)",
+  );
+  printTable(
+    ['phase', 'isolate', 'pauses', 'total ms', 'longest ms'],
+    [...gcRows('backlog', live.after.backlogGc), ...gcRows('freshness', live.after.freshnessGc)],
   );
   console.log(
     `\nFreshness: ${int(freshness.publishedPerSecond)} events/s published (asked: ${int(freshRate)}) for ${freshSeconds} s; ` +

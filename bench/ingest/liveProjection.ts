@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
@@ -18,10 +19,19 @@ export type LiveService = {
   handled(): Promise<number | undefined>;
   /** Resident set size of the service process, MiB. */
   rssMiB(): Promise<number>;
+  /** Pauses per thread since the last call (needs `traceGc`), the longest-pausing threads first. */
+  takeGcPauses(): GcPauses[];
   /** Where its memory goes, from /metrics, MiB: the engine's V8 heap, the main thread's, the hot tier's tables. */
   memoryMiB(): Promise<{ engineHeap: number; mainHeap: number; hotTier: number }>;
   stop(): Promise<void>;
 };
+
+/** Garbage-collection pauses of one V8 isolate (a thread) since the last reset, from --trace-gc. */
+export type GcPauses = { isolate: string; pauses: number; totalMs: number; maxMs: number; maxKind: string };
+
+/** `[pid:0xISOLATE]  1234 ms: Scavenge 45.2 (60.1) -> 40.3 (62.1) MB, pooled: 0 MB, 3.21 / 0.00 ms ...` */
+const GC_LINE =
+  /^\[\d+:(0x[0-9a-f]+)\]\s+\d+ ms: ([A-Za-z-]+(?: [A-Za-z-]+)?) .*?MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ [\d.]+ ms/;
 
 export type LiveResult = {
   events: number;
@@ -44,14 +54,33 @@ function metric(text: string, name: string): number {
 export function startLiveService(
   env: Record<string, string>,
   port: number,
-  options: { cpuProfileDir?: string } = {},
+  options: { cpuProfileDir?: string; traceGc?: boolean } = {},
 ): LiveService {
   const profile =
     options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir];
-  const child = spawn(process.execPath, [...profile, CLI, 'serve'], {
+  const traceGc = options.traceGc === true ? ['--trace-gc'] : [];
+  const child = spawn(process.execPath, [...profile, ...traceGc, CLI, 'serve'], {
     env: { ...process.env, ...env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), AUTH_DISABLED: 'true' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // stdout carries only V8's --trace-gc lines: the service logs to stderr.
+    stdio: ['ignore', options.traceGc === true ? 'pipe' : 'ignore', 'inherit'],
   });
+  let gc = new Map<string, GcPauses>();
+  if (child.stdout !== null) {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = GC_LINE.exec(line);
+      if (match === null) return;
+      const [, isolate = '?', kind = '?', ms = '0'] = match;
+      const pause = Number(ms);
+      const seen = gc.get(isolate) ?? { isolate, pauses: 0, totalMs: 0, maxMs: 0, maxKind: '' };
+      seen.pauses++;
+      seen.totalMs += pause;
+      if (pause > seen.maxMs) {
+        seen.maxMs = pause;
+        seen.maxKind = kind;
+      }
+      gc.set(isolate, seen);
+    });
+  }
   const url = `http://127.0.0.1:${port}`;
   const exited = once(child, 'exit');
   return {
@@ -71,6 +100,11 @@ export function startLiveService(
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
       return kib / 1024;
+    },
+    takeGcPauses() {
+      const taken = [...gc.values()].sort((a, b) => b.maxMs - a.maxMs);
+      gc = new Map();
+      return taken;
     },
     async memoryMiB() {
       const text = await (await fetch(`${url}/metrics`)).text();
