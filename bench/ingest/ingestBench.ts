@@ -12,7 +12,7 @@
  *               PostgreSQL; from the call until the rebuilt generation is current
  *   4. live     the service as users start it (`node src/cli.ts serve`, fsync on, hot tier mirrored, dead letters
  *               to PostgreSQL) on the same topics, fresh DATA_DIR: from its first event handled to its last (its
- *               /metrics), and its RSS then
+ *               /metrics), its RSS then, and each thread's GC pauses (the service runs with --trace-gc)
  *   5. fresh    with that service still running, a steady load (--fresh-rate) published beside a probe that acks
  *               ever higher ids for one user and times each from the broker's acknowledgement to the value over
  *               HTTP (bench/ingest/freshness.ts)
