@@ -32,30 +32,18 @@ export function createLongChannelStream(seed: number): { next: () => DemoEvent }
           deleted_at: at,
         };
       }
-      if (sent.length > 100 && n % 50 === 1) {
-        const message_id = someEarlier();
-        return {
-          type: 'message_acked',
-          v: 1,
-          channel_id: CHANNEL,
-          user_id: member(),
-          message_id,
-          manual: true,
-          acked_at: at,
-        };
-      }
-      if (sent.length > 0 && n % 10 === 0) {
-        const message_id = sent.at(-1) ?? '1';
-        return {
-          type: 'message_acked',
-          v: 1,
-          channel_id: CHANNEL,
-          user_id: member(),
-          message_id,
-          manual: false,
-          acked_at: at,
-        };
-      }
+      const ack = (message_id: string, manual: boolean): DemoEvent => ({
+        type: 'message_acked',
+        v: 1,
+        channel_id: CHANNEL,
+        user_id: member(),
+        message_id,
+        manual,
+        acked_at: at,
+      });
+      // Mark unread far back, or read up to the newest message.
+      if (sent.length > 100 && n % 50 === 1) return ack(someEarlier(), true);
+      if (sent.length > 0 && n % 10 === 0) return ack(sent.at(-1) ?? '1', false);
       const message_id = (1_400_000_000_200_000_000n + BigInt(n)).toString();
       sent.push(message_id);
       const author_id = member();
