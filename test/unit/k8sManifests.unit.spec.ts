@@ -1,11 +1,13 @@
 /**
  * deploy/k8s cannot be applied here (no cluster), so check what would drift from the service: variable names,
- * ports, paths, the shutdown bound, labels, the user, and memory against HOT_TIER_MB.
+ * ports, paths, the shutdown bound, labels, the user, memory against HOT_TIER_MB, and the names pods reach each
+ * other by.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import {
+  advertisedUrl,
   authWarning,
   checkServeConfig,
   configSchema,
@@ -23,7 +25,10 @@ interface Probe {
 interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } };
+  valueFrom?: {
+    secretKeyRef?: { name: string; key: string; optional?: boolean };
+    fieldRef?: { fieldPath: string };
+  };
 }
 interface SecurityContext {
   runAsNonRoot?: boolean;
@@ -48,6 +53,7 @@ interface StatefulSet {
   kind: 'StatefulSet';
   spec: {
     serviceName: string;
+    podManagementPolicy?: string;
     selector: { matchLabels: Labels };
     template: {
       metadata: { labels: Labels };
@@ -69,7 +75,13 @@ interface ConfigMap {
 interface Service {
   kind: 'Service';
   metadata: { name: string };
-  spec: { clusterIP?: string; selector: Labels; ports: { targetPort: string | number }[] };
+  spec: {
+    type?: string;
+    clusterIP?: string;
+    publishNotReadyAddresses?: boolean;
+    selector: Labels;
+    ports: { port: number; targetPort: string | number }[];
+  };
 }
 interface PodDisruptionBudget {
   kind: 'PodDisruptionBudget';
@@ -82,21 +94,32 @@ const read = (name: string): unknown => parse(readFileSync(new URL(name, directo
 const kustomization = read('kustomization.yaml') as { resources: string[] };
 const manifests = kustomization.resources.map((name) => read(name) as Manifest);
 
+const ofKind = <K extends Manifest['kind']>(kind: K): Extract<Manifest, { kind: K }>[] =>
+  manifests.filter((m): m is Extract<Manifest, { kind: K }> => m.kind === kind);
+
 function only<K extends Manifest['kind']>(kind: K): Extract<Manifest, { kind: K }> {
-  const found = manifests.filter((m): m is Extract<Manifest, { kind: K }> => m.kind === kind);
+  const found = ofKind(kind);
   if (found.length !== 1) throw new Error(`expected one ${kind} in deploy/k8s, found ${found.length}`);
   return found[0] as Extract<Manifest, { kind: K }>;
 }
 
 const statefulSet = only('StatefulSet');
 const configMap = only('ConfigMap');
-const service = only('Service');
 const budget = only('PodDisruptionBudget');
+/** The governing Service, whose pod DNS names the pods advertise, and the one clients call. */
+const headless = ofKind('Service').find((s) => s.spec.clusterIP === 'None');
+const clientService = ofKind('Service').find((s) => s.spec.clusterIP !== 'None');
+if (headless === undefined || clientService === undefined) {
+  throw new Error('deploy/k8s needs a headless Service for the pods and a Service for clients');
+}
 const pod = statefulSet.spec.template.spec;
 const podLabels = statefulSet.spec.template.metadata.labels;
 const [container] = pod.containers;
 if (container === undefined) throw new Error('statefulset.yaml has no container');
-const fromSecret = (container.env ?? []).filter((v) => v.valueFrom?.secretKeyRef !== undefined);
+const env = container.env ?? [];
+const fromSecret = env.filter((v) => v.valueFrom?.secretKeyRef !== undefined);
+/** Downward API entries: not the service's configuration, only expanded into later entries' values. */
+const fromPod = env.filter((v) => v.valueFrom?.fieldRef !== undefined);
 
 /** A stand-in for each Secret value, of the shape the service accepts. */
 const secretStandIns: Record<string, string> = {
@@ -104,9 +127,33 @@ const secretStandIns: Record<string, string> = {
   API_TOKENS: 'a-token-of-openssl-rand-hex-32',
 };
 
-/** What the service would parse: the ConfigMap plus a stand-in for each Secret value. */
+/** What the downward API would give pod readstates-2 in namespace chat. */
+const podFields: Record<string, string> = { 'metadata.name': 'readstates-2', 'metadata.namespace': 'chat' };
+
+/**
+ * The container's `env` values as Kubernetes sets them: `$(NAME)` is replaced by the value of an entry defined
+ * before it (or by the ConfigMap's, which envFrom defines first); an unknown reference stays as written.
+ */
+function expandedEnv(): Record<string, string> {
+  const defined: Record<string, string> = { ...configMap.data };
+  const values: Record<string, string> = {};
+  for (const v of env) {
+    const fieldPath = v.valueFrom?.fieldRef?.fieldPath;
+    const value =
+      fieldPath !== undefined
+        ? (podFields[fieldPath] ?? `<${fieldPath}>`)
+        : v.value?.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (ref, name: string) => defined[name] ?? ref);
+    if (value === undefined) continue;
+    defined[v.name] = value;
+    values[v.name] = value;
+  }
+  return values;
+}
+
+/** What the service would parse: the ConfigMap, the container's own values, and a stand-in per Secret value. */
 const config = loadConfig({
   ...configMap.data,
+  ...expandedEnv(),
   ...Object.fromEntries(fromSecret.map((v) => [v.name, secretStandIns[v.name] ?? 'x'])),
   // Optional in the Secret; only valid together with a SASL mechanism and user.
   KAFKA_SASL_PASSWORD: undefined,
@@ -134,9 +181,12 @@ describe('deploy/k8s', () => {
 
   it('sets only variables the config schema knows, every one of them, with values it accepts', () => {
     const known = Object.keys(configSchema.shape);
-    const named = [...Object.keys(configMap.data), ...(container.env ?? []).map((v) => v.name)];
+    const named = [
+      ...Object.keys(configMap.data),
+      ...env.filter((v) => !fromPod.includes(v)).map((v) => v.name),
+    ];
     expect(named.filter((name) => !known.includes(name))).toEqual([]);
-    // A new variable in src/config.ts needs a decision here: ConfigMap or Secret.
+    // A new variable in src/config.ts needs a decision here: ConfigMap, Secret, or made from the pod's fields.
     const deployed = configVariables.filter(
       (name) => !(testOnlyVariables as readonly string[]).includes(name),
     );
@@ -192,10 +242,42 @@ describe('deploy/k8s', () => {
     expect(isSubset(statefulSet.spec.selector.matchLabels, podLabels)).toBe(true);
     expect(isSubset(budget.spec.selector.matchLabels, podLabels)).toBe(true);
     expect(budget.spec.maxUnavailable).toBe(1);
-    expect(isSubset(service.spec.selector, podLabels)).toBe(true);
-    expect(service.spec.clusterIP).toBe('None');
-    expect(statefulSet.spec.serviceName).toBe(service.metadata.name);
-    expect(service.spec.ports.map((p) => containerPort(p.targetPort))).toEqual([config.HTTP_PORT]);
+    for (const service of [headless, clientService]) {
+      expect(isSubset(service.spec.selector, podLabels)).toBe(true);
+      expect(service.spec.ports.map((p) => containerPort(p.targetPort))).toEqual([config.HTTP_PORT]);
+    }
+    expect(statefulSet.spec.serviceName).toBe(headless.metadata.name);
+  });
+
+  it('advertises each pod by its stable DNS name under the headless Service, on the port it listens on', () => {
+    const names = fromPod.map((v) => [v.name, v.valueFrom?.fieldRef?.fieldPath]);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        ['POD_NAME', 'metadata.name'],
+        ['POD_NAMESPACE', 'metadata.namespace'],
+      ]),
+    );
+    // Only the pod's own name: the ConfigMap is shared by every pod, so it cannot say who this one is.
+    expect(Object.keys(configMap.data)).not.toContain('HTTP_ADVERTISED_URL');
+    // The headless name resolves to the pod's own address, so the port is the container's, not the Service's.
+    expect(advertisedUrl(config)).toBe(
+      `http://readstates-2.${headless.metadata.name}.chat.svc.cluster.local:${config.HTTP_PORT}`,
+    );
+  });
+
+  it('keeps restoring pods resolvable for their peers, and sends clients to ready pods only', () => {
+    // A pod catching up is not ready for a long time, yet peers forward to it: its name must resolve.
+    expect(headless.spec.publishNotReadyAddresses).toBe(true);
+    expect(clientService.spec.publishNotReadyAddresses).not.toBe(true);
+    expect(clientService.spec.type ?? 'ClusterIP').toBe('ClusterIP');
+  });
+
+  it('scales without waiting for each pod to be ready, and disrupts one pod at a time for any replica count', () => {
+    // OrderedReady would hold every new pod until the previous one has caught up on its partitions.
+    expect(statefulSet.spec.podManagementPolicy).toBe('Parallel');
+    expect(budget.spec.maxUnavailable).toBe(1);
+    // Explicit, not left to the default: the state it keeps is disk each pod's volume must have room for.
+    expect(configMap.data.PARTITION_RETAIN_MS).toMatch(/^\d+$/);
   });
 
   it('runs as the non-root user of the image, without privileges', () => {
