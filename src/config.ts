@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -71,6 +71,26 @@ export const configSchema = z.object({
     .describe(
       'threads serving HTTP on the one port (SO_REUSEPORT, Linux only; elsewhere 1); default the number of cores',
     ),
+  HTTP_ADVERTISED_URL: z
+    .url({
+      protocol: /^https?$/,
+      error: 'must be an http:// or https:// URL, e.g. http://readstates-0.readstates:8080',
+    })
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional()
+    .describe(
+      'how the other instances reach this one (sent to the group with its partitions); default ' +
+        'http://<HTTP_HOST>:<HTTP_PORT>, with the host name when HTTP_HOST is 0.0.0.0 or ::',
+    ),
+  PARTITION_RETAIN_MS: z.coerce
+    .number({ error: 'must be a whole number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .min(0, 'must be 0 or more')
+    .default(600_000)
+    .describe(
+      'how long the state of a partition that moved to another instance is kept (it answers for it until the ' +
+        'new owner has caught up, and restores from it if the partition comes back), then deleted',
+    ),
   API_TOKENS: tokenList
     .optional()
     .describe('comma list of secret tokens; /v1/* and /admin/* need Authorization: Bearer <token>'),
@@ -104,6 +124,16 @@ export const configSchema = z.object({
 });
 
 export type Config = z.output<typeof configSchema>;
+
+/** Where peers reach this instance: HTTP_ADVERTISED_URL, else made from HTTP_HOST and HTTP_PORT. */
+export function advertisedUrl(
+  config: Pick<Config, 'HTTP_ADVERTISED_URL' | 'HTTP_HOST' | 'HTTP_PORT'>,
+): string {
+  if (config.HTTP_ADVERTISED_URL !== undefined) return config.HTTP_ADVERTISED_URL;
+  const wildcard = config.HTTP_HOST === '0.0.0.0' || config.HTTP_HOST === '::';
+  const host = wildcard ? hostname() : config.HTTP_HOST;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.HTTP_PORT}`;
+}
 
 export const configVariables = Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[];
 

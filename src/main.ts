@@ -3,10 +3,12 @@
  * reverse on SIGTERM/SIGINT.
  */
 import { notReadyReason } from './api/readiness.ts';
-import { authWarning, checkServeConfig, type Config } from './config.ts';
+import { advertisedUrl, authWarning, checkServeConfig, type Config } from './config.ts';
+import { clusterAnswer } from './engine/clusterAnswer.ts';
+import type { ClusterMap } from './ingest/clusterMap.ts';
 import type { DependencyState } from './engine/engineProtocol.ts';
 import { attachPartitionStates } from './ingest/partitionStates.ts';
-import { serveHttp } from './engine/httpThreads.ts';
+import { serveHttp, type HttpServing } from './engine/httpThreads.ts';
 import { startEngine } from './engine/startEngine.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
@@ -82,8 +84,15 @@ function startService(config: Config, logger: Logger) {
         logger.fatal({ err: error }, `stopping: ${error.message}`);
         void shutdown(`fatal: ${error.message}`, 1);
       },
+      onClusterMap: (map) => {
+        clusterMap = map;
+        http?.clusterChanged(map);
+      },
     });
     stops.push({ name: 'engine', stop: () => engine.close() });
+    // The group's latest map: it may come before HTTP listens, and is handed over then.
+    let clusterMap: ClusterMap | undefined;
+    let http: HttpServing | undefined = undefined;
     const opened = await engine.opened;
     const partitions = attachPartitionStates(opened.partitions);
 
@@ -99,7 +108,7 @@ function startService(config: Config, logger: Logger) {
         return known === undefined ? {} : { kafka: known.kafka.up, postgres: known.postgres.up };
       },
       partitionStates: () => {
-        const counts = { serving: 0, restoring: 0, not_owned: 0 };
+        const counts = { serving: 0, restoring: 0, handing_over: 0, not_owned: 0 };
         for (let partition = 0; partition < partitionCountKnown; partition++) {
           counts[partitions.state(partition)]++;
         }
@@ -107,7 +116,7 @@ function startService(config: Config, logger: Logger) {
       },
       hotTier: () => {
         // Every HTTP thread's reads (the others' as collected for this scrape).
-        const { answered, declined } = http.hotTierLookups();
+        const { answered, declined } = http?.hotTierLookups() ?? { answered: 0, declined: 0 };
         const written = engine.hotTierStats();
         if (written === undefined) return { answered, declined };
         return {
@@ -132,7 +141,8 @@ function startService(config: Config, logger: Logger) {
     let projectorStarted = false;
     let partitionCountKnown = 0;
     // HTTP before the projector, so liveness answers while it joins its group; on HTTP_THREADS threads.
-    const http = await serveHttp({
+    const self = advertisedUrl(config);
+    http = await serveHttp({
       threads: config.HTTP_THREADS,
       host: config.HTTP_HOST,
       port: config.HTTP_PORT,
@@ -140,6 +150,7 @@ function startService(config: Config, logger: Logger) {
       apiTokens: config.API_TOKENS,
       authDisabled: config.AUTH_DISABLED,
       shared: opened,
+      self,
       control: {
         lookup: (userId, channelIds) => engine.lookup(userId, channelIds),
         listChannels: (userId, options) => engine.listChannels(userId, options),
@@ -149,6 +160,14 @@ function startService(config: Config, logger: Logger) {
         }),
         startRebuild: () => engine.startRebuild(),
         rebuildStatus: () => engine.rebuildStatus(),
+        cluster: async () =>
+          clusterAnswer({
+            self,
+            map: clusterMap,
+            partitionCount: partitionCountKnown,
+            partitions,
+            lag: await engine.groupLag().catch(() => undefined),
+          }),
       },
       metrics,
       rebuilds: true,
@@ -158,7 +177,9 @@ function startService(config: Config, logger: Logger) {
         void shutdown(`fatal: ${error.message}`, 1);
       },
     });
-    stops.push({ name: 'http', stop: () => http.close() });
+    const serving = http;
+    if (clusterMap !== undefined) serving.clusterChanged(clusterMap);
+    stops.push({ name: 'http', stop: () => serving.close() });
 
     // Stopped first: it finishes its batch while HTTP still answers.
     stops.push({
@@ -168,7 +189,7 @@ function startService(config: Config, logger: Logger) {
     const { partitionCount } = await engine.started;
     partitionCountKnown = partitionCount;
     projectorStarted = true;
-    http.started(partitionCount);
+    serving.started(partitionCount);
   }
 }
 

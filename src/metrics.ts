@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineStats } from './engine/engineProtocol.ts';
+import type { PartitionState } from './ingest/partitionStates.ts';
 
 /**
  * Every metric the service exports, defined in one place. Node's own (event-loop delay, GC pauses by kind,
@@ -19,7 +20,7 @@ export interface MetricSources {
   /** Per dependency, whether the engine last saw it up. */
   dependenciesUp?: () => Record<string, boolean>;
   /** How many partitions this instance serves, restores, or does not own (of those it could). */
-  partitionStates?: () => Record<'serving' | 'restoring' | 'not_owned', number>;
+  partitionStates?: () => Record<PartitionState, number>;
   hotTier: () => {
     tables?: { name: 'read_states' | 'channels'; entries: number; capacity: number; evictions: number }[];
     bytes?: number;
@@ -205,7 +206,7 @@ export function createMetrics(sources: MetricSources) {
     }),
     partitions: new Gauge({
       name: 'readstates_partitions',
-      help: 'Partitions by state on this instance: serving (answered), restoring (catching up, 503), not_owned',
+      help: 'Partitions by state on this instance: serving, restoring (catching up), handing_over (moved away or rebalancing; answered, stale, until the new owner caught up), not_owned',
       labelNames: ['state'] as const,
       registers: [registry],
       collect() {

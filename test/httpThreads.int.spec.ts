@@ -51,10 +51,10 @@ hotTier.update(() => {
 });
 const partitions = createPartitionStates();
 for (const channel of ['10', '20']) {
-  partitions.restore(partitionOf(channel));
-  partitions.serve(partitionOf(channel));
+  partitions.set(partitionOf(channel), 'restoring');
+  partitions.set(partitionOf(channel), 'serving');
 }
-partitions.restore(partitionOf(restoringChannel));
+partitions.set(partitionOf(restoringChannel), 'restoring');
 
 let engineLookups = 0;
 const metrics = createMetrics({ consumerLag: () => [], hotTier: () => http.hotTierLookups() });
@@ -122,6 +122,7 @@ beforeAll(async () => {
     apiTokens: [TOKEN],
     authDisabled: false,
     shared: { hotTier: hotTier.shared, partitions: partitions.shared },
+    self: '',
     control: {
       lookup(userId, channelIds) {
         engineLookups++;
@@ -136,6 +137,7 @@ beforeAll(async () => {
       readiness: () => ({ reason: undefined, dependencies: { kafka: 'up', postgres: 'up' } }),
       startRebuild: () => Promise.reject(new RebuildRunning('r-1')),
       rebuildStatus: () => Promise.resolve(null),
+      cluster: () => Promise.resolve({}),
     },
     metrics,
     rebuilds: true,
@@ -238,12 +240,14 @@ describe('closing', () => {
       apiTokens: undefined,
       authDisabled: true,
       shared: { hotTier: hotTier.shared, partitions: partitions.shared },
+      self: '',
       control: {
         lookup: () => Promise.resolve([]),
         listChannels: () => Promise.resolve([]),
         readiness: () => ({ reason: undefined, dependencies: undefined }),
         startRebuild: () => Promise.reject(new Error('no rebuilds here')),
         rebuildStatus: () => Promise.resolve(null),
+        cluster: () => Promise.resolve({}),
       },
       rebuilds: false,
       logger: createLogger('silent'),

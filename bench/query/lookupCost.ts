@@ -61,8 +61,8 @@ async function measure(size: number): Promise<void> {
   const partitionOf = createPartitionOf(partitionCount);
   const partitions = createPartitionStates();
   for (let partition = 0; partition < partitionCount; partition++) {
-    partitions.restore(partition);
-    partitions.serve(partition);
+    partitions.set(partition, 'restoring');
+    partitions.set(partition, 'serving');
   }
   const engine: ReadStateSource = {
     lookup: () => Promise.reject(new Error('every pair is held: nothing goes to the engine')),

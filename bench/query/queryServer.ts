@@ -117,8 +117,8 @@ const fallback: ReadStateSource = {
 const partitionCount = 4;
 const partitions = createPartitionStates();
 for (let partition = 0; partition < partitionCount; partition++) {
-  partitions.restore(partition);
-  partitions.serve(partition);
+  partitions.set(partition, 'restoring');
+  partitions.set(partition, 'serving');
 }
 let listen: () => Promise<number>;
 /** Reads of the hot tier that slept until the writer ended an update, every HTTP thread's, since start. */
@@ -134,11 +134,13 @@ if (shared !== undefined) {
       apiTokens: undefined,
       authDisabled: true,
       shared: { hotTier, partitions: partitions.shared },
+      self: '',
       control: {
         ...fallback,
         readiness: () => ({ reason: undefined, dependencies: undefined }),
         startRebuild: () => Promise.reject(new Error('no rebuilds in the benchmark')),
         rebuildStatus: () => Promise.resolve(null),
+        cluster: () => Promise.resolve({}),
       },
       rebuilds: false,
       logger: pino({ level: 'silent' }),

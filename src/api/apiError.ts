@@ -16,6 +16,10 @@ export const API_ERRORS = {
   overloaded: 503,
   partition_not_owned: 503,
   partition_restoring: 503,
+  /** min_positions not applied within the wait (engine/clusterReads.ts). */
+  not_caught_up: 503,
+  /** The instance owning part of the request did not answer it. */
+  owner_unreachable: 503,
   engine_timeout: 503,
   dependency_unavailable: 503,
 } as const;

@@ -8,14 +8,17 @@ import { ApiError, DEFAULT_RETRY_AFTER_SECONDS, errorBody } from './apiError.ts'
 import { refuseAdminWithoutTokens, requireBearerToken } from './bearerAuth.ts';
 import { clientErrorHandler } from './clientErrorHandler.ts';
 import { httpLimits } from './httpLimits.ts';
-import { lookupResponseBody } from './lookupResponse.ts';
+import { lookupResponseBody, type AnsweredReadState } from './lookupResponse.ts';
 import { channelIdList, lookupQuery, pageQuery, parseInput, queryBody, userParams } from './requests.ts';
 
 /** Where the API reads read states from: RocksDB, or the hot tier in front of it. */
 export interface ReadStateSource {
   lookup(userId: Snowflake, channelIds: readonly Snowflake[]): Promise<ReadStateView[]>;
   /** Channels where the user has a read state, ascending, after `after`, at most `limit`. */
-  listChannels(userId: Snowflake, options: { limit: number; after?: Snowflake }): Promise<Snowflake[]>;
+  listChannels(
+    userId: Snowflake,
+    options: { limit: number; after?: Snowflake; partitions?: readonly number[] },
+  ): Promise<Snowflake[]>;
 }
 
 export interface Freshness {
@@ -23,9 +26,44 @@ export interface Freshness {
   stale: boolean;
 }
 
+/** Per partition, the offsets an answer must have applied (`min_positions`): read your own writes. */
+export type MinPositions = ReadonlyMap<number, { readonly messages?: bigint; readonly acks?: bigint }>;
+
+/** Who asks, as far as answering goes. */
+export interface LookupContext {
+  /** How many instances passed this request on already (x-readstates-hop): 0 when it comes from a client. */
+  hop: number;
+  /** The client's Authorization header, passed on when the request goes to another instance. */
+  authorization: string | undefined;
+  minPositions: MinPositions | undefined;
+}
+
+/** An answer and where it stands (per partition used, the offsets applied; `stale` when it may lag the log). */
+export interface Answer {
+  views: readonly AnsweredReadState[];
+  freshness: Freshness | undefined;
+}
+
+/**
+ * Lookups and listings answered wherever the channels live (the cluster: engine/clusterReads.ts). Without it, the
+ * API answers from `readStates` and `freshness`, this instance alone.
+ */
+export interface Reads {
+  lookup(userId: Snowflake, channelIds: readonly Snowflake[], context: LookupContext): Promise<Answer>;
+  /** The user's read states in channel-id order after `after`, at most `limit`; only `partitions` when given. */
+  list(
+    userId: Snowflake,
+    page: { limit: number; after?: Snowflake; partitions?: readonly number[] },
+    context: LookupContext,
+  ): Promise<Answer>;
+}
+
 export interface AppDependencies {
   logger: Logger;
   readStates: ReadStateSource;
+  reads?: Reads;
+  /** GET /v1/cluster: the members, every partition's owner and this instance's view of it. */
+  cluster?: () => Promise<unknown>;
   /** Undefined when ready; otherwise why not (e.g. the lag still to consume). Asynchronous on HTTP threads. */
   notReadyReason: () => string | undefined | Promise<string | undefined>;
   /** Each dependency's state for /readyz ("up", or what is wrong), ready or not. */
@@ -181,6 +219,8 @@ export function buildApp(deps: AppDependencies) {
     );
   }
 
+  const reads = deps.reads ?? localReads(deps);
+
   void app.register(
     (v1, _options, done) => {
       if (requireToken !== undefined && deps.authDisabled !== true) v1.addHook('onRequest', requireToken);
@@ -192,29 +232,38 @@ export function buildApp(deps: AppDependencies) {
             ? params.user_id
             : parseInput(userParams, params).user_id;
         const query = request.query as Record<string, unknown>;
+        const context = contextOf(request.headers, undefined);
         if (query.channel_ids !== undefined) {
           const channel_ids = channelIdList(query.channel_ids) ?? parseInput(lookupQuery, query).channel_ids;
-          const freshness = deps.freshness?.(channel_ids);
-          const views = await deps.readStates.lookup(user_id, channel_ids);
+          const { views, freshness } = await reads.lookup(user_id, channel_ids, context);
           return reply.type(JSON_TYPE).send(lookupResponseBody(user_id, views, freshness));
         }
-        const { limit, cursor } = parseInput(pageQuery, query);
-        const channels = await deps.readStates.listChannels(user_id, {
-          limit,
-          ...(cursor === undefined ? {} : { after: cursor }),
-        });
-        const freshness = deps.freshness?.(channels);
-        const views = await deps.readStates.lookup(user_id, channels);
-        const nextCursor = channels.length === limit ? (channels.at(-1) ?? null) : null;
+        const { limit, cursor, partitions } = parseInput(pageQuery, query);
+        const { views, freshness } = await reads.list(
+          user_id,
+          {
+            limit,
+            ...(cursor === undefined ? {} : { after: cursor }),
+            ...(partitions === undefined ? {} : { partitions }),
+          },
+          context,
+        );
+        const nextCursor = views.length === limit ? (views.at(-1)?.channel_id ?? null) : null;
         return reply.type(JSON_TYPE).send(lookupResponseBody(user_id, views, freshness, nextCursor));
       });
 
       v1.post('/read-states/query', async (request, reply) => {
-        const { user_id, channel_ids } = parseInput(queryBody, request.body);
-        const freshness = deps.freshness?.(channel_ids);
-        const views = await deps.readStates.lookup(user_id, channel_ids);
+        const { user_id, channel_ids, min_positions } = parseInput(queryBody, request.body);
+        const { views, freshness } = await reads.lookup(
+          user_id,
+          channel_ids,
+          contextOf(request.headers, min_positions),
+        );
         return reply.type(JSON_TYPE).send(lookupResponseBody(user_id, views, freshness));
       });
+
+      const cluster = deps.cluster;
+      if (cluster !== undefined) v1.get('/cluster', () => cluster());
       done();
     },
     { prefix: '/v1' },
@@ -224,3 +273,37 @@ export function buildApp(deps: AppDependencies) {
 }
 
 export type App = ReturnType<typeof buildApp>;
+
+/** The header instances mark a request with when they pass it on: a passed-on request is never passed on again. */
+export const HOP_HEADER = 'x-readstates-hop';
+
+function contextOf(
+  headers: Record<string, string | string[] | undefined>,
+  minPositions: MinPositions | undefined,
+): LookupContext {
+  const hop = headers[HOP_HEADER];
+  const authorization = headers.authorization;
+  return {
+    hop: hop === '1' ? 1 : hop === '2' ? 2 : 0,
+    authorization: typeof authorization === 'string' ? authorization : undefined,
+    minPositions,
+  };
+}
+
+/** This instance alone: `readStates`, with `freshness` asked before the lookup so the answer is at least as fresh. */
+function localReads(deps: Pick<AppDependencies, 'readStates' | 'freshness'>): Reads {
+  return {
+    async lookup(userId, channelIds) {
+      const freshness = deps.freshness?.(channelIds);
+      return { views: await deps.readStates.lookup(userId, channelIds), freshness };
+    },
+    async list(userId, page) {
+      const channels = await deps.readStates.listChannels(userId, {
+        limit: page.limit,
+        ...(page.after === undefined ? {} : { after: page.after }),
+      });
+      const freshness = deps.freshness?.(channels);
+      return { views: await deps.readStates.lookup(userId, channels), freshness };
+    },
+  };
+}

@@ -15,7 +15,29 @@ const channelIds = z
 
 export const userParams = z.object({ user_id: snowflake });
 
-export const queryBody = z.object({ user_id: snowflake, channel_ids: channelIds });
+/** A Kafka offset as positions give it: a decimal string (or a safe integer), up to 2^63 - 1. */
+const offset = z
+  .union([z.string().regex(/^\d{1,19}$/, 'must be an offset, a decimal string'), z.number().int().min(0)])
+  .transform((value) => BigInt(value))
+  .refine((value) => value <= 2n ** 63n - 1n, 'must be an offset below 2^63');
+
+/**
+ * `min_positions`: per partition, the offsets the answer must have applied, as `positions` in answers and the
+ * publisher SDK's `positions` give them ({"3": {"messages": "120", "acks": "45"}}).
+ */
+const minPositions = z
+  .record(
+    z.string().regex(/^\d{1,4}$/, 'keys must be partition numbers'),
+    z.strictObject({ messages: offset.optional(), acks: offset.optional() }),
+  )
+  .refine((record) => Object.keys(record).length <= 10_000, 'at most 10000 partitions')
+  .transform((record) => new Map(Object.entries(record).map(([partition, at]) => [Number(partition), at])));
+
+export const queryBody = z.object({
+  user_id: snowflake,
+  channel_ids: channelIds,
+  min_positions: minPositions.optional(),
+});
 
 /** GET ?channel_ids=1,2,3: look these channels up. */
 export const lookupQuery = z.object({
@@ -36,6 +58,12 @@ export const pageQuery = z.object({
     .max(MAX_PAGE_SIZE, pageSize)
     .default(DEFAULT_PAGE_SIZE),
   cursor: snowflake.optional(),
+  /** Between instances: list only these partitions (comma list); see engine/clusterReads.ts. */
+  partitions: z
+    .string()
+    .regex(/^\d{1,4}(,\d{1,4})*$/, 'must be a comma list of partition numbers')
+    .transform((list) => [...new Set(list.split(',').map(Number))])
+    .optional(),
 });
 
 /** Parses request input or throws a 400 whose message names the field. */

@@ -4,6 +4,7 @@ import type { PartitionProgress } from '../ingest/projector.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { SharedHotTier } from '../store/hotTier.ts';
 import type { SharedPartitionStates } from '../ingest/partitionStates.ts';
+import type { ClusterMap } from '../ingest/clusterMap.ts';
 
 /**
  * The messages between the HTTP thread and the engine thread (Kafka, projection, RocksDB, PostgreSQL). The engine
@@ -12,7 +13,15 @@ import type { SharedPartitionStates } from '../ingest/partitionStates.ts';
  */
 export type EngineRequest =
   | { type: 'lookup'; id: number; userId: Snowflake; channelIds: readonly Snowflake[] }
-  | { type: 'listChannels'; id: number; userId: Snowflake; limit: number; after?: Snowflake }
+  | {
+      type: 'listChannels';
+      id: number;
+      userId: Snowflake;
+      limit: number;
+      after?: Snowflake;
+      partitions?: readonly number[];
+    }
+  | { type: 'groupLag'; id: number }
   | { type: 'startRebuild'; id: number }
   | { type: 'rebuildStatus'; id: number }
   | { type: 'stopProjector'; id: number }
@@ -59,7 +68,8 @@ export type EngineEvent =
       engine: EngineStats;
     }
   | { type: 'applied'; topic: TopicKind; events: number; deadLetters: number; ms: number }
-  | { type: 'deadLetterOutage'; paused: boolean };
+  | { type: 'deadLetterOutage'; paused: boolean }
+  | { type: 'cluster'; map: ClusterMap };
 
 export type EngineMessage = EngineReply | EngineEvent;
 

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Config } from '../config.ts';
+import { advertisedUrl, type Config } from '../config.ts';
 import { createKafka } from '../ingest/createKafka.ts';
 import { createPartitionOf } from '../ingest/partitionOf.ts';
 import { createProjector, StoppedWhileStarting, type Projector } from '../ingest/projector.ts';
@@ -152,6 +152,11 @@ async function open(): Promise<void> {
     residentRecords: config.RESIDENT_RECORDS,
     hotTier: mirror,
     partitionStates,
+    advertisedUrl: advertisedUrl(config),
+    retainMs: config.PARTITION_RETAIN_MS,
+    onClusterMap: (map) => {
+      post({ type: 'cluster', map });
+    },
     onFatal: (error) => {
       post({ type: 'fatal', message: error.message });
     },
@@ -220,6 +225,7 @@ async function open(): Promise<void> {
       listReadStateChannels(db, location, request.userId, {
         limit: request.limit,
         ...(request.after === undefined ? {} : { afterChannelId: request.after }),
+        ...(request.partitions === undefined ? {} : { partitions: request.partitions }),
       }),
     );
   handlers.startRebuild = async () => {
@@ -276,6 +282,7 @@ const notStarted = () => Promise.reject(new Error('the engine has not started ye
 const handlers: { [T in EngineRequest['type']]: Handler<T> } = {
   lookup: notStarted,
   listChannels: notStarted,
+  groupLag: async () => (projector === undefined ? [] : projector.groupLag()),
   startRebuild: notStarted,
   rebuildStatus: () => Promise.resolve(rebuild?.progress ?? null),
   stopProjector: async () => {

@@ -60,11 +60,13 @@ const control: HttpControl = {
       userId,
       limit: options.limit,
       ...(options.after === undefined ? {} : { after: options.after }),
+      ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
     }),
   readiness: () => call({ type: 'readiness' }),
   startRebuild: () => call({ type: 'startRebuild' }),
   rebuildStatus: () => call({ type: 'rebuildStatus' }),
   metricsText: () => call({ type: 'metricsText' }),
+  cluster: () => call({ type: 'cluster' }),
 };
 
 const registry = new Registry();
@@ -76,6 +78,7 @@ const served = createThreadApp({
   authDisabled: data.authDisabled,
   metrics: { registry, httpRequestSeconds: httpRequestHistogram(registry) },
   rebuilds: data.rebuilds,
+  self: data.self,
 });
 
 port.on('message', (message: ToHttpThread) => {
@@ -89,6 +92,9 @@ port.on('message', (message: ToHttpThread) => {
     }
     case 'started':
       served.started(message.partitionCount);
+      return;
+    case 'cluster':
+      served.clusterChanged(message.map);
       return;
     case 'metrics':
       void registry.getMetricsAsJSON().then((metrics) => {

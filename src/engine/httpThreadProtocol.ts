@@ -1,5 +1,6 @@
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Snowflake } from '../contract/snowflake.ts';
+import type { ClusterMap } from '../ingest/clusterMap.ts';
 import type { SharedPartitionStates } from '../ingest/partitionStates.ts';
 import type { RebuildProgress } from '../ops/rebuild.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
@@ -19,21 +20,33 @@ export type Readiness = { reason: string | undefined; dependencies: Record<strin
 export interface HttpControl {
   /** Read through the engine: its MAX_LOOKUPS_IN_FLIGHT and timeout hold for all threads together. */
   lookup(userId: Snowflake, channelIds: readonly Snowflake[]): Promise<ReadStateView[]>;
-  listChannels(userId: Snowflake, options: { limit: number; after?: Snowflake }): Promise<Snowflake[]>;
+  listChannels(
+    userId: Snowflake,
+    options: { limit: number; after?: Snowflake; partitions?: readonly number[] },
+  ): Promise<Snowflake[]>;
   readiness(): Readiness | Promise<Readiness>;
   startRebuild(): Promise<{ id: string }>;
   rebuildStatus(): Promise<RebuildProgress | null>;
   /** Prometheus text of every thread's metrics, added up. */
   metricsText(): Promise<string>;
+  /** GET /v1/cluster's answer (main.ts). */
+  cluster(): Promise<unknown>;
 }
 
 export type ControlRequest =
   | { type: 'lookup'; userId: Snowflake; channelIds: readonly Snowflake[] }
-  | { type: 'listChannels'; userId: Snowflake; limit: number; after?: Snowflake }
+  | {
+      type: 'listChannels';
+      userId: Snowflake;
+      limit: number;
+      after?: Snowflake;
+      partitions?: readonly number[];
+    }
   | { type: 'readiness' }
   | { type: 'startRebuild' }
   | { type: 'rebuildStatus' }
-  | { type: 'metricsText' };
+  | { type: 'metricsText' }
+  | { type: 'cluster' };
 
 /** The reply type of each request type. */
 export type ControlReplies = {
@@ -43,6 +56,7 @@ export type ControlReplies = {
   startRebuild: { id: string };
   rebuildStatus: RebuildProgress | null;
   metricsText: string;
+  cluster: unknown;
 };
 
 /**
@@ -65,6 +79,8 @@ export type ToHttpThread =
   | Reply<unknown>
   /** The projector started: lookups may be answered from now on. */
   | { type: 'started'; partitionCount: number }
+  /** The consumer group's latest map of members and owners: lookups go where their partitions are. */
+  | { type: 'cluster'; map: ClusterMap }
   | { type: 'metrics'; id: number }
   | { type: 'close' };
 
@@ -85,4 +101,6 @@ export type HttpThreadData = {
   readonly hotTier: SharedHotTier;
   readonly partitions: SharedPartitionStates;
   readonly rebuilds: boolean;
+  /** This instance's advertised URL (HTTP_ADVERTISED_URL), to tell itself apart in the cluster map. */
+  readonly self: string;
 };

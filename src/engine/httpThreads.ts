@@ -14,6 +14,7 @@ import type {
   ThreadMetrics,
   ToHttpThread,
 } from './httpThreadProtocol.ts';
+import type { ClusterMap } from '../ingest/clusterMap.ts';
 import { createThreadApp } from './threadApp.ts';
 
 /**
@@ -36,6 +37,7 @@ export interface HttpThreads {
   readonly listening: Promise<void>;
   /** The projector started: the threads may answer lookups. */
   started(partitionCount: number): void;
+  clusterChanged(map: ClusterMap): void;
   /** Each thread's metrics, for `aggregateMetrics`; its hot-tier counts are also kept for `hotTierLookups`. */
   collect(): Promise<ThreadMetrics[]>;
   /** The hot-tier reads of every extra thread, as last collected. */
@@ -77,6 +79,7 @@ function answer<R extends ControlRequest>(
       return control.listChannels(request.userId, {
         limit: request.limit,
         ...(request.after === undefined ? {} : { after: request.after }),
+        ...(request.partitions === undefined ? {} : { partitions: request.partitions }),
       }) as Promise<Out>;
     case 'readiness':
       return control.readiness() as Out;
@@ -84,6 +87,8 @@ function answer<R extends ControlRequest>(
       return control.startRebuild() as Promise<Out>;
     case 'rebuildStatus':
       return control.rebuildStatus() as Promise<Out>;
+    case 'cluster':
+      return control.cluster() as Promise<Out>;
     case 'metricsText':
       return control.metricsText() as Promise<Out>;
   }
@@ -206,6 +211,9 @@ export function startHttpThreads(options: {
     started(partitionCount) {
       for (const thread of threads) thread.post({ type: 'started', partitionCount });
     },
+    clusterChanged(map) {
+      for (const thread of threads) thread.post({ type: 'cluster', map });
+    },
     collect: () => Promise.all(threads.map((thread) => thread.ask())),
     hotTierLookups() {
       let answered = 0;
@@ -246,6 +254,8 @@ export interface HttpServing {
   readonly threads: number;
   /** The projector started: every thread may answer lookups. */
   started(partitionCount: number): void;
+  /** The consumer group's latest map: every thread routes lookups by it. */
+  clusterChanged(map: ClusterMap): void;
   /** Hot-tier reads of every thread: the main thread's now, the others' as of the last metrics collection. */
   hotTierLookups(): HotTierReads;
   /** The same, collected from every thread now. */
@@ -268,6 +278,8 @@ export async function serveHttp(options: {
   apiTokens: readonly string[] | undefined;
   authDisabled: boolean;
   shared: Pick<HttpThreadData, 'hotTier' | 'partitions'>;
+  /** This instance's advertised URL. */
+  self: string;
   control: Omit<HttpControl, 'metricsText'>;
   metrics?: Pick<Metrics, 'registry' | 'httpRequestSeconds'>;
   rebuilds: boolean;
@@ -297,6 +309,7 @@ export async function serveHttp(options: {
     authDisabled: options.authDisabled,
     ...(metrics === undefined ? {} : { metrics }),
     rebuilds: options.rebuilds,
+    self: options.self,
   });
   // With reusePort the other threads can bind the same port: the one bound here.
   const listen: ListenOptions = { host: options.host, port: options.port, reusePort: extra > 0 };
@@ -314,6 +327,7 @@ export async function serveHttp(options: {
         hotTier: options.shared.hotTier,
         partitions: options.shared.partitions,
         rebuilds: options.rebuilds,
+        self: options.self,
       },
       control,
       logger,
@@ -345,6 +359,10 @@ export async function serveHttp(options: {
     started(partitionCount) {
       main.started(partitionCount);
       others?.started(partitionCount);
+    },
+    clusterChanged(map) {
+      main.clusterChanged(map);
+      others?.clusterChanged(map);
     },
     hotTierLookups,
     async collectHotTierLookups() {

@@ -34,9 +34,9 @@ export function partitionsOfChannels(
  * The read path: each asked channel from the hot tier when it can answer exactly, the rest in one request to
  * `fallback` (the engine, which reads RocksDB and fills the hot tier), merged back in the order asked.
  *
- * Only channels of partitions this instance serves (partitionStates.ts) are answered; a lookup that touches any
- * other is refused with a 503 naming why, and so is one that a revocation overlapped. Never an answer from the
- * state of a partition owned elsewhere.
+ * Only channels of partitions this instance serves or is handing over (partitionStates.ts) are answered; a lookup
+ * that touches any other is refused with a 503 naming why, and so is one that a retirement overlapped (the state
+ * being deleted). engine/clusterReads.ts sends the rest to the instances that own them.
  */
 export function readThrough(
   hotTier: HotTierReader,
@@ -47,7 +47,8 @@ export function readThrough(
   const partitionsOf = map.partitionsOf ?? partitionsOfChannels(map.partitionOf);
   function requireServing(partition: number, channelId: Snowflake | undefined): void {
     const state = partitions.state(partition);
-    if (state === 'serving') return;
+    // Handing over: moved away or a rebalance under way; answered as it stands (freshnessOf says stale).
+    if (state === 'serving' || state === 'handing_over') return;
     const which =
       channelId === undefined ? `partition ${partition}` : `channel ${channelId} (partition ${partition})`;
     if (state === 'restoring') {
@@ -92,10 +93,14 @@ export function readThrough(
           return views.map((view) => view ?? (fetched[next++] as ReadStateView));
         },
       ),
-    // A user's channels lie on every partition: a listing needs them all.
+    // A user's channels lie on every partition: a listing needs them all (or those it names).
     listChannels: (userId, options) =>
       guarded(
         () => {
+          if (options.partitions !== undefined) {
+            for (const partition of options.partitions) requireServing(partition, undefined);
+            return;
+          }
           for (let partition = 0; partition < map.partitionCount; partition++) {
             requireServing(partition, undefined);
           }
@@ -122,7 +127,9 @@ export function freshnessOf(
           return [partition, { messages: messages.toString(), acks: acks.toString() }];
         }),
       ),
-      stale: partitions.kafkaUnreachable(),
+      stale:
+        partitions.kafkaUnreachable() ||
+        used.some((partition) => partitions.state(partition) === 'handing_over'),
     };
   };
 }

@@ -2,7 +2,8 @@ import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { TopicKind } from '../contract/events.ts';
-import type { PartitionProgress } from '../ingest/projector.ts';
+import type { ClusterMap } from '../ingest/clusterMap.ts';
+import type { GroupLag, PartitionProgress } from '../ingest/projector.ts';
 import type { Logger } from '../logger.ts';
 import type { RebuildProgress } from '../ops/rebuild.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
@@ -29,6 +30,8 @@ export interface EngineListeners {
   onDeadLetterOutage(paused: boolean): void;
   /** The engine failed for good (consumer crash, thread error): the process should exit non-zero. */
   onFatal(error: Error): void;
+  /** The consumer group's map of members and owners, after each rebalance. */
+  onClusterMap?(map: ClusterMap): void;
 }
 
 /** The HTTP thread's handle on the engine thread (engineThread.ts). */
@@ -38,7 +41,10 @@ export interface Engine {
   /** Resolves once the projector has started (topics checked, group joined or joining). */
   readonly started: Promise<{ partitionCount: number }>;
   lookup(userId: Snowflake, channelIds: readonly Snowflake[]): Promise<ReadStateView[]>;
-  listChannels(userId: Snowflake, options: { limit: number; after?: Snowflake }): Promise<Snowflake[]>;
+  listChannels(
+    userId: Snowflake,
+    options: { limit: number; after?: Snowflake; partitions?: readonly number[] },
+  ): Promise<Snowflake[]>;
   /** As last reported (every second and after every write). */
   progress(): PartitionProgress[];
   hotTierStats(): HotTierWriterStats | undefined;
@@ -47,6 +53,8 @@ export interface Engine {
   /** Lookups refused because MAX_LOOKUPS_IN_FLIGHT were waiting, and lookups that timed out, since start. */
   refusals(): { overloaded: number; timedOut: number };
   engineStats(): EngineStats | undefined;
+  /** Every partition's lag by the group's committed offsets (for GET /v1/cluster). */
+  groupLag(): Promise<GroupLag[]>;
   /** Starts an online rebuild (ops/rebuild.ts); rejects while one is running. */
   startRebuild(): Promise<{ id: string }>;
   /** The latest rebuild's progress since this process started; null when there was none. */
@@ -123,6 +131,9 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
         listeners.onApplied(message);
         return;
       }
+      case 'cluster':
+        listeners.onClusterMap?.(message.map);
+        return;
       case 'deadLetterOutage': {
         listeners.onDeadLetterOutage(message.paused);
         return;
@@ -187,12 +198,14 @@ export function startEngine(config: Config, logger: Logger, listeners: EngineLis
         userId,
         limit: options.limit,
         ...(options.after === undefined ? {} : { after: options.after }),
+        ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
       }),
     progress: () => progress,
     hotTierStats: () => hotTierStats,
     dependencies: () => dependencies,
     refusals: () => ({ ...refusals }),
     engineStats: () => engineStats,
+    groupLag: () => call({ type: 'groupLag' }),
     startRebuild: () => call({ type: 'startRebuild' }),
     rebuildStatus: () => call({ type: 'rebuildStatus' }),
     // Nothing to stop once the thread is gone (it ended, or died: that is reported as fatal already).

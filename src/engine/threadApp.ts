@@ -1,6 +1,7 @@
 import { ApiError } from '../api/apiError.ts';
-import { buildApp, type App, type Freshness, type ReadStateSource } from '../api/app.ts';
-import type { Snowflake } from '../contract/snowflake.ts';
+import { buildApp, type App, type Reads, type ReadStateSource } from '../api/app.ts';
+import type { ClusterMap } from '../ingest/clusterMap.ts';
+import { clusterReads } from './clusterReads.ts';
 import { createPartitionOf } from '../ingest/partitionOf.ts';
 import { attachPartitionStates } from '../ingest/partitionStates.ts';
 import type { Logger } from '../logger.ts';
@@ -23,25 +24,37 @@ export function createThreadApp(options: {
   authDisabled: boolean;
   metrics?: Pick<Metrics, 'registry' | 'httpRequestSeconds'>;
   rebuilds: boolean;
-}): { app: App; hotTier: HotTierReader; started(partitionCount: number): void } {
+  /** This instance's advertised URL. */
+  self: string;
+}): {
+  app: App;
+  hotTier: HotTierReader;
+  started(partitionCount: number): void;
+  clusterChanged(map: ClusterMap): void;
+} {
   const { control } = options;
   const hotTier = attachHotTier(options.shared.hotTier);
   const partitions = attachPartitionStates(options.shared.partitions);
   let readStates: ReadStateSource | undefined;
-  let freshness: ((channelIds: readonly Snowflake[]) => Freshness) | undefined;
-  const whenStarted = (): ReadStateSource => {
-    if (readStates === undefined) throw new ApiError('not_ready', 'the service is starting; retry shortly');
-    return readStates;
+  let reads: Reads | undefined;
+  let cluster: ClusterMap | undefined;
+  const whenStarted = <T>(part: T | undefined): T => {
+    if (part === undefined) throw new ApiError('not_ready', 'the service is starting; retry shortly');
+    return part;
   };
   const app = buildApp({
     logger: options.logger,
     readStates: {
-      lookup: (userId, channelIds) => whenStarted().lookup(userId, channelIds),
-      listChannels: (userId, listing) => whenStarted().listChannels(userId, listing),
+      lookup: (userId, channelIds) => whenStarted(readStates).lookup(userId, channelIds),
+      listChannels: (userId, listing) => whenStarted(readStates).listChannels(userId, listing),
     },
     notReadyReason: async () => (await control.readiness()).reason,
     dependencies: async () => (await control.readiness()).dependencies ?? {},
-    freshness: (channelIds) => freshness?.(channelIds),
+    reads: {
+      lookup: (userId, channelIds, context) => whenStarted(reads).lookup(userId, channelIds, context),
+      list: (userId, page, context) => whenStarted(reads).list(userId, page, context),
+    },
+    cluster: () => control.cluster(),
     ...(options.apiTokens === undefined ? {} : { apiTokens: options.apiTokens }),
     authDisabled: options.authDisabled,
     ...(options.metrics === undefined
@@ -57,8 +70,19 @@ export function createThreadApp(options: {
     started(partitionCount) {
       const partitionOf = createPartitionOf(partitionCount);
       const partitionsOf = partitionsOfChannels(partitionOf);
-      freshness = freshnessOf(partitions, partitionsOf);
       readStates = readThrough(hotTier, control, partitions, { partitionCount, partitionOf, partitionsOf });
+      reads = clusterReads({
+        self: options.self,
+        map: () => cluster,
+        partitions,
+        partitionCount,
+        partitionsOf,
+        local: readStates,
+        freshness: freshnessOf(partitions, partitionsOf),
+      });
+    },
+    clusterChanged(map) {
+      cluster = map;
     },
   };
 }

@@ -5,12 +5,15 @@ import type { PartitionStates } from './partitionStates.ts';
 export type CatchUpTarget = Record<TopicKind, bigint>;
 
 /**
- * Turns the consumer group's assignments and the projector's progress into partition states (partitionStates.ts):
- * a partition assigned to this instance is restoring until its stored offsets reach the log ends it had when
- * it was assigned, then serving until it is revoked.
+ * Turns the consumer group's assignments and the projector's progress into partition states (partitionStates.ts).
+ *
+ * A rebalance stops nothing that stays: when it begins, every serving partition is `handing_over` (its state still
+ * answered, frozen or nearly, marked stale); a partition the new assignment keeps is serving again at once, one it
+ * gains is restoring until its stored offsets reach the log ends it had when it was assigned, and one it lost stays
+ * `handing_over` until the projector retires it (its state deleted after PARTITION_RETAIN_MS) or gets it back.
  */
 export interface OwnedPartitions {
-  /** A rebalance began: this instance may lose any partition, so none is served until the new assignment. */
+  /** A rebalance began: this instance may lose any partition; what it serves is answered as handing over. */
   rebalancing(): void;
   /** The new assignment: partition numbers owned on both topics. Returns a token for `caughtUpAt`. */
   assigned(partitions: readonly number[]): number;
@@ -30,23 +33,35 @@ export function createOwnedPartitions(states: PartitionStates): OwnedPartitions 
     const target = targets.get(partition);
     if (target === undefined || states.state(partition) !== 'restoring') return;
     const at = states.position(partition);
-    if (at.messages >= target.messages && at.acks >= target.acks) states.serve(partition);
+    if (at.messages >= target.messages && at.acks >= target.acks) states.set(partition, 'serving');
   }
 
   return {
     rebalancing() {
       assignment++;
       targets.clear();
-      states.revokeAll();
+      for (const partition of owned) {
+        const state = states.state(partition);
+        if (state === 'serving') states.set(partition, 'handing_over');
+        // Never answered while restoring: nothing to keep answering.
+        else if (state === 'restoring') states.retire(partition);
+      }
     },
     assigned(partitions) {
       assignment++;
       targets.clear();
       const next = new Set(partitions);
-      if ([...owned].some((partition) => !next.has(partition))) states.revokeAll();
+      for (const partition of next) {
+        // Kept through the rebalance (or a restart of the consumer), serving until then: its state never stopped
+        // being this instance's, and is as fresh as a moment's pause leaves it.
+        const state = states.state(partition);
+        const kept = owned.has(partition) && (state === 'handing_over' || state === 'serving');
+        states.set(partition, kept ? 'serving' : 'restoring');
+      }
+      for (const partition of owned) {
+        if (!next.has(partition) && states.state(partition) === 'restoring') states.retire(partition);
+      }
       owned = next;
-      // Restoring, also when kept: the log ends are read again before any partition is served.
-      for (const partition of owned) states.restore(partition);
       return assignment;
     },
     caughtUpAt(token, reached) {

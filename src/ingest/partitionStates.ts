@@ -1,21 +1,24 @@
 /**
- * What this instance may answer for, shared between the engine thread (the one writer) and the HTTP thread
- * (readers) through a SharedArrayBuffer, so that a lookup checks ownership without a message round trip.
+ * What this instance may answer for, shared between the engine thread (the one writer) and the HTTP threads
+ * (readers) through a SharedArrayBuffer, so that a lookup checks a partition's state without a message round trip.
  *
- * A partition is `serving` only while this instance owns it in the consumer group (both topics' partition of that
- * number: see coPartitionedAssigner.ts) and has applied everything that was in Kafka when it got it. Until
- * then it is `restoring`; a partition owned by another instance is `not_owned`. Nothing is answered from the
- * state of a partition that is not `serving`.
+ * - `serving`: this instance owns the partition in the consumer group (both topics' partition of that number: see
+ *   coPartitionedAssigner.ts) and had applied everything that was in Kafka when it got it.
+ * - `restoring`: owned, still catching up; not answered here (a lookup goes to the previous owner, if any).
+ * - `handing_over`: it was serving here until a rebalance began or took it away. Its state is kept, frozen at the
+ *   positions it reached, and answered as such (marked stale) until the new owner has caught up.
+ * - `not_owned`: nothing here is answered for it.
  *
- * Revocations bump an epoch. A reader takes the epoch before it checks and reads and compares it after: an answer
- * that a revocation overlapped is refused, so no value read from a partition after it moved away is served.
+ * Any local state is exact as of the positions it reports; what may never be answered is state that is being
+ * deleted (`retire`). Retiring bumps an epoch: a reader takes the epoch before it checks and reads and compares
+ * it after, so an answer that a deletion overlapped is refused.
  */
-export type PartitionState = 'not_owned' | 'restoring' | 'serving';
+export type PartitionState = 'not_owned' | 'restoring' | 'serving' | 'handing_over';
 
 /** Partitions a table can describe; far above what one consumer group is given in practice. */
 export const MAX_PARTITIONS = 10_000;
 
-const STATES: readonly PartitionState[] = ['not_owned', 'restoring', 'serving'];
+const STATES: readonly PartitionState[] = ['not_owned', 'restoring', 'serving', 'handing_over'];
 const EPOCH = 0;
 const KAFKA_DOWN = 1;
 const HEADER = 2;
@@ -44,11 +47,9 @@ export interface PartitionStatesReader {
 
 export interface PartitionStates extends PartitionStatesReader {
   readonly shared: SharedPartitionStates;
-  /** Revokes every partition (a rebalance began, or the group was left): bumps the epoch. */
-  revokeAll(): void;
-  /** Marks `partition` owned: restoring until `serve` is called. */
-  restore(partition: number): void;
-  serve(partition: number): void;
+  set(partition: number, state: Exclude<PartitionState, 'not_owned'>): void;
+  /** Nothing is answered for `partition` from now on, nor by a read that began before: bumps the epoch. */
+  retire(partition: number): void;
   setPosition(partition: number, topic: 'messages' | 'acks', next: bigint): void;
   setKafkaUnreachable(down: boolean): void;
 }
@@ -94,18 +95,12 @@ export function createPartitionStates(): PartitionStates {
   return {
     ...reader,
     shared,
-    revokeAll() {
-      for (let partition = 0; partition < MAX_PARTITIONS; partition++) {
-        Atomics.store(words, HEADER + partition, 0);
-      }
-      // After the states: a reader that saw `serving` before this line sees the epoch move.
+    set,
+    retire(partition) {
+      reader.state(partition); // range check
+      Atomics.store(words, HEADER + partition, 0);
+      // After the state: a reader that saw it answerable before this line sees the epoch move.
       Atomics.add(words, EPOCH, 1);
-    },
-    restore: (partition) => {
-      set(partition, 'restoring');
-    },
-    serve: (partition) => {
-      set(partition, 'serving');
     },
     setPosition(partition, topic, next) {
       reader.state(partition);

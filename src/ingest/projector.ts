@@ -1,4 +1,11 @@
-import { PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
+import {
+  AssignerProtocol,
+  PartitionAssigners,
+  type Admin,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+} from 'kafkajs';
 import { decodeEvent } from '../contract/decode.ts';
 import type { ChatEvent, TopicKind } from '../contract/events.ts';
 import type { Logger } from '../logger.ts';
@@ -10,7 +17,9 @@ import { ResidentState } from '../store/residentState.ts';
 import { readStoredOffset, storedOffsetWrite } from '../store/storedOffsets.ts';
 import type { HotTierMirror } from '../store/hotTierMirror.ts';
 import type { RocksDatabase } from '../store/rocksDatabase.ts';
-import { coPartitionedAssigner } from './coPartitionedAssigner.ts';
+import { decodeClusterMap, type ClusterMap } from './clusterMap.ts';
+import { createCoPartitionedAssigner } from './coPartitionedAssigner.ts';
+import { createRetainedPartitions } from './retainedPartitions.ts';
 import { deadLetterOf, type DeadLetter } from './deadLetter.ts';
 import { createDeadLetterKeeper } from './deadLetterKeeper.ts';
 import { createLogBoundsCheck, WAIT_FOR_LOG } from './logBounds.ts';
@@ -39,6 +48,8 @@ const FETCH_MAX_BYTES_PER_PARTITION = 4 * 2 ** 20;
 const COMMIT_EVERY_MS = 200;
 /** How long the broker holds a fetch that finds nothing new (kafkajs's maxWaitTimeInMs). */
 const FETCH_MAX_WAIT_MS = 250;
+/** Keys deleted per write when the state of a partition owned elsewhere is dropped. */
+const DROP_SLICE = 10_000;
 /** Between attempts to reach Kafka at start-up. */
 const CONNECT_RETRY_MAX_MS = 10_000;
 
@@ -102,6 +113,12 @@ export interface ProjectorOptions {
   syncWrites?: boolean;
   /** Decoded records kept resident across chunks (see ResidentState); RESIDENT_RECORDS. */
   residentRecords: number;
+  /** How other instances reach this one (HTTP_ADVERTISED_URL), told to the group; '' when none may. */
+  advertisedUrl?: string;
+  /** How long the state of a partition owned elsewhere is kept (PARTITION_RETAIN_MS); for ever when unset. */
+  retainMs?: number;
+  /** Every member's URL and every partition's owner, after each rebalance (clusterMap.ts). */
+  onClusterMap?: (map: ClusterMap) => void;
 }
 
 export interface PartitionProgress {
@@ -133,6 +150,16 @@ export interface Projector {
   resume(): void;
   /** The resident state's size and the channels it evicted so far. */
   resident(): { records: number; evictions: number };
+  /** Every partition's lag as the group stands: its offsets committed (by whoever owns it) against the log end. */
+  groupLag(): Promise<GroupLag[]>;
+}
+
+export interface GroupLag {
+  topic: TopicKind;
+  partition: number;
+  /** What the group last committed; undefined when nothing yet. */
+  committed: bigint | undefined;
+  high: bigint;
 }
 
 /**
@@ -170,7 +197,14 @@ export function createProjector(options: ProjectorOptions): Projector {
     // Partition p of both topics to one member: its RocksDB then holds p's whole state. Round robin only while an
     // older instance in the group knows no other (a rolling upgrade): a partition it splits is served by no one,
     // and each topic's stored offset lets whoever gets it whole later catch up exactly.
-    partitionAssigners: [coPartitionedAssigner, PartitionAssigners.roundRobin],
+    partitionAssigners: [
+      createCoPartitionedAssigner(() => ({
+        url: options.advertisedUrl ?? '',
+        owned: ownedNumbers(),
+        held: retained.held(),
+      })),
+      PartitionAssigners.roundRobin,
+    ],
     // kafkajs restarts the consumer after a retriable crash (brokers away, a failed chunk); RocksDB's offsets
     // say where to go on. A non-retriable one (say, authorisation) reaches CRASH with restart false: fatal.
     retry: { retries: 5, restartOnFailure: () => Promise.resolve(!stopping) },
@@ -200,6 +234,51 @@ export function createProjector(options: ProjectorOptions): Projector {
   let partitionOf: ((key: Uint8Array) => number) | undefined;
   const owned =
     options.partitionStates === undefined ? undefined : createOwnedPartitions(options.partitionStates);
+
+  /** Partition numbers owned on both topics. */
+  const ownedNumbers = (): number[] => {
+    const acks = new Set<number>();
+    for (const { topic, partition } of assigned.values()) if (topic === topics.acks) acks.add(partition);
+    return [...assigned.values()]
+      .filter(({ topic, partition }) => topic === topics.messages && acks.has(partition))
+      .map(({ partition }) => partition);
+  };
+  const retained = createRetainedPartitions({
+    retainMs: options.retainMs ?? Number.POSITIVE_INFINITY,
+    log,
+    owns: (partition) =>
+      assigned.has(`${topics.messages}:${partition}`) || assigned.has(`${topics.acks}:${partition}`),
+    drop: (partition) => inTurn(partition, () => dropPartition(partition)),
+  });
+
+  /** Runs `work` after the batch of `partition` in hand, before any later one (the partition's turn). */
+  function inTurn(partition: number, work: () => Promise<void>): Promise<void> {
+    const run = (turns.get(partition) ?? Promise.resolve()).then(work);
+    turns.set(
+      partition,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+
+  /** Deletes a partition owned elsewhere: retired for readers first, then its keys, a slice at a time. */
+  async function dropPartition(partition: number): Promise<void> {
+    if (retained.held().indexOf(partition) < 0 || assigned.has(`${topics.messages}:${partition}`)) return;
+    options.partitionStates?.retire(partition);
+    resident.forget(partition);
+    knownOffsets.delete(`${topics.messages}:${partition}`);
+    knownOffsets.delete(`${topics.acks}:${partition}`);
+    options.hotTier?.forgetAll();
+    const { start } = partitionRange(partition);
+    for (let after: Buffer | undefined; ;) {
+      const entries = await db.scan(start, { limit: DROP_SLICE, ...(after === undefined ? {} : { after }) });
+      if (entries.length === 0) break;
+      await db.write(entries.map(({ key }) => ({ type: 'del', key })));
+      after = entries.at(-1)?.key;
+      // Between slices, the engine's other work (lookups, other partitions) goes on.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
 
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -296,6 +375,8 @@ export function createProjector(options: ProjectorOptions): Projector {
    * learn the log ends they must reach before they are served.
    */
   async function resumeAssigned(token: number | undefined, partitions: readonly number[]): Promise<void> {
+    // A partition whose state was being dropped when it came back: its stored offsets are read after that.
+    await Promise.all(partitions.map((partition) => turns.get(partition) ?? Promise.resolve()));
     const targets = new Map<number, CatchUpTarget>();
     for (const partition of partitions) targets.set(partition, { messages: 0n, acks: 0n });
     for (const topic of [topics.messages, topics.acks]) {
@@ -324,6 +405,35 @@ export function createProjector(options: ProjectorOptions): Projector {
       }
     }
     if (token !== undefined) owned?.caughtUpAt(token, targets);
+  }
+
+  /**
+   * The map the leader put in this generation's assignments (coPartitionedAssigner.ts). kafkajs keeps the user
+   * data of the assignment it receives to itself, so it is read back from the group's description, which the
+   * coordinator gives only once the group is stable: asked again until then, or until a newer join.
+   */
+  async function readClusterMap(joined: number): Promise<void> {
+    if (options.onClusterMap === undefined) return;
+    for (let attempt = 0; joined === joins && !stopping; attempt++) {
+      try {
+        const group = await consumer.describeGroup();
+        const map =
+          group.state === 'Stable' && group.protocol === 'ReadstatesCoPartitioned'
+            ? group.members
+                .map(({ memberAssignment }) =>
+                  decodeClusterMap(AssignerProtocol.MemberAssignment.decode(memberAssignment)?.userData),
+                )
+                .find((found) => found !== undefined)
+            : undefined;
+        if (map !== undefined) {
+          if (joined === joins) options.onClusterMap(map);
+          return;
+        }
+      } catch (error) {
+        log.debug({ err: error }, 'could not describe the consumer group');
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)));
+    }
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
@@ -525,6 +635,13 @@ export function createProjector(options: ProjectorOptions): Projector {
         const offsets = await retrying(() => admin.fetchTopicOffsets(topic), 20, 250);
         for (const { partition, high } of offsets) startHighs.set(`${topic}:${partition}`, BigInt(high));
       }
+      // State on disk of partitions not (yet) assigned: claimed as held, deleted after the retention time unless
+      // the group gives them to this instance.
+      for (let partition = 0; partition < partitionCount; partition++) {
+        if ((await db.scan(partitionRange(partition).start, { limit: 1 })).length > 0)
+          retained.released(partition);
+      }
+      retained.start();
       consumer.on(consumer.events.REBALANCING, () => {
         owned?.rebalancing();
       });
@@ -536,20 +653,22 @@ export function createProjector(options: ProjectorOptions): Projector {
             partitions.map((partition) => [`${topic}:${partition}`, { topic, partition }] as const),
           ),
         );
-        const gone = [...before].filter(([id]) => !assigned.has(id));
-        if (gone.length > 0) {
-          // Partitions that moved away will be written elsewhere: forget what was known of them.
-          for (const [id, { partition }] of gone) {
-            resident.forget(partition);
-            knownOffsets.delete(id);
-          }
-          options.hotTier?.forgetAll();
+        // Partitions that moved away are written elsewhere from now on: their resident records go, their state on
+        // disk stays (answered as handing over, then kept for PARTITION_RETAIN_MS). The hot tier keeps them too:
+        // it mirrors this instance's RocksDB, which nothing changes meanwhile.
+        for (const [id, { partition }] of before) {
+          if (assigned.has(id)) continue;
+          resident.forget(partition);
+          knownOffsets.delete(id);
+          retained.released(partition);
         }
         log.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
         const acks = new Set(event.payload.memberAssignment[topics.acks] ?? []);
         const both = (event.payload.memberAssignment[topics.messages] ?? []).filter((p) => acks.has(p));
+        for (const partition of both) retained.reclaimed(partition);
         const token = owned?.assigned(both);
         const joined = ++joins;
+        void readClusterMap(joined);
         void (async () => {
           // Until it works, or a newer assignment takes over: owned partitions stay restoring (503) meanwhile.
           for (let attempt = 0; joined === joins && !stopping; attempt++) {
@@ -596,6 +715,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     },
     async stop() {
       stopping = true;
+      retained.stop();
       wake?.();
       clearTimeout(commitTimer);
       // What is applied so far, for lag monitoring (the next assignment commits RocksDB's offsets anyway): not
@@ -630,6 +750,28 @@ export function createProjector(options: ProjectorOptions): Projector {
       }
     },
     resident: () => ({ records: resident.size, evictions: resident.evictions }),
+    async groupLag() {
+      const lags: GroupLag[] = [];
+      for (const topic of [topics.messages, topics.acks]) {
+        const [ends, committed] = await Promise.all([
+          admin.fetchTopicOffsets(topic),
+          admin.fetchOffsets({ groupId: options.groupId, topics: [topic] }),
+        ]);
+        const byPartition = new Map(
+          (committed[0]?.partitions ?? []).map(({ partition, offset }) => [partition, BigInt(offset)]),
+        );
+        for (const { partition, high } of ends) {
+          const at = byPartition.get(partition);
+          lags.push({
+            topic: topicKind(topic),
+            partition,
+            committed: at === undefined || at < 0n ? undefined : at,
+            high: BigInt(high),
+          });
+        }
+      }
+      return lags;
+    },
     resume() {
       paused = false;
       consumer.resume([{ topic: topics.messages }, { topic: topics.acks }]);

@@ -40,14 +40,26 @@ export interface PublisherOptions {
   readonly compression?: CompressionTypes;
 }
 
+/**
+ * Per partition written, the offset after the last record written there, per topic: pass it as a lookup's
+ * `min_positions` and the answer includes these events (read your own writes), or is a 503 not_caught_up.
+ */
+export type WrittenPositions = Record<string, { messages?: string; acks?: string }>;
+
+/** What the brokers acknowledged: kafkajs's record metadata, and the positions it adds up to. */
+export interface Published {
+  readonly records: RecordMetadata[];
+  readonly positions: WrittenPositions;
+}
+
 export interface Publisher {
   connect(): Promise<void>;
   /** Each publish validates first and throws `InvalidEventError` naming the field; nothing is sent then. */
-  publishMessageSent(input: PublishMessageSent): Promise<RecordMetadata[]>;
-  publishMessageDeleted(input: PublishMessageDeleted): Promise<RecordMetadata[]>;
-  publishMessageAcked(input: PublishMessageAcked): Promise<RecordMetadata[]>;
+  publishMessageSent(input: PublishMessageSent): Promise<Published>;
+  publishMessageDeleted(input: PublishMessageDeleted): Promise<Published>;
+  publishMessageAcked(input: PublishMessageAcked): Promise<Published>;
   /** One request per broker for the whole batch; if any entry is invalid, none is sent. */
-  publishBatch(inputs: readonly PublishEvent[]): Promise<RecordMetadata[]>;
+  publishBatch(inputs: readonly PublishEvent[]): Promise<Published>;
   disconnect(): Promise<void>;
 }
 
@@ -66,6 +78,21 @@ export const PUBLISHER_PRODUCER_CONFIG = {
   maxInFlightRequests: 1,
   createPartitioner: Partitioners.DefaultPartitioner,
 } as const satisfies ProducerConfig;
+
+/**
+ * DefaultPartitioner, telling which partition it chose for each message: kafkajs answers a produce with each
+ * partition's base offset only, and the positions written need each partition's count of records too.
+ */
+function recordingPartitioner(chosen: WeakMap<Message, number>): ProducerConfig['createPartitioner'] {
+  return () => {
+    const partitioner = Partitioners.DefaultPartitioner();
+    return (args) => {
+      const partition = partitioner(args);
+      chosen.set(args.message, partition);
+      return partition;
+    };
+  };
+}
 
 /** Waiting for all in-sync replicas is required by idempotence (kafkajs refuses anything else). */
 const ACKS_ALL = -1;
@@ -88,7 +115,39 @@ export function createPublisher(options: PublisherOptions): Publisher {
   checkTopics(options.topics);
   const topics = { ...options.topics };
   const kafka = 'producer' in options.kafka ? options.kafka : new Kafka(options.kafka);
-  const producer = kafka.producer({ ...options.producer, ...PUBLISHER_PRODUCER_CONFIG });
+  const chosen = new WeakMap<Message, number>();
+  const producer = kafka.producer({
+    ...options.producer,
+    ...PUBLISHER_PRODUCER_CONFIG,
+    createPartitioner: recordingPartitioner(chosen),
+  });
+  const kindOf = new Map<string, TopicKind>([
+    [topics.messages, 'messages'],
+    [topics.acks, 'acks'],
+  ]);
+
+  /** The acknowledged records, with the offset after each partition's last one (they are written contiguously). */
+  function published(
+    records: RecordMetadata[],
+    sent: readonly { topic: string; messages: readonly Message[] }[],
+  ) {
+    const counts = new Map<string, number>();
+    for (const { topic, messages } of sent) {
+      for (const message of messages) {
+        const key = `${topic}:${chosen.get(message) ?? -1}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    }
+    const positions: Record<string, { messages?: string; acks?: string } | undefined> = {};
+    for (const record of records) {
+      const kind = kindOf.get(record.topicName);
+      const count = counts.get(`${record.topicName}:${record.partition}`);
+      if (kind === undefined || count === undefined || record.baseOffset === undefined) continue;
+      const next = (BigInt(record.baseOffset) + BigInt(count)).toString();
+      (positions[record.partition] ??= {})[kind] = next;
+    }
+    return { records, positions: positions as WrittenPositions };
+  }
   const sendOptions = {
     acks: ACKS_ALL,
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
@@ -101,9 +160,10 @@ export function createPublisher(options: PublisherOptions): Publisher {
   }
 
   // Async so that a validation error rejects the returned promise, like a send failure, instead of throwing.
-  async function publishOne(type: EventType, input: object): Promise<RecordMetadata[]> {
+  async function publishOne(type: EventType, input: object): Promise<Published> {
     const { topic, message } = encode(type, input);
-    return producer.send({ ...sendOptions, topic, messages: [message] });
+    const records = await producer.send({ ...sendOptions, topic, messages: [message] });
+    return published(records, [{ topic, messages: [message] }]);
   }
 
   return {
@@ -113,7 +173,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     publishMessageAcked: (input) => publishOne('message_acked', input),
 
     async publishBatch(inputs) {
-      if (inputs.length === 0) return [];
+      if (inputs.length === 0) return { records: [], positions: {} };
       // Validate everything before sending anything, naming the entry so a caller can find it.
       const byTopic = new Map<string, Message[]>();
       inputs.forEach((input, index) => {
@@ -138,7 +198,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
         else messages.push(encoded.message);
       });
       const topicMessages = Array.from(byTopic, ([topic, messages]) => ({ topic, messages }));
-      return producer.sendBatch({ ...sendOptions, topicMessages });
+      return published(await producer.sendBatch({ ...sendOptions, topicMessages }), topicMessages);
     },
 
     disconnect: () => producer.disconnect(),

@@ -164,10 +164,12 @@ export async function listReadStateChannels(
   db: RocksDatabase,
   location: StateLocation,
   userId: Snowflake,
-  options: { limit: number; afterChannelId?: Snowflake },
+  options: { limit: number; afterChannelId?: Snowflake; partitions?: readonly number[] },
 ): Promise<Snowflake[]> {
+  const partitions =
+    options.partitions ?? Array.from({ length: location.partitionCount }, (_, partition) => partition);
   const perPartition = await Promise.all(
-    Array.from({ length: location.partitionCount }, async (_, partition) => {
+    partitions.map(async (partition) => {
       const after =
         options.afterChannelId === undefined
           ? undefined
