@@ -82,7 +82,9 @@ async function soak(): Promise<boolean> {
     env: h.env,
     port,
     kills,
-    publish: () => h.publish(eventsPerCycle, { hostileRate }),
+    publish: async () => {
+      await h.publish(eventsPerCycle, { hostileRate });
+    },
     appliedSoFar: () => h.appliedSoFar(),
     random: (() => {
       const uint32 = seededRandom(seed + 3);

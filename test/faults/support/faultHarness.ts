@@ -14,7 +14,11 @@ import { createTopicsAndWait } from '../../../src/ingest/createTopicsAndWait.ts'
 import { createDatabasePool, type ConnectionPool } from '../../../src/ops/database.ts';
 import { createDemoStream } from '../../../src/ops/demoStream.ts';
 import { seededRandom } from '../../../src/ops/seededRandom.ts';
-import { createPublisher, type Publisher } from '../../../src/publisher/createPublisher.ts';
+import {
+  createPublisher,
+  type Publisher,
+  type WrittenPositions,
+} from '../../../src/publisher/createPublisher.ts';
 import {
   createHostileRecords,
   homePartition,
@@ -158,6 +162,7 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
   const lastUserIn = new Map<Snowflake, Snowflake>();
   const hostileSent: SentHostile[] = [];
   let validPublished = 0;
+  const writtenSoFar: WrittenPositions = {};
   let hostileDue = 0;
 
   const env: Record<string, string> = {
@@ -372,6 +377,8 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
     /** The partition a channel's events are produced to (kafkajs's DefaultPartitioner). */
     homeOf: (channel: Snowflake) => homePartition(channel, partitions),
     published: () => ({ valid: validPublished, hostile: hostileSent.length }),
+    /** Per partition, the offsets after everything published through the SDK so far (for min_positions). */
+    positions: (): WrittenPositions => structuredClone(writtenSoFar),
 
     /**
      * Publishes `count` stream events in batches through the publisher SDK; after each batch, hostile records
@@ -386,14 +393,19 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
         kinds?: readonly HostileKind[];
         onlyPartitions?: readonly number[];
       } = {},
-    ): Promise<void> {
+    ): Promise<WrittenPositions> {
+      const written: WrittenPositions = {};
       const batchSize = publishOptions.batch ?? 200;
       const rate = publishOptions.hostileRate ?? 0;
       const kinds = publishOptions.kinds;
       for (let done = 0; done < count; done += batchSize) {
         const events: ChatEvent[] = [];
         for (let i = 0; i < Math.min(batchSize, count - done); i++) events.push(stream.next());
-        await publisher.publishBatch(events);
+        const { positions } = await publisher.publishBatch(events);
+        for (const [partition, at] of Object.entries(positions)) {
+          written[partition] = { ...written[partition], ...at };
+          writtenSoFar[partition] = { ...writtenSoFar[partition], ...at };
+        }
         events.forEach(applied);
         validPublished += events.length;
         // hostile / (valid + hostile) = rate
@@ -414,6 +426,7 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
           await send(record);
         }
       }
+      return written;
     },
     /** Sends one hostile record of `kind` about `channel`, a channel the stream has already used. */
     async publishHostile(kind: HostileKind, channel: Snowflake): Promise<SentHostile> {
