@@ -7,7 +7,7 @@ import { createLogger } from './logger.ts';
 import { printableText } from './ingest/deadLetter.ts';
 import { listDeadLetters, readableHeaders } from './ops/deadLetters.ts';
 import { publishDemo } from './ops/publishDemo.ts';
-import { formatRebuilds, formatStatus, readStatus } from './ops/status.ts';
+import { formatCluster, formatRebuilds, formatStatus, readCluster, readStatus } from './ops/status.ts';
 import { listRebuilds } from './ops/rebuilds.ts';
 import { migrate } from './ops/migrate.ts';
 
@@ -20,7 +20,8 @@ Commands:
   serve      run the projector and the HTTP API (configured by environment variables; see README.md)
   migrate    apply database migrations and exit
   status [--json]
-             per partition: stored offset, high watermark and lag; the latest rebuilds
+             per partition: stored offset, high watermark and lag; owners, hand-overs and restores (asked of the
+             service on this machine, http://127.0.0.1:$HTTP_PORT/v1/cluster); the latest rebuilds
   publish-demo [--count N] [--rate N] [--seed N] [--channels N] [--users N]
              publish a realistic random stream (for demos and benchmarks)
   dead-letters list [--limit N] [--json]
@@ -49,10 +50,12 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
       const rebuilds = await listRebuilds(pool, { limit: 5 })
         .catch((error: unknown) => error as Error)
         .finally(() => pool.dispose());
+      // The running service's own view, when it answers here: owners, hand-overs and restores in progress.
+      const cluster = await readCluster(`http://127.0.0.1:${config.HTTP_PORT}`, config.API_TOKENS?.[0]);
       process.stdout.write(
         values.json
-          ? `${JSON.stringify({ ...status, rebuilds: rebuilds instanceof Error ? null : rebuilds })}\n`
-          : `${formatStatus(status)}\n\n${formatRebuilds(rebuilds)}\n`,
+          ? `${JSON.stringify({ ...status, cluster: cluster ?? null, rebuilds: rebuilds instanceof Error ? null : rebuilds })}\n`
+          : `${formatStatus(status)}\n\n${cluster === undefined ? 'cluster: the service does not answer on this machine' : formatCluster(cluster)}\n\n${formatRebuilds(rebuilds)}\n`,
       );
     } finally {
       await admin.disconnect();

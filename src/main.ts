@@ -114,6 +114,17 @@ function startService(config: Config, logger: Logger) {
         }
         return counts;
       },
+      restoreRemaining: () => {
+        const remaining = new Map<number, number>();
+        for (const { partition, stored, high } of engine.progress()) {
+          if (partitions.state(partition) !== 'restoring') continue;
+          remaining.set(
+            partition,
+            (remaining.get(partition) ?? 0) + Number(high > stored ? high - stored : 0n),
+          );
+        }
+        return [...remaining].map(([partition, events]) => ({ partition, events }));
+      },
       hotTier: () => {
         // Every HTTP thread's reads (the others' as collected for this scrape).
         const { answered, declined } = http?.hotTierLookups() ?? { answered: 0, declined: 0 };
@@ -139,6 +150,8 @@ function startService(config: Config, logger: Logger) {
       return { kafka: say(known.kafka), postgres: say(known.postgres) };
     };
     let projectorStarted = false;
+    /** Ready once: partitions gained later are answered through their previous owners meanwhile. */
+    let caughtUpOnce = false;
     let partitionCountKnown = 0;
     // HTTP before the projector, so liveness answers while it joins its group; on HTTP_THREADS threads.
     const self = advertisedUrl(config);
@@ -154,10 +167,16 @@ function startService(config: Config, logger: Logger) {
       control: {
         lookup: (userId, channelIds) => engine.lookup(userId, channelIds),
         listChannels: (userId, options) => engine.listChannels(userId, options),
-        readiness: () => ({
-          reason: notReadyReason(projectorStarted, engine.progress(), engine.dependencies()),
-          dependencies: dependencies(),
-        }),
+        readiness: () => {
+          const reason = notReadyReason(
+            projectorStarted,
+            engine.progress(),
+            engine.dependencies(),
+            caughtUpOnce,
+          );
+          caughtUpOnce ||= reason === undefined;
+          return { reason, dependencies: dependencies() };
+        },
         startRebuild: () => engine.startRebuild(),
         rebuildStatus: () => engine.rebuildStatus(),
         cluster: async () =>

@@ -21,6 +21,8 @@ export interface MetricSources {
   dependenciesUp?: () => Record<string, boolean>;
   /** How many partitions this instance serves, restores, or does not own (of those it could). */
   partitionStates?: () => Record<PartitionState, number>;
+  /** Per partition being restored here: events still to apply (both topics) before it is served. */
+  restoreRemaining?: () => readonly { partition: number; events: number }[];
   hotTier: () => {
     tables?: { name: 'read_states' | 'channels'; entries: number; capacity: number; evictions: number }[];
     bytes?: number;
@@ -77,6 +79,17 @@ export function createMetrics(sources: MetricSources) {
         this.reset();
         for (const { topic, partition, lag } of sources.consumerLag())
           this.set({ topic, partition: String(partition) }, lag);
+      },
+    }),
+    restoreRemaining: new Gauge({
+      name: 'readstates_partition_restore_remaining',
+      help: 'Per partition this instance restores (gained in a rebalance, or at start): events still to apply before it serves it',
+      labelNames: ['partition'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const { partition, events } of sources.restoreRemaining?.() ?? [])
+          this.set({ partition: String(partition) }, events);
       },
     }),
     hotTierEntries: new Gauge({

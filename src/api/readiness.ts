@@ -5,11 +5,16 @@ import type { PartitionProgress } from '../ingest/projector.ts';
  * Ready once the projector runs and every partition assigned to this instance has applied everything that was in
  * Kafka when the service started; until then, why not, naming the missing dependency or the lag left. PostgreSQL
  * does not decide readiness (lookups never need it; dead letters wait for it), but its absence is said.
+ *
+ * Once caught up (`caughtUpBefore`), partitions gained later in a rebalance do not make the instance unready: it
+ * answers for them through their previous owner while it restores them, and routes every other lookup, so taking
+ * it out of a load balancer would only leave fewer instances to ask (on a scale-in, none).
  */
 export function notReadyReason(
   started: boolean,
   progress: readonly PartitionProgress[],
   dependencies?: Dependencies,
+  caughtUpBefore = false,
 ): string | undefined {
   const postgres =
     dependencies === undefined || dependencies.postgres.up
@@ -24,6 +29,7 @@ export function notReadyReason(
   if (kafkaDown !== undefined) {
     return `the Kafka consumer is down (${kafkaDown}): it reconnects by itself${postgres}`;
   }
+  if (caughtUpBefore) return undefined;
   if (progress.length === 0) return `waiting for a partition assignment${postgres}`;
   const behind = progress.filter((p) => p.stored < p.startHigh);
   if (behind.length === 0) return undefined;

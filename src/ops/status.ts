@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Admin } from 'kafkajs';
+import type { ClusterAnswer } from '../engine/clusterAnswer.ts';
 import type { TopicKind } from '../contract/events.ts';
 import type { Topics } from '../ingest/ensureTopics.ts';
 import { currentGeneration } from '../store/generations.ts';
@@ -101,6 +102,35 @@ export function formatStatus(status: Status): string {
       ? 'stored offsets read from RocksDB'
       : 'stored = offsets the group committed after each durable write (the service is running and holds RocksDB, or its DATA_DIR is not on this machine)';
   return [formatColumns(header, rows), '', note].join('\n');
+}
+
+/** GET /v1/cluster of the service at `url`; undefined when it does not answer (stopped, elsewhere, refusing). */
+export async function readCluster(
+  url: string,
+  token: string | undefined,
+): Promise<ClusterAnswer | undefined> {
+  try {
+    const response = await fetch(`${url}/v1/cluster`, {
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(3_000),
+    });
+    return response.ok ? ((await response.json()) as ClusterAnswer) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Per partition: who owns it, where it moves from, this instance's state of it and the group's lag. */
+export function formatCluster(cluster: ClusterAnswer): string {
+  const rows = cluster.partitions.map((p) => [
+    String(p.partition),
+    p.owner ?? '-',
+    p.previous_owner ?? '-',
+    p.here,
+    p.lag === null ? '-' : `${p.lag.messages ?? '-'} / ${p.lag.acks ?? '-'}`,
+  ]);
+  const header = ['partition', 'owner', 'moved from', `state here (${cluster.self})`, 'lag messages / acks'];
+  return `cluster: ${cluster.members.length} member(s), map made ${cluster.assigned_at ?? 'never'}\n${formatColumns(header, rows)}`;
 }
 
 export function formatRebuilds(rebuilds: readonly RebuildRow[] | Error): string {
