@@ -76,6 +76,16 @@ export const configSchema = z.object({
       protocol: /^https?$/,
       error: 'must be an http:// or https:// URL, e.g. http://readstates-0.readstates:8080',
     })
+    .refine((text) => {
+      const url = new URL(text);
+      return (
+        url.pathname === '/' &&
+        url.search === '' &&
+        url.hash === '' &&
+        url.username === '' &&
+        url.password === ''
+      );
+    }, 'must be scheme://host:port only: no path, query or credentials (peers add /v1/... themselves)')
     .transform((url) => url.replace(/\/+$/, ''))
     .optional()
     .describe(

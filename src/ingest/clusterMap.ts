@@ -10,9 +10,36 @@ import { z } from 'zod';
  */
 const partitionList = z.array(z.number().int().min(0)).max(100_000);
 
+/**
+ * Where a member is reached: '' (nowhere), or an http(s) URL with no credentials, path, query or fragment. Lookups
+ * are sent there with the client's Authorization header: nothing else may come from another member's say-so.
+ * (Who may join the group is Kafka's to decide: its ACLs on the group are what keep a stranger from claiming.)
+ */
+const memberUrl = z
+  .string()
+  .max(2_048)
+  .refine((url) => url === '' || isPlainHttpUrl(url), 'must be an http(s) URL without credentials or path');
+
+function isPlainHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      url.username === '' &&
+      url.password === '' &&
+      (url.pathname === '/' || url.pathname === '') &&
+      url.search === '' &&
+      url.hash === '' &&
+      !text.endsWith('/')
+    );
+  } catch {
+    return false;
+  }
+}
+
 const claimSchema = z.object({
   v: z.literal(1),
-  url: z.string().max(2_048),
+  url: memberUrl,
   owned: partitionList,
   held: partitionList,
 });
@@ -24,7 +51,7 @@ export const clusterMapSchema = z.object({
   /** When the leader made it (its clock, ms since the epoch): shown by GET /v1/cluster. */
   assignedAt: z.number(),
   /** Each member's advertised URL, in member-id order. */
-  members: z.array(z.string().max(2_048)).max(10_000),
+  members: z.array(memberUrl).max(10_000),
   /** Per partition, the index in `members` of its owner (-1: none). */
   owners: z.array(z.number().int().min(-1)).max(100_000),
   /**

@@ -243,13 +243,28 @@ export function createProjector(options: ProjectorOptions): Projector {
       .filter(({ topic, partition }) => topic === topics.messages && acks.has(partition))
       .map(({ partition }) => partition);
   };
+  /** Assigned on either topic: its state is being written here. */
+  const ownsPartition = (partition: number): boolean =>
+    assigned.has(`${topics.messages}:${partition}`) || assigned.has(`${topics.acks}:${partition}`);
   const retained = createRetainedPartitions({
     retainMs: options.retainMs ?? Number.POSITIVE_INFINITY,
     log,
-    owns: (partition) =>
-      assigned.has(`${topics.messages}:${partition}`) || assigned.has(`${topics.acks}:${partition}`),
+    owns: (partition) => ownsPartition(partition),
     drop: (partition) => inTurn(partition, () => dropPartition(partition)),
   });
+
+  let knownPartitionCount = 0;
+  /**
+   * State on disk of partitions this instance does not own (at start; after a rebuild, which replays them all):
+   * claimed as held, and deleted after the retention time unless the group gives them to this instance.
+   */
+  async function retainWhatIsOnDisk(): Promise<void> {
+    for (let partition = 0; partition < knownPartitionCount; partition++) {
+      if (ownsPartition(partition)) continue;
+      if ((await db.scan(partitionRange(partition).start, { limit: 1 })).length > 0)
+        retained.released(partition);
+    }
+  }
 
   /** Runs `work` after the batch of `partition` in hand, before any later one (the partition's turn). */
   function inTurn(partition: number, work: () => Promise<void>): Promise<void> {
@@ -263,8 +278,11 @@ export function createProjector(options: ProjectorOptions): Projector {
 
   /** Deletes a partition owned elsewhere: retired for readers first, then its keys, a slice at a time. */
   async function dropPartition(partition: number): Promise<void> {
-    if (retained.held().indexOf(partition) < 0 || assigned.has(`${topics.messages}:${partition}`)) return;
+    if (!retained.held().includes(partition) || ownsPartition(partition)) return;
     options.partitionStates?.retire(partition);
+    // Nothing of it is applied here any more.
+    options.partitionStates?.setPosition(partition, 'messages', 0n);
+    options.partitionStates?.setPosition(partition, 'acks', 0n);
     resident.forget(partition);
     knownOffsets.delete(`${topics.messages}:${partition}`);
     knownOffsets.delete(`${topics.acks}:${partition}`);
@@ -635,12 +653,8 @@ export function createProjector(options: ProjectorOptions): Projector {
         const offsets = await retrying(() => admin.fetchTopicOffsets(topic), 20, 250);
         for (const { partition, high } of offsets) startHighs.set(`${topic}:${partition}`, BigInt(high));
       }
-      // State on disk of partitions not (yet) assigned: claimed as held, deleted after the retention time unless
-      // the group gives them to this instance.
-      for (let partition = 0; partition < partitionCount; partition++) {
-        if ((await db.scan(partitionRange(partition).start, { limit: 1 })).length > 0)
-          retained.released(partition);
-      }
+      knownPartitionCount = partitionCount;
+      await retainWhatIsOnDisk();
       retained.start();
       consumer.on(consumer.events.REBALANCING, () => {
         owned?.rebalancing();
@@ -745,6 +759,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
       resident.clear();
       knownOffsets.clear();
+      await retainWhatIsOnDisk();
       for (const { topic, partition } of assigned.values()) {
         noteProgress(topic, partition, (await storedOffset(topic, partition)) ?? 0n);
       }

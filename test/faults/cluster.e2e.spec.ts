@@ -5,10 +5,12 @@
  * prefix of that channel's history (prefixViews.ts), every other answer a 503 with Retry-After. Any instance
  * answers any channel (routing to the owner), so after each step every live instance answers every channel; a
  * lookup with the publisher's `min_positions` answers the model exactly; once the stream ends every instance
- * answers every pair, and lists every user's read states, as the reference model does.
+ * answers every pair, and lists every user's read states, as the reference model does, and holds no state of
+ * partitions owned elsewhere once PARTITION_RETAIN_MS has passed.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Snowflake } from '../../src/contract/snowflake.ts';
+import type { ClusterAnswer } from '../../src/engine/clusterAnswer.ts';
 import { seededRandom } from '../../src/ops/seededRandom.ts';
 import type { WrittenPositions } from '../../src/publisher/createPublisher.ts';
 import { waitUntilJoined } from '../support/crashLoop.ts';
@@ -219,7 +221,8 @@ describe('a cluster of instances in one consumer group', () => {
       const port = await freePort();
       const service = await spawnService(
         `cluster-${index}-${all.length}`,
-        { ...h.env, DATA_DIR: dataDirs[index] ?? '' },
+        // Short, so that step 8 sees the state of partitions owned elsewhere deleted.
+        { ...h.env, DATA_DIR: dataDirs[index] ?? '', PARTITION_RETAIN_MS: '5000' },
         port,
       );
       await service.healthy();
@@ -310,6 +313,22 @@ describe('a cluster of instances in one consumer group', () => {
         expect(mismatches, `instance ${instance.index}`).toEqual([]);
         expect(compared).toBeGreaterThan(1_000);
       }
+      // 8. The state of partitions owned elsewhere is deleted after PARTITION_RETAIN_MS.
+      for (const instance of live) {
+        await waitFor(
+          async () => {
+            const cluster = (await (await fetch(`${instance.url}/v1/cluster`)).json()) as ClusterAnswer;
+            return cluster.partitions.every(
+              (p) =>
+                (p.owner === instance.url && p.here === 'serving') ||
+                (p.owner !== instance.url && p.here === 'not_owned' && p.position_here === null),
+            );
+          },
+          30_000,
+          `instance ${instance.index} to serve its partitions and hold no other`,
+        );
+      }
+
       const verdict = judge(h, answers);
       process.stderr.write(
         `cluster: ${answers.length} lookups while ${h.published().valid} events flowed: ${JSON.stringify(verdict.tally)}; ` +

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { authWarning, checkServeConfig, ConfigError, loadConfig, secretVariables } from '../../src/config.ts';
+import {
+  advertisedUrl,
+  authWarning,
+  checkServeConfig,
+  ConfigError,
+  loadConfig,
+  secretVariables,
+} from '../../src/config.ts';
 
 function configErrorOf(load: () => unknown): ConfigError {
   try {
@@ -38,6 +45,29 @@ describe('loadConfig', () => {
     expect(loadConfig({ HTTP_THREADS: '3' }).HTTP_THREADS).toBe(3);
     expect(() => loadConfig({ HTTP_THREADS: '0' })).toThrow(
       /HTTP_THREADS="0": must be a whole number of threads/,
+    );
+  });
+
+  it('advertises HTTP_ADVERTISED_URL, else the listening address, with the host name for a wildcard', async () => {
+    const { hostname } = await import('node:os');
+    expect(advertisedUrl(loadConfig({}))).toBe(`http://${hostname()}:8080`);
+    expect(advertisedUrl(loadConfig({ HTTP_HOST: '10.0.0.7', HTTP_PORT: '9000' }))).toBe(
+      'http://10.0.0.7:9000',
+    );
+    expect(advertisedUrl(loadConfig({ HTTP_HOST: '::1' }))).toBe('http://[::1]:8080');
+    expect(advertisedUrl(loadConfig({ HTTP_ADVERTISED_URL: 'https://rs-0.rs.chat.svc:8080/' }))).toBe(
+      'https://rs-0.rs.chat.svc:8080',
+    );
+    for (const bad of ['ftp://a:1', 'http://a:1/api', 'http://user:secret@a:1', 'http://a:1/?x=1', 'a:1']) {
+      expect(() => loadConfig({ HTTP_ADVERTISED_URL: bad }), bad).toThrow(/HTTP_ADVERTISED_URL=/);
+    }
+  });
+
+  it('keeps the state of partitions owned elsewhere PARTITION_RETAIN_MS, 10 minutes unless told', () => {
+    expect(loadConfig({}).PARTITION_RETAIN_MS).toBe(600_000);
+    expect(loadConfig({ PARTITION_RETAIN_MS: '0' }).PARTITION_RETAIN_MS).toBe(0);
+    expect(() => loadConfig({ PARTITION_RETAIN_MS: '-1' })).toThrow(
+      /PARTITION_RETAIN_MS="-1": must be 0 or more/,
     );
   });
 
