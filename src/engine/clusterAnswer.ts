@@ -7,7 +7,10 @@ export interface ClusterPartition {
   partition: number;
   /** The owner's advertised URL; null while none is known. */
   owner: string | null;
-  /** While the owner restores: the instance it moves from, which answers for it meanwhile. */
+  /**
+   * The member that owned it before the last rebalance, when it moved: it answers for the partition while the new
+   * owner restores (null when it stayed, or its previous owner left the group).
+   */
   previous_owner: string | null;
   /** This instance's state for it. */
   here: PartitionState;

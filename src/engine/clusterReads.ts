@@ -26,7 +26,8 @@ type Route = { here: true } | { here: false; url: string; hop: 1 | 2 };
  * every partition's owner (clusterMap.ts). Per partition of the channels asked:
  * - served here: answered here (after waiting, within a bound, for `min_positions`);
  * - owned by another instance: the request goes there, once (`x-readstates-hop: 1`);
- * - handing over here (moved away, or a rebalance under way): answered here, marked stale, as its state stands;
+ * - handing over here (a rebalance under way here, or asked by the new owner while it restores): answered here,
+ *   marked stale, as its state stands;
  * - owned here or there but still restoring: the request goes to the previous owner (hop 2), which answers only from
  *   a state it is handing over;
  * - else 503 with Retry-After, naming why.
@@ -52,11 +53,14 @@ export function clusterReads(options: {
     const state = partitions.state(partition);
     if (state === 'serving') return { here: true };
     const map = options.map();
-    if (context.hop === 0) {
-      const owner = ownerUrl(map, partition);
-      if (owner !== '' && owner !== self) return { here: false, url: owner, hop: 1 };
+    const owner = ownerUrl(map, partition);
+    if (context.hop === 0 && owner !== '' && owner !== self) return { here: false, url: owner, hop: 1 };
+    // A state handed over is answered only while the hand-over is under way: asked by the new owner while it
+    // restores (hop 2), by a peer during this instance's own rebalance (hop 1), or here while the map still names
+    // this instance (a rebalance it is in). Never in its stead later: it only grows older.
+    if (state === 'handing_over' && (context.hop > 0 || owner === self)) {
+      if (meetsMinimum(partition, context)) return { here: true };
     }
-    if (state === 'handing_over' && meetsMinimum(partition, context)) return { here: true };
     if (context.hop <= 1 && state === 'restoring') {
       const previous = previousUrl(map, partition);
       if (previous !== '' && previous !== self) return { here: false, url: previous, hop: 2 };
@@ -67,7 +71,7 @@ export function clusterReads(options: {
         `partition ${partition} is catching up with Kafka on its new owner; retry shortly`,
       );
     }
-    if (state === 'handing_over') {
+    if (state === 'handing_over' && !meetsMinimum(partition, context)) {
       throw new ApiError(
         'not_caught_up',
         `partition ${partition} has not reached min_positions here and is moving to another instance; retry`,
@@ -271,8 +275,8 @@ export function clusterReads(options: {
     async list(userId, page, context) {
       const wanted =
         page.partitions ?? Array.from({ length: options.partitionCount }, (_, partition) => partition);
-      // Passed on: list what was asked, here or not at all.
-      const { here, there } = context.hop > 0 ? { here: wanted, there: new Map() } : plan(wanted, context);
+      // As lookups: a listing passed on (hop 1) still goes to the previous owner of a partition restoring there.
+      const { here, there } = plan(wanted, context);
       const pageQuery = (partitionList: readonly number[]) =>
         `?limit=${page.limit}${page.after === undefined ? '' : `&cursor=${page.after}`}&partitions=${partitionList.join(',')}`;
       const parts: Promise<{ views: AnsweredReadState[]; freshness: Freshness }>[] = [];

@@ -56,7 +56,11 @@ export function createCoPartitionedAssigner(claim: () => Omit<Claim, 'v'>): Part
   });
 }
 
-/** Every partition's owner, and the member it moves from (who owned it, else who holds its state), by index. */
+/**
+ * Every partition's owner, and the member it moves from, by index: the member that owned it in the generation
+ * that ended, only that one. A member that merely holds an older copy (a partition that moved on since) is never
+ * named: its answers would go back in time behind what the group has served since.
+ */
 function clusterMapOf(
   claims: readonly (Claim & { memberId: string })[],
   plan: ReadonlyMap<string, readonly number[]>,
@@ -67,12 +71,10 @@ function clusterMapOf(
     for (const partition of plan.get(memberId) ?? []) owners[partition] = index;
   });
   const previous = new Array<number>(partitionCount).fill(-1);
-  for (const kind of ['held', 'owned'] as const) {
-    claims.forEach((claim, index) => {
-      for (const partition of claim[kind]) {
-        if (partition < partitionCount && owners[partition] !== index) previous[partition] = index;
-      }
-    });
-  }
+  claims.forEach((claim, index) => {
+    for (const partition of claim.owned) {
+      if (partition < partitionCount && owners[partition] !== index) previous[partition] = index;
+    }
+  });
   return { v: 1, assignedAt: Date.now(), members: claims.map(({ url }) => url), owners, previous };
 }

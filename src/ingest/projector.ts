@@ -432,7 +432,8 @@ export function createProjector(options: ProjectorOptions): Projector {
    */
   async function readClusterMap(joined: number): Promise<void> {
     if (options.onClusterMap === undefined) return;
-    for (let attempt = 0; joined === joins && !stopping; attempt++) {
+    // About a minute: a group led by an older version (no map) stays without one until the next rebalance.
+    for (let attempt = 0; attempt < 40 && joined === joins && !stopping; attempt++) {
       try {
         const group = await consumer.describeGroup();
         const map =
