@@ -289,12 +289,14 @@ export function clusterReads(options: {
               partitions: here,
             });
             const freshness = options.freshness(channels);
-            // The listing's partitions, even those where the user has no read state: the page is complete there.
+            // The listing's partitions, even those where the user has no read state: the page is complete there,
+            // and as fresh as the least fresh of them.
             for (const partition of here) {
               const { messages, acks } = partitions.position(partition);
               if (!(partition in freshness.positions)) {
                 freshness.positions[partition] = { messages: messages.toString(), acks: acks.toString() };
               }
+              freshness.stale ||= partitions.state(partition) === 'handing_over';
             }
             return { views: await options.local.lookup(userId, channels), freshness };
           })(),

@@ -284,8 +284,11 @@ export function createProjector(options: ProjectorOptions): Projector {
     options.partitionStates?.setPosition(partition, 'messages', 0n);
     options.partitionStates?.setPosition(partition, 'acks', 0n);
     resident.forget(partition);
-    knownOffsets.delete(`${topics.messages}:${partition}`);
-    knownOffsets.delete(`${topics.acks}:${partition}`);
+    for (const topic of [topics.messages, topics.acks]) {
+      knownOffsets.delete(`${topic}:${partition}`);
+      // Or the next high-watermark refresh would report its old position again.
+      progress.delete(`${topic}:${partition}`);
+    }
     options.hotTier?.forgetAll();
     const { start } = partitionRange(partition);
     for (let after: Buffer | undefined; ;) {

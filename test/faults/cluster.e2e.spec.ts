@@ -315,18 +315,24 @@ describe('a cluster of instances in one consumer group', () => {
       }
       // 8. The state of partitions owned elsewhere is deleted after PARTITION_RETAIN_MS.
       for (const instance of live) {
+        let odd: unknown[] = [];
         await waitFor(
           async () => {
             const cluster = (await (await fetch(`${instance.url}/v1/cluster`)).json()) as ClusterAnswer;
-            return cluster.partitions.every(
+            odd = cluster.partitions.filter(
               (p) =>
-                (p.owner === instance.url && p.here === 'serving') ||
-                (p.owner !== instance.url && p.here === 'not_owned' && p.position_here === null),
+                !(
+                  (p.owner === instance.url && p.here === 'serving') ||
+                  (p.owner !== instance.url && p.here === 'not_owned' && p.position_here === null)
+                ),
             );
+            return odd.length === 0;
           },
           30_000,
           `instance ${instance.index} to serve its partitions and hold no other`,
-        );
+        ).catch((error: unknown) => {
+          throw new Error(`${(error as Error).message}: ${JSON.stringify(odd)}`, { cause: error });
+        });
       }
 
       const verdict = judge(h, answers);
