@@ -82,6 +82,51 @@ describe('publisher SDK', () => {
     expect(new Set(received.map((r) => r.partition)).size).toBeGreaterThan(1);
   });
 
+  it('returns the positions it wrote: per partition and topic, the offset after its last record', async () => {
+    // Topics of their own: each partition's log end is then exactly what this test wrote.
+    const own = { messages: kafka.topic('positions-messages'), acks: kafka.topic('positions-acks') };
+    await kafka.createTopics([own.messages, own.acks], 4);
+    const writer = createPublisher({ kafka: kafka.kafka, topics: own });
+    await writer.connect();
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const channels = Array.from({ length: 12 }, (_, i) => String(1000 + i));
+      const first = await writer.publishBatch(
+        channels.flatMap((channel_id, i) => [
+          ...Array.from({ length: (i % 3) + 1 }, (_, m) => ({
+            type: 'message_sent' as const,
+            channel_id,
+            message_id: String(200 + m),
+            author_id: '7',
+            sent_at: at,
+          })),
+          { type: 'message_acked' as const, channel_id, user_id: '8', message_id: '200', acked_at: at },
+        ]),
+      );
+      const one = await writer.publishMessageAcked({
+        channel_id: '1000',
+        user_id: '9',
+        message_id: '201',
+        acked_at: at,
+      });
+      const ends = async (topic: string) =>
+        Object.fromEntries((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, o.high]));
+      const [messagesEnd, acksEnd] = [await ends(own.messages), await ends(own.acks)];
+      // Every partition written: the batch's positions are the log ends, but for the ack written after it.
+      for (const [partition, at] of Object.entries(first.positions)) {
+        expect(at.messages).toBe(messagesEnd[partition]);
+        if (!(partition in one.positions)) expect(at.acks).toBe(acksEnd[partition]);
+      }
+      expect(Object.keys(first.positions).length).toBeGreaterThan(1);
+      expect(Object.values(one.positions)).toEqual([{ acks: acksEnd[Object.keys(one.positions)[0] ?? ''] }]);
+      expect(first.records.length).toBeGreaterThan(0);
+    } finally {
+      await admin.disconnect();
+      await writer.disconnect();
+    }
+  });
+
   it('refuses an invalid event before sending anything, naming the field', async () => {
     await expect(
       publisher.publishMessageAcked({ channel_id: '01', user_id: '8', message_id: '100', acked_at: at }),

@@ -379,8 +379,10 @@ describe('503s say when to retry', () => {
     expect([...unavailable].sort()).toEqual([
       'dependency_unavailable',
       'engine_timeout',
+      'not_caught_up',
       'not_ready',
       'overloaded',
+      'owner_unreachable',
       'partition_not_owned',
       'partition_restoring',
       'shutting_down',

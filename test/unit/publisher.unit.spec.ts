@@ -10,6 +10,28 @@ import { snowflakeArb } from './eventArbitraries.ts';
 
 const topics = { messages: 'chat.messages', acks: 'chat.acks' };
 
+/** Chooses as kafkajs's DefaultPartitioner does, for any key and partition count. */
+function expectDefaultPartitioner(create: ProducerConfig['createPartitioner']): void {
+  expect(create).toBeTypeOf('function');
+  const ours = (create as NonNullable<typeof create>)();
+  const theirs = Partitioners.DefaultPartitioner();
+  for (const count of [1, 4, 12]) {
+    const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
+      partitionErrorCode: 0,
+      partitionId,
+      leader: 1,
+      replicas: [1],
+      isr: [1],
+    }));
+    for (const key of ['1', '22', '18446744073709551615', 'x']) {
+      const message = { key, value: 'v' };
+      expect(ours({ topic: 't', partitionMetadata, message })).toBe(
+        theirs({ topic: 't', partitionMetadata, message }),
+      );
+    }
+  }
+}
+
 function recordingKafka() {
   const recorded = {
     config: undefined as ProducerConfig | undefined,
@@ -57,19 +79,20 @@ describe('createPublisher', () => {
   it('builds an idempotent producer with one request in flight and the default partitioner', () => {
     const { kafka, recorded } = recordingKafka();
     createPublisher({ kafka, topics, producer: { allowAutoTopicCreation: false } });
-    expect(recorded.config).toEqual({
-      allowAutoTopicCreation: false,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
+    const { createPartitioner, ...rest } = recorded.config ?? {};
+    expect(rest).toEqual({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 });
+    // kafkajs's DefaultPartitioner, wrapped to note what it chose (for the positions written).
+    expectDefaultPartitioner(createPartitioner);
   });
 
   it('does not let producer options weaken the fixed settings', () => {
     const { kafka, recorded } = recordingKafka();
     const producer = { idempotent: false, maxInFlightRequests: 5 } as ProducerConfig;
     createPublisher({ kafka, topics, producer });
-    expect(recorded.config).toMatchObject(PUBLISHER_PRODUCER_CONFIG);
+    const { createPartitioner, ...fixed } = PUBLISHER_PRODUCER_CONFIG;
+    expect(recorded.config).toMatchObject(fixed);
+    expect(createPartitioner).toBe(Partitioners.DefaultPartitioner);
+    expectDefaultPartitioner(recorded.config?.createPartitioner);
   });
 
   it('builds its own client from a config without kafkajs warning about the partitioner', () => {
@@ -254,7 +277,10 @@ describe('publishBatch', () => {
 
   it('sends nothing for an empty batch', async () => {
     const { kafka, recorded } = recordingKafka();
-    await expect(createPublisher({ kafka, topics }).publishBatch([])).resolves.toEqual([]);
+    await expect(createPublisher({ kafka, topics }).publishBatch([])).resolves.toEqual({
+      records: [],
+      positions: {},
+    });
     expect(recorded.batches).toEqual([]);
   });
 });
