@@ -1,4 +1,5 @@
-import { availableParallelism, hostname } from 'node:os';
+import { lookup } from 'node:dns/promises';
+import { availableParallelism, hostname, networkInterfaces } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -140,9 +141,50 @@ export function advertisedUrl(
   config: Pick<Config, 'HTTP_ADVERTISED_URL' | 'HTTP_HOST' | 'HTTP_PORT'>,
 ): string {
   if (config.HTTP_ADVERTISED_URL !== undefined) return config.HTTP_ADVERTISED_URL;
-  const wildcard = config.HTTP_HOST === '0.0.0.0' || config.HTTP_HOST === '::';
-  const host = wildcard ? hostname() : config.HTTP_HOST;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${config.HTTP_PORT}`;
+  const host = isWildcard(config.HTTP_HOST) ? hostname() : config.HTTP_HOST;
+  return urlOf(host, config.HTTP_PORT);
+}
+
+/**
+ * `advertisedUrl`, checked: a host name that does not resolve here would send peers nowhere, so a wildcard
+ * listener whose host name does not resolve advertises its first external IPv4 address instead (said in
+ * `warning`). `serve` fixes the result into the config once, so every thread advertises the same URL.
+ */
+export async function resolveAdvertisedUrl(
+  config: Pick<Config, 'HTTP_ADVERTISED_URL' | 'HTTP_HOST' | 'HTTP_PORT'>,
+): Promise<{ url: string; warning?: string }> {
+  const url = advertisedUrl(config);
+  if (config.HTTP_ADVERTISED_URL !== undefined || !isWildcard(config.HTTP_HOST)) return { url };
+  try {
+    await Promise.race([
+      lookup(hostname()),
+      new Promise((_, reject) =>
+        setTimeout(() => {
+          reject(new Error('timed out'));
+        }, 2_000).unref(),
+      ),
+    ]);
+    return { url };
+  } catch {
+    const address = Object.values(networkInterfaces())
+      .flat()
+      .find((found) => found !== undefined && found.family === 'IPv4' && !found.internal)?.address;
+    const fallback = urlOf(address ?? '127.0.0.1', config.HTTP_PORT);
+    return {
+      url: fallback,
+      warning:
+        `the host name "${hostname()}" does not resolve, so other instances are told ${fallback}; set ` +
+        'HTTP_ADVERTISED_URL to the address they reach this one at',
+    };
+  }
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}
+
+function urlOf(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 export const configVariables = Object.keys(configSchema.shape) as (keyof typeof configSchema.shape)[];

@@ -3,7 +3,7 @@
  * reverse on SIGTERM/SIGINT.
  */
 import { notReadyReason } from './api/readiness.ts';
-import { advertisedUrl, authWarning, checkServeConfig, type Config } from './config.ts';
+import { advertisedUrl, authWarning, checkServeConfig, resolveAdvertisedUrl, type Config } from './config.ts';
 import { clusterAnswer } from './engine/clusterAnswer.ts';
 import type { ClusterMap } from './ingest/clusterMap.ts';
 import type { DependencyState } from './engine/engineProtocol.ts';
@@ -26,7 +26,11 @@ export async function serve(config: Config): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL);
   const warning = authWarning(config);
   if (warning !== undefined) logger.warn(warning);
-  const service = startService(config, logger);
+  // Resolved once, here: the engine thread and every HTTP thread then advertise the same URL.
+  const advertised = await resolveAdvertisedUrl(config);
+  if (advertised.warning !== undefined) logger.warn(advertised.warning);
+  logger.info({ url: advertised.url }, 'other instances reach this one at this URL (HTTP_ADVERTISED_URL)');
+  const service = startService({ ...config, HTTP_ADVERTISED_URL: advertised.url }, logger);
   try {
     await service.started;
   } catch (error) {

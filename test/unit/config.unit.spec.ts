@@ -5,6 +5,7 @@ import {
   checkServeConfig,
   ConfigError,
   loadConfig,
+  resolveAdvertisedUrl,
   secretVariables,
 } from '../../src/config.ts';
 
@@ -61,6 +62,27 @@ describe('loadConfig', () => {
     for (const bad of ['ftp://a:1', 'http://a:1/api', 'http://user:secret@a:1', 'http://a:1/?x=1', 'a:1']) {
       expect(() => loadConfig({ HTTP_ADVERTISED_URL: bad }), bad).toThrow(/HTTP_ADVERTISED_URL=/);
     }
+  });
+
+  it('advertises a reachable URL: the host name when it resolves, else an external address, and says so', async () => {
+    const { hostname } = await import('node:os');
+    const { lookup } = await import('node:dns/promises');
+    const resolves = await lookup(hostname()).then(
+      () => true,
+      () => false,
+    );
+    const wildcard = await resolveAdvertisedUrl(loadConfig({ HTTP_PORT: '8081' }));
+    if (resolves) expect(wildcard).toEqual({ url: `http://${hostname()}:8081` });
+    else expect(wildcard.warning).toMatch(/does not resolve/);
+    // An explicit URL or a listening address is used as given.
+    expect(
+      await resolveAdvertisedUrl(loadConfig({ HTTP_ADVERTISED_URL: 'http://nowhere.invalid:1' })),
+    ).toEqual({
+      url: 'http://nowhere.invalid:1',
+    });
+    expect(await resolveAdvertisedUrl(loadConfig({ HTTP_HOST: '127.0.0.1' }))).toEqual({
+      url: 'http://127.0.0.1:8080',
+    });
   });
 
   it('keeps the state of partitions owned elsewhere PARTITION_RETAIN_MS, 10 minutes unless told', () => {
