@@ -6,6 +6,7 @@ import { notReadyReason } from './api/readiness.ts';
 import { advertisedUrl, authWarning, checkServeConfig, resolveAdvertisedUrl, type Config } from './config.ts';
 import { clusterAnswer } from './engine/clusterAnswer.ts';
 import type { ClusterMap } from './ingest/clusterMap.ts';
+import type { GroupLag } from './ingest/projector.ts';
 import type { DependencyState } from './engine/engineProtocol.ts';
 import { attachPartitionStates } from './ingest/partitionStates.ts';
 import { serveHttp, type HttpServing } from './engine/httpThreads.ts';
@@ -18,6 +19,8 @@ import { createMetrics } from './metrics.ts';
  * step below is bounded on its own so that this is a last resort, not the usual way out.
  */
 export const SHUTDOWN_TIMEOUT_MS = 14_000;
+/** GET /v1/cluster reads the group's lag from Kafka at most this often. */
+const GROUP_LAG_REUSE_MS = 1_000;
 /** The projector finishes its batch in hand and leaves the group within this, or is left behind. */
 const PROJECTOR_STOP_TIMEOUT_MS = 7_000;
 
@@ -159,6 +162,14 @@ function startService(config: Config, logger: Logger) {
     let partitionCountKnown = 0;
     // HTTP before the projector, so liveness answers while it joins its group; on HTTP_THREADS threads.
     const self = advertisedUrl(config);
+    // Two Kafka admin requests per GET /v1/cluster: shared by the requests of one second, however many come.
+    let lag: { at: number; value: Promise<GroupLag[] | undefined> } | undefined;
+    const groupLag = () => {
+      if (lag === undefined || performance.now() - lag.at > GROUP_LAG_REUSE_MS) {
+        lag = { at: performance.now(), value: engine.groupLag().catch(() => undefined) };
+      }
+      return lag.value;
+    };
     http = await serveHttp({
       threads: config.HTTP_THREADS,
       host: config.HTTP_HOST,
@@ -189,7 +200,7 @@ function startService(config: Config, logger: Logger) {
             map: clusterMap,
             partitionCount: partitionCountKnown,
             partitions,
-            lag: await engine.groupLag().catch(() => undefined),
+            lag: await groupLag(),
           }),
       },
       metrics,
