@@ -8,7 +8,7 @@ import { ApiError, DEFAULT_RETRY_AFTER_SECONDS, errorBody } from './apiError.ts'
 import { refuseAdminWithoutTokens, requireBearerToken } from './bearerAuth.ts';
 import { clientErrorHandler } from './clientErrorHandler.ts';
 import { httpLimits } from './httpLimits.ts';
-import { lookupResponseBody, type AnsweredReadState } from './lookupResponse.ts';
+import { lookupResponseBody, summaryResponseBody, type AnsweredReadState } from './lookupResponse.ts';
 import { channelIdList, lookupQuery, pageQuery, parseInput, queryBody, userParams } from './requests.ts';
 
 /** Where the API reads read states from: RocksDB, or the hot tier in front of it. */
@@ -260,6 +260,17 @@ export function buildApp(deps: AppDependencies) {
           contextOf(request.headers, min_positions),
         );
         return reply.type(JSON_TYPE).send(lookupResponseBody(user_id, views, freshness));
+      });
+
+      // A badge for a server or guild: the same lookup, added up (exact: the sums of exact counts).
+      v1.post('/read-states/summary', async (request, reply) => {
+        const { user_id, channel_ids, min_positions } = parseInput(queryBody, request.body);
+        const { views, freshness } = await reads.lookup(
+          user_id,
+          channel_ids,
+          contextOf(request.headers, min_positions),
+        );
+        return reply.type(JSON_TYPE).send(summaryResponseBody(user_id, views, freshness));
       });
 
       const cluster = deps.cluster;

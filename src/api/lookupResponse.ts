@@ -53,3 +53,34 @@ export function lookupResponseJson(
 export function lookupResponseBody(...answer: Parameters<typeof lookupResponseJson>): Buffer {
   return Buffer.from(lookupResponseJson(...answer), 'latin1');
 }
+
+/**
+ * POST /v1/read-states/summary: the channels with unread messages among those asked, and the unread and mention
+ * counts added up, where the answer stands (`positions`, `stale`) as for a lookup. Channels asked twice count once.
+ */
+export function summaryResponseBody(
+  userId: Snowflake,
+  views: readonly AnsweredReadState[],
+  freshness: Freshness | undefined,
+): Buffer {
+  const counted = new Set<Snowflake>();
+  let unreadChannels = 0;
+  let unreadCount = 0;
+  let mentionCount = 0;
+  for (const view of views) {
+    if (counted.has(view.channel_id)) continue;
+    counted.add(view.channel_id);
+    if (view.unread_count > 0) unreadChannels++;
+    unreadCount += view.unread_count;
+    mentionCount += view.mention_count;
+  }
+  return Buffer.from(
+    JSON.stringify({
+      user_id: userId,
+      unread_channels: unreadChannels,
+      unread_count_total: unreadCount,
+      mention_count_total: mentionCount,
+      ...(freshness === undefined ? {} : { positions: freshness.positions, stale: freshness.stale }),
+    }),
+  );
+}

@@ -312,6 +312,22 @@ describe('a cluster of instances in one consumer group', () => {
         ).catch(async () => h.compareWithModel(instance.url));
         expect(mismatches, `instance ${instance.index}`).toEqual([]);
         expect(compared).toBeGreaterThan(1_000);
+        // A badge over every channel, added up across the instances that own them, as the model adds it up.
+        const { users, channels } = h.touched();
+        for (const user of users.slice(0, 5)) {
+          const views = channels.map((channel) => h.model.readState(user, channel));
+          const response = await fetch(`${instance.url}/v1/read-states/summary`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ user_id: user, channel_ids: channels }),
+          });
+          expect(await response.json()).toMatchObject({
+            user_id: user,
+            unread_channels: views.filter((view) => view.unread_count > 0).length,
+            unread_count_total: views.reduce((sum, view) => sum + view.unread_count, 0),
+            mention_count_total: views.reduce((sum, view) => sum + view.mention_count, 0),
+          });
+        }
       }
       // 8. The state of partitions owned elsewhere is deleted after PARTITION_RETAIN_MS.
       for (const instance of live) {

@@ -90,6 +90,41 @@ describe('read-state lookups', () => {
     });
   });
 
+  it('adds the channels asked up in POST /v1/read-states/summary, each channel once, as the lookup answers them', async () => {
+    const asked = ['20', '99', '10', '30', '20'];
+    const [summary, lookup] = await Promise.all(
+      ['summary', 'query'].map((route) =>
+        app.inject({
+          method: 'POST',
+          url: `/v1/read-states/${route}`,
+          payload: { user_id: '2', channel_ids: asked },
+        }),
+      ),
+    );
+    expect(summary?.statusCode).toBe(200);
+    // 20: 1 unread, 1 mention; 10: 2 unread, 1 mention; 99 and 30 nothing; 20 asked twice counts once.
+    expect(summary?.json()).toEqual({
+      user_id: '2',
+      unread_channels: 2,
+      unread_count_total: 3,
+      mention_count_total: 2,
+    });
+    const views = (lookup?.json() as { read_states: { channel_id: string; unread_count: number }[] })
+      .read_states;
+    const once = new Map(views.map((view) => [view.channel_id, view]));
+    expect((summary?.json() as { unread_count_total: number }).unread_count_total).toBe(
+      [...once.values()].reduce((sum, view) => sum + view.unread_count, 0),
+    );
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/v1/read-states/summary',
+      payload: { user_id: '2', channel_ids: [] },
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ error: { code: 'invalid_request' } });
+    expect(refused.json<{ error: { message: string } }>().error.message).toMatch(/channel_ids/);
+  });
+
   it('answers the same through POST /v1/read-states/query', async () => {
     const response = await app.inject({
       method: 'POST',
