@@ -23,3 +23,30 @@ export function compareSnowflakes(a: Snowflake, b: Snowflake): number {
   if (a.length !== b.length) return a.length - b.length;
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/**
+ * Discord's snowflake epoch, 2015-01-01T00:00:00.000Z: an id's top 42 bits are milliseconds since it, the low 22
+ * bits tell ids of one millisecond apart. Only "mark read up to a time" reads time from ids; the projection
+ * compares ids and never their time.
+ */
+export const SNOWFLAKE_EPOCH_MS = 1_420_070_400_000;
+
+/**
+ * The greatest snowflake of millisecond `ms`: every id made at or before `ms` is at most this, every id made
+ * later is above it. An ack of it marks read exactly the messages made up to `ms`.
+ */
+export function greatestSnowflakeAt(ms: number, epochMs = SNOWFLAKE_EPOCH_MS): Snowflake {
+  if (!Number.isSafeInteger(ms) || !Number.isSafeInteger(epochMs) || ms < epochMs) {
+    throw new RangeError(
+      `no snowflake is made at ${ms} (milliseconds since 1970; the ids' epoch is ${epochMs})`,
+    );
+  }
+  const id = ((BigInt(ms - epochMs) + 1n) << 22n) - 1n;
+  if (id > BigInt(MAX_SNOWFLAKE)) throw new RangeError(`${ms} is past the last time a snowflake can hold`);
+  return id.toString();
+}
+
+/** The millisecond `id` was made in (since 1970), under `epochMs`. */
+export function snowflakeTimeMs(id: Snowflake, epochMs = SNOWFLAKE_EPOCH_MS): number {
+  return Number(BigInt(id) >> 22n) + epochMs;
+}

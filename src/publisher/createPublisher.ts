@@ -4,6 +4,7 @@ import { encodeEvent } from '../contract/encode.ts';
 import { EVENT_TYPES, eventTopic, isEventType } from '../contract/events.ts';
 import type { EventType, TopicKind } from '../contract/events.ts';
 import { InvalidEventError } from '../contract/invalidEventError.ts';
+import { greatestSnowflakeAt, type Snowflake } from '../contract/snowflake.ts';
 import type {
   PublishEvent,
   PublishMessageAcked,
@@ -38,6 +39,8 @@ export interface PublisherOptions {
   /** How long the broker may take to acknowledge a produce request, in ms (kafkajs default 30000). */
   readonly timeout?: number;
   readonly compression?: CompressionTypes;
+  /** The epoch of the ids, for `ackUpTo`: Discord's (SNOWFLAKE_EPOCH_MS, 2015-01-01) unless the ids use another. */
+  readonly snowflakeEpochMs?: number;
 }
 
 /**
@@ -60,6 +63,13 @@ export interface Publisher {
   publishMessageAcked(input: PublishMessageAcked): Promise<Published>;
   /** One request per broker for the whole batch; if any entry is invalid, none is sent. */
   publishBatch(inputs: readonly PublishEvent[]): Promise<Published>;
+  /**
+   * Marks `channelIds` read for `userId` up to `at` (default: now, the one time this SDK reads the clock, since
+   * "now" is what the call asks for): one normal ack per channel of the greatest snowflake of that millisecond.
+   * Exact whatever the projector has applied yet, and whatever arrives later with an older id: the pointer is
+   * max(pointer, that id), a pure function of the events (docs/semantics.md, "Mark read up to a time").
+   */
+  ackUpTo(userId: Snowflake, channelIds: readonly Snowflake[], at?: Date | string): Promise<Published>;
   disconnect(): Promise<void>;
 }
 
@@ -166,39 +176,62 @@ export function createPublisher(options: PublisherOptions): Publisher {
     return published(records, [{ topic, messages: [message] }]);
   }
 
+  async function publishBatch(inputs: readonly PublishEvent[]): Promise<Published> {
+    if (inputs.length === 0) return { records: [], positions: {} };
+    // Validate everything before sending anything, naming the entry so a caller can find it.
+    const byTopic = new Map<string, Message[]>();
+    inputs.forEach((input, index) => {
+      let encoded: { topic: string; message: Message };
+      try {
+        const type: unknown = (input as { type?: unknown }).type;
+        if (!isEventType(type)) {
+          throw new InvalidEventError('event', [
+            `type: must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(type)}`,
+          ]);
+        }
+        encoded = encode(type, input);
+      } catch (error) {
+        if (!(error instanceof InvalidEventError)) throw error;
+        throw new InvalidEventError(
+          `batch entry [${index}]`,
+          error.problems.map((problem) => `[${index}].${problem}`),
+        );
+      }
+      const messages = byTopic.get(encoded.topic);
+      if (messages === undefined) byTopic.set(encoded.topic, [encoded.message]);
+      else messages.push(encoded.message);
+    });
+    const topicMessages = Array.from(byTopic, ([topic, messages]) => ({ topic, messages }));
+    return published(await producer.sendBatch({ ...sendOptions, topicMessages }), topicMessages);
+  }
+
   return {
     connect: () => producer.connect(),
     publishMessageSent: (input) => publishOne('message_sent', input),
     publishMessageDeleted: (input) => publishOne('message_deleted', input),
     publishMessageAcked: (input) => publishOne('message_acked', input),
 
-    async publishBatch(inputs) {
-      if (inputs.length === 0) return { records: [], positions: {} };
-      // Validate everything before sending anything, naming the entry so a caller can find it.
-      const byTopic = new Map<string, Message[]>();
-      inputs.forEach((input, index) => {
-        let encoded: { topic: string; message: Message };
-        try {
-          const type: unknown = (input as { type?: unknown }).type;
-          if (!isEventType(type)) {
-            throw new InvalidEventError('event', [
-              `type: must be one of ${EVENT_TYPES.join(', ')}; got ${JSON.stringify(type)}`,
-            ]);
-          }
-          encoded = encode(type, input);
-        } catch (error) {
-          if (!(error instanceof InvalidEventError)) throw error;
-          throw new InvalidEventError(
-            `batch entry [${index}]`,
-            error.problems.map((problem) => `[${index}].${problem}`),
-          );
-        }
-        const messages = byTopic.get(encoded.topic);
-        if (messages === undefined) byTopic.set(encoded.topic, [encoded.message]);
-        else messages.push(encoded.message);
-      });
-      const topicMessages = Array.from(byTopic, ([topic, messages]) => ({ topic, messages }));
-      return published(await producer.sendBatch({ ...sendOptions, topicMessages }), topicMessages);
+    publishBatch,
+
+    async ackUpTo(userId, channelIds, at = new Date()) {
+      const when = at instanceof Date ? at : new Date(at);
+      let messageId: Snowflake;
+      try {
+        messageId = greatestSnowflakeAt(when.getTime(), options.snowflakeEpochMs);
+      } catch (error) {
+        throw new InvalidEventError('ackUpTo', [
+          `at: must be a time ids can name (an ISO timestamp or a Date after the ids' epoch); got ${JSON.stringify(at)} (${(error as Error).message})`,
+        ]);
+      }
+      return publishBatch(
+        channelIds.map((channel_id) => ({
+          type: 'message_acked' as const,
+          channel_id,
+          user_id: userId,
+          message_id: messageId,
+          acked_at: when,
+        })),
+      );
     },
 
     disconnect: () => producer.disconnect(),

@@ -4,6 +4,7 @@ import { Partitioners } from 'kafkajs';
 import type { Kafka, LogEntry, ProducerBatch, ProducerConfig, ProducerRecord, RecordMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { InvalidEventError } from '../../src/contract/invalidEventError.ts';
+import { greatestSnowflakeAt, snowflakeTimeMs } from '../../src/contract/snowflake.ts';
 import { createPublisher, PUBLISHER_PRODUCER_CONFIG } from '../../src/publisher/createPublisher.ts';
 import type { PublishEvent } from '../../src/publisher/publishInputs.ts';
 import { snowflakeArb } from './eventArbitraries.ts';
@@ -303,5 +304,60 @@ describe('co-partitioning', () => {
         expect(onAcks).toBe(onMessages);
       }),
     );
+  });
+});
+
+describe('ackUpTo', () => {
+  it('sends, in one batch, a normal ack per channel of the greatest snowflake of that millisecond', async () => {
+    const { kafka, recorded } = recordingKafka();
+    const at = '2026-11-30T12:00:00.123Z';
+    await createPublisher({ kafka, topics }).ackUpTo('9', ['100', '101'], at);
+    expect(recorded.batches).toHaveLength(1);
+    const acks = recorded.batches[0]?.topicMessages?.flatMap(({ topic, messages }) =>
+      messages.map(({ key, value }) => ({ topic, key, event: JSON.parse(String(value)) as unknown })),
+    );
+    const id = greatestSnowflakeAt(Date.parse(at));
+    expect(acks).toEqual(
+      ['100', '101'].map((channel) => ({
+        topic: 'chat.acks',
+        key: channel,
+        event: {
+          type: 'message_acked',
+          v: 1,
+          channel_id: channel,
+          user_id: '9',
+          message_id: id,
+          manual: false,
+          acked_at: at,
+        },
+      })),
+    );
+  });
+
+  it("takes now when no time is given, and the ids' own epoch when told", async () => {
+    const { kafka, recorded } = recordingKafka();
+    const before = Date.now();
+    await createPublisher({ kafka, topics, snowflakeEpochMs: 1_288_834_974_657 }).ackUpTo('9', ['100']);
+    const event = JSON.parse(String(recorded.batches[0]?.topicMessages?.[0]?.messages[0]?.value)) as {
+      message_id: string;
+      acked_at: string;
+    };
+    const ms = snowflakeTimeMs(event.message_id, 1_288_834_974_657);
+    expect(ms).toBeGreaterThanOrEqual(before);
+    expect(ms).toBeLessThanOrEqual(Date.now());
+    expect(Date.parse(event.acked_at)).toBe(ms);
+  });
+
+  it('refuses a time ids cannot name, or a bad id, naming the field, and sends nothing', async () => {
+    const { kafka, recorded } = recordingKafka();
+    const publisher = createPublisher({ kafka, topics });
+    await expect(publisher.ackUpTo('9', ['100'], 'yesterday')).rejects.toThrow(
+      /at: must be a time ids can name/,
+    );
+    await expect(publisher.ackUpTo('9', ['100'], new Date('2014-12-31T23:59:59Z'))).rejects.toThrow(
+      InvalidEventError,
+    );
+    await expect(publisher.ackUpTo('9', ['100', 'x'], new Date())).rejects.toThrow(/\[1\]\.channel_id/);
+    expect(recorded.batches).toEqual([]);
   });
 });
