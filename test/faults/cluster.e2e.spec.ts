@@ -94,6 +94,23 @@ async function lookup(
   }
 }
 
+/**
+ * Asks again, for up to 30 s, while the answer is a 503 of partitions moving; with `until`, also while it is any
+ * 503 but that code. The last answer.
+ */
+async function untilAnswered<T extends { status: number; code: string | undefined }>(
+  ask: () => Promise<T>,
+  until?: string,
+): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const answer = await ask();
+    const moving = answer.status === 503 && answer.code !== until && UNAVAILABLE.has(answer.code ?? '');
+    if (!moving || Date.now() > deadline) return answer;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 /** CLIENTS loops asking random live instances for random pairs until stopped. */
 function startClients(h: FaultHarness, live: () => Instance[]) {
   const answers: Answer[] = [];
@@ -242,7 +259,17 @@ describe('a cluster of instances in one consumer group', () => {
       const clients = startClients(h, () => live);
       const flow = startFlow(h);
 
-      // 1. Three instances: each answers every channel, its own and the others' (routed).
+      // 1. Three instances: once the group holds all three, each answers every channel, its own and the others'.
+      await waitFor(
+        async () => {
+          const maps = await Promise.all(
+            live.map(async ({ url }) => (await (await fetch(`${url}/v1/cluster`)).json()) as ClusterAnswer),
+          );
+          return maps.every((map) => map.members.length === live.length);
+        },
+        60_000,
+        'every instance to see a group of three',
+      );
       figures.settle_ms = await everyChannelAnswered(h, live, 60_000);
 
       // 2. Read your writes: with the positions the publisher got back, any instance answers with those events.
@@ -253,7 +280,9 @@ describe('a cluster of instances in one consumer group', () => {
       const { users, channels } = h.touched();
       for (const instance of live) {
         for (const user of users.slice(0, 5)) {
-          const answer = await lookup(instance.url, user, channels, positions);
+          // As a client does: a 503 while partitions still move (the group may rebalance once more as its
+          // members settle) is asked again; an answer is exact.
+          const answer = await untilAnswered(() => lookup(instance.url, user, channels, positions));
           expect(answer.status, `instance ${instance.index}: ${String(answer.code)}`).toBe(200);
           channels.forEach((channel, i) => {
             expect(answer.views[i] === undefined ? undefined : viewKey(answer.views[i])).toBe(
@@ -265,7 +294,10 @@ describe('a cluster of instances in one consumer group', () => {
       const far = Object.fromEntries(
         Object.keys(positions).map((partition) => [partition, { messages: '999999999' }]),
       );
-      const refused = await lookup(live[0]?.url ?? '', users[0] ?? '1', channels, far);
+      const refused = await untilAnswered(
+        () => lookup(live[0]?.url ?? '', users[0] ?? '1', channels, far),
+        'not_caught_up',
+      );
       expect([refused.status, refused.code, refused.retryAfter !== null]).toEqual([
         503,
         'not_caught_up',
@@ -316,12 +348,16 @@ describe('a cluster of instances in one consumer group', () => {
         const { users, channels } = h.touched();
         for (const user of users.slice(0, 5)) {
           const views = channels.map((channel) => h.model.readState(user, channel));
-          const response = await fetch(`${instance.url}/v1/read-states/summary`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ user_id: user, channel_ids: channels }),
+          const summary = await untilAnswered(async () => {
+            const response = await fetch(`${instance.url}/v1/read-states/summary`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ user_id: user, channel_ids: channels }),
+            });
+            const body = (await response.json()) as { error?: { code?: string } };
+            return { status: response.status, code: body.error?.code, body };
           });
-          expect(await response.json()).toMatchObject({
+          expect(summary.body).toMatchObject({
             user_id: user,
             unread_channels: views.filter((view) => view.unread_count > 0).length,
             unread_count_total: views.reduce((sum, view) => sum + view.unread_count, 0),
