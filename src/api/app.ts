@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError } from 'fastify';
+import Fastify, { type FastifyError, type FastifyRequest } from 'fastify';
 import { isSnowflake, type Snowflake } from '../contract/snowflake.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
@@ -252,24 +252,21 @@ export function buildApp(deps: AppDependencies) {
         return reply.type(JSON_TYPE).send(lookupResponseBody(user_id, views, freshness, nextCursor));
       });
 
-      v1.post('/read-states/query', async (request, reply) => {
+      /** A POST body's lookup (`queryBody`), answered wherever its channels live. */
+      const queried = async (request: FastifyRequest) => {
         const { user_id, channel_ids, min_positions } = parseInput(queryBody, request.body);
-        const { views, freshness } = await reads.lookup(
-          user_id,
-          channel_ids,
-          contextOf(request.headers, min_positions),
-        );
+        const answer = await reads.lookup(user_id, channel_ids, contextOf(request.headers, min_positions));
+        return { user_id, ...answer };
+      };
+
+      v1.post('/read-states/query', async (request, reply) => {
+        const { user_id, views, freshness } = await queried(request);
         return reply.type(JSON_TYPE).send(lookupResponseBody(user_id, views, freshness));
       });
 
       // A badge for a server or guild: the same lookup, added up (exact: the sums of exact counts).
       v1.post('/read-states/summary', async (request, reply) => {
-        const { user_id, channel_ids, min_positions } = parseInput(queryBody, request.body);
-        const { views, freshness } = await reads.lookup(
-          user_id,
-          channel_ids,
-          contextOf(request.headers, min_positions),
-        );
+        const { user_id, views, freshness } = await queried(request);
         return reply.type(JSON_TYPE).send(summaryResponseBody(user_id, views, freshness));
       });
 
