@@ -19,6 +19,7 @@ import type { HotTierMirror } from '../store/hotTierMirror.ts';
 import type { RocksDatabase } from '../store/rocksDatabase.ts';
 import { decodeClusterMap, type ClusterMap } from './clusterMap.ts';
 import { createCoPartitionedAssigner } from './coPartitionedAssigner.ts';
+import { createHeartbeatWatch } from './heartbeatWatch.ts';
 import { createRetainedPartitions } from './retainedPartitions.ts';
 import { deadLetterOf, type DeadLetter } from './deadLetter.ts';
 import { createDeadLetterKeeper } from './deadLetterKeeper.ts';
@@ -48,6 +49,8 @@ const FETCH_MAX_BYTES_PER_PARTITION = 4 * 2 ** 20;
 const COMMIT_EVERY_MS = 200;
 /** How long the broker holds a fetch that finds nothing new (kafkajs's maxWaitTimeInMs). */
 const FETCH_MAX_WAIT_MS = 250;
+/** How often the time since the last heartbeat is looked at. */
+const HEARTBEAT_CHECK_MS = 1_000;
 /** Keys deleted per write when the state of a partition owned elsewhere is dropped. */
 const DROP_SLICE = 10_000;
 /** Between attempts to reach Kafka at start-up. */
@@ -252,6 +255,28 @@ export function createProjector(options: ProjectorOptions): Projector {
     owns: (partition) => ownsPartition(partition),
     drop: (partition) => inTurn(partition, () => dropPartition(partition)),
   });
+
+  /**
+   * A session timeout without a heartbeat: the group may have moved this instance's partitions (heartbeatWatch.ts).
+   * Answers are marked stale, and the instance unready, until it heartbeats or joins again.
+   */
+  const heartbeats = createHeartbeatWatch({
+    sessionTimeoutMs: options.sessionTimeoutMs,
+    lost: (silentMs) => {
+      if (stopping) return;
+      const error = new Error(
+        `no heartbeat reached the consumer group for ${silentMs} ms (KAFKA_SESSION_TIMEOUT_MS ` +
+          `${options.sessionTimeoutMs}): its partitions may have moved to another instance`,
+      );
+      log.warn({ err: error }, 'out of touch with the consumer group; answers are marked stale');
+      options.onConsumerDown?.(error);
+    },
+    regained: () => options.onConsumerDown?.(undefined),
+  });
+  const heartbeatTimer = setInterval(() => {
+    heartbeats.check();
+  }, HEARTBEAT_CHECK_MS);
+  heartbeatTimer.unref();
 
   let knownPartitionCount = 0;
   /**
@@ -660,10 +685,14 @@ export function createProjector(options: ProjectorOptions): Projector {
       knownPartitionCount = partitionCount;
       await retainWhatIsOnDisk();
       retained.start();
+      consumer.on(consumer.events.HEARTBEAT, () => {
+        heartbeats.beat();
+      });
       consumer.on(consumer.events.REBALANCING, () => {
         owned?.rebalancing();
       });
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        heartbeats.beat();
         options.onConsumerDown?.(undefined);
         const before = assigned;
         assigned = new Map(
@@ -734,6 +763,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     async stop() {
       stopping = true;
       retained.stop();
+      clearInterval(heartbeatTimer);
       wake?.();
       clearTimeout(commitTimer);
       // What is applied so far, for lag monitoring (the next assignment commits RocksDB's offsets anyway): not
