@@ -6,7 +6,7 @@ import { notReadyReason } from './api/readiness.ts';
 import { advertisedUrl, authWarning, checkServeConfig, resolveAdvertisedUrl, type Config } from './config.ts';
 import { clusterAnswer } from './engine/clusterAnswer.ts';
 import type { ClusterMap } from './ingest/clusterMap.ts';
-import type { GroupLag } from './ingest/projector.ts';
+import type { GroupLag } from './ingest/groupLag.ts';
 import type { DependencyState } from './engine/engineProtocol.ts';
 import { attachPartitionStates } from './ingest/partitionStates.ts';
 import { serveHttp, type HttpServing } from './engine/httpThreads.ts';

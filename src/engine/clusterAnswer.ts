@@ -1,6 +1,6 @@
 import { ownerUrl, previousUrl, type ClusterMap } from '../ingest/clusterMap.ts';
 import type { PartitionState, PartitionStatesReader } from '../ingest/partitionStates.ts';
-import type { GroupLag } from '../ingest/projector.ts';
+import type { GroupLag } from '../ingest/groupLag.ts';
 
 /** One partition as GET /v1/cluster shows it. */
 export interface ClusterPartition {

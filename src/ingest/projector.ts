@@ -1,11 +1,4 @@
-import {
-  AssignerProtocol,
-  PartitionAssigners,
-  type Admin,
-  type Consumer,
-  type EachBatchPayload,
-  type Kafka,
-} from 'kafkajs';
+import { PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import { decodeEvent } from '../contract/decode.ts';
 import type { ChatEvent, TopicKind } from '../contract/events.ts';
 import type { Logger } from '../logger.ts';
@@ -17,7 +10,9 @@ import { ResidentState } from '../store/residentState.ts';
 import { readStoredOffset, storedOffsetWrite } from '../store/storedOffsets.ts';
 import type { HotTierMirror } from '../store/hotTierMirror.ts';
 import type { RocksDatabase } from '../store/rocksDatabase.ts';
-import { decodeClusterMap, type ClusterMap } from './clusterMap.ts';
+import type { ClusterMap } from './clusterMap.ts';
+import { readGroupLag, type GroupLag } from './groupLag.ts';
+import { readClusterMap } from './readClusterMap.ts';
 import { createCoPartitionedAssigner } from './coPartitionedAssigner.ts';
 import { createHeartbeatWatch } from './heartbeatWatch.ts';
 import { createRetainedPartitions } from './retainedPartitions.ts';
@@ -155,14 +150,6 @@ export interface Projector {
   resident(): { records: number; evictions: number };
   /** Every partition's lag as the group stands: its offsets committed (by whoever owns it) against the log end. */
   groupLag(): Promise<GroupLag[]>;
-}
-
-export interface GroupLag {
-  topic: TopicKind;
-  partition: number;
-  /** What the group last committed; undefined when nothing yet. */
-  committed: bigint | undefined;
-  high: bigint;
 }
 
 /**
@@ -453,36 +440,6 @@ export function createProjector(options: ProjectorOptions): Projector {
     if (token !== undefined) owned?.caughtUpAt(token, targets);
   }
 
-  /**
-   * The map the leader put in this generation's assignments (coPartitionedAssigner.ts). kafkajs keeps the user
-   * data of the assignment it receives to itself, so it is read back from the group's description, which the
-   * coordinator gives only once the group is stable: asked again until then, or until a newer join.
-   */
-  async function readClusterMap(joined: number): Promise<void> {
-    if (options.onClusterMap === undefined) return;
-    // About a minute: a group led by an older version (no map) stays without one until the next rebalance.
-    for (let attempt = 0; attempt < 40 && joined === joins && !stopping; attempt++) {
-      try {
-        const group = await consumer.describeGroup();
-        const map =
-          group.state === 'Stable' && group.protocol === 'ReadstatesCoPartitioned'
-            ? group.members
-                .map(({ memberAssignment }) =>
-                  decodeClusterMap(AssignerProtocol.MemberAssignment.decode(memberAssignment)?.userData),
-                )
-                .find((found) => found !== undefined)
-            : undefined;
-        if (map !== undefined) {
-          if (joined === joins) options.onClusterMap(map);
-          return;
-        }
-      } catch (error) {
-        log.debug({ err: error }, 'could not describe the consumer group');
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 2_000)));
-    }
-  }
-
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     // Fetched before a pause: dropped unapplied. The next batch after resume() starts past it, and the offset
     // stored in RocksDB brings the consumer back (see applyBatch).
@@ -715,7 +672,10 @@ export function createProjector(options: ProjectorOptions): Projector {
         for (const partition of both) retained.reclaimed(partition);
         const token = owned?.assigned(both);
         const joined = ++joins;
-        void readClusterMap(joined);
+        const onMap = options.onClusterMap;
+        if (onMap !== undefined) {
+          void readClusterMap(consumer, { current: () => joined === joins && !stopping, onMap, log });
+        }
         void (async () => {
           // Until it works, or a newer assignment takes over: owned partitions stay restoring (503) meanwhile.
           for (let attempt = 0; joined === joins && !stopping; attempt++) {
@@ -799,28 +759,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       }
     },
     resident: () => ({ records: resident.size, evictions: resident.evictions }),
-    async groupLag() {
-      const lags: GroupLag[] = [];
-      for (const topic of [topics.messages, topics.acks]) {
-        const [ends, committed] = await Promise.all([
-          admin.fetchTopicOffsets(topic),
-          admin.fetchOffsets({ groupId: options.groupId, topics: [topic] }),
-        ]);
-        const byPartition = new Map(
-          (committed[0]?.partitions ?? []).map(({ partition, offset }) => [partition, BigInt(offset)]),
-        );
-        for (const { partition, high } of ends) {
-          const at = byPartition.get(partition);
-          lags.push({
-            topic: topicKind(topic),
-            partition,
-            committed: at === undefined || at < 0n ? undefined : at,
-            high: BigInt(high),
-          });
-        }
-      }
-      return lags;
-    },
+    groupLag: () => readGroupLag(admin, options.groupId, topics),
     resume() {
       paused = false;
       consumer.resume([{ topic: topics.messages }, { topic: topics.acks }]);
