@@ -3,7 +3,7 @@ import { decodeEvent } from '../contract/decode.ts';
 import type { ChatEvent, TopicKind } from '../contract/events.ts';
 import type { Logger } from '../logger.ts';
 import { MAX_PARTITIONS, type PartitionStates } from './partitionStates.ts';
-import { partitionRange } from '../store/keys.ts';
+import { KeyKind, partitionRange } from '../store/keys.ts';
 import { createGroupCommit } from '../store/groupCommit.ts';
 import { projectEvents } from '../store/projectEvents.ts';
 import { ResidentState } from '../store/residentState.ts';
@@ -273,8 +273,17 @@ export function createProjector(options: ProjectorOptions): Projector {
   async function retainWhatIsOnDisk(): Promise<void> {
     for (let partition = 0; partition < knownPartitionCount; partition++) {
       if (ownsPartition(partition)) continue;
-      if ((await db.scan(partitionRange(partition).start, { limit: 1 })).length > 0)
-        retained.released(partition);
+      const [first] = await db.scan(partitionRange(partition).start, { limit: 1 });
+      if (first === undefined) continue;
+      // Every write stores the partition's offsets with its records, and a drop deletes the offsets first (they
+      // sort first): records without an offset are a drop that a crash interrupted. Its records must not meet
+      // a replay from the log's start, so the drop is finished before anything else uses the partition.
+      if (first.key[2] !== KeyKind.offset) {
+        log.warn({ partition }, 'finishing the deletion of a partition that a stop interrupted');
+        await deletePartitionKeys(partition);
+        continue;
+      }
+      retained.released(partition);
     }
   }
 
@@ -302,6 +311,14 @@ export function createProjector(options: ProjectorOptions): Projector {
       progress.delete(`${topic}:${partition}`);
     }
     options.hotTier?.forgetAll();
+    await deletePartitionKeys(partition);
+  }
+
+  /**
+   * Deletes a partition's keys a slice at a time, in key order: its offsets first (they sort first), so that a
+   * crash part-way leaves records without offsets, which the next start recognises (retainWhatIsOnDisk).
+   */
+  async function deletePartitionKeys(partition: number): Promise<void> {
     const { start } = partitionRange(partition);
     for (let after: Buffer | undefined; ;) {
       const entries = await db.scan(start, { limit: DROP_SLICE, ...(after === undefined ? {} : { after }) });
