@@ -26,7 +26,7 @@ import { createPartitionOf } from '../../src/ingest/partitionOf.ts';
 import { createDemoStream, type DemoEvent } from '../../src/ops/demoStream.ts';
 import { createPublisher } from '../../src/publisher/createPublisher.ts';
 import { databaseUrlOf, openBenchDatabase } from '../ingest/benchDatabase.ts';
-import { projectLive, startLiveService, type LiveService } from '../ingest/liveProjection.ts';
+import { metric, projectLive, startLiveService, type LiveService } from '../ingest/liveProjection.ts';
 import { publishStream } from '../ingest/publishStream.ts';
 import { printTable } from '../markdownTable.ts';
 
@@ -102,12 +102,7 @@ function steadyLoad() {
 
 async function metricOf(service: LiveService, name: string): Promise<number | undefined> {
   try {
-    const text = await (await fetch(`${service.url}/metrics`)).text();
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-    let total = 0;
-    for (const l of text.split('\n'))
-      if (l.startsWith(`${name} `) || l.startsWith(`${name}{`)) total += Number(l.split(' ').at(-1));
-    return line === undefined ? undefined : total;
+    return metric(await (await fetch(`${service.url}/metrics`)).text(), name);
   } catch {
     return undefined;
   }

@@ -43,7 +43,8 @@ export type LiveResult = {
   projectingEvents: number;
 };
 
-function metric(text: string, name: string): number {
+/** The sum of a metric's samples in Prometheus text (every label set). */
+export function metric(text: string, name: string): number {
   let total = 0;
   for (const line of text.split('\n')) {
     if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) total += Number(line.split(' ').at(-1));

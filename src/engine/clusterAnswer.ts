@@ -37,15 +37,15 @@ export function clusterAnswer(options: {
   lag: readonly GroupLag[] | undefined;
 }): ClusterAnswer {
   const { map, partitions } = options;
+  // One pass over each list: up to 10,000 partitions, answered to anyone holding a token.
+  const lags = new Map(options.lag?.map((lag) => [`${lag.topic}:${lag.partition}`, lag]));
   const lagOf = (partition: number, topic: GroupLag['topic']): string | null => {
-    const found = options.lag?.find((lag) => lag.partition === partition && lag.topic === topic);
+    const found = lags.get(`${topic}:${partition}`);
     if (found?.committed === undefined) return found === undefined ? null : found.high.toString();
     return (found.high > found.committed ? found.high - found.committed : 0n).toString();
   };
-  const members = (map?.members ?? []).map((url, index) => ({
-    url,
-    partitions: (map?.owners ?? []).flatMap((owner, partition) => (owner === index ? [partition] : [])),
-  }));
+  const members = (map?.members ?? []).map((url) => ({ url, partitions: [] as number[] }));
+  map?.owners.forEach((owner, partition) => members[owner]?.partitions.push(partition));
   return {
     self: options.self,
     assigned_at: map === undefined ? null : new Date(map.assignedAt).toISOString(),

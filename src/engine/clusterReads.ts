@@ -273,6 +273,13 @@ export function clusterReads(options: {
     },
 
     async list(userId, page, context) {
+      const beyond = page.partitions?.find((partition) => partition >= options.partitionCount);
+      if (beyond !== undefined) {
+        throw new ApiError(
+          'invalid_request',
+          `partitions: ${beyond} is not a partition of the topics (they have ${options.partitionCount})`,
+        );
+      }
       const wanted =
         page.partitions ?? Array.from({ length: options.partitionCount }, (_, partition) => partition);
       // As lookups: a listing passed on (hop 1) still goes to the previous owner of a partition restoring there.

@@ -869,6 +869,20 @@ describe('listings', () => {
   // Sorted numerically: 8, 13, 21, 99, 102, 1000, 1003, 1010 (partitions 0, 1, 1, 3, 2, 0, 3, 2).
   const everyChannel = ['1000', '13', '8', '1010', '99', '102', '1003', '21'];
 
+  it('refuses a listing of a partition the topics do not have, naming the field, asking no one', async () => {
+    const local = fakeLocal(['1000']);
+    const peers = fakeFetch();
+    const { reads } = router({ states: allServing, local: local.source, fetch: peers.fetch });
+    await expect(
+      reads.list(USER, { limit: 2, partitions: [1, PARTITIONS] }, context()),
+    ).rejects.toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringMatching(/^partitions: 4 is not a partition/) as unknown,
+    });
+    expect(local.listings).toEqual([]);
+    expect(peers.sent).toEqual([]);
+  });
+
   it('lists from here when every partition is served here, with positions for each, channels or not', async () => {
     const local = fakeLocal(['1000', '13', '8']);
     const peers = fakeFetch();
