@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../src/api/apiError.ts';
 import type { Snowflake } from '../src/contract/snowflake.ts';
 import { HTTP_THREAD_CLOSE_TIMEOUT_MS, serveHttp, type HttpServing } from '../src/engine/httpThreads.ts';
-import { createPartitionOf } from '../src/ingest/partitionOf.ts';
+import { createPartitionOf } from '../src/contract/partitionOf.ts';
 import { createPartitionStates } from '../src/ingest/partitionStates.ts';
 import { createLogger } from '../src/logger.ts';
 import { createMetrics } from '../src/metrics.ts';

@@ -22,7 +22,7 @@ import { loadConfig } from '../../src/config.ts';
 import type { Snowflake } from '../../src/contract/snowflake.ts';
 import { createKafka } from '../../src/ingest/createKafka.ts';
 import { createTopicsAndWait } from '../../src/ingest/createTopicsAndWait.ts';
-import { createPartitionOf } from '../../src/ingest/partitionOf.ts';
+import { createPartitionOf } from '../../src/contract/partitionOf.ts';
 import { createDemoStream, type DemoEvent } from '../../src/ops/demoStream.ts';
 import { createPublisher } from '../../src/publisher/createPublisher.ts';
 import { databaseUrlOf, openBenchDatabase } from '../ingest/benchDatabase.ts';

@@ -6,7 +6,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import type { Topics } from '../../src/ingest/ensureTopics.ts';
-import { createPartitionOf } from '../../src/ingest/partitionOf.ts';
+import { createPartitionOf } from '../../src/contract/partitionOf.ts';
 import { createDemoStream, type DemoEvent } from '../../src/ops/demoStream.ts';
 import { createPublisher, type Publisher } from '../../src/publisher/createPublisher.ts';
 

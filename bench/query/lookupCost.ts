@@ -8,7 +8,7 @@ import type { ReadStateSource } from '../../src/api/app.ts';
 import { lookupResponseBody } from '../../src/api/lookupResponse.ts';
 import { channelIdList } from '../../src/api/requests.ts';
 import { freshnessOf, partitionsOfChannels, readThrough } from '../../src/engine/readThrough.ts';
-import { createPartitionOf } from '../../src/ingest/partitionOf.ts';
+import { createPartitionOf } from '../../src/contract/partitionOf.ts';
 import { createPartitionStates } from '../../src/ingest/partitionStates.ts';
 import { createHotTier } from '../../src/store/hotTier.ts';
 import { channelId, channelOf, datasetOf, fill, hotTierFor, random, userId } from './dataset.ts';

@@ -15,7 +15,7 @@ import { buildApp, type ReadStateSource } from '../../src/api/app.ts';
 import { serveHttp } from '../../src/engine/httpThreads.ts';
 import { createPartitionStates } from '../../src/ingest/partitionStates.ts';
 import { readThrough } from '../../src/engine/readThrough.ts';
-import { createPartitionOf } from '../../src/ingest/partitionOf.ts';
+import { createPartitionOf } from '../../src/contract/partitionOf.ts';
 import type { HotTierReader, SharedHotTier } from '../../src/store/hotTier.ts';
 import { channelRecord, datasetOf, fill, readStateRecord } from './dataset.ts';
 import { MapHotTier } from './mapHotTier.ts';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { advertisedUrl, type Config } from '../config.ts';
 import { createKafka } from '../ingest/createKafka.ts';
-import { createPartitionOf } from '../ingest/partitionOf.ts';
+import { createPartitionOf } from '../contract/partitionOf.ts';
 import { createProjector, StoppedWhileStarting, type Projector } from '../ingest/projector.ts';
 import { createLogger } from '../logger.ts';
 import { createDatabaseIfMissing, createDatabasePool, pingDatabase } from '../ops/database.ts';

@@ -2,7 +2,7 @@ import { ApiError } from '../api/apiError.ts';
 import { buildApp, type App, type Reads, type ReadStateSource } from '../api/app.ts';
 import type { ClusterMap } from '../ingest/clusterMap.ts';
 import { clusterReads } from './clusterReads.ts';
-import { createPartitionOf } from '../ingest/partitionOf.ts';
+import { createPartitionOf } from '../contract/partitionOf.ts';
 import { attachPartitionStates } from '../ingest/partitionStates.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';

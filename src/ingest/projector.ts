@@ -21,7 +21,7 @@ import { createDeadLetterKeeper } from './deadLetterKeeper.ts';
 import { createLogBoundsCheck, WAIT_FOR_LOG } from './logBounds.ts';
 import { ensureTopics, type Topics } from './ensureTopics.ts';
 import { createOwnedPartitions, type CatchUpTarget } from './ownedPartitions.ts';
-import { createPartitionOf } from './partitionOf.ts';
+import { createPartitionOf } from '../contract/partitionOf.ts';
 
 async function retrying<T>(attempt: () => Promise<T>, times: number, delayMs: number): Promise<T> {
   for (let i = 1; ; i++) {

@@ -1,6 +1,7 @@
 import { Kafka, Partitioners } from 'kafkajs';
 import type { CompressionTypes, KafkaConfig, Message, ProducerConfig, RecordMetadata } from 'kafkajs';
 import { encodeEvent } from '../contract/encode.ts';
+import { createPartitionOf } from '../contract/partitionOf.ts';
 import { EVENT_TYPES, eventTopic, isEventType } from '../contract/events.ts';
 import type { EventType, TopicKind } from '../contract/events.ts';
 import { InvalidEventError } from '../contract/invalidEventError.ts';
@@ -90,15 +91,34 @@ export const PUBLISHER_PRODUCER_CONFIG = {
 } as const satisfies ProducerConfig;
 
 /**
- * DefaultPartitioner, telling which partition it chose for each message: kafkajs answers a produce with each
- * partition's base offset only, and the positions written need each partition's count of records too.
+ * DefaultPartitioner's choice, telling which partition it chose for each message: kafkajs answers a produce with
+ * each partition's base offset only, and the positions written need each partition's count of records too.
+ * A keyed message (every event: the key is its channel) takes the same murmur2 in 32-bit arithmetic that the
+ * projector checks records with (partitionOf.ts), 20 times cheaper than kafkajs's: its Long arithmetic was the
+ * largest share of a publisher's CPU after encoding. Anything else goes to kafkajs's own.
  */
 function recordingPartitioner(chosen: WeakMap<Message, number>): ProducerConfig['createPartitioner'] {
   return () => {
-    const partitioner = Partitioners.DefaultPartitioner();
+    const fallback = Partitioners.DefaultPartitioner();
+    const byCount = new Map<number, (key: string | Uint8Array) => number>();
     return (args) => {
-      const partition = partitioner(args);
-      chosen.set(args.message, partition);
+      const { message, partitionMetadata } = args;
+      const { key } = message;
+      let partition: number;
+      if (
+        message.partition === undefined &&
+        key !== undefined &&
+        key !== null &&
+        partitionMetadata.length > 0
+      ) {
+        let partitionOf = byCount.get(partitionMetadata.length);
+        if (partitionOf === undefined) {
+          partitionOf = createPartitionOf(partitionMetadata.length);
+          byCount.set(partitionMetadata.length, partitionOf);
+        }
+        partition = partitionOf(key);
+      } else partition = fallback(args);
+      chosen.set(message, partition);
       return partition;
     };
   };

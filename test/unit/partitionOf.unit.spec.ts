@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createPartitionOf } from '../../src/ingest/partitionOf.ts';
+import { createPartitionOf } from '../../src/contract/partitionOf.ts';
 // kafkajs's own DefaultPartitioner, as producers use it.
 import { homePartition } from '../support/hostileRecords.ts';
 

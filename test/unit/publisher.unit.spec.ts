@@ -86,6 +86,33 @@ describe('createPublisher', () => {
     expectDefaultPartitioner(createPartitioner);
   });
 
+  it('chooses the partition kafkajs would for any key, partition count and explicit partition', () => {
+    const { kafka, recorded } = recordingKafka();
+    createPublisher({ kafka, topics });
+    const ours = (recorded.config?.createPartitioner as NonNullable<ProducerConfig['createPartitioner']>)();
+    const theirs = Partitioners.DefaultPartitioner();
+    const keyArb = fc.oneof(
+      fc.string({ unit: 'grapheme', maxLength: 40 }),
+      fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes)),
+    );
+    fc.assert(
+      fc.property(keyArb, fc.integer({ min: 1, max: 64 }), fc.option(fc.nat(63)), (key, count, explicit) => {
+        const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
+          partitionErrorCode: 0,
+          partitionId,
+          leader: 1,
+          replicas: [1],
+          isr: [1],
+        }));
+        const message = { key, value: 'v', ...(explicit === null ? {} : { partition: explicit % count }) };
+        expect(ours({ topic: 't', partitionMetadata, message })).toBe(
+          theirs({ topic: 't', partitionMetadata, message }),
+        );
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
   it('does not let producer options weaken the fixed settings', () => {
     const { kafka, recorded } = recordingKafka();
     const producer = { idempotent: false, maxInFlightRequests: 5 } as ProducerConfig;
