@@ -1,0 +1,244 @@
+/**
+ * `npm run soak:ingest`: the live service under a steady published load for a long time, to show its memory is
+ * bounded (issue 11, item 3). It starts `readstates serve` as users do (fsync on, hot tier mirrored, dead letters
+ * to PostgreSQL, a fresh DATA_DIR) on fresh topics, publishes the demo stream at --rate through the publisher SDK
+ * for --minutes beside freshness probes (freshness.ts), and every --sample-seconds notes the service's RSS, its
+ * engine's V8 heap, the hot tier's tables, the resident records, the events it applied and the lag behind the
+ * broker. The channels and users are many (default 200,000 and 2,000,000), so the resident state's budget
+ * (RESIDENT_RECORDS) is outgrown and cold channels are evicted and reloaded throughout.
+ *
+ * The verdict is the RSS over the second half: flat when (max − min) / min stays within 10%.
+ *
+ * Options: --minutes M (30) --rate R events/s (50000) --channels C (200000) --users U (2000000)
+ *          --partitions P (4) --publishers K (4) --sample-seconds S (10) --seed N (1)
+ *          --database NAME (readstates_bench, on DATABASE_URL's server)
+ * Environment: KAFKA_BROKERS and the rest of the service's settings (RESIDENT_RECORDS among them), DATABASE_URL.
+ * Last line: {"minutes":…,"published_events_per_s":…,"applied_events_per_s":…,"rss_second_half_min_mib":…,
+ *             "rss_second_half_max_mib":…,"rss_flat_pct":…,"lag_end":…,"freshness_p99_ms":…}
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config.ts';
+import { createKafka } from '../../src/ingest/createKafka.ts';
+import { createTopicsAndWait } from '../../src/ingest/createTopicsAndWait.ts';
+import { printTable } from '../markdownTable.ts';
+import { databaseUrlOf, openBenchDatabase } from './benchDatabase.ts';
+import { measureFreshness } from './freshness.ts';
+import { metric, startLiveService } from './liveProjection.ts';
+
+/** Issue 11: RSS over the second half within this share of its lowest value. */
+const TARGET_FLAT_PCT = 10;
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '30' },
+    rate: { type: 'string', default: '50000' },
+    channels: { type: 'string', default: '200000' },
+    users: { type: 'string', default: '2000000' },
+    partitions: { type: 'string', default: '4' },
+    publishers: { type: 'string', default: '4' },
+    'sample-seconds': { type: 'string', default: '10' },
+    seed: { type: 'string', default: '1' },
+    database: { type: 'string', default: 'readstates_bench' },
+  },
+});
+
+function positive(name: keyof typeof values): number {
+  const number = Number(values[name]);
+  if (!(Number.isFinite(number) && number > 0)) {
+    console.error(`--${name} must be a number above 0; got ${JSON.stringify(values[name])}`);
+    process.exit(2);
+  }
+  return number;
+}
+
+const minutes = positive('minutes');
+const rate = positive('rate');
+const channels = Math.round(positive('channels'));
+const users = Math.round(positive('users'));
+const partitions = Math.round(positive('partitions'));
+const publishers = Math.round(positive('publishers'));
+const sampleSeconds = positive('sample-seconds');
+const seed = Math.round(positive('seed'));
+
+const config = loadConfig(process.env);
+const logger = pino({ level: 'warn', base: { service: 'readstates-bench' } }, pino.destination(2));
+const kafka = createKafka(config, logger);
+const runId = `${Date.now()}`;
+const topics = { messages: `soak.messages.${runId}`, acks: `soak.acks.${runId}` };
+const groupId = `soak.ingest.${runId}`;
+
+type Sample = {
+  second: number;
+  rssMiB: number;
+  engineHeapMiB: number;
+  hotTierMiB: number;
+  residentRecords: number;
+  applied: number;
+  lag: number;
+};
+
+const cleanups: (() => Promise<unknown>)[] = [];
+const interrupt = new AbortController();
+process.once('SIGINT', () => {
+  process.stderr.write('interrupted: stopping and cleaning up\n');
+  interrupt.abort(new Error('interrupted'));
+});
+
+const int = (value: number) => Math.round(value).toLocaleString('en-US');
+const loadBefore = os.loadavg();
+const samples: Sample[] = [];
+const admin = kafka.admin();
+let freshness: Awaited<ReturnType<typeof measureFreshness>> | undefined;
+try {
+  await admin.connect();
+  cleanups.push(() => admin.disconnect());
+  await createTopicsAndWait(admin, [
+    { topic: topics.messages, numPartitions: partitions },
+    { topic: topics.acks, numPartitions: partitions },
+  ]);
+  cleanups.push(() => admin.deleteTopics({ topics: [topics.messages, topics.acks] }));
+  const pool = await openBenchDatabase(config.DATABASE_URL, values.database);
+  await pool.dispose();
+  const dataDir = await mkdtemp(join(os.tmpdir(), 'readstates-soak-ingest-'));
+  cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+  const service = startLiveService(
+    {
+      KAFKA_BROKERS: config.KAFKA_BROKERS.join(','),
+      KAFKA_GROUP_ID: groupId,
+      TOPIC_MESSAGES: topics.messages,
+      TOPIC_ACKS: topics.acks,
+      DATA_DIR: dataDir,
+      DATABASE_URL: databaseUrlOf(config.DATABASE_URL, values.database),
+      LOG_LEVEL: 'warn',
+    },
+    19_000 + (process.pid % 1_000),
+  );
+  cleanups.push(() => admin.deleteGroups([groupId]));
+  cleanups.push(() => service.stop());
+  for (let waited = 0; (await service.handled()) === undefined; waited++) {
+    if (service.child.exitCode !== null) throw new Error(`the service exited with ${service.child.exitCode}`);
+    if (waited > 600) throw new Error('the service did not answer /metrics within 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  const started = performance.now();
+  const sampler = (async () => {
+    for (let n = 1; !interrupt.signal.aborted; n++) {
+      const due = started + n * sampleSeconds * 1000;
+      if (due > started + minutes * 60_000 + 1) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+      if (service.child.exitCode !== null)
+        throw new Error(`the service exited with ${service.child.exitCode}`);
+      const text = await (await fetch(`${service.url}/metrics`)).text();
+      const applied =
+        metric(text, 'readstates_events_applied_total') + metric(text, 'readstates_dead_letters_total');
+      let published = 0;
+      for (const topic of [topics.messages, topics.acks]) {
+        for (const { high } of await admin.fetchTopicOffsets(topic)) published += Number(high);
+      }
+      const sample: Sample = {
+        second: (performance.now() - started) / 1000,
+        rssMiB: await service.rssMiB(),
+        engineHeapMiB: metric(text, 'readstates_engine_heap_used_bytes') / 2 ** 20,
+        hotTierMiB: metric(text, 'readstates_hot_tier_bytes') / 2 ** 20,
+        residentRecords: metric(text, 'readstates_resident_records'),
+        applied,
+        lag: Math.max(0, published - applied),
+      };
+      samples.push(sample);
+      process.stderr.write(
+        `${Math.round(sample.second)} s: RSS ${int(sample.rssMiB)} MiB, engine heap ${int(sample.engineHeapMiB)} ` +
+          `MiB, resident ${int(sample.residentRecords)}, applied ${int(applied)}, lag ${int(sample.lag)}\n`,
+      );
+    }
+  })();
+  freshness = await measureFreshness(kafka, topics, service.url, {
+    rate,
+    seconds: minutes * 60,
+    partitions,
+    shape: { seed, channels, users },
+    publishers,
+    signal: interrupt.signal,
+  });
+  await sampler;
+} finally {
+  for (const cleanUp of cleanups.reverse()) {
+    await cleanUp().catch((error: unknown) => {
+      process.stderr.write(`could not clean up: ${(error as Error).message}\n`);
+    });
+  }
+}
+
+const secondHalf = samples.filter((s) => s.second >= (minutes * 60) / 2);
+const rssOf = (list: Sample[]) => list.map((s) => s.rssMiB);
+const low = Math.min(...rssOf(secondHalf));
+const high = Math.max(...rssOf(secondHalf));
+const flatPct = (100 * (high - low)) / low;
+const first = samples[0];
+const last = samples.at(-1);
+const appliedPerSecond =
+  first === undefined || last === undefined || last.second === first.second
+    ? 0
+    : (last.applied - first.applied) / (last.second - first.second);
+
+console.log(
+  `\nSoak: ${minutes} min of the demo stream (seed ${seed}, ${int(channels)} channels, ${int(users)} users) ` +
+    `published at up to ${int(rate)} events/s by ${publishers} SDK publishers into 2 topics × ${partitions} ` +
+    `partitions, beside freshness probes; the service as users start it (RESIDENT_RECORDS ` +
+    `${process.env.RESIDENT_RECORDS ?? 'default'}). One row a minute (the sample nearest each minute's end):\n`,
+);
+const perMinute = samples.filter(
+  (s, i) => Math.floor(s.second / 60) !== Math.floor((samples[i + 1]?.second ?? Infinity) / 60),
+);
+printTable(
+  ['s', 'RSS MiB', 'engine heap MiB', 'hot tier MiB', 'resident records', 'applied', 'lag'],
+  perMinute.map((s) => [
+    int(s.second),
+    int(s.rssMiB),
+    int(s.engineHeapMiB),
+    int(s.hotTierMiB),
+    int(s.residentRecords),
+    int(s.applied),
+    int(s.lag),
+  ]),
+);
+console.log('');
+printTable(
+  ['measure', 'value'],
+  [
+    ['published events/s (acknowledged by the broker)', int(freshness.publishedPerSecond)],
+    ['applied events/s (from the first sample to the last)', int(appliedPerSecond)],
+    ['lag at the end, events', int(last?.lag ?? 0)],
+    ['RSS over the second half, MiB', `${int(low)} – ${int(high)}`],
+    [
+      `RSS flat within ${TARGET_FLAT_PCT}% over the second half`,
+      `${flatPct.toFixed(1)}%: ${flatPct <= TARGET_FLAT_PCT ? 'yes' : 'no'}`,
+    ],
+    [
+      'freshness (acknowledged send → visible over HTTP)',
+      `${int(freshness.probes)} probes: p50 ${freshness.p50Ms.toFixed(1)} ms, p99 ${freshness.p99Ms.toFixed(1)} ms, ` +
+        `max ${freshness.maxMs.toFixed(1)} ms`,
+    ],
+  ],
+);
+const cpus = os.cpus();
+console.log(
+  `\nMachine: ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? '?'}), Node ${process.version}; load average ` +
+    `${loadBefore[0]?.toFixed(2) ?? '?'} at start, ${os.loadavg()[0]?.toFixed(2) ?? '?'} at end`,
+);
+console.log(
+  JSON.stringify({
+    minutes,
+    published_events_per_s: Math.round(freshness.publishedPerSecond),
+    applied_events_per_s: Math.round(appliedPerSecond),
+    rss_second_half_min_mib: Math.round(low),
+    rss_second_half_max_mib: Math.round(high),
+    rss_flat_pct: Number(flatPct.toFixed(1)),
+    lag_end: last?.lag ?? 0,
+    freshness_p99_ms: Number(freshness.p99Ms.toFixed(1)),
+  }),
+);
