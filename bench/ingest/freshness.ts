@@ -17,11 +17,18 @@ const PROBE_GAP_MS = 20;
 const LOAD_TICK_MS = 20;
 /** Probe pointers start far above any demo-stream id. */
 const PROBE_BASE = 17_000_000_000_000_000_000n;
+/**
+ * A probe not visible after this long is given up and counted at this latency (a lower bound of its real one):
+ * a service far behind its load must show as such in the percentiles, not end the run.
+ */
+const PROBE_GIVE_UP_MS = 30_000;
 
 export type FreshnessResult = {
   /** Load events acknowledged by the broker during the run, per second. */
   publishedPerSecond: number;
   probes: number;
+  /** Probes given up after PROBE_GIVE_UP_MS, counted at that latency. */
+  givenUp: number;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -102,6 +109,7 @@ export async function measureFreshness(
 
   const channels = probeChannels(options.partitions);
   const latencies: number[] = [];
+  let givenUp = 0;
   try {
     for (let n = 1; performance.now() < until && failure === undefined; n++) {
       const channel = channels[n % channels.length] ?? '0';
@@ -122,10 +130,13 @@ export async function measureFreshness(
         } else {
           await response.body?.cancel();
         }
-        if (performance.now() - acked > 30_000) throw new Error(`probe ${messageId} not visible after 30 s`);
+        if (performance.now() - acked > PROBE_GIVE_UP_MS) {
+          givenUp++;
+          break;
+        }
         await new Promise((resolve) => setTimeout(resolve, PROBE_POLL_MS));
       }
-      latencies.push(performance.now() - acked);
+      latencies.push(Math.min(PROBE_GIVE_UP_MS, performance.now() - acked));
       await new Promise((resolve) => setTimeout(resolve, PROBE_GAP_MS));
     }
     await load;
@@ -139,6 +150,7 @@ export async function measureFreshness(
   return {
     publishedPerSecond: acknowledged / ((performance.now() - started) / 1000),
     probes: sorted.length,
+    givenUp,
     p50Ms: percentile(sorted, 50),
     p99Ms: percentile(sorted, 99),
     maxMs: sorted.at(-1) ?? Number.NaN,

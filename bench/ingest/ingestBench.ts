@@ -503,7 +503,8 @@ try {
   console.log(
     `\nFreshness: ${int(freshness.publishedPerSecond)} events/s published (asked: ${int(freshRate)}) for ${freshSeconds} s; ` +
       `${freshness.probes} probes from the broker's acknowledgement to the value over HTTP: ` +
-      `p50 ${freshness.p50Ms.toFixed(1)} ms, p99 ${freshness.p99Ms.toFixed(1)} ms, max ${freshness.maxMs.toFixed(1)} ms`,
+      `p50 ${freshness.p50Ms.toFixed(1)} ms, p99 ${freshness.p99Ms.toFixed(1)} ms, max ${freshness.maxMs.toFixed(1)} ms` +
+      (freshness.givenUp > 0 ? `; ${freshness.givenUp} given up after 30 s (counted at 30 s)` : ''),
   );
 
   console.log('\nAgainst the targets of issue 11 (2-core machine, broker on the same machine)');

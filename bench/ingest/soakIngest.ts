@@ -221,7 +221,8 @@ printTable(
     [
       'freshness (acknowledged send → visible over HTTP)',
       `${int(freshness.probes)} probes: p50 ${freshness.p50Ms.toFixed(1)} ms, p99 ${freshness.p99Ms.toFixed(1)} ms, ` +
-        `max ${freshness.maxMs.toFixed(1)} ms`,
+        `max ${freshness.maxMs.toFixed(1)} ms` +
+        (freshness.givenUp > 0 ? `; ${int(freshness.givenUp)} given up after 30 s (counted at 30 s)` : ''),
     ],
   ],
 );

@@ -1,0 +1,226 @@
+/**
+ * `npm run bench:fold`: what the write path costs per event without Kafka, on one thread, so a change to the
+ * storage shape can be measured in seconds and with less noise than bench:ingest (issue 11).
+ *
+ * The demo stream is generated and encoded as Kafka record values up front, split by partition as the default
+ * partitioner splits it. Each partition's events are then decoded (decodeEvent, as the projector does) and
+ * folded a chunk at a time, partitions in turn:
+ *
+ *   memory   the reference store (src/projection/memoryStore.ts): plain Maps, nothing durable, no bound — the
+ *            fold alone, the floor of what any storage shape can cost
+ *   durable  the projector's path: projectEvents over the resident state into RocksDB on disk, each chunk's
+ *            records and offset-free writes in one batch through the group commit (fsync on), then commit()
+ *
+ * per chunk size (events per partition per chunk; the live projector takes up to 16,000 of a fetched batch).
+ * It reports CPU time per event (this process, all threads: RocksDB's flushes included), events per second, and
+ * for the durable path the records written per event, by kind, and their size.
+ *
+ * Options: --events N (200000) --partitions P (4) --chunks LIST (2000,16000) --rounds R (2; the best is kept)
+ *          --seed S (1) --fanout F (32)
+ * Last line: {"events":…,"memory_events_per_s":…,"durable_events_per_s":[…],"durable_cpu_us_per_event":[…],
+ *             "records_per_event":[…]} (one entry per chunk size)
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { decodeEvent } from '../../src/contract/decode.ts';
+import type { ChatEvent, TopicKind } from '../../src/contract/events.ts';
+import { createPartitionOf } from '../../src/contract/partitionOf.ts';
+import { createDemoStream } from '../../src/ops/demoStream.ts';
+import { applyEvent } from '../../src/projection/applyEvent.ts';
+import { createMemoryStore } from '../../src/projection/memoryStore.ts';
+import { createGroupCommit } from '../../src/store/groupCommit.ts';
+import { KeyKind } from '../../src/store/keys.ts';
+import { projectEvents } from '../../src/store/projectEvents.ts';
+import { ResidentState } from '../../src/store/residentState.ts';
+import { openRocksDatabase } from '../../src/store/rocksDatabase.ts';
+import { printTable } from '../markdownTable.ts';
+
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '200000' },
+    partitions: { type: 'string', default: '4' },
+    chunks: { type: 'string', default: '2000,16000' },
+    rounds: { type: 'string', default: '2' },
+    seed: { type: 'string', default: '1' },
+    fanout: { type: 'string', default: '32' },
+  },
+});
+
+function wholeNumber(name: string, value: string | undefined): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) {
+    console.error(`--${name} must be a whole number from 1 up; got ${JSON.stringify(value)}`);
+    process.exit(2);
+  }
+  return number;
+}
+
+const events = wholeNumber('events', values.events);
+const partitions = wholeNumber('partitions', values.partitions);
+const chunkSizes = values.chunks.split(',').map((chunk) => wholeNumber('chunks', chunk));
+const rounds = wholeNumber('rounds', values.rounds);
+const seed = wholeNumber('seed', values.seed);
+const fanout = wholeNumber('fanout', values.fanout);
+/** The live projector's budget (RESIDENT_RECORDS' default). */
+const RESIDENT_RECORDS = 1_000_000;
+
+type KafkaRecord = { key: Buffer; value: Buffer; topic: TopicKind };
+const partitionOf = createPartitionOf(partitions);
+const byPartition: KafkaRecord[][] = Array.from({ length: partitions }, () => []);
+const stream = createDemoStream({
+  seed,
+  channels: Math.max(1, events / 100),
+  users: Math.max(1, events / 10),
+});
+for (let i = 0; i < events; i++) {
+  const event = stream.next();
+  byPartition[partitionOf(event.channel_id)]?.push({
+    key: Buffer.from(event.channel_id),
+    value: Buffer.from(JSON.stringify(event)),
+    topic: event.type === 'message_acked' ? 'acks' : 'messages',
+  });
+}
+
+/** Each partition's records decoded a chunk at a time, partitions in turn, as the projector interleaves them. */
+function* chunks(size: number): Generator<{ partition: number; events: ChatEvent[] }> {
+  for (let start = 0; byPartition.some((records) => records.length > start); start += size) {
+    for (let partition = 0; partition < partitions; partition++) {
+      const decoded: ChatEvent[] = [];
+      for (const record of byPartition[partition]?.slice(start, start + size) ?? []) {
+        const result = decodeEvent(record.value, record.key, record.topic);
+        if (result.ok) decoded.push(result.event);
+      }
+      if (decoded.length > 0) yield { partition, events: decoded };
+    }
+  }
+}
+
+type Measured = { seconds: number; cpuMicros: number };
+function measure<T>(run: () => Promise<T>): Promise<Measured & { result: T }> {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  return run().then((result) => {
+    const used = process.cpuUsage(cpu);
+    return { seconds: (performance.now() - started) / 1000, cpuMicros: used.user + used.system, result };
+  });
+}
+
+function foldInMemory(size: number): Promise<number> {
+  const store = createMemoryStore({ fanout });
+  let folded = 0;
+  for (const chunk of chunks(size)) {
+    for (const event of chunk.events) applyEvent(store, event);
+    folded += chunk.events.length;
+  }
+  return Promise.resolve(folded);
+}
+
+const KIND_NAMES = new Map<number, string>([
+  [KeyKind.channel, 'channel'],
+  [KeyKind.message, 'message'],
+  [KeyKind.readState, 'read state'],
+  [KeyKind.indexHeader, 'index header'],
+  [KeyKind.indexNode, 'index node'],
+]);
+type Written = { records: number; bytes: number; byKind: Map<string, { records: number; bytes: number }> };
+
+async function foldDurably(size: number): Promise<{ folded: number; written: Written }> {
+  const dir = await mkdtemp(join(os.tmpdir(), 'readstates-bench-fold-'));
+  const db = await openRocksDatabase(dir);
+  try {
+    const commits = createGroupCommit(db, { sync: true });
+    const resident = new ResidentState(RESIDENT_RECORDS);
+    for (let partition = 0; partition < partitions; partition++) resident.startPartition(partition, true);
+    const written: Written = { records: 0, bytes: 0, byKind: new Map() };
+    let folded = 0;
+    for (const chunk of chunks(size)) {
+      const { store, operations } = await projectEvents(db, chunk.partition, fanout, chunk.events, resident);
+      for (const operation of operations) {
+        const bytes = operation.key.length + (operation.type === 'put' ? operation.value.length : 0);
+        const kind = KIND_NAMES.get(operation.key.readUInt8(2)) ?? 'other';
+        const seen = written.byKind.get(kind) ?? { records: 0, bytes: 0 };
+        seen.records++;
+        seen.bytes += bytes;
+        written.byKind.set(kind, seen);
+        written.records++;
+        written.bytes += bytes;
+      }
+      await commits.write(operations);
+      store.commit();
+      folded += chunk.events.length;
+    }
+    return { folded, written };
+  } finally {
+    await db.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const int = (value: number) => Math.round(value).toLocaleString('en-US');
+type Row = { path: string; chunk: number; best: Measured; folded: number; written?: Written };
+const rows: Row[] = [];
+for (const size of chunkSizes) {
+  for (const path of ['memory', 'durable'] as const) {
+    let best: (Measured & { folded: number; written?: Written }) | undefined;
+    for (let round = 0; round < rounds; round++) {
+      process.stderr.write(`--- ${path}, chunks of ${size}, round ${round + 1}\n`);
+      const measured =
+        path === 'memory'
+          ? await measure(() => foldInMemory(size)).then((m) => ({ ...m, folded: m.result }))
+          : await measure(() => foldDurably(size)).then((m) => ({ ...m, ...m.result }));
+      if (best === undefined || measured.cpuMicros < best.cpuMicros) best = measured;
+    }
+    if (best !== undefined)
+      rows.push({ path, chunk: size, best, folded: best.folded, written: best.written });
+  }
+}
+
+console.log(
+  `\nFold: ${int(events)} demo-stream events (seed ${seed}, ${int(events / 100)} channels, ${int(events / 10)} ` +
+    `users) over ${partitions} partitions, decoded and folded on one thread, best of ${rounds} rounds by CPU time\n`,
+);
+printTable(
+  ['path', 'chunk', 'events/s', 'CPU µs/event', 'records/event', 'B/record'],
+  rows.map((row) => [
+    row.path,
+    int(row.chunk),
+    int(row.folded / row.best.seconds),
+    (row.best.cpuMicros / row.folded).toFixed(1),
+    row.written === undefined ? '–' : (row.written.records / row.folded).toFixed(2),
+    row.written === undefined ? '–' : int(row.written.bytes / row.written.records),
+  ]),
+);
+console.log('\nRecords written per event by kind (durable path), with their mean size (key and value)\n');
+const kinds = [...KIND_NAMES.values()];
+printTable(
+  ['chunk', ...kinds],
+  rows
+    .filter((row) => row.written !== undefined)
+    .map((row) => [
+      int(row.chunk),
+      ...kinds.map((kind) => {
+        const seen = row.written?.byKind.get(kind);
+        return seen === undefined
+          ? '0'
+          : `${(seen.records / row.folded).toFixed(3)} × ${int(seen.bytes / seen.records)} B`;
+      }),
+    ]),
+);
+const cpus = os.cpus();
+console.log(
+  `\nMachine: ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? '?'}), Node ${process.version}; load average ` +
+    `${os.loadavg()[0]?.toFixed(2) ?? '?'} at end`,
+);
+const durable = rows.filter((row) => row.path === 'durable');
+const memory = rows.filter((row) => row.path === 'memory');
+console.log(
+  JSON.stringify({
+    events,
+    memory_events_per_s: memory.map((row) => Math.round(row.folded / row.best.seconds)),
+    durable_events_per_s: durable.map((row) => Math.round(row.folded / row.best.seconds)),
+    durable_cpu_us_per_event: durable.map((row) => Number((row.best.cpuMicros / row.folded).toFixed(1))),
+    records_per_event: durable.map((row) => Number(((row.written?.records ?? 0) / row.folded).toFixed(2))),
+  }),
+);
