@@ -35,7 +35,9 @@ import { KeyKind } from '../../src/store/keys.ts';
 import { projectEvents } from '../../src/store/projectEvents.ts';
 import { ResidentState } from '../../src/store/residentState.ts';
 import { openRocksDatabase } from '../../src/store/rocksDatabase.ts';
+import { machineLine } from '../machineLine.ts';
 import { printTable } from '../markdownTable.ts';
+import { wholeNumber } from '../wholeNumberOption.ts';
 
 const { values } = parseArgs({
   options: {
@@ -47,15 +49,6 @@ const { values } = parseArgs({
     fanout: { type: 'string', default: '32' },
   },
 });
-
-function wholeNumber(name: string, value: string | undefined): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) {
-    console.error(`--${name} must be a whole number from 1 up; got ${JSON.stringify(value)}`);
-    process.exit(2);
-  }
-  return number;
-}
 
 const events = wholeNumber('events', values.events);
 const partitions = wholeNumber('partitions', values.partitions);
@@ -208,11 +201,7 @@ printTable(
       }),
     ]),
 );
-const cpus = os.cpus();
-console.log(
-  `\nMachine: ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? '?'}), Node ${process.version}; load average ` +
-    `${os.loadavg()[0]?.toFixed(2) ?? '?'} at end`,
-);
+console.log(`\n${machineLine()}`);
 const durable = rows.filter((row) => row.path === 'durable');
 const memory = rows.filter((row) => row.path === 'memory');
 console.log(

@@ -58,6 +58,7 @@ import { projectLive, startLiveService, type GcPauses, type LiveService } from '
 import { createLongChannelStream } from './longChannelStream.ts';
 import { publishStream, type PublishResult } from './publishStream.ts';
 import { printTable } from '../markdownTable.ts';
+import { wholeNumber } from '../wholeNumberOption.ts';
 
 /** Issue 11, on a 2-core machine with the broker on it. */
 const TARGET_LIVE_EVENTS_PER_SECOND = 100_000;
@@ -86,14 +87,6 @@ const { values } = parseArgs({
     'long-events': { type: 'string' },
   },
 });
-function wholeNumber(name: string, value: string): number {
-  const number = Number(value);
-  if (!Number.isSafeInteger(number) || number < 1) {
-    console.error(`--${name} must be a whole number from 1 up; got ${JSON.stringify(value)}`);
-    process.exit(2);
-  }
-  return number;
-}
 const events = values.quick ? 200_000 : wholeNumber('events', values.events);
 const partitions = wholeNumber('partitions', values.partitions);
 const channels =

@@ -24,6 +24,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config.ts';
 import { createKafka } from '../../src/ingest/createKafka.ts';
 import { createTopicsAndWait } from '../../src/ingest/createTopicsAndWait.ts';
+import { machineLine } from '../machineLine.ts';
 import { printTable } from '../markdownTable.ts';
 import { databaseUrlOf, openBenchDatabase } from './benchDatabase.ts';
 import { measureFreshness } from './freshness.ts';
@@ -226,11 +227,7 @@ printTable(
     ],
   ],
 );
-const cpus = os.cpus();
-console.log(
-  `\nMachine: ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? '?'}), Node ${process.version}; load average ` +
-    `${loadBefore[0]?.toFixed(2) ?? '?'} at start, ${os.loadavg()[0]?.toFixed(2) ?? '?'} at end`,
-);
+console.log(`\n${machineLine(loadBefore[0])}`);
 console.log(
   JSON.stringify({
     minutes,

@@ -26,7 +26,9 @@ import { createTopicsAndWait } from '../../src/ingest/createTopicsAndWait.ts';
 import { createPartitionOf } from '../../src/contract/partitionOf.ts';
 import { createDemoStream, type DemoEvent } from '../../src/ops/demoStream.ts';
 import { createPublisher } from '../../src/publisher/createPublisher.ts';
+import { machineLine } from '../machineLine.ts';
 import { printTable } from '../markdownTable.ts';
+import { wholeNumber } from '../wholeNumberOption.ts';
 
 /** Issue 11: the SDK holds at least this share of the raw producer's rate. */
 const TARGET_SDK_OVER_RAW = 0.8;
@@ -43,15 +45,6 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
   },
 });
-
-function wholeNumber(name: string, value: string | undefined): number {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) {
-    console.error(`--${name} must be a whole number from 1 up; got ${JSON.stringify(value)}`);
-    process.exit(2);
-  }
-  return number;
-}
 
 const events = wholeNumber('events', values.events ?? (values.quick ? '100000' : '400000'));
 const rounds = wholeNumber('rounds', values.rounds);
@@ -210,11 +203,7 @@ printTable(
     ],
   ],
 );
-const cpus = os.cpus();
-console.log(
-  `\nMachine: ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? '?'}), Node ${process.version}; load average ` +
-    `${loadBefore[0]?.toFixed(2) ?? '?'} at start, ${os.loadavg()[0]?.toFixed(2) ?? '?'} at end`,
-);
+console.log(`\n${machineLine(loadBefore[0])}`);
 console.log(
   JSON.stringify({
     raw_events_per_s: Math.round(rawRate),

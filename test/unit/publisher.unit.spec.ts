@@ -11,19 +11,24 @@ import { snowflakeArb } from './eventArbitraries.ts';
 
 const topics = { messages: 'chat.messages', acks: 'chat.acks' };
 
+/** A topic of `count` partitions, each with a leader, as a partitioner is shown it. */
+function partitionMetadataOf(count: number) {
+  return Array.from({ length: count }, (_, partitionId) => ({
+    partitionErrorCode: 0,
+    partitionId,
+    leader: 1,
+    replicas: [1],
+    isr: [1],
+  }));
+}
+
 /** Chooses as kafkajs's DefaultPartitioner does, for any key and partition count. */
 function expectDefaultPartitioner(create: ProducerConfig['createPartitioner']): void {
   expect(create).toBeTypeOf('function');
   const ours = (create as NonNullable<typeof create>)();
   const theirs = Partitioners.DefaultPartitioner();
   for (const count of [1, 4, 12]) {
-    const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
-      partitionErrorCode: 0,
-      partitionId,
-      leader: 1,
-      replicas: [1],
-      isr: [1],
-    }));
+    const partitionMetadata = partitionMetadataOf(count);
     for (const key of ['1', '22', '18446744073709551615', 'x']) {
       const message = { key, value: 'v' };
       expect(ours({ topic: 't', partitionMetadata, message })).toBe(
@@ -97,13 +102,7 @@ describe('createPublisher', () => {
     );
     fc.assert(
       fc.property(keyArb, fc.integer({ min: 1, max: 64 }), fc.option(fc.nat(63)), (key, count, explicit) => {
-        const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
-          partitionErrorCode: 0,
-          partitionId,
-          leader: 1,
-          replicas: [1],
-          isr: [1],
-        }));
+        const partitionMetadata = partitionMetadataOf(count);
         const message = { key, value: 'v', ...(explicit === null ? {} : { partition: explicit % count }) };
         expect(ours({ topic: 't', partitionMetadata, message })).toBe(
           theirs({ topic: 't', partitionMetadata, message }),
