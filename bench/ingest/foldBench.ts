@@ -6,8 +6,8 @@
  * partitioner splits it. Each partition's events are then decoded (decodeEvent, as the projector does) and
  * folded a chunk at a time, partitions in turn:
  *
- *   memory   the reference store (src/projection/memoryStore.ts): plain Maps, nothing durable, no bound — the
- *            fold alone, the floor of what any storage shape can cost
+ *   memory   the reference store (src/projection/memoryStore.ts, records not frozen): plain Maps keyed by built
+ *            strings, nothing durable, no bound — the fold over the naive store, with nothing durable
  *   durable  the projector's path: projectEvents over the resident state into RocksDB on disk, each chunk's
  *            records and offset-free writes in one batch through the group commit (fsync on), then commit()
  *
@@ -101,7 +101,7 @@ function measure<T>(run: () => Promise<T>): Promise<Measured & { result: T }> {
 }
 
 function foldInMemory(size: number): Promise<number> {
-  const store = createMemoryStore({ fanout });
+  const store = createMemoryStore({ fanout, freeze: false });
   let folded = 0;
   for (const chunk of chunks(size)) {
     for (const event of chunk.events) applyEvent(store, event);

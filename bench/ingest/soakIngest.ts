@@ -190,10 +190,12 @@ console.log(
   `\nSoak: ${minutes} min of the demo stream (seed ${seed}, ${int(channels)} channels, ${int(users)} users) ` +
     `published at up to ${int(rate)} events/s by ${publishers} SDK publishers into 2 topics × ${partitions} ` +
     `partitions, beside freshness probes; the service as users start it (RESIDENT_RECORDS ` +
-    `${process.env.RESIDENT_RECORDS ?? 'default'}). One row a minute (the sample nearest each minute's end):\n`,
+    `${process.env.RESIDENT_RECORDS ?? 'default'}). One row a minute, and the last sample:\n`,
 );
+/** The samples at each whole minute (they are taken on a fixed schedule from the start), and the last one. */
 const perMinute = samples.filter(
-  (s, i) => Math.floor(s.second / 60) !== Math.floor((samples[i + 1]?.second ?? Infinity) / 60),
+  (s, i) =>
+    i === samples.length - 1 || Math.round(s.second / sampleSeconds) % Math.round(60 / sampleSeconds) === 0,
 );
 printTable(
   ['s', 'RSS MiB', 'engine heap MiB', 'hot tier MiB', 'resident records', 'applied', 'lag'],

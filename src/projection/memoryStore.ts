@@ -15,9 +15,11 @@ export type MemoryStore = ProjectionStore & {
 /**
  * The projection store in plain Maps, for tests and tools. Records are frozen on the way in, so a projection
  * that mutated a record it read would fail loudly instead of corrupting the (serialising) real store silently.
+ * `freeze: false` skips that check (a tenth of a fold's time): for benchmarks, never for tests.
  */
-export function createMemoryStore(options: { fanout?: number } = {}): MemoryStore {
+export function createMemoryStore(options: { fanout?: number; freeze?: boolean } = {}): MemoryStore {
   const fanout = options.fanout ?? DEFAULT_FANOUT;
+  const deepFreeze = options.freeze === false ? <T>(value: T): T => value : deepFreezeValue;
   if (!Number.isInteger(fanout) || fanout < 4) {
     throw new Error(
       `fanout must be an integer of at least 4 (got ${fanout}); ${DEFAULT_FANOUT} is the default`,
@@ -79,10 +81,10 @@ function indexKey(index: RankIndexId | MemberIndexId): string {
     : `${index.kind}/${index.channel_id}/${index.user_id}`;
 }
 
-function deepFreeze<T>(value: T): T {
+function deepFreezeValue<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const inner of Object.values(value)) deepFreeze(inner);
+    for (const inner of Object.values(value)) deepFreezeValue(inner);
   }
   return value;
 }
