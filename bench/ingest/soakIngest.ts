@@ -12,6 +12,7 @@
  * Options: --minutes M (30) --rate R events/s (50000) --channels C (200000) --users U (2000000)
  *          --partitions P (4) --publishers K (4) --sample-seconds S (10) --seed N (1)
  *          --database NAME (readstates_bench, on DATABASE_URL's server)
+ *          --cpu-prof-live DIR (the service runs with --cpu-prof: one profile per thread in DIR, written at its exit)
  * Environment: KAFKA_BROKERS and the rest of the service's settings (RESIDENT_RECORDS among them), DATABASE_URL.
  * Last line: {"minutes":…,"published_events_per_s":…,"applied_events_per_s":…,"rss_second_half_min_mib":…,
  *             "rss_second_half_max_mib":…,"rss_flat_pct":…,"lag_end":…,"freshness_p99_ms":…}
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     'sample-seconds': { type: 'string', default: '10' },
     seed: { type: 'string', default: '1' },
     database: { type: 'string', default: 'readstates_bench' },
+    'cpu-prof-live': { type: 'string' },
   },
 });
 
@@ -117,6 +119,7 @@ try {
       LOG_LEVEL: 'warn',
     },
     19_000 + (process.pid % 1_000),
+    values['cpu-prof-live'] === undefined ? {} : { cpuProfileDir: values['cpu-prof-live'] },
   );
   cleanups.push(() => admin.deleteGroups([groupId]));
   cleanups.push(() => service.stop());
