@@ -15,7 +15,7 @@ export type MemoryStore = ProjectionStore & {
 /**
  * The projection store in plain Maps, for tests and tools. Records are frozen on the way in, so a projection
  * that mutated a record it read would fail loudly instead of corrupting the (serialising) real store silently.
- * `freeze: false` skips that check (a tenth of a fold's time): for benchmarks, never for tests.
+ * `freeze: false` skips that check (about a quarter of a fold's time): for benchmarks, never for tests.
  */
 export function createMemoryStore(options: { fanout?: number; freeze?: boolean } = {}): MemoryStore {
   const fanout = options.fanout ?? DEFAULT_FANOUT;
