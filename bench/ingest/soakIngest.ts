@@ -160,6 +160,10 @@ try {
       );
     }
   })();
+  // A failed sample (the service exited) ends the load too, so the run cleans up and says why at once.
+  sampler.catch((error: unknown) => {
+    interrupt.abort(error);
+  });
   freshness = await measureFreshness(kafka, topics, service.url, {
     rate,
     seconds: minutes * 60,
