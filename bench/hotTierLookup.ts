@@ -15,7 +15,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { ReadStateRecord } from '../src/projection/records.ts';
 import { OffHeapTable, slotBytes } from '../src/store/offHeapTable.ts';
-import { formatSnowflakeWords, parseSnowflakeInto } from '../src/store/snowflakeWords.ts';
+import { formatSnowflakeWords, parseSnowflakeInto } from '../src/contract/snowflakeWords.ts';
 import { seededRandom } from '../src/ops/seededRandom.ts';
 
 const gc = (globalThis as { gc?: () => void }).gc;

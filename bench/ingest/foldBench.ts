@@ -29,6 +29,7 @@ import type { ChatEvent, TopicKind } from '../../src/contract/events.ts';
 import { createPartitionOf } from '../../src/contract/partitionOf.ts';
 import { createDemoStream } from '../../src/ops/demoStream.ts';
 import { applyEvent } from '../../src/projection/applyEvent.ts';
+import { CompactProjection } from '../../src/projection/compact/compactProjection.ts';
 import { createMemoryStore } from '../../src/projection/memoryStore.ts';
 import { createGroupCommit } from '../../src/store/groupCommit.ts';
 import { KeyKind } from '../../src/store/keys.ts';
@@ -110,6 +111,18 @@ function foldInMemory(size: number): Promise<number> {
   return Promise.resolve(folded);
 }
 
+/** The compact channel states (decision 0003, step 1): the fold alone, in memory, nothing durable yet. */
+function foldCompact(size: number): Promise<number> {
+  const projections = Array.from({ length: partitions }, () => new CompactProjection());
+  let folded = 0;
+  for (const chunk of chunks(size)) {
+    const projection = projections[chunk.partition] as CompactProjection;
+    for (const event of chunk.events) projection.apply(event);
+    folded += chunk.events.length;
+  }
+  return Promise.resolve(folded);
+}
+
 const KIND_NAMES = new Map<number, string>([
   [KeyKind.channel, 'channel'],
   [KeyKind.message, 'message'],
@@ -155,13 +168,16 @@ const int = (value: number) => Math.round(value).toLocaleString('en-US');
 type Row = { path: string; chunk: number; best: Measured; folded: number; written?: Written };
 const rows: Row[] = [];
 for (const size of chunkSizes) {
-  for (const path of ['memory', 'durable'] as const) {
+  for (const path of ['memory', 'compact', 'durable'] as const) {
     let best: (Measured & { folded: number; written?: Written }) | undefined;
     for (let round = 0; round < rounds; round++) {
       process.stderr.write(`--- ${path}, chunks of ${size}, round ${round + 1}\n`);
       const measured =
-        path === 'memory'
-          ? await measure(() => foldInMemory(size)).then((m) => ({ ...m, folded: m.result }))
+        path === 'memory' || path === 'compact'
+          ? await measure(() => (path === 'memory' ? foldInMemory(size) : foldCompact(size))).then((m) => ({
+              ...m,
+              folded: m.result,
+            }))
           : await measure(() => foldDurably(size)).then((m) => ({ ...m, ...m.result }));
       if (best === undefined || measured.cpuMicros < best.cpuMicros) best = measured;
     }
@@ -204,10 +220,12 @@ printTable(
 console.log(`\n${machineLine()}`);
 const durable = rows.filter((row) => row.path === 'durable');
 const memory = rows.filter((row) => row.path === 'memory');
+const compact = rows.filter((row) => row.path === 'compact');
 console.log(
   JSON.stringify({
     events,
     memory_events_per_s: memory.map((row) => Math.round(row.folded / row.best.seconds)),
+    compact_events_per_s: compact.map((row) => Math.round(row.folded / row.best.seconds)),
     durable_events_per_s: durable.map((row) => Math.round(row.folded / row.best.seconds)),
     durable_cpu_us_per_event: durable.map((row) => Number((row.best.cpuMicros / row.folded).toFixed(1))),
     records_per_event: durable.map((row) => Number(((row.written?.records ?? 0) / row.folded).toFixed(2))),

@@ -8,7 +8,7 @@ import {
   OffHeapTable,
   type OffHeapTableStats,
 } from './offHeapTable.ts';
-import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from './snowflakeWords.ts';
+import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
 
 /**
  * The hot tier of the read path: copies of the read-state and channel records in two off-heap tables, enough to

@@ -1,7 +1,7 @@
 import type { TopicKind } from '../contract/events.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { MemberIndexId, RankIndexId } from '../projection/records.ts';
-import { parseSnowflakeInto } from './snowflakeWords.ts';
+import { parseSnowflakeInto } from '../contract/snowflakeWords.ts';
 
 /**
  * RocksDB key layout. Every key starts with the Kafka partition (2 bytes), so one partition's state — records

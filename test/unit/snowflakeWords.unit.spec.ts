@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compareSnowflakes, MAX_SNOWFLAKE } from '../../src/contract/snowflake.ts';
-import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from '../../src/store/snowflakeWords.ts';
+import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from '../../src/contract/snowflakeWords.ts';
 
 const MAX = 2n ** 64n - 1n;
 

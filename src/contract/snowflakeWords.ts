@@ -1,4 +1,4 @@
-import type { Snowflake } from '../contract/snowflake.ts';
+import type { Snowflake } from './snowflake.ts';
 
 /**
  * Snowflakes as two uint32 words (hi, lo), the form the hot tier keeps in typed arrays. Parsing allocates

@@ -1,0 +1,111 @@
+import type { Snowflake } from '../../contract/snowflake.ts';
+import { CountedIds } from './countedIds.ts';
+
+/** Member flags. */
+const HAS_READ_STATE = 1;
+const HAS_POINTER = 2;
+
+/**
+ * Everything the projection knows about one channel, mutated in place: every event touches one channel only, so
+ * a channel is the unit that is applied, written and evicted together (see compactProjection.ts).
+ *
+ * - `messages`: every id seen, live or deleted (a tombstone), each live one with its author's member number.
+ * - Members: anyone who wrote, was mentioned or acked here, numbered in order of first appearance. Per member,
+ *   in typed columns: the flags and the pointer's words; and the live ids they wrote (OWN) and were mentioned in
+ *   by others (MENTIONS), created when first needed.
+ * - `mentionsOf`: the members each live message mentions, for its deletion; only messages that mention anyone.
+ */
+export class ChannelState {
+  readonly messages: CountedIds;
+  /** Bumped by every change of the live set that is not an append above the head (as records.ts's). */
+  epoch = 0;
+  readonly #members = new Map<Snowflake, number>();
+  readonly userIds: Snowflake[] = [];
+  /** Per member: HAS_READ_STATE | HAS_POINTER. */
+  #flags = new Uint8Array(4);
+  /** Per member: the pointer's hi, lo words at 2m, 2m + 1. */
+  #pointers = new Uint32Array(8);
+  readonly own: (CountedIds | undefined)[] = [];
+  readonly mentioned: (CountedIds | undefined)[] = [];
+  readonly mentionsOf = new Map<Snowflake, readonly number[]>();
+  readonly #blockSize: number;
+
+  constructor(blockSize?: number) {
+    this.messages = new CountedIds(blockSize);
+    this.#blockSize = this.messages.blockSize;
+  }
+
+  get memberCount(): number {
+    return this.userIds.length;
+  }
+
+  /** The member number of `userId`, or -1. */
+  memberOf(userId: Snowflake): number {
+    return this.#members.get(userId) ?? -1;
+  }
+
+  /** The member number of `userId`, numbering them if new (no read state, no pointer). */
+  member(userId: Snowflake): number {
+    let member = this.#members.get(userId);
+    if (member !== undefined) return member;
+    member = this.userIds.length;
+    this.#members.set(userId, member);
+    this.userIds.push(userId);
+    if (member === this.#flags.length) {
+      const flags = new Uint8Array(member * 2);
+      flags.set(this.#flags);
+      this.#flags = flags;
+      const pointers = new Uint32Array(member * 4);
+      pointers.set(this.#pointers);
+      this.#pointers = pointers;
+    }
+    this.own.push(undefined);
+    this.mentioned.push(undefined);
+    return member;
+  }
+
+  ownOf(member: number): CountedIds {
+    let ids = this.own[member];
+    if (ids === undefined) {
+      ids = new CountedIds(this.#blockSize);
+      this.own[member] = ids;
+    }
+    return ids;
+  }
+
+  mentionedOf(member: number): CountedIds {
+    let ids = this.mentioned[member];
+    if (ids === undefined) {
+      ids = new CountedIds(this.#blockSize);
+      this.mentioned[member] = ids;
+    }
+    return ids;
+  }
+
+  hasReadState(member: number): boolean {
+    return ((this.#flags[member] as number) & HAS_READ_STATE) !== 0;
+  }
+
+  hasPointer(member: number): boolean {
+    return ((this.#flags[member] as number) & HAS_POINTER) !== 0;
+  }
+
+  pointerHi(member: number): number {
+    return this.#pointers[2 * member] as number;
+  }
+
+  pointerLo(member: number): number {
+    return this.#pointers[2 * member + 1] as number;
+  }
+
+  /** Gives the member a read state with a null pointer (a mention by someone else). */
+  giveReadState(member: number): void {
+    this.#flags[member] = (this.#flags[member] as number) | HAS_READ_STATE;
+  }
+
+  setPointer(member: number, hi: number, lo: number): void {
+    this.#flags[member] = HAS_READ_STATE | HAS_POINTER;
+    this.#pointers[2 * member] = hi;
+    this.#pointers[2 * member + 1] = lo;
+  }
+}

@@ -1,0 +1,112 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { applyEvent } from '../../src/projection/applyEvent.ts';
+import { CompactProjection } from '../../src/projection/compact/compactProjection.ts';
+import { createMemoryStore } from '../../src/projection/memoryStore.ts';
+import {
+  chatHistory,
+  interleave,
+  SMALL_UNIVERSE,
+  topicPicks,
+  type Universe,
+} from '../support/chatHistory.ts';
+import { acked, deleted, sent } from '../support/eventBuilders.ts';
+import { createReferenceModel, type ReferenceModel } from '../support/referenceModel.ts';
+
+/** Small blocks, so that a channel of a few dozen ids already has several; 128 is the default. */
+const blockSize = fc.constantFrom(4, 5, 128);
+
+function answers(projection: CompactProjection, universe: Universe) {
+  return {
+    readStates: universe.channels.flatMap((channel) =>
+      universe.users.map((user) => projection.readState(user, channel)),
+    ),
+    heads: universe.channels.map((channel) => projection.channelHead(channel)),
+  };
+}
+
+function referenceAnswers(reference: ReferenceModel, universe: Universe) {
+  return {
+    readStates: universe.channels.flatMap((channel) =>
+      universe.users.map((user) => reference.readState(user, channel)),
+    ),
+    heads: universe.channels.map((channel) => reference.channelHead(channel)),
+  };
+}
+
+describe('compact projection against the reference model', () => {
+  it('answers as the reference after every event, with the outcomes of applyEvent', () => {
+    fc.assert(
+      fc.property(chatHistory(), topicPicks(), blockSize, (history, picks, size) => {
+        const projection = new CompactProjection({ blockSize: size });
+        const reference = createReferenceModel();
+        const records = createMemoryStore();
+        for (const event of interleave(history, picks)) {
+          expect(projection.apply(event)).toBe(applyEvent(records, event));
+          reference.apply(event);
+          expect(answers(projection, SMALL_UNIVERSE)).toEqual(referenceAnswers(reference, SMALL_UNIVERSE));
+        }
+      }),
+      { numRuns: 5000 },
+    );
+  }, 120_000);
+
+  it('agrees on long channels, with late messages, deletions and manual acks far back', () => {
+    const universe = { channels: ['10'], users: ['1', '2', '3'], firstMessageId: 5 };
+    fc.assert(
+      fc.property(
+        chatHistory(universe, { maxMessages: 150, maxAcks: 60 }),
+        topicPicks(210),
+        (history, picks) => {
+          const projection = new CompactProjection({ blockSize: 4 });
+          const reference = createReferenceModel();
+          for (const event of interleave(history, picks)) {
+            projection.apply(event);
+            reference.apply(event);
+            expect(answers(projection, universe)).toEqual(referenceAnswers(reference, universe));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  }, 120_000);
+
+  it('changes nothing when the whole history is delivered again', () => {
+    fc.assert(
+      fc.property(chatHistory(), topicPicks(), (history, picks) => {
+        const events = interleave(history, picks);
+        const projection = new CompactProjection({ blockSize: 4 });
+        for (const event of events) projection.apply(event);
+        const once = answers(projection, SMALL_UNIVERSE);
+        for (const event of events) projection.apply(event);
+        expect(answers(projection, SMALL_UNIVERSE)).toEqual(once);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('handles ids across the whole uint64 range', () => {
+    const projection = new CompactProjection();
+    const reference = createReferenceModel();
+    const ids = [
+      '0',
+      '4294967295',
+      '4294967296',
+      '9007199254740993',
+      '18446744073709551615',
+      '18446744073709551614',
+    ];
+    const events = [
+      ...ids.map((id) => sent({ channel: '1', id, author: '2', mentions: ['3'] })),
+      acked({ channel: '1', user: '3', id: '9007199254740993' }),
+      deleted({ channel: '1', id: '18446744073709551615' }),
+    ];
+    for (const event of events) {
+      projection.apply(event);
+      reference.apply(event);
+    }
+    for (const user of ['2', '3', '4'])
+      expect(projection.readState(user, '1')).toEqual(reference.readState(user, '1'));
+    expect(projection.channelHead('1')).toEqual(reference.channelHead('1'));
+  });
+});

@@ -1,0 +1,83 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ABSENT, CountedIds, DEAD, LIVE } from '../../src/projection/compact/countedIds.ts';
+
+/** Ids from a few hi words and lo words near the edges, so that ties on hi and unsigned order both matter. */
+const word = fc.constantFrom(0, 1, 2, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff);
+const id = fc.tuple(
+  word,
+  fc.nat(300).map((n) => (n < 150 ? n : 0xffffffff - n)),
+);
+const op = fc.oneof(
+  { arbitrary: fc.record({ kind: fc.constant('insert' as const), id, live: fc.boolean() }), weight: 5 },
+  { arbitrary: fc.record({ kind: fc.constant('kill' as const), id }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant('ask' as const), id }), weight: 3 },
+);
+
+const big = ([hi, lo]: readonly [number, number]) => (BigInt(hi) << 32n) | BigInt(lo);
+
+describe('CountedIds against a sorted list', () => {
+  it('answers state, live counts above any id and the greatest live id as a brute-force model does', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(4, 5, 8, 128), fc.array(op, { maxLength: 400 }), (blockSize, ops) => {
+        const ids = new CountedIds(blockSize);
+        const model = new Map<bigint, { live: boolean; payload: number }>();
+        const out = new Uint32Array(2);
+        ops.forEach((step, n) => {
+          const [hi, lo] = step.id;
+          const key = big(step.id);
+          const known = model.get(key);
+          expect(ids.state(hi, lo)).toBe(known === undefined ? ABSENT : known.live ? LIVE : DEAD);
+          if (step.kind === 'insert' && known === undefined) {
+            ids.insert(hi, lo, step.live, n);
+            model.set(key, { live: step.live, payload: n });
+          } else if (step.kind === 'kill' && known?.live === true) {
+            expect(ids.kill(hi, lo)).toBe(known.payload);
+            known.live = false;
+          }
+          const live = [...model].filter(([, entry]) => entry.live).map(([k]) => k);
+          expect(ids.liveAbove(hi, lo)).toBe(live.filter((k) => k > key).length);
+          expect(ids.liveCount).toBe(live.length);
+          expect(ids.size).toBe(model.size);
+          const max = live.reduce<bigint | undefined>(
+            (a, b) => (a === undefined || b > a ? b : a),
+            undefined,
+          );
+          expect(ids.maxLive(out)).toBe(max !== undefined);
+          if (max !== undefined) expect(big([out[0] ?? 0, out[1] ?? 0])).toBe(max);
+        });
+        const entries = [...ids.entries()].map((entry) => big([entry.hi, entry.lo]));
+        expect(entries).toEqual([...model.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('keeps counting across many blocks when ids come in order, out of order and die far back', () => {
+    const ids = new CountedIds(4);
+    for (let i = 0; i < 1000; i += 2) ids.insert(0, i, true);
+    for (let i = 1; i < 1000; i += 4) ids.insert(0, i, true);
+    for (let i = 0; i < 1000; i += 6) ids.kill(0, i);
+    const live = (above: number) => {
+      let count = 0;
+      for (let i = above + 1; i < 1000; i++) {
+        if ((i % 2 === 0 && i % 6 !== 0) || i % 4 === 1) count++;
+      }
+      return count;
+    };
+    for (const above of [0, 1, 2, 3, 499, 500, 998, 999, 1000])
+      expect(ids.liveAbove(0, above)).toBe(live(above));
+    expect(ids.liveCount).toBe(live(-1));
+  });
+
+  it('refuses to insert an id twice or kill one that is not live', () => {
+    const ids = new CountedIds();
+    ids.insert(1, 2, false);
+    expect(() => {
+      ids.insert(1, 2, true);
+    }).toThrow(/already/);
+    expect(() => ids.kill(1, 2)).toThrow(/not live/);
+    expect(() => ids.kill(1, 3)).toThrow(/not live/);
+    expect(() => new CountedIds(3)).toThrow(/blockSize/);
+  });
+});
