@@ -17,6 +17,7 @@ import {
   recordIdOfKey,
 } from './recordIds.ts';
 import { decodeRecord, encodeRecord } from './recordCodec.ts';
+import type { HotWrite } from './hotTierMirror.ts';
 import { ABSENT, type ResidentState } from './residentState.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 
@@ -30,15 +31,6 @@ export class RecordNotLoaded extends Error {
 }
 
 const DELETED = Symbol('deleted');
-
-/**
- * A write the hot tier mirrors: the read-state and channel records (neither is ever deleted), and the size of
- * OWN(c, u) (live messages u wrote in c), which the answer for a pair without a read state depends on.
- */
-export type HotWrite =
-  | { kind: 'channel'; channelId: string; record: ChannelRecord }
-  | { kind: 'readState'; userId: string; channelId: string; record: ReadStateRecord }
-  | { kind: 'ownCount'; userId: string; channelId: string; count: number };
 
 function ownCount(index: MemberIndexId, count: number): HotWrite | undefined {
   return index.kind === 'own'

@@ -1,7 +1,15 @@
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { ChannelRecord, ReadStateRecord } from '../projection/records.ts';
-import type { HotWrite } from './batchStore.ts';
 import type { HotTier } from './hotTier.ts';
+
+/**
+ * A write the hot tier mirrors: the read-state and channel records (neither is ever deleted), and the size of
+ * OWN(c, u) (live messages u wrote in c), which the answer for a pair without a read state depends on.
+ */
+export type HotWrite =
+  | { kind: 'channel'; channelId: string; record: ChannelRecord }
+  | { kind: 'readState'; userId: string; channelId: string; record: ReadStateRecord }
+  | { kind: 'ownCount'; userId: string; channelId: string; count: number };
 
 /** What a read of RocksDB found for one (user, channel): enough for the hot tier to answer it next time. */
 export type PairRecords = {

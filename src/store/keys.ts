@@ -15,6 +15,7 @@ import { parseSnowflakeInto } from '../contract/snowflakeWords.ts';
  *   partition u16 | 0x03 | user u64 | channel u64                 → ReadStateRecord
  *   partition u16 | 0x04 | index kind u8 | channel u64 | user u64 → member index header
  *   partition u16 | 0x05 | index kind u8 | channel u64 | user u64 | node u32 → rank index node
+ *   partition u16 | 0x06 | channel u64 | seq u32                  → channel state: 0 its snapshot, then deltas
  *   0xffff | 0xff | name (ASCII)                                → metadata of the generation (no partition's)
  */
 export const KeyKind = {
@@ -24,6 +25,7 @@ export const KeyKind = {
   readState: 0x03,
   indexHeader: 0x04,
   indexNode: 0x05,
+  channelState: 0x06,
   meta: 0xff,
 } as const;
 
@@ -106,6 +108,21 @@ export function indexNodeKey(partition: number, index: RankIndexId, node: number
   if (index.kind === 'live') key.writeBigUInt64BE(0n, 12);
   else writeId(key, index.user_id, 12);
   key.writeUInt32BE(node, 20);
+  return key;
+}
+
+/** Seq 0: the channel's snapshot; 1, 2, …: the deltas written after it, in order (channelCodec.ts). */
+export function channelStateKey(partition: number, channelId: Snowflake, seq: number): Buffer {
+  const key = prefix(partition, KeyKind.channelState, 15);
+  writeId(key, channelId, 3);
+  key.writeUInt32BE(seq, 11);
+  return key;
+}
+
+/** A channel's snapshot and deltas. */
+export function channelStatePrefix(partition: number, channelId: Snowflake): Buffer {
+  const key = prefix(partition, KeyKind.channelState, 11);
+  writeId(key, channelId, 3);
   return key;
 }
 

@@ -1,6 +1,7 @@
 import type { ChatEvent } from '../contract/events.ts';
 import { applyEvent } from '../projection/applyEvent.ts';
-import { BatchStore, type HotWrite, type RecordRef } from './batchStore.ts';
+import { BatchStore, type RecordRef } from './batchStore.ts';
+import type { HotWrite } from './hotTierMirror.ts';
 import { channelRecordId, indexHeaderRecordId, messageRecordId, readStateRecordId } from './recordIds.ts';
 import type { ResidentState } from './residentState.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';

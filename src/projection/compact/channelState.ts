@@ -1,9 +1,10 @@
 import type { Snowflake } from '../../contract/snowflake.ts';
 import { CountedIds } from './countedIds.ts';
 
-/** Member flags. */
-const HAS_READ_STATE = 1;
-const HAS_POINTER = 2;
+/** Member flags. LISTED: the store has written the key that lists this read state under its user. */
+export const HAS_READ_STATE = 1;
+export const HAS_POINTER = 2;
+export const LISTED = 4;
 
 /**
  * Everything the projection knows about one channel, mutated in place: every event touches one channel only, so
@@ -98,13 +99,32 @@ export class ChannelState {
     return this.#pointers[2 * member + 1] as number;
   }
 
+  flagsOf(member: number): number {
+    return this.#flags[member] as number;
+  }
+
+  /** Sets flags as stored (a channel read back from disk), pointer included. */
+  restoreFlags(member: number, flags: number, hi: number, lo: number): void {
+    this.#flags[member] = flags;
+    this.#pointers[2 * member] = hi;
+    this.#pointers[2 * member + 1] = lo;
+  }
+
+  isListed(member: number): boolean {
+    return ((this.#flags[member] as number) & LISTED) !== 0;
+  }
+
+  markListed(member: number): void {
+    this.#flags[member] = (this.#flags[member] as number) | LISTED;
+  }
+
   /** Gives the member a read state with a null pointer (a mention by someone else). */
   giveReadState(member: number): void {
     this.#flags[member] = (this.#flags[member] as number) | HAS_READ_STATE;
   }
 
   setPointer(member: number, hi: number, lo: number): void {
-    this.#flags[member] = HAS_READ_STATE | HAS_POINTER;
+    this.#flags[member] = (this.#flags[member] as number) | HAS_READ_STATE | HAS_POINTER;
     this.#pointers[2 * member] = hi;
     this.#pointers[2 * member + 1] = lo;
   }

@@ -22,6 +22,12 @@ export class CompactProjection {
   /** Parsed ids: [0, 1] the event's message id, [2, 3] a scratch for the greatest live id. */
   readonly #words = new Uint32Array(4);
   readonly #head = this.#words.subarray(2, 4);
+  /**
+   * The members whose answers the last applied event changed (whose counts or pointer moved), in its channel;
+   * the channel's own answers (head, live count, epoch) changed too when it was a message event. For the writer
+   * that mirrors changes: it reads this right after apply().
+   */
+  readonly touched: number[] = [];
 
   /** `blockSize`: entries per block of every id set (small in tests, so blocks split early). */
   constructor(options: { blockSize?: number } = {}) {
@@ -36,7 +42,23 @@ export class CompactProjection {
     return this.#channels.get(channelId);
   }
 
+  /** Puts a channel's state (loaded from disk). */
+  setChannel(channelId: Snowflake, channel: ChannelState): void {
+    this.#channels.set(channelId, channel);
+  }
+
+  /** Drops a channel's state from memory (evicted: it is on disk). */
+  deleteChannel(channelId: Snowflake): void {
+    this.#channels.delete(channelId);
+  }
+
+  /** A new, empty channel state with this projection's block size. */
+  newChannel(): ChannelState {
+    return new ChannelState(this.#blockSize);
+  }
+
   apply(event: ChatEvent): ApplyOutcome {
+    this.touched.length = 0;
     switch (event.type) {
       case 'message_sent':
         return this.#sent(event);
@@ -48,38 +70,7 @@ export class CompactProjection {
   }
 
   readState(userId: Snowflake, channelId: Snowflake): ReadStateView {
-    const channel = this.#channels.get(channelId);
-    const member = channel?.memberOf(userId) ?? -1;
-    const view = {
-      user_id: userId,
-      channel_id: channelId,
-      has_read_state: false,
-      last_acked_message_id: null as Snowflake | null,
-      last_message_id: null as Snowflake | null,
-      unread_count: 0,
-      mention_count: 0,
-    };
-    if (channel === undefined) return view;
-    const { messages } = channel;
-    view.last_message_id = this.#lastMessageId(channel);
-    if (member === -1 || !channel.hasReadState(member)) {
-      view.unread_count = messages.liveCount - (member === -1 ? 0 : (channel.own[member]?.liveCount ?? 0));
-      return view;
-    }
-    view.has_read_state = true;
-    const own = channel.own[member];
-    const mentioned = channel.mentioned[member];
-    if (!channel.hasPointer(member)) {
-      view.unread_count = messages.liveCount - (own?.liveCount ?? 0);
-      view.mention_count = mentioned?.liveCount ?? 0;
-      return view;
-    }
-    const hi = channel.pointerHi(member);
-    const lo = channel.pointerLo(member);
-    view.last_acked_message_id = formatSnowflakeWords(hi, lo);
-    view.unread_count = messages.liveAbove(hi, lo) - (own?.liveAbove(hi, lo) ?? 0);
-    view.mention_count = mentioned?.liveAbove(hi, lo) ?? 0;
-    return view;
+    return readStateView(this.#channels.get(channelId), userId, channelId);
   }
 
   channelHead(channelId: Snowflake): ChannelHead {
@@ -93,13 +84,13 @@ export class CompactProjection {
 
   #lastMessageId(channel: ChannelState): Snowflake | null {
     const head = this.#head;
-    return channel.messages.maxLive(head) ? formatSnowflakeWords(head[0] as number, head[1] as number) : null;
+    return lastMessageId(channel, head);
   }
 
   #channelOf(channelId: Snowflake): ChannelState {
     let channel = this.#channels.get(channelId);
     if (channel === undefined) {
-      channel = new ChannelState(this.#blockSize);
+      channel = this.newChannel();
       this.#channels.set(channelId, channel);
     }
     return channel;
@@ -120,6 +111,7 @@ export class CompactProjection {
     if (!messages.aboveLive(hi, lo, this.#head)) channel.epoch++;
     messages.insert(hi, lo, true, author);
     channel.ownOf(author).insert(hi, lo, true);
+    this.touched.push(author);
 
     let mentioned: number[] | undefined;
     for (const userId of event.mention_user_ids) {
@@ -127,6 +119,7 @@ export class CompactProjection {
       const member = channel.member(userId);
       if (mentioned?.includes(member) === true) continue;
       (mentioned ??= []).push(member);
+      this.touched.push(member);
       channel.mentionedOf(member).insert(hi, lo, true);
       // Being mentioned by someone else gives the user a read state, pointer null.
       channel.giveReadState(member);
@@ -152,9 +145,11 @@ export class CompactProjection {
     const author = messages.kill(hi, lo);
     channel.epoch++;
     channel.ownOf(author).kill(hi, lo);
+    this.touched.push(author);
     const mentioned = channel.mentionsOf.get(event.message_id);
     if (mentioned !== undefined) {
       for (const member of mentioned) channel.mentionedOf(member).kill(hi, lo);
+      this.touched.push(...mentioned);
       channel.mentionsOf.delete(event.message_id);
     }
     return 'applied';
@@ -176,6 +171,52 @@ export class CompactProjection {
       if (same || (below && !event.manual)) return 'pointer_unchanged';
     }
     channel.setPointer(member, hi, lo);
+    this.touched.push(member);
     return 'applied';
   }
+}
+
+const scratch = new Uint32Array(2);
+
+function lastMessageId(channel: ChannelState, head: Uint32Array): Snowflake | null {
+  return channel.messages.maxLive(head) ? formatSnowflakeWords(head[0] as number, head[1] as number) : null;
+}
+
+/** What the API serves for (user, channel), from the channel's state (undefined: nothing happened there). */
+export function readStateView(
+  channel: ChannelState | undefined,
+  userId: Snowflake,
+  channelId: Snowflake,
+): ReadStateView {
+  const member = channel?.memberOf(userId) ?? -1;
+  const view = {
+    user_id: userId,
+    channel_id: channelId,
+    has_read_state: false,
+    last_acked_message_id: null as Snowflake | null,
+    last_message_id: null as Snowflake | null,
+    unread_count: 0,
+    mention_count: 0,
+  };
+  if (channel === undefined) return view;
+  const { messages } = channel;
+  view.last_message_id = lastMessageId(channel, scratch);
+  if (member === -1 || !channel.hasReadState(member)) {
+    view.unread_count = messages.liveCount - (member === -1 ? 0 : (channel.own[member]?.liveCount ?? 0));
+    return view;
+  }
+  view.has_read_state = true;
+  const own = channel.own[member];
+  const mentioned = channel.mentioned[member];
+  if (!channel.hasPointer(member)) {
+    view.unread_count = messages.liveCount - (own?.liveCount ?? 0);
+    view.mention_count = mentioned?.liveCount ?? 0;
+    return view;
+  }
+  const hi = channel.pointerHi(member);
+  const lo = channel.pointerLo(member);
+  view.last_acked_message_id = formatSnowflakeWords(hi, lo);
+  view.unread_count = messages.liveAbove(hi, lo) - (own?.liveAbove(hi, lo) ?? 0);
+  view.mention_count = mentioned?.liveAbove(hi, lo) ?? 0;
+  return view;
 }

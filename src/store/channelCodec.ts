@@ -1,0 +1,250 @@
+import type { ChatEvent } from '../contract/events.ts';
+import type { Snowflake } from '../contract/snowflake.ts';
+import { formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
+import { ChannelState, HAS_READ_STATE, LISTED } from '../projection/compact/channelState.ts';
+import type { CompactProjection } from '../projection/compact/compactProjection.ts';
+
+/**
+ * A channel's state on disk: a snapshot of its ChannelState, and deltas since, each the channel's applied events
+ * of one write, replayed through the projection on load. Binary, little-endian, ids as two uint32 words.
+ *
+ *   snapshot  u8 version | u32 epoch | u32 members | members × (u32 hi, u32 lo, u8 flags, u32 ptr hi, u32 ptr lo)
+ *             | u32 ids | ids × (u32 hi, u32 lo, u8 live, i32 author) | u32 mentioning
+ *             | mentioning × (u32 hi, u32 lo, u16 n, n × u32 member)
+ *   delta     events × (u8 kind, …): sent (id, author, u16 n, n × user), deleted (id), acked (user, id)
+ *
+ * Own and mention sets are not stored: they follow from the live ids' authors and the mentions.
+ */
+
+const VERSION = 1;
+const SENT = 1;
+const DELETED = 2;
+const ACKED = 3;
+const ACKED_MANUAL = 4;
+/** A snapshot's fixed part; its size estimate per id and per member. */
+const SNAPSHOT_HEADER = 13;
+const MEMBER_BYTES = 17;
+const ID_BYTES = 13;
+
+/** A growable buffer written front to back. */
+export class ByteWriter {
+  #bytes = Buffer.allocUnsafe(256);
+  length = 0;
+
+  #room(n: number): void {
+    if (this.length + n <= this.#bytes.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.#bytes.length * 2, this.length + n));
+    this.#bytes.copy(bigger, 0, 0, this.length);
+    this.#bytes = bigger;
+  }
+
+  u8(value: number): void {
+    this.#room(1);
+    this.#bytes[this.length++] = value;
+  }
+
+  u16(value: number): void {
+    this.#room(2);
+    this.length = this.#bytes.writeUInt16LE(value, this.length);
+  }
+
+  u32(value: number): void {
+    this.#room(4);
+    this.length = this.#bytes.writeUInt32LE(value >>> 0, this.length);
+  }
+
+  i32(value: number): void {
+    this.#room(4);
+    this.length = this.#bytes.writeInt32LE(value, this.length);
+  }
+
+  id(value: Snowflake, words: Uint32Array): void {
+    parseSnowflakeInto(value, words);
+    this.u32(words[0] as number);
+    this.u32(words[1] as number);
+  }
+
+  /** A copy of what was written; the writer may be reused after `reset`. */
+  take(): Buffer {
+    return Buffer.from(this.#bytes.subarray(0, this.length));
+  }
+
+  reset(): void {
+    this.length = 0;
+  }
+}
+
+class ByteReader {
+  readonly #bytes: Buffer;
+  at = 0;
+  constructor(bytes: Buffer) {
+    this.#bytes = bytes;
+  }
+  get done(): boolean {
+    return this.at >= this.#bytes.length;
+  }
+  u8(): number {
+    return this.#bytes.readUInt8(this.at++);
+  }
+  u16(): number {
+    const value = this.#bytes.readUInt16LE(this.at);
+    this.at += 2;
+    return value;
+  }
+  u32(): number {
+    const value = this.#bytes.readUInt32LE(this.at);
+    this.at += 4;
+    return value;
+  }
+  i32(): number {
+    const value = this.#bytes.readInt32LE(this.at);
+    this.at += 4;
+    return value;
+  }
+  id(): Snowflake {
+    const hi = this.u32();
+    return formatSnowflakeWords(hi, this.u32());
+  }
+}
+
+/** Roughly the bytes a snapshot of `channel` takes: when deltas outgrow it, a snapshot is cheaper to load. */
+export function snapshotBytes(channel: ChannelState): number {
+  return SNAPSHOT_HEADER + channel.memberCount * MEMBER_BYTES + channel.messages.size * ID_BYTES;
+}
+
+const words = new Uint32Array(2);
+
+export function encodeSnapshot(channel: ChannelState, out: ByteWriter): Buffer {
+  out.reset();
+  out.u8(VERSION);
+  out.u32(channel.epoch);
+  out.u32(channel.memberCount);
+  for (let member = 0; member < channel.memberCount; member++) {
+    out.id(channel.userIds[member] ?? '0', words);
+    out.u8(channel.flagsOf(member) & ~LISTED);
+    out.u32(channel.pointerHi(member));
+    out.u32(channel.pointerLo(member));
+  }
+  out.u32(channel.messages.size);
+  for (const entry of channel.messages.entries()) {
+    out.u32(entry.hi);
+    out.u32(entry.lo);
+    out.u8(entry.live ? 1 : 0);
+    out.i32(entry.payload);
+  }
+  out.u32(channel.mentionsOf.size);
+  for (const [messageId, members] of channel.mentionsOf) {
+    out.id(messageId, words);
+    out.u16(members.length);
+    for (const member of members) out.u32(member);
+  }
+  return out.take();
+}
+
+/** The channel a snapshot holds, own and mention sets rebuilt; every read state counts as listed. */
+export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelState {
+  const reader = new ByteReader(bytes);
+  const version = reader.u8();
+  if (version !== VERSION)
+    throw new Error(`channel snapshot of version ${version}; this build reads ${VERSION}`);
+  channel.epoch = reader.u32();
+  const members = reader.u32();
+  for (let i = 0; i < members; i++) {
+    const member = channel.member(reader.id());
+    const flags = reader.u8();
+    const hi = reader.u32();
+    channel.restoreFlags(member, flags, hi, reader.u32());
+    if ((flags & HAS_READ_STATE) !== 0) channel.markListed(member);
+  }
+  const ids = reader.u32();
+  for (let i = 0; i < ids; i++) {
+    const hi = reader.u32();
+    const lo = reader.u32();
+    const live = reader.u8() === 1;
+    const author = reader.i32();
+    channel.messages.insert(hi, lo, live, author);
+    if (live) channel.ownOf(author).insert(hi, lo, true);
+  }
+  const mentioning = reader.u32();
+  for (let i = 0; i < mentioning; i++) {
+    const hi = reader.u32();
+    const lo = reader.u32();
+    const n = reader.u16();
+    const mentioned: number[] = [];
+    for (let j = 0; j < n; j++) {
+      const member = reader.u32();
+      mentioned.push(member);
+      channel.mentionedOf(member).insert(hi, lo, true);
+    }
+    channel.mentionsOf.set(formatSnowflakeWords(hi, lo), mentioned);
+  }
+  return channel;
+}
+
+/** Appends one applied event of the channel to a delta. */
+export function encodeDeltaEvent(event: ChatEvent, out: ByteWriter): void {
+  switch (event.type) {
+    case 'message_sent':
+      out.u8(SENT);
+      out.id(event.message_id, words);
+      out.id(event.author_id, words);
+      out.u16(event.mention_user_ids.length);
+      for (const user of event.mention_user_ids) out.id(user, words);
+      return;
+    case 'message_deleted':
+      out.u8(DELETED);
+      out.id(event.message_id, words);
+      return;
+    case 'message_acked':
+      out.u8(event.manual ? ACKED_MANUAL : ACKED);
+      out.id(event.user_id, words);
+      out.id(event.message_id, words);
+  }
+}
+
+/** Applies a delta's events to `channelId`'s state in `projection` (where the snapshot was put first). */
+export function replayDelta(bytes: Buffer, channelId: Snowflake, projection: CompactProjection): void {
+  const reader = new ByteReader(bytes);
+  while (!reader.done) {
+    const kind = reader.u8();
+    let event: ChatEvent;
+    if (kind === SENT) {
+      const messageId = reader.id();
+      const authorId = reader.id();
+      const n = reader.u16();
+      const mentions: Snowflake[] = [];
+      for (let i = 0; i < n; i++) mentions.push(reader.id());
+      event = {
+        type: 'message_sent',
+        v: 1,
+        channel_id: channelId,
+        message_id: messageId,
+        author_id: authorId,
+        mention_user_ids: mentions,
+        sent_at: '',
+      };
+    } else if (kind === DELETED) {
+      event = {
+        type: 'message_deleted',
+        v: 1,
+        channel_id: channelId,
+        message_id: reader.id(),
+        deleted_at: '',
+      };
+    } else if (kind === ACKED || kind === ACKED_MANUAL) {
+      const userId = reader.id();
+      event = {
+        type: 'message_acked',
+        v: 1,
+        channel_id: channelId,
+        user_id: userId,
+        message_id: reader.id(),
+        manual: kind === ACKED_MANUAL,
+        acked_at: '',
+      };
+    } else {
+      throw new Error(`channel delta holds an event of unknown kind ${kind}`);
+    }
+    projection.apply(event);
+  }
+}

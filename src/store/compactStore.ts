@@ -1,0 +1,433 @@
+import type { ChatEvent } from '../contract/events.ts';
+import type { Snowflake } from '../contract/snowflake.ts';
+import { formatSnowflakeWords } from '../contract/snowflakeWords.ts';
+import type { ApplyOutcome } from '../projection/applyOutcome.ts';
+import type { ChannelState } from '../projection/compact/channelState.ts';
+import { CompactProjection, readStateView } from '../projection/compact/compactProjection.ts';
+import type { ReadStateView } from '../projection/readStateOf.ts';
+import type { ChannelRecord, ReadStateRecord } from '../projection/records.ts';
+import {
+  ByteWriter,
+  decodeSnapshot,
+  encodeDeltaEvent,
+  encodeSnapshot,
+  replayDelta,
+  snapshotBytes,
+} from './channelCodec.ts';
+import type { HotWrite, PairRecords } from './hotTierMirror.ts';
+import { channelStateKey, channelStatePrefix, readStateKey } from './keys.ts';
+import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
+
+/** Deltas a channel keeps before its next write is a snapshot, whatever their size: bounds a load's replay. */
+const MAX_DELTAS = 64;
+/** The value of a key that lists a read state under its user (its key says everything). */
+const EMPTY = Buffer.alloc(0);
+
+/** Where a resident channel stands on disk. */
+type OnDisk = { nextSeq: number; deltaBytes: number };
+
+class PartitionState {
+  readonly projection: CompactProjection;
+  /**
+   * Every channel of the partition that RocksDB holds is resident, except the `evicted` ones: a channel found in
+   * neither is new. True from a partition whose range was empty when first used (a new data directory, a
+   * rebuild), since every later write comes through this store.
+   */
+  complete = false;
+  readonly evicted = new Set<Snowflake>();
+  readonly onDisk = new Map<Snowflake, OnDisk>();
+  constructor(blockSize: number | undefined) {
+    this.projection = new CompactProjection(blockSize === undefined ? {} : { blockSize });
+  }
+}
+
+/** What applying a chunk gives the projector: the writes to make, and what the hot tier mirrors after. */
+export type ProjectedChunk = {
+  operations: WriteOperation[];
+  hotWrites: HotWrite[][];
+  outcomes: Map<ApplyOutcome, number>;
+};
+
+/**
+ * The authoritative state of the partitions one projector writes (decision 0003): each channel a ChannelState
+ * resident in memory, mutated in place by the compact projection, and on disk a snapshot plus the deltas of the
+ * writes since (channelCodec.ts): one RocksDB record per channel a write touches, whatever the events did.
+ *
+ * Channels come back from disk when an event or a read needs them, and least recently used ones leave when the
+ * resident ids (messages and members, across partitions) exceed `budget`. It stays equal to RocksDB because
+ * only this projector writes these partitions, a chunk's changes are applied and handed to the write without
+ * yielding, and a channel loaded by a reader is kept only if no write to its partition happened meanwhile.
+ */
+export class CompactStore {
+  readonly budget: number;
+  readonly #blockSize: number | undefined;
+  readonly #partitions = new Map<number, PartitionState>();
+  /** Resident channels, least recently used first: `${partition}:${channel}` → its weight when last counted. */
+  readonly #lru = new Map<string, { partition: number; channel: Snowflake; weight: number }>();
+  #weight = 0;
+  /** Writes per partition: a reader's load is kept only if none happened while it read. */
+  readonly #writes = new Map<number, number>();
+  readonly #writer = new ByteWriter();
+  loads = 0;
+  evictions = 0;
+
+  constructor(budget: number, options: { blockSize?: number } = {}) {
+    if (!(Number.isInteger(budget) && budget > 0)) {
+      throw new RangeError(`budget must be a whole number above 0 (got ${budget})`);
+    }
+    this.budget = budget;
+    this.#blockSize = options.blockSize;
+  }
+
+  /** Resident ids (messages and members), across partitions. */
+  get size(): number {
+    return this.#weight;
+  }
+
+  /** Whether the partition has been started since it was (re)assigned: if not, call `startPartition`. */
+  knows(partition: number): boolean {
+    return this.#partitions.has(partition);
+  }
+
+  /** Starts tracking a partition; `empty`: RocksDB holds nothing of it, so it is known whole from now on. */
+  startPartition(partition: number, empty: boolean): void {
+    this.forget(partition);
+    const state = new PartitionState(this.#blockSize);
+    state.complete = empty;
+    this.#partitions.set(partition, state);
+  }
+
+  /** Forgets a partition (it moved away, or its database changed). */
+  forget(partition: number): void {
+    const state = this.#partitions.get(partition);
+    if (state === undefined) return;
+    for (const channel of state.onDisk.keys()) this.#untrack(partition, channel);
+    this.#partitions.delete(partition);
+    this.#writes.set(partition, (this.#writes.get(partition) ?? 0) + 1);
+  }
+
+  clear(): void {
+    for (const partition of [...this.#partitions.keys()]) this.forget(partition);
+  }
+
+  /**
+   * Applies a chunk of one partition's events and returns the writes that make it durable; call `commit` once
+   * they are written. Channels the events need are loaded first; the chunk is then applied without yielding, so
+   * nothing (an eviction, a reader) comes between the loads and the changes.
+   */
+  async projectChunk(
+    db: RocksDatabase,
+    partition: number,
+    events: readonly ChatEvent[],
+  ): Promise<ProjectedChunk> {
+    for (;;) {
+      const state = this.#started(partition);
+      const missing = new Set<Snowflake>();
+      for (const event of events) {
+        const channel = event.channel_id;
+        if (!state.onDisk.has(channel) && this.#mayBeOnDisk(state, channel)) missing.add(channel);
+      }
+      if (missing.size === 0) return this.#project(partition, events);
+      const channels = [...missing];
+      const loaded = await Promise.all(channels.map((channel) => readChannel(db, partition, channel)));
+      // Meanwhile the partition may have been forgotten or started again: then its loads mean nothing.
+      if (this.#partitions.get(partition) !== state) continue;
+      channels.forEach((channel, i) => {
+        // Loaded by a reader meanwhile: that copy is as current (no write happened; this is the writer).
+        if (!state.onDisk.has(channel)) this.#install(partition, state, channel, loaded[i]);
+      });
+    }
+  }
+
+  #project(partition: number, events: readonly ChatEvent[]): ProjectedChunk {
+    const state = this.#started(partition);
+    const { projection } = state;
+    const outcomes = new Map<ApplyOutcome, number>();
+    /** Per channel changed: its applied events and the members whose answers changed. */
+    const changed = new Map<Snowflake, { events: ChatEvent[]; members: Set<number> }>();
+    for (const event of events) {
+      const channelId = event.channel_id;
+      if (!state.onDisk.has(channelId)) {
+        if (this.#mayBeOnDisk(state, channelId)) {
+          throw new Error(`channel ${channelId} of partition ${partition} was not loaded before its events`);
+        }
+        state.onDisk.set(channelId, { nextSeq: 0, deltaBytes: 0 });
+        this.#track(partition, channelId, 0);
+      }
+      const outcome = projection.apply(event);
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      if (outcome !== 'applied') continue;
+      let change = changed.get(channelId);
+      if (change === undefined) {
+        change = { events: [], members: new Set() };
+        changed.set(channelId, change);
+      }
+      change.events.push(event);
+      for (const member of projection.touched) change.members.add(member);
+    }
+
+    const operations: WriteOperation[] = [];
+    const hotWrites: HotWrite[][] = [];
+    const writer = this.#writer;
+    for (const [channelId, change] of changed) {
+      const channel = projection.channel(channelId);
+      const disk = state.onDisk.get(channelId);
+      if (channel === undefined || disk === undefined) throw new Error(`channel ${channelId} vanished`);
+      writer.reset();
+      for (const event of change.events) encodeDeltaEvent(event, writer);
+      if (
+        disk.nextSeq === 0 ||
+        disk.nextSeq > MAX_DELTAS ||
+        disk.deltaBytes + writer.length > snapshotBytes(channel)
+      ) {
+        for (let seq = 1; seq < disk.nextSeq; seq++) {
+          operations.push({ type: 'del', key: channelStateKey(partition, channelId, seq) });
+        }
+        operations.push({
+          type: 'put',
+          key: channelStateKey(partition, channelId, 0),
+          value: encodeSnapshot(channel, writer),
+        });
+        disk.nextSeq = 1;
+        disk.deltaBytes = 0;
+      } else {
+        operations.push({
+          type: 'put',
+          key: channelStateKey(partition, channelId, disk.nextSeq),
+          value: writer.take(),
+        });
+        disk.nextSeq++;
+        disk.deltaBytes += writer.length;
+      }
+      const group: HotWrite[] = [{ kind: 'channel', channelId, record: channelRecordOf(channel) }];
+      for (const member of change.members) {
+        const userId = channel.userIds[member] ?? '';
+        if (!channel.hasReadState(member)) {
+          group.push({ kind: 'ownCount', userId, channelId, count: channel.own[member]?.liveCount ?? 0 });
+          continue;
+        }
+        if (!channel.isListed(member)) {
+          operations.push({ type: 'put', key: readStateKey(partition, userId, channelId), value: EMPTY });
+          channel.markListed(member);
+        }
+        group.push({ kind: 'readState', userId, channelId, record: readStateRecordOf(channel, member) });
+      }
+      hotWrites.push(group);
+    }
+    return { operations, hotWrites, outcomes };
+  }
+
+  /** After a chunk's writes are durable: they count as written, and least recently used channels may go. */
+  commit(partition: number): void {
+    this.#writes.set(partition, (this.#writes.get(partition) ?? 0) + 1);
+    const state = this.#partitions.get(partition);
+    if (state !== undefined) {
+      for (const channel of state.onDisk.keys()) {
+        // Weights change as channels grow; recounted here, for the channels this partition holds.
+        const entry = this.#lru.get(`${partition}:${channel}`);
+        const now = state.projection.channel(channel);
+        if (entry !== undefined && now !== undefined) {
+          const weight = weightOf(now);
+          this.#weight += weight - entry.weight;
+          entry.weight = weight;
+        }
+      }
+    }
+    this.#evictToBudget();
+  }
+
+  /**
+   * The answer for (user, channel) and what the hot tier keeps of it, read from the resident state, or from
+   * RocksDB when the channel is not resident (kept resident when its partition is this store's and nothing was
+   * written to it meanwhile). The caller makes sure no write to the partition is under way.
+   */
+  async read(
+    db: RocksDatabase,
+    partition: number,
+    userId: Snowflake,
+    channelId: Snowflake,
+  ): Promise<{ view: ReadStateView; found: PairRecords }> {
+    const state = this.#partitions.get(partition);
+    let channel = state?.projection.channel(channelId);
+    if (channel !== undefined || state?.onDisk.has(channelId) === true) {
+      this.#touch(partition, channelId);
+    } else if (state === undefined || this.#mayBeOnDisk(state, channelId)) {
+      const writes = this.#writes.get(partition) ?? 0;
+      const loaded = await readChannel(db, partition, channelId);
+      const now = this.#partitions.get(partition);
+      if (now !== undefined && now === state && (this.#writes.get(partition) ?? 0) === writes) {
+        if (!now.onDisk.has(channelId)) this.#install(partition, now, channelId, loaded);
+      }
+      channel = loaded?.channel;
+    }
+    return pairRead(channel, userId, channelId);
+  }
+
+  #started(partition: number): PartitionState {
+    const state = this.#partitions.get(partition);
+    if (state === undefined) throw new Error(`partition ${partition} was not started`);
+    return state;
+  }
+
+  #mayBeOnDisk(state: PartitionState, channel: Snowflake): boolean {
+    return !state.complete || state.evicted.has(channel);
+  }
+
+  /** Makes a channel read from disk resident; `undefined`: RocksDB holds nothing of it, so it is new. */
+  #install(
+    partition: number,
+    state: PartitionState,
+    channelId: Snowflake,
+    loaded: LoadedChannel | undefined,
+  ): void {
+    if (loaded === undefined) {
+      state.onDisk.set(channelId, { nextSeq: 0, deltaBytes: 0 });
+    } else {
+      state.projection.setChannel(channelId, loaded.channel);
+      state.onDisk.set(channelId, { nextSeq: loaded.nextSeq, deltaBytes: loaded.deltaBytes });
+    }
+    state.evicted.delete(channelId);
+    this.loads++;
+    this.#track(partition, channelId, loaded === undefined ? 0 : weightOf(loaded.channel));
+  }
+
+  #track(partition: number, channel: Snowflake, weight: number): void {
+    this.#lru.set(`${partition}:${channel}`, { partition, channel, weight });
+    this.#weight += weight;
+  }
+
+  #touch(partition: number, channel: Snowflake): void {
+    const key = `${partition}:${channel}`;
+    const entry = this.#lru.get(key);
+    if (entry === undefined) return;
+    this.#lru.delete(key);
+    this.#lru.set(key, entry);
+  }
+
+  #untrack(partition: number, channel: Snowflake): void {
+    const key = `${partition}:${channel}`;
+    const entry = this.#lru.get(key);
+    if (entry === undefined) return;
+    this.#lru.delete(key);
+    this.#weight -= entry.weight;
+  }
+
+  #evictToBudget(): void {
+    for (const [key, entry] of this.#lru) {
+      if (this.#weight <= this.budget) return;
+      this.#lru.delete(key);
+      this.#weight -= entry.weight;
+      this.evictions++;
+      const state = this.#partitions.get(entry.partition);
+      if (state === undefined) continue;
+      state.projection.deleteChannel(entry.channel);
+      state.onDisk.delete(entry.channel);
+      state.evicted.add(entry.channel);
+    }
+  }
+}
+
+/** Resident ids a channel holds: its messages (tombstones included) and members. */
+function weightOf(channel: ChannelState): number {
+  return channel.messages.size + channel.memberCount + 1;
+}
+
+type LoadedChannel = { channel: ChannelState; nextSeq: number; deltaBytes: number };
+
+/** A channel as RocksDB holds it, or undefined when it holds nothing of it. */
+async function readChannel(
+  db: RocksDatabase,
+  partition: number,
+  channelId: Snowflake,
+): Promise<LoadedChannel | undefined> {
+  const entries = await db.scan(channelStatePrefix(partition, channelId));
+  const [snapshot, ...deltas] = entries;
+  if (snapshot === undefined) return undefined;
+  if (snapshot.key.readUInt32BE(snapshot.key.length - 4) !== 0) {
+    throw new Error(`channel ${channelId} of partition ${partition} has deltas but no snapshot`);
+  }
+  const projection = new CompactProjection();
+  const channel = decodeSnapshot(snapshot.value, projection.newChannel());
+  projection.setChannel(channelId, channel);
+  let deltaBytes = 0;
+  for (const delta of deltas) {
+    replayDelta(delta.value, channelId, projection);
+    deltaBytes += delta.value.length;
+  }
+  // Every read state on disk had its listing key written with it.
+  for (let member = 0; member < channel.memberCount; member++) {
+    if (channel.hasReadState(member)) channel.markListed(member);
+  }
+  const last = deltas.at(-1) ?? snapshot;
+  return { channel, nextSeq: last.key.readUInt32BE(last.key.length - 4) + 1, deltaBytes };
+}
+
+/** The channel as the hot tier keeps it: its epoch, live count and head. */
+function channelRecordOf(channel: ChannelState): ChannelRecord {
+  const head = new Uint32Array(2);
+  const live = channel.messages.maxLive(head)
+    ? {
+        size: channel.messages.liveCount,
+        max: formatSnowflakeWords(head[0] as number, head[1] as number),
+        tail: [],
+        root: null,
+        height: 0,
+        next_node: 0,
+      }
+    : null;
+  return { epoch: channel.epoch, live };
+}
+
+/**
+ * A member's read state as the hot tier keeps it (records.ts): the pointer, the counts above it of the member's
+ * own and mentioning live messages, and a snapshot of the live messages above it, valid while the epoch stands.
+ */
+function readStateRecordOf(channel: ChannelState, member: number): ReadStateRecord {
+  const own = channel.own[member];
+  const mentioned = channel.mentioned[member];
+  if (!channel.hasPointer(member)) {
+    return {
+      last_acked_message_id: null,
+      own_above: own?.liveCount ?? 0,
+      mentions_above: mentioned?.liveCount ?? 0,
+      live_above: null,
+    };
+  }
+  const hi = channel.pointerHi(member);
+  const lo = channel.pointerLo(member);
+  const { messages } = channel;
+  const head = new Uint32Array(2);
+  const atOrBelowHead =
+    messages.maxLive(head) && (hi < (head[0] as number) || (hi === head[0] && lo <= (head[1] as number)));
+  return {
+    last_acked_message_id: formatSnowflakeWords(hi, lo),
+    own_above: own?.liveAbove(hi, lo) ?? 0,
+    mentions_above: mentioned?.liveAbove(hi, lo) ?? 0,
+    live_above: atOrBelowHead
+      ? { epoch: channel.epoch, live_count: messages.liveCount, count: messages.liveAbove(hi, lo) }
+      : null,
+  };
+}
+
+function pairRead(
+  channel: ChannelState | undefined,
+  userId: Snowflake,
+  channelId: Snowflake,
+): { view: ReadStateView; found: PairRecords } {
+  const view = readStateView(channel, userId, channelId);
+  if (channel === undefined)
+    return { view, found: { channel: undefined, readState: undefined, ownCount: 0 } };
+  const member = channel.memberOf(userId);
+  const record = channelRecordOf(channel);
+  if (member === -1 || !channel.hasReadState(member)) {
+    return {
+      view,
+      found: {
+        channel: record,
+        readState: undefined,
+        ownCount: member === -1 ? 0 : (channel.own[member]?.liveCount ?? 0),
+      },
+    };
+  }
+  return { view, found: { channel: record, readState: readStateRecordOf(channel, member) } };
+}

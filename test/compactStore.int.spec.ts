@@ -1,0 +1,129 @@
+/**
+ * The compact store against the reference model, on real RocksDB: random histories applied in chunks of random
+ * sizes through a resident budget small enough that channels are evicted and reloaded all the time, every answer
+ * compared after every chunk; then the state reloaded from disk by a new store (a restart) compared with what the
+ * first one holds in memory, and the partition continued from there.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ChatEvent } from '../src/contract/events.ts';
+import { CompactStore } from '../src/store/compactStore.ts';
+import { openRocksDatabase, type RocksDatabase } from '../src/store/rocksDatabase.ts';
+import { createDemoStream } from '../src/ops/demoStream.ts';
+import { chatHistory, interleave, SMALL_UNIVERSE, topicPicks } from './support/chatHistory.ts';
+import { createReferenceModel, type ReferenceModel } from './support/referenceModel.ts';
+import { temporaryRocksDir } from './support/rocks.ts';
+
+const { channels, users } = SMALL_UNIVERSE;
+
+async function answers(store: CompactStore, db: RocksDatabase, partition: number) {
+  const views = [];
+  for (const channel of channels) {
+    for (const user of users) views.push((await store.read(db, partition, user, channel)).view);
+  }
+  return views;
+}
+
+function referenceAnswers(reference: ReferenceModel) {
+  return channels.flatMap((channel) => users.map((user) => reference.readState(user, channel)));
+}
+
+async function applyChunk(store: CompactStore, db: RocksDatabase, partition: number, events: ChatEvent[]) {
+  const { operations } = await store.projectChunk(db, partition, events);
+  await db.write(operations);
+  store.commit(partition);
+}
+
+describe('compact store on RocksDB', () => {
+  it('answers as the reference model through evictions, reloads and a restart', async () => {
+    const dir = await temporaryRocksDir();
+    let round = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          chatHistory(SMALL_UNIVERSE, { maxMessages: 60, maxAcks: 40 }),
+          topicPicks(100),
+          fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 10 }),
+          fc.boolean(),
+          async (history, picks, sizes, startEmpty) => {
+            const db = await openRocksDatabase(`${dir.path}/${round++}`);
+            try {
+              const events = interleave(history, picks);
+              // A budget of a few ids: nearly every chunk evicts and reloads channels.
+              const store = new CompactStore(8, { blockSize: 4 });
+              store.startPartition(0, startEmpty);
+              const reference = createReferenceModel();
+              for (let at = 0, i = 0; at < events.length; i++) {
+                const chunk = events.slice(at, at + (sizes[i % sizes.length] ?? 1));
+                at += chunk.length;
+                await applyChunk(store, db, 0, chunk);
+                for (const event of chunk) reference.apply(event);
+                expect(await answers(store, db, 0)).toEqual(referenceAnswers(reference));
+              }
+              // A restart: nothing resident, the partition not known whole.
+              const restarted = new CompactStore(1_000, { blockSize: 5 });
+              restarted.startPartition(0, false);
+              expect(await answers(restarted, db, 0)).toEqual(referenceAnswers(reference));
+              // And it goes on from what it loaded.
+              const more = interleave(history, picks).reverse();
+              await applyChunk(restarted, db, 0, more);
+              for (const event of more) reference.apply(event);
+              expect(await answers(restarted, db, 0)).toEqual(referenceAnswers(reference));
+            } finally {
+              await db.close();
+            }
+          },
+        ),
+        { numRuns: 200 },
+      );
+    } finally {
+      await dir.remove();
+    }
+  }, 120_000);
+
+  it('holds in memory what a reload from RocksDB gives, for a busy stream, and keeps to its budget', async () => {
+    const dir = await temporaryRocksDir();
+    const db = await openRocksDatabase(dir.path);
+    try {
+      const stream = createDemoStream({ seed: 5, channels: 40, users: 200 });
+      const store = new CompactStore(2_000);
+      store.startPartition(0, true);
+      const all: ChatEvent[] = [];
+      for (let chunk = 0; chunk < 20; chunk++) {
+        const events = Array.from({ length: 500 }, () => stream.next());
+        all.push(...events);
+        await applyChunk(store, db, 0, events);
+        expect(store.size).toBeLessThanOrEqual(2_000);
+      }
+      expect(store.evictions).toBeGreaterThan(10);
+      expect(store.loads).toBeGreaterThan(10);
+      const channelIds = [...new Set(all.map((event) => event.channel_id))];
+      const userIds = [
+        ...new Set(
+          all.flatMap((e) =>
+            e.type === 'message_sent'
+              ? [e.author_id, ...e.mention_user_ids]
+              : e.type === 'message_acked'
+                ? [e.user_id]
+                : [],
+          ),
+        ),
+      ].slice(0, 60);
+      const reloaded = new CompactStore(1_000_000);
+      reloaded.startPartition(0, false);
+      const reference = createReferenceModel();
+      for (const event of all) reference.apply(event);
+      for (const channel of channelIds) {
+        for (const user of userIds) {
+          const memory = await store.read(db, 0, user, channel);
+          const disk = await reloaded.read(db, 0, user, channel);
+          expect(disk).toEqual(memory);
+          expect(memory.view).toEqual(reference.readState(user, channel));
+        }
+      }
+    } finally {
+      await db.close();
+      await dir.remove();
+    }
+  }, 120_000);
+});
