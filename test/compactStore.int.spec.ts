@@ -7,8 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChatEvent } from '../src/contract/events.ts';
-import { CompactStore } from '../src/store/compactStore.ts';
-import { openRocksDatabase, type RocksDatabase } from '../src/store/rocksDatabase.ts';
+import { CompactStore, pairRead } from '../src/store/compactStore.ts';
+import { openRocksDatabase } from '../src/store/rocksDatabase.ts';
 import { createDemoStream } from '../src/ops/demoStream.ts';
 import { chatHistory, interleave, SMALL_UNIVERSE, topicPicks } from './support/chatHistory.ts';
 import { createReferenceModel, type ReferenceModel } from './support/referenceModel.ts';
@@ -16,10 +16,17 @@ import { temporaryRocksDir } from './support/rocks.ts';
 
 const { channels, users } = SMALL_UNIVERSE;
 
-async function answers(store: CompactStore, db: RocksDatabase, partition: number) {
+/** What a reader finds: the resident state, else what it loads (made resident). */
+async function read(store: CompactStore, partition: number, user: string, channel: string) {
+  const found = store.lookup(partition, channel);
+  const state = found.known ? found.channel : await store.load(store.db, partition, channel);
+  return pairRead(state, user, channel);
+}
+
+async function answers(store: CompactStore, partition: number) {
   const views = [];
   for (const channel of channels) {
-    for (const user of users) views.push((await store.read(db, partition, user, channel)).view);
+    for (const user of users) views.push((await read(store, partition, user, channel)).view);
   }
   return views;
 }
@@ -28,9 +35,9 @@ function referenceAnswers(reference: ReferenceModel) {
   return channels.flatMap((channel) => users.map((user) => reference.readState(user, channel)));
 }
 
-async function applyChunk(store: CompactStore, db: RocksDatabase, partition: number, events: ChatEvent[]) {
-  const { operations } = await store.projectChunk(db, partition, events);
-  await db.write(operations);
+async function applyChunk(store: CompactStore, partition: number, events: ChatEvent[]) {
+  const { operations } = await store.projectChunk(partition, events);
+  await store.db.write(operations);
   store.commit(partition);
 }
 
@@ -50,25 +57,25 @@ describe('compact store on RocksDB', () => {
             try {
               const events = interleave(history, picks);
               // A budget of a few ids: nearly every chunk evicts and reloads channels.
-              const store = new CompactStore(8, { blockSize: 4 });
+              const store = new CompactStore(db, 8, { blockSize: 4 });
               store.startPartition(0, startEmpty);
               const reference = createReferenceModel();
               for (let at = 0, i = 0; at < events.length; i++) {
                 const chunk = events.slice(at, at + (sizes[i % sizes.length] ?? 1));
                 at += chunk.length;
-                await applyChunk(store, db, 0, chunk);
+                await applyChunk(store, 0, chunk);
                 for (const event of chunk) reference.apply(event);
-                expect(await answers(store, db, 0)).toEqual(referenceAnswers(reference));
+                expect(await answers(store, 0)).toEqual(referenceAnswers(reference));
               }
               // A restart: nothing resident, the partition not known whole.
-              const restarted = new CompactStore(1_000, { blockSize: 5 });
+              const restarted = new CompactStore(db, 1_000, { blockSize: 5 });
               restarted.startPartition(0, false);
-              expect(await answers(restarted, db, 0)).toEqual(referenceAnswers(reference));
+              expect(await answers(restarted, 0)).toEqual(referenceAnswers(reference));
               // And it goes on from what it loaded.
               const more = interleave(history, picks).reverse();
-              await applyChunk(restarted, db, 0, more);
+              await applyChunk(restarted, 0, more);
               for (const event of more) reference.apply(event);
-              expect(await answers(restarted, db, 0)).toEqual(referenceAnswers(reference));
+              expect(await answers(restarted, 0)).toEqual(referenceAnswers(reference));
             } finally {
               await db.close();
             }
@@ -86,13 +93,13 @@ describe('compact store on RocksDB', () => {
     const db = await openRocksDatabase(dir.path);
     try {
       const stream = createDemoStream({ seed: 5, channels: 40, users: 200 });
-      const store = new CompactStore(2_000);
+      const store = new CompactStore(db, 2_000);
       store.startPartition(0, true);
       const all: ChatEvent[] = [];
       for (let chunk = 0; chunk < 20; chunk++) {
         const events = Array.from({ length: 500 }, () => stream.next());
         all.push(...events);
-        await applyChunk(store, db, 0, events);
+        await applyChunk(store, 0, events);
         expect(store.size).toBeLessThanOrEqual(2_000);
       }
       expect(store.evictions).toBeGreaterThan(10);
@@ -109,14 +116,14 @@ describe('compact store on RocksDB', () => {
           ),
         ),
       ].slice(0, 60);
-      const reloaded = new CompactStore(1_000_000);
+      const reloaded = new CompactStore(db, 1_000_000);
       reloaded.startPartition(0, false);
       const reference = createReferenceModel();
       for (const event of all) reference.apply(event);
       for (const channel of channelIds) {
         for (const user of userIds) {
-          const memory = await store.read(db, 0, user, channel);
-          const disk = await reloaded.read(db, 0, user, channel);
+          const memory = await read(store, 0, user, channel);
+          const disk = await read(reloaded, 0, user, channel);
           expect(disk).toEqual(memory);
           expect(memory.view).toEqual(reference.readState(user, channel));
         }

@@ -49,15 +49,15 @@ describe('projector end to end', () => {
 
   it('finishes a partition deletion that a stop interrupted before replaying it, and answers exactly', async () => {
     // A drop deletes a partition's keys in key order, slice by slice, its offsets first: a stop part-way leaves
-    // some records without offsets. Replayed from the log's start on top of them, the messages whose records
-    // are left would be taken as seen already, and their channels' counts would miss them.
+    // some records without offsets. Replayed from the log's start on top of them, the channel states that are
+    // left would take every message as seen already, and their counts would miss them.
     const dataDir = harness.env.DATA_DIR;
     const db = await openRocksDatabase(join(dataDir, await currentGeneration(dataDir)));
     try {
       expect(await readStoredOffset(db, 0, 'messages')).toBeGreaterThan(0n);
-      // The first slice of a drop: the offsets and the channel records, which sort right after them.
+      // The first slice of a drop: the offsets and the read-state keys, which sort right after them.
       const slice = (await db.scan(partitionRange(0).start)).filter(
-        ({ key }) => key[2] === KeyKind.offset || key[2] === KeyKind.channel,
+        ({ key }) => key[2] === KeyKind.offset || key[2] === KeyKind.readState,
       );
       expect(slice.length).toBeGreaterThan(2);
       await db.write(slice.map(({ key }) => ({ type: 'del' as const, key })));

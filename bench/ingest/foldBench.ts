@@ -8,17 +8,18 @@
  *
  *   memory   the reference store (src/projection/memoryStore.ts, records not frozen): plain Maps keyed by built
  *            strings, nothing durable, no bound — the fold over the naive store, with nothing durable
- *   durable  the projector's path: projectEvents over the resident state into RocksDB on disk, each chunk's
- *            records and offset-free writes in one batch through the group commit (fsync on), then commit()
+ *   compact  the compact projection alone (src/projection/compact): channel states in typed arrays, in memory
+ *   durable  the projector's path: CompactStore (resident budget RESIDENT_RECORDS' default) into RocksDB on
+ *            disk, each chunk's writes in one batch through the group commit (fsync on), then commit()
  *
  * per chunk size (events per partition per chunk; the live projector takes up to 16,000 of a fetched batch).
  * It reports CPU time per event (this process, all threads: RocksDB's flushes included), events per second, and
  * for the durable path the records written per event, by kind, and their size.
  *
  * Options: --events N (200000) --partitions P (4) --chunks LIST (2000,16000) --rounds R (2; the best is kept)
- *          --seed S (1) --fanout F (32)
- * Last line: {"events":…,"memory_events_per_s":…,"durable_events_per_s":[…],"durable_cpu_us_per_event":[…],
- *             "records_per_event":[…]} (one entry per chunk size)
+ *          --seed S (1) --fanout F (32, the reference store's rank-index fanout)
+ * Last line: {"events":…,"memory_events_per_s":[…],"compact_events_per_s":[…],"durable_events_per_s":[…],
+ *             "durable_cpu_us_per_event":[…],"records_per_event":[…]} (one entry per chunk size)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -33,8 +34,7 @@ import { CompactProjection } from '../../src/projection/compact/compactProjectio
 import { createMemoryStore } from '../../src/projection/memoryStore.ts';
 import { createGroupCommit } from '../../src/store/groupCommit.ts';
 import { KeyKind } from '../../src/store/keys.ts';
-import { projectEvents } from '../../src/store/projectEvents.ts';
-import { ResidentState } from '../../src/store/residentState.ts';
+import { CompactStore } from '../../src/store/compactStore.ts';
 import { openRocksDatabase } from '../../src/store/rocksDatabase.ts';
 import { machineLine } from '../machineLine.ts';
 import { printTable } from '../markdownTable.ts';
@@ -124,11 +124,8 @@ function foldCompact(size: number): Promise<number> {
 }
 
 const KIND_NAMES = new Map<number, string>([
-  [KeyKind.channel, 'channel'],
-  [KeyKind.message, 'message'],
   [KeyKind.readState, 'read state'],
-  [KeyKind.indexHeader, 'index header'],
-  [KeyKind.indexNode, 'index node'],
+  [KeyKind.channelState, 'channel state'],
 ]);
 type Written = { records: number; bytes: number; byKind: Map<string, { records: number; bytes: number }> };
 
@@ -137,12 +134,12 @@ async function foldDurably(size: number): Promise<{ folded: number; written: Wri
   const db = await openRocksDatabase(dir);
   try {
     const commits = createGroupCommit(db, { sync: true });
-    const resident = new ResidentState(RESIDENT_RECORDS);
-    for (let partition = 0; partition < partitions; partition++) resident.startPartition(partition, true);
+    const store = new CompactStore(db, RESIDENT_RECORDS);
+    for (let partition = 0; partition < partitions; partition++) store.startPartition(partition, true);
     const written: Written = { records: 0, bytes: 0, byKind: new Map() };
     let folded = 0;
     for (const chunk of chunks(size)) {
-      const { store, operations } = await projectEvents(db, chunk.partition, fanout, chunk.events, resident);
+      const { operations } = await store.projectChunk(chunk.partition, chunk.events);
       for (const operation of operations) {
         const bytes = operation.key.length + (operation.type === 'put' ? operation.value.length : 0);
         const kind = KIND_NAMES.get(operation.key.readUInt8(2)) ?? 'other';
@@ -154,7 +151,7 @@ async function foldDurably(size: number): Promise<{ folded: number; written: Wri
         written.bytes += bytes;
       }
       await commits.write(operations);
-      store.commit();
+      store.commit(chunk.partition);
       folded += chunk.events.length;
     }
     return { folded, written };

@@ -48,7 +48,6 @@ import { createTopicsAndWait } from '../../src/ingest/createTopicsAndWait.ts';
 import { runRebuild } from '../../src/ops/rebuild.ts';
 import { progressDisplay } from '../../src/ops/rebuildCommand.ts';
 import { recordRebuildRequested } from '../../src/ops/rebuilds.ts';
-import { DISK_FANOUT } from '../../src/store/diskFanout.ts';
 import { databaseUrlOf, openBenchDatabase } from './benchDatabase.ts';
 import { consumeRaw } from './consumeRaw.ts';
 import { countReadStates } from './countReadStates.ts';
@@ -268,7 +267,6 @@ try {
         dataDir,
         pool: benchPool,
         logger,
-        fanout: DISK_FANOUT,
         residentRecords: config.RESIDENT_RECORDS,
         onProgress: (progress) => {
           display.show(progress);

@@ -50,7 +50,7 @@ export type EngineStats = {
   readonly eventLoopDelayMaxSeconds: number;
   readonly eventLoopDelayP99Seconds: number;
   readonly heapUsedBytes: number;
-  /** The live projector's resident state (ResidentState): records held, channels evicted so far. */
+  /** The live projector's resident state (CompactStore): ids held, channels evicted so far. */
   readonly residentRecords: number;
   readonly residentEvictions: number;
 };

@@ -16,7 +16,6 @@ import { createLogger } from '../logger.ts';
 import { createDatabaseIfMissing, createDatabasePool, pingDatabase } from '../ops/database.ts';
 import { storeDeadLetters } from '../ops/deadLetters.ts';
 import { migrate } from '../ops/migrate.ts';
-import { DISK_FANOUT } from '../store/diskFanout.ts';
 import { createHotTier, type HotTier } from '../store/hotTier.ts';
 import { createHotTierMirror } from '../store/hotTierMirror.ts';
 import { listReadStateChannels, queryReadStates, type StateLocation } from '../store/queryReadStates.ts';
@@ -148,7 +147,6 @@ async function open(): Promise<void> {
       return storeDeadLetters(pool, letters);
     },
     logger,
-    fanout: DISK_FANOUT,
     residentRecords: config.RESIDENT_RECORDS,
     hotTier: mirror,
     partitionStates,
@@ -214,12 +212,13 @@ async function open(): Promise<void> {
   const { partitionCount } = await started.start();
   partitions = partitionCount;
   const location: StateLocation = {
-    fanout: DISK_FANOUT,
     partitionCount,
     partitionOf: createPartitionOf(partitionCount),
   };
   handlers.lookup = (request) =>
-    live.read((db) => queryReadStates(db, location, request.userId, request.channelIds, mirror));
+    live.read((db) =>
+      queryReadStates(db, started.state, location, request.userId, request.channelIds, mirror),
+    );
   handlers.listChannels = (request) =>
     live.read((db) =>
       listReadStateChannels(db, location, request.userId, {
@@ -252,7 +251,6 @@ async function open(): Promise<void> {
         dataDir: config.DATA_DIR,
         pool,
         logger,
-        fanout: DISK_FANOUT,
         residentRecords: config.RESIDENT_RECORDS,
         live,
         onProgress: (progress) => {

@@ -5,8 +5,8 @@ import type { Logger } from '../logger.ts';
 import { MAX_PARTITIONS, type PartitionStates } from './partitionStates.ts';
 import { KeyKind, partitionRange } from '../store/keys.ts';
 import { createGroupCommit } from '../store/groupCommit.ts';
-import { projectEvents } from '../store/projectEvents.ts';
-import { ResidentState } from '../store/residentState.ts';
+import { CompactStore } from '../store/compactStore.ts';
+import { claimStateFormat } from '../store/stateFormat.ts';
 import { readStoredOffset, storedOffsetWrite } from '../store/storedOffsets.ts';
 import type { HotTierMirror } from '../store/hotTierMirror.ts';
 import type { RocksDatabase } from '../store/rocksDatabase.ts';
@@ -83,7 +83,6 @@ export interface ProjectorOptions {
   /** Stores rejected records durably and idempotently; throws when it cannot (the projector retries). */
   storeDeadLetters: (letters: readonly DeadLetter[]) => Promise<unknown>;
   logger: Logger;
-  fanout: number;
   /**
    * Called when projecting cannot go on without an operator (a log that no longer matches the stored offsets, an
    * error Kafka says is not retriable): the process should exit non-zero with the message.
@@ -109,7 +108,7 @@ export interface ProjectorOptions {
    * and it fsyncs once before its generation becomes current.
    */
   syncWrites?: boolean;
-  /** Decoded records kept resident across chunks (see ResidentState); RESIDENT_RECORDS. */
+  /** Ids (messages and members) kept resident across chunks (see CompactStore); RESIDENT_RECORDS. */
   residentRecords: number;
   /** How other instances reach this one (HTTP_ADVERTISED_URL), told to the group; '' when none may. */
   advertisedUrl?: string;
@@ -148,6 +147,8 @@ export interface Projector {
   resume(): void;
   /** The resident state's size and the channels it evicted so far. */
   resident(): { records: number; evictions: number };
+  /** The state it writes, resident and on disk: readers of its partitions answer from it (queryReadStates). */
+  readonly state: CompactStore;
   /** Every partition's lag as the group stands: its offsets committed (by whoever owns it) against the log end. */
   groupLag(): Promise<GroupLag[]>;
 }
@@ -163,7 +164,7 @@ export function createProjector(options: ProjectorOptions): Projector {
   const { kafka, topics, logger } = options;
   let db = options.db;
   let commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
-  const resident = new ResidentState(options.residentRecords);
+  const resident = new CompactStore(db, options.residentRecords);
   let paused = false;
   /** The batches being applied: pause() waits for them. */
   const applying = new Set<Promise<void>>();
@@ -562,27 +563,31 @@ export function createProjector(options: ProjectorOptions): Projector {
         } else events.push(decoded.event);
       }
       if (!(await deadLetters.keep(letters, topic, partition))) break;
-      const { store, operations, hotWrites } = await projectEvents(
-        db,
-        partition,
-        options.fanout,
-        events,
-        resident,
-      ).catch((error: unknown) => {
-        // The pure core throws only on state it cannot make sense of (or RocksDB could not be read): retrying the
-        // same events would fail the same way, for ever. Stop, loudly; a restart retries once more.
-        fatal(
-          `applying events at ${topic} partition ${partition} offset ${chunk[0]?.offset ?? '?'} failed ` +
-            `(${(error as Error).message}); if this repeats after a restart at the same offset, the stored state ` +
-            'is inconsistent: rebuild it with the service stopped (readstates rebuild --offline)',
-          error,
-        );
-        throw error;
-      });
+      let changing = false;
+      const { operations, hotWrites } = await resident
+        .projectChunk(partition, events, () => {
+          changing = true;
+          options.hotTier?.beforeWrite(partition);
+        })
+        .catch((error: unknown) => {
+          if (changing) {
+            // Memory may be ahead of RocksDB now: nothing resident or mirrored may be trusted.
+            options.hotTier?.writeFailed(partition);
+            resident.clear();
+          }
+          // The pure core throws only on state it cannot make sense of (or RocksDB could not be read): retrying the
+          // same events would fail the same way, for ever. Stop, loudly; a restart retries once more.
+          fatal(
+            `applying events at ${topic} partition ${partition} offset ${chunk[0]?.offset ?? '?'} failed ` +
+              `(${(error as Error).message}); if this repeats after a restart at the same offset, the stored state ` +
+              'is inconsistent: rebuild it with the service stopped (readstates rebuild --offline)',
+            error,
+          );
+          throw error;
+        });
       const last = chunk.at(-1)?.offset ?? next.toString();
       next = BigInt(last) + 1n;
       operations.push(storedOffsetWrite(partition, kind, next));
-      options.hotTier?.beforeWrite(partition);
       try {
         await commits.write(operations);
       } catch (error) {
@@ -600,7 +605,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         );
         throw error;
       }
-      store.commit();
+      resident.commit(partition);
       knownOffsets.set(`${topic}:${partition}`, next);
       options.hotTier?.afterWrite(partition, hotWrites);
       payload.resolveOffset(last);
@@ -630,7 +635,7 @@ export function createProjector(options: ProjectorOptions): Projector {
           await admin.connect();
           // A topic is never created again under state projected from it (every write stores offsets): its new
           // events would sit below the stored offsets and be skipped.
-          const mayCreate = (await db.scan(Buffer.alloc(0), { limit: 1 })).length === 0;
+          const mayCreate = !(await claimStateFormat(db)).holdsState;
           partitionCount = await ensureTopics(admin, topics, log, { mayCreate });
           options.onConsumerDown?.(undefined);
           break;
@@ -766,9 +771,10 @@ export function createProjector(options: ProjectorOptions): Projector {
     },
     async useDatabase(next) {
       if (!paused) throw new Error('useDatabase() needs the projector paused');
+      // Built by a rebuild's projector, which claimed it for this layout when it started.
       db = next;
       commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
-      resident.clear();
+      resident.useDatabase(db);
       knownOffsets.clear();
       await retainWhatIsOnDisk();
       for (const { topic, partition } of assigned.values()) {
@@ -776,6 +782,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       }
     },
     resident: () => ({ records: resident.size, evictions: resident.evictions }),
+    state: resident,
     groupLag: () => readGroupLag(admin, options.groupId, topics),
     resume() {
       paused = false;

@@ -58,8 +58,7 @@ export type RebuildOptions = {
   dataDir: string;
   pool: ConnectionPool;
   logger: Logger;
-  fanout: number;
-  /** Records the rebuild's projector keeps decoded in memory (RESIDENT_RECORDS). */
+  /** Ids the rebuild's projector keeps resident in memory (RESIDENT_RECORDS). */
   residentRecords: number;
   /** Online: catch up with this generation, then switch to the new one. Offline (absent): catch up with `to`. */
   live?: LiveGeneration;
@@ -148,7 +147,6 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
       db: opened,
       storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
       logger: log,
-      fanout: options.fanout,
       residentRecords: options.residentRecords,
       syncWrites: false,
       onFatal: (error) => (failure = error),

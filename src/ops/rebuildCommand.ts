@@ -3,7 +3,6 @@ import { Presets, SingleBar } from 'cli-progress';
 import type { Config } from '../config.ts';
 import { createKafka } from '../ingest/createKafka.ts';
 import type { Logger } from '../logger.ts';
-import { DISK_FANOUT } from '../store/diskFanout.ts';
 import { currentGeneration, removeOtherGenerations } from '../store/generations.ts';
 import { lockDataDir } from '../store/dataDirLock.ts';
 import { createDatabasePool } from './database.ts';
@@ -91,7 +90,6 @@ export async function rebuildOffline(config: Config, logger: Logger): Promise<Re
       dataDir: config.DATA_DIR,
       pool,
       logger,
-      fanout: DISK_FANOUT,
       residentRecords: config.RESIDENT_RECORDS,
       onProgress: (progress) => {
         display.show(progress);

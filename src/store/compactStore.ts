@@ -68,15 +68,28 @@ export class CompactStore {
   /** Writes per partition: a reader's load is kept only if none happened while it read. */
   readonly #writes = new Map<number, number>();
   readonly #writer = new ByteWriter();
+  #db: RocksDatabase;
   loads = 0;
   evictions = 0;
 
-  constructor(budget: number, options: { blockSize?: number } = {}) {
+  constructor(db: RocksDatabase, budget: number, options: { blockSize?: number } = {}) {
     if (!(Number.isInteger(budget) && budget > 0)) {
       throw new RangeError(`budget must be a whole number above 0 (got ${budget})`);
     }
+    this.#db = db;
     this.budget = budget;
     this.#blockSize = options.blockSize;
+  }
+
+  /** The database this store mirrors and writes to. */
+  get db(): RocksDatabase {
+    return this.#db;
+  }
+
+  /** Mirrors another database from now on (a rebuilt generation): nothing resident any more. */
+  useDatabase(db: RocksDatabase): void {
+    this.clear();
+    this.#db = db;
   }
 
   /** Resident ids (messages and members), across partitions. */
@@ -116,10 +129,11 @@ export class CompactStore {
    * nothing (an eviction, a reader) comes between the loads and the changes.
    */
   async projectChunk(
-    db: RocksDatabase,
     partition: number,
     events: readonly ChatEvent[],
+    beforeChanges?: () => void,
   ): Promise<ProjectedChunk> {
+    const db = this.#db;
     for (;;) {
       const state = this.#started(partition);
       const missing = new Set<Snowflake>();
@@ -127,11 +141,15 @@ export class CompactStore {
         const channel = event.channel_id;
         if (!state.onDisk.has(channel) && this.#mayBeOnDisk(state, channel)) missing.add(channel);
       }
-      if (missing.size === 0) return this.#project(partition, events);
+      if (missing.size === 0) {
+        // Synchronously before the first change: from here the memory is ahead of RocksDB until the write ends.
+        beforeChanges?.();
+        return this.#project(partition, events);
+      }
       const channels = [...missing];
       const loaded = await Promise.all(channels.map((channel) => readChannel(db, partition, channel)));
       // Meanwhile the partition may have been forgotten or started again: then its loads mean nothing.
-      if (this.#partitions.get(partition) !== state) continue;
+      if (this.#partitions.get(partition) !== state || this.#db !== db) continue;
       channels.forEach((channel, i) => {
         // Loaded by a reader meanwhile: that copy is as current (no write happened; this is the writer).
         if (!state.onDisk.has(channel)) this.#install(partition, state, channel, loaded[i]);
@@ -237,30 +255,41 @@ export class CompactStore {
   }
 
   /**
-   * The answer for (user, channel) and what the hot tier keeps of it, read from the resident state, or from
-   * RocksDB when the channel is not resident (kept resident when its partition is this store's and nothing was
-   * written to it meanwhile). The caller makes sure no write to the partition is under way.
+   * A channel as far as memory knows it: `known` when it is resident (`channel` undefined: resident as new, never
+   * written) or known not to exist; otherwise only RocksDB can say (`load`).
    */
-  async read(
-    db: RocksDatabase,
+  lookup(
     partition: number,
-    userId: Snowflake,
     channelId: Snowflake,
-  ): Promise<{ view: ReadStateView; found: PairRecords }> {
+  ): { known: true; channel: ChannelState | undefined } | { known: false } {
     const state = this.#partitions.get(partition);
-    let channel = state?.projection.channel(channelId);
-    if (channel !== undefined || state?.onDisk.has(channelId) === true) {
+    if (state === undefined) return { known: false };
+    if (state.onDisk.has(channelId)) {
       this.#touch(partition, channelId);
-    } else if (state === undefined || this.#mayBeOnDisk(state, channelId)) {
-      const writes = this.#writes.get(partition) ?? 0;
-      const loaded = await readChannel(db, partition, channelId);
-      const now = this.#partitions.get(partition);
-      if (now !== undefined && now === state && (this.#writes.get(partition) ?? 0) === writes) {
-        if (!now.onDisk.has(channelId)) this.#install(partition, now, channelId, loaded);
-      }
-      channel = loaded?.channel;
+      return { known: true, channel: state.projection.channel(channelId) };
     }
-    return pairRead(channel, userId, channelId);
+    return this.#mayBeOnDisk(state, channelId) ? { known: false } : { known: true, channel: undefined };
+  }
+
+  /**
+   * Reads a channel from `db` for a reader. It becomes resident when `db` is this store's, its partition is one
+   * this store writes, and nothing was written to that partition meanwhile (a write could have changed it after
+   * the read). The caller makes sure no write to the partition is under way when it starts.
+   */
+  async load(db: RocksDatabase, partition: number, channelId: Snowflake): Promise<ChannelState | undefined> {
+    const state = this.#partitions.get(partition);
+    const writes = this.#writes.get(partition) ?? 0;
+    const loaded = await readChannel(db, partition, channelId);
+    const kept =
+      state !== undefined &&
+      this.#partitions.get(partition) === state &&
+      this.#db === db &&
+      (this.#writes.get(partition) ?? 0) === writes;
+    if (kept && !state.onDisk.has(channelId)) {
+      this.#install(partition, state, channelId, loaded);
+      this.#evictToBudget();
+    }
+    return loaded?.channel;
   }
 
   #started(partition: number): PartitionState {
@@ -312,9 +341,10 @@ export class CompactStore {
     this.#weight -= entry.weight;
   }
 
+  /** Least recently used channels go until the rest fit; the newest stays, so the one just needed is there. */
   #evictToBudget(): void {
     for (const [key, entry] of this.#lru) {
-      if (this.#weight <= this.budget) return;
+      if (this.#weight <= this.budget || this.#lru.size === 1) return;
       this.#lru.delete(key);
       this.#weight -= entry.weight;
       this.evictions++;
@@ -409,7 +439,8 @@ function readStateRecordOf(channel: ChannelState, member: number): ReadStateReco
   };
 }
 
-function pairRead(
+/** The answer for (user, channel), and what the hot tier keeps of it (hotTierMirror.ts's `fill`). */
+export function pairRead(
   channel: ChannelState | undefined,
   userId: Snowflake,
   channelId: Snowflake,

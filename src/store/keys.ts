@@ -1,36 +1,28 @@
 import type { TopicKind } from '../contract/events.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
-import type { MemberIndexId, RankIndexId } from '../projection/records.ts';
 import { parseSnowflakeInto } from '../contract/snowflakeWords.ts';
 
 /**
- * RocksDB key layout. Every key starts with the Kafka partition (2 bytes), so one partition's state — records
- * and the offsets they reflect — is one contiguous range that can be dropped or rebuilt on its own. Ids are
- * 8-byte big-endian, so key order is numeric order: a prefix scan of (partition, read state, user) lists that
- * user's channels in channel-id order.
+ * RocksDB key layout. Every key starts with the Kafka partition (2 bytes), so one partition's state — channel
+ * states and the offsets they reflect — is one contiguous range that can be dropped or rebuilt on its own. Ids
+ * are 8-byte big-endian, so key order is numeric order: a prefix scan of (partition, read state, user) lists
+ * that user's channels in channel-id order.
  *
- *   partition u16 | 0x00 | topic kind u8                          → next offset to consume (u64)
- *   partition u16 | 0x01 | channel u64                            → ChannelRecord
- *   partition u16 | 0x02 | channel u64 | message u64              → MessageRecord
- *   partition u16 | 0x03 | user u64 | channel u64                 → ReadStateRecord
- *   partition u16 | 0x04 | index kind u8 | channel u64 | user u64 → member index header
- *   partition u16 | 0x05 | index kind u8 | channel u64 | user u64 | node u32 → rank index node
- *   partition u16 | 0x06 | channel u64 | seq u32                  → channel state: 0 its snapshot, then deltas
- *   0xffff | 0xff | name (ASCII)                                → metadata of the generation (no partition's)
+ *   partition u16 | 0x00 | topic kind u8             → next offset to consume (u64)
+ *   partition u16 | 0x03 | user u64 | channel u64    → nothing: (user, channel) has a read state
+ *   partition u16 | 0x06 | channel u64 | seq u32     → channel state: 0 its snapshot, then deltas (channelCodec.ts)
+ *   0xffff | 0xff | name (ASCII)                   → metadata of the generation (no partition's)
+ *
+ * 0x01, 0x02, 0x04 and 0x05 held the record layout's channels, messages and rank indexes (stateFormat.ts).
  */
 export const KeyKind = {
   offset: 0x00,
-  channel: 0x01,
-  message: 0x02,
   readState: 0x03,
-  indexHeader: 0x04,
-  indexNode: 0x05,
   channelState: 0x06,
   meta: 0xff,
 } as const;
 
 const topicKindByte: Record<TopicKind, number> = { messages: 0, acks: 1 };
-const indexKindByte = { live: 0, own: 1, mentions: 2 } as const;
 
 function prefix(partition: number, kind: number, length: number): Buffer {
   const key = Buffer.allocUnsafe(length);
@@ -61,19 +53,6 @@ export function offsetKey(partition: number, topic: TopicKind): Buffer {
   return key;
 }
 
-export function channelKey(partition: number, channelId: Snowflake): Buffer {
-  const key = prefix(partition, KeyKind.channel, 11);
-  writeId(key, channelId, 3);
-  return key;
-}
-
-export function messageKey(partition: number, channelId: Snowflake, messageId: Snowflake): Buffer {
-  const key = prefix(partition, KeyKind.message, 19);
-  writeId(key, channelId, 3);
-  writeId(key, messageId, 11);
-  return key;
-}
-
 export function readStateKey(partition: number, userId: Snowflake, channelId: Snowflake): Buffer {
   const key = prefix(partition, KeyKind.readState, 19);
   writeId(key, userId, 3);
@@ -90,24 +69,6 @@ export function channelOfReadStateKey(key: Buffer): bigint {
 export function readStatePrefix(partition: number, userId: Snowflake): Buffer {
   const key = prefix(partition, KeyKind.readState, 11);
   writeId(key, userId, 3);
-  return key;
-}
-
-export function indexHeaderKey(partition: number, index: MemberIndexId): Buffer {
-  const key = prefix(partition, KeyKind.indexHeader, 20);
-  key.writeUInt8(indexKindByte[index.kind], 3);
-  writeId(key, index.channel_id, 4);
-  writeId(key, index.user_id, 12);
-  return key;
-}
-
-export function indexNodeKey(partition: number, index: RankIndexId, node: number): Buffer {
-  const key = prefix(partition, KeyKind.indexNode, 24);
-  key.writeUInt8(indexKindByte[index.kind], 3);
-  writeId(key, index.channel_id, 4);
-  if (index.kind === 'live') key.writeBigUInt64BE(0n, 12);
-  else writeId(key, index.user_id, 12);
-  key.writeUInt32BE(node, 20);
   return key;
 }
 

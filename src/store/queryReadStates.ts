@@ -1,63 +1,81 @@
 import type { Snowflake } from '../contract/snowflake.ts';
-import { membersAbove, ownIndex } from '../projection/memberIndexes.ts';
-import { readStateOf, type ReadStateView } from '../projection/readStateOf.ts';
-import type { ProjectionStore } from '../projection/store.ts';
-import { BatchStore } from './batchStore.ts';
-import type { HotTierMirror, PairRecords } from './hotTierMirror.ts';
-import { channelKey, channelOfReadStateKey, indexHeaderKey, readStateKey, readStatePrefix } from './keys.ts';
+import type { ChannelState } from '../projection/compact/channelState.ts';
+import type { ReadStateView } from '../projection/readStateOf.ts';
+import { pairRead, type CompactStore } from './compactStore.ts';
+import type { HotTierMirror } from './hotTierMirror.ts';
+import { channelOfReadStateKey, readStateKey, readStatePrefix } from './keys.ts';
 import type { RocksDatabase } from './rocksDatabase.ts';
 
+/** Where a channel's state is: its partition. */
 export interface StateLocation {
-  fanout: number;
   partitionCount: number;
   partitionOf: (channelId: Snowflake) => number;
 }
 
 /**
- * Read states of one user in the given channels, in the order asked, straight from RocksDB. With `hotTier`, the
- * records read are put there too (for a pair without a read state, that it has none), so the next read of the
- * same pair is answered without RocksDB.
+ * Read states of one user in the given channels, in the order asked: from the projector's resident state, and
+ * for channels it does not hold, from RocksDB (kept resident when they belong to partitions it writes). With
+ * `hotTier`, what is read is put there too, so the next read of the same pair is answered without the engine.
  *
- * With `hotTier`, reads are also monotonic: RocksDB is read only between two writes of a partition, once the
- * tier mirrors the first, and a read during which a write began is read again. So an answer is never newer
- * than what the tier holds once it is given, and a later lookup answered by the tier cannot go back on it.
+ * Answers are monotonic and never ahead of RocksDB: they are taken while no write to their partitions is under
+ * way (the resident state then equals what RocksDB holds), all at once without yielding, and a read during which
+ * a write began is read again.
  */
 export async function queryReadStates(
   db: RocksDatabase,
+  store: CompactStore,
   location: StateLocation,
   userId: Snowflake,
   channelIds: readonly Snowflake[],
   hotTier?: HotTierMirror,
 ): Promise<ReadStateView[]> {
-  if (hotTier === undefined) return views(await readPairs(db, location, userId, channelIds));
   const partitions = [...new Set(channelIds.map(location.partitionOf))];
-  // Taken first, before any wait: a fill is refused after a write or a forgetAll (a database switch) since.
-  const versions = new Map(partitions.map((partition) => [partition, hotTier.version(partition)]));
-  const moved = () => partitions.some((partition) => hotTier.version(partition) !== versions.get(partition));
-  if (writeUnderWay(hotTier, partitions) === undefined) {
-    const pairs = await readPairs(db, location, userId, channelIds).catch((error: unknown) => {
-      // Records from both sides of a write can look corrupt (a rank-index node it removed): read again.
-      if (moved()) return undefined;
-      throw error;
+  /** Channels of partitions the store does not write, read from RocksDB for this answer only. */
+  const borrowed = new Map<Snowflake, ChannelState | undefined>();
+  for (;;) {
+    let write = hotTier === undefined ? undefined : writeUnderWay(hotTier, partitions);
+    while (write !== undefined) {
+      await write;
+      write = hotTier === undefined ? undefined : writeUnderWay(hotTier, partitions);
+    }
+    // Taken before any read of RocksDB: a fill is refused after a write (or a forgetAll) since.
+    const versions = partitions.map((partition) => hotTier?.version(partition) ?? 0);
+    const moved = () => partitions.some((partition, i) => (hotTier?.version(partition) ?? 0) !== versions[i]);
+    const missing = channelIds.filter(
+      (channelId) =>
+        !borrowed.has(channelId) &&
+        (store.db !== db || !store.lookup(location.partitionOf(channelId), channelId).known),
+    );
+    if (missing.length > 0) {
+      const loaded = await Promise.all(
+        missing.map((channelId) => store.load(db, location.partitionOf(channelId), channelId)),
+      );
+      if (moved()) {
+        borrowed.clear();
+        continue;
+      }
+      missing.forEach((channelId, i) => {
+        // Not kept by the store (not its partition, or not its database: a rebuild switched): used as read.
+        if (!store.knows(location.partitionOf(channelId)) || store.db !== db)
+          borrowed.set(channelId, loaded[i]);
+      });
+      // Loaded ones are resident now (or borrowed): the answer is taken on the next turn, without yielding.
+      continue;
+    }
+    const pairs = channelIds.map((channelId) => {
+      const partition = location.partitionOf(channelId);
+      const found = store.db === db ? store.lookup(partition, channelId) : { known: false as const };
+      return pairRead(found.known ? found.channel : borrowed.get(channelId), userId, channelId);
     });
-    if (pairs !== undefined && !moved()) {
+    if (hotTier !== undefined) {
       pairs.forEach(({ found }, i) => {
         const channelId = channelIds[i] ?? '';
         const partition = location.partitionOf(channelId);
-        hotTier.fill(partition, versions.get(partition) ?? -1, userId, channelId, found);
+        hotTier.fill(partition, versions[partitions.indexOf(partition)] ?? -1, userId, channelId, found);
       });
-      return views(pairs);
     }
+    return pairs.map((pair) => pair.view);
   }
-  // A write was under way, or began during the read, which may then have seen part of it. Once it is mirrored,
-  // read again without yielding, so that no write can begin midway. Not filled: the versions moved, and taking
-  // them again could fill from a database that a rebuild switched away from meanwhile.
-  let write = writeUnderWay(hotTier, partitions);
-  while (write !== undefined) {
-    await write;
-    write = writeUnderWay(hotTier, partitions);
-  }
-  return views(readPairsNow(db, location, userId, channelIds));
 }
 
 function writeUnderWay(hotTier: HotTierMirror, partitions: readonly number[]): Promise<void> | undefined {
@@ -66,94 +84,6 @@ function writeUnderWay(hotTier: HotTierMirror, partitions: readonly number[]): P
     if (write !== undefined) return write;
   }
   return undefined;
-}
-
-/** One pair's answer, and the records that give it, for the hot tier. */
-type PairRead = { view: ReadStateView; found: PairRecords };
-
-function views(pairs: readonly PairRead[]): ReadStateView[] {
-  return pairs.map((pair) => pair.view);
-}
-
-function pairRead(userId: Snowflake, channelId: Snowflake): (state: ProjectionStore) => PairRead {
-  return (state) => {
-    const view = readStateOf(state, userId, channelId);
-    const channel = state.getChannel(channelId);
-    const readState = state.getReadState(userId, channelId);
-    return {
-      view,
-      found:
-        readState === undefined
-          ? { channel, readState, ownCount: membersAbove(state, ownIndex(channelId, userId), null) }
-          : { channel, readState },
-    };
-  };
-}
-
-/** A BatchStore per partition, and the records a read usually needs, to fetch in one round trip. */
-function planRead(location: StateLocation, userId: Snowflake, channelIds: readonly Snowflake[]) {
-  const stores = new Map<number, BatchStore>();
-  const storeOf = (partition: number): BatchStore => {
-    let store = stores.get(partition);
-    if (store === undefined) {
-      store = new BatchStore(partition, location.fanout);
-      stores.set(partition, store);
-    }
-    return store;
-  };
-  const likely = channelIds.flatMap((channelId) => {
-    const partition = location.partitionOf(channelId);
-    const store = storeOf(partition);
-    return [
-      { store, key: channelKey(partition, channelId) },
-      { store, key: readStateKey(partition, userId, channelId) },
-      { store, key: indexHeaderKey(partition, { kind: 'own', channel_id: channelId, user_id: userId }) },
-    ];
-  });
-  return {
-    storeOf,
-    keys: likely.map((entry) => entry.key),
-    load(values: readonly (Buffer | undefined)[]) {
-      likely.forEach((entry, i) => {
-        if (entry.store.missing([entry.key]).length > 0) entry.store.load([entry.key], [values[i]]);
-      });
-    },
-  };
-}
-
-async function readPairs(
-  db: RocksDatabase,
-  location: StateLocation,
-  userId: Snowflake,
-  channelIds: readonly Snowflake[],
-): Promise<PairRead[]> {
-  const plan = planRead(location, userId, channelIds);
-  plan.load(await db.getMany(plan.keys));
-  const pairs: PairRead[] = [];
-  // A read that needs more (rank-index nodes) loads it when it asks.
-  for (const channelId of channelIds) {
-    pairs.push(await plan.storeOf(location.partitionOf(channelId)).run(db, pairRead(userId, channelId)));
-  }
-  return pairs;
-}
-
-/** readPairs in one synchronous run: nothing else on this thread (no write) happens while it reads. */
-function readPairsNow(
-  db: RocksDatabase,
-  location: StateLocation,
-  userId: Snowflake,
-  channelIds: readonly Snowflake[],
-): PairRead[] {
-  const plan = planRead(location, userId, channelIds);
-  plan.load(db.getManySync(plan.keys));
-  return channelIds.map((channelId) => {
-    const store = plan.storeOf(location.partitionOf(channelId));
-    for (;;) {
-      const attempt = store.attempt(pairRead(userId, channelId));
-      if (attempt.done) return attempt.value;
-      store.load([attempt.missing], db.getManySync([attempt.missing]));
-    }
-  });
 }
 
 /**

@@ -1,6 +1,5 @@
 import type { TopicKind } from '../contract/events.ts';
 import { offsetKey } from './keys.ts';
-import { decodeOffset, encodeOffset } from './recordCodec.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 
 /**
@@ -22,4 +21,14 @@ export async function readStoredOffset(
 /** The write that stores `next` as the next offset to apply: part of the batch that applies up to it. */
 export function storedOffsetWrite(partition: number, topic: TopicKind, next: bigint): WriteOperation {
   return { type: 'put', key: offsetKey(partition, topic), value: encodeOffset(next) };
+}
+
+function encodeOffset(offset: bigint): Buffer {
+  const bytes = Buffer.allocUnsafe(8);
+  bytes.writeBigInt64BE(offset, 0);
+  return bytes;
+}
+
+function decodeOffset(bytes: Buffer): bigint {
+  return bytes.readBigInt64BE(0);
 }

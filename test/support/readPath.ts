@@ -10,7 +10,8 @@ import {
   type HotTierReader,
 } from '../../src/store/hotTier.ts';
 import { createHotTierMirror, type HotTierMirror } from '../../src/store/hotTierMirror.ts';
-import { projectEvents } from '../../src/store/projectEvents.ts';
+import { CompactStore } from '../../src/store/compactStore.ts';
+import { partitionRange } from '../../src/store/keys.ts';
 import {
   listReadStateChannels,
   queryReadStates,
@@ -22,6 +23,7 @@ export type ReadPath = {
   readonly hot: HotTier;
   readonly mirror: HotTierMirror;
   readonly location: StateLocation;
+  readonly store: CompactStore;
   /** What the engine thread answers a lookup with: RocksDB through queryReadStates, filling the tier. */
   readonly engine: ReadStateSource;
   /** What the HTTP thread answers with: the tier (read through its own attached view), else the engine. */
@@ -31,25 +33,26 @@ export type ReadPath = {
 };
 
 /**
- * The service's read path in one thread, over any RocksDatabase: the projector's write sequence (projectEvents,
- * beforeWrite, the awaited write, commit, afterWrite; writeFailed if the write fails) into a hot tier, and
+ * The service's read path in one thread, over any RocksDatabase: the projector's write sequence (projectChunk,
+ * beforeWrite as it changes memory, the awaited write, commit, afterWrite; writeFailed if the write fails) into a
+ * compact store and a hot tier, and
  * lookups as the HTTP thread makes them
  * (the tier first, then queryReadStates). Channel ids are numbers; partition = id mod the count.
  */
 export function createReadPath(
   db: RocksDatabase,
-  options: { hotTier: HotTierOptions; partitionCount?: number },
+  options: { hotTier: HotTierOptions; partitionCount?: number; residentIds?: number },
 ): ReadPath {
   const partitionCount = options.partitionCount ?? 3;
   const hot = createHotTier(options.hotTier);
   const mirror = createHotTierMirror(hot);
+  const store = new CompactStore(db, options.residentIds ?? 1_000_000, { blockSize: 4 });
   const location: StateLocation = {
-    fanout: 4,
     partitionCount,
     partitionOf: (channelId: Snowflake) => Number(BigInt(channelId) % BigInt(partitionCount)),
   };
   const engine: ReadStateSource = {
-    lookup: (userId, channelIds) => queryReadStates(db, location, userId, channelIds, mirror),
+    lookup: (userId, channelIds) => queryReadStates(db, store, location, userId, channelIds, mirror),
     listChannels: (userId, listOptions) =>
       listReadStateChannels(db, location, userId, {
         limit: listOptions.limit,
@@ -61,6 +64,7 @@ export function createReadPath(
     hot,
     mirror,
     location,
+    store,
     engine,
     reads: { lookup: (userId, channelIds) => tierThenEngine(httpView, engine, userId, channelIds) },
     async apply(events) {
@@ -70,15 +74,24 @@ export function createReadPath(
         byPartition.set(partition, [...(byPartition.get(partition) ?? []), event]);
       }
       for (const [partition, batch] of byPartition) {
-        const { store, operations, hotWrites } = await projectEvents(db, partition, location.fanout, batch);
-        mirror.beforeWrite(partition);
+        if (!store.knows(partition)) {
+          store.startPartition(
+            partition,
+            (await db.scan(partitionRange(partition).start, { limit: 1 })).length === 0,
+          );
+        }
+        const { operations, hotWrites } = await store.projectChunk(partition, batch, () => {
+          mirror.beforeWrite(partition);
+        });
         try {
           await db.write(operations);
         } catch (error) {
+          // As the projector: memory may be ahead of RocksDB now.
           mirror.writeFailed(partition);
+          store.clear();
           throw error;
         }
-        store.commit();
+        store.commit(partition);
         mirror.afterWrite(partition, hotWrites);
       }
     },

@@ -14,7 +14,7 @@ import { acked, deleted, sent } from '../support/eventBuilders.ts';
 
 /**
  * The memory store, with every read-state, channel and OWN-size write also put into the hot tier, as the
- * projector's mirror does (BatchStore's HotWrites).
+ * projector's mirror does (HotWrites).
  */
 function mirrored(store: MemoryStore, hot: HotTier): ProjectionStore {
   return {

@@ -1,0 +1,32 @@
+import { metaKey } from './keys.ts';
+import type { RocksDatabase } from './rocksDatabase.ts';
+
+/**
+ * Which layout of records a database holds, so that a build never reads state it would misread. Databases of
+ * the record layout (one RocksDB record per read state, message and rank-index node; before decision 0003) have
+ * no format key; those of the channel-state layout (compactStore.ts) have this one.
+ */
+export const STATE_FORMAT = 'channel-states-1';
+const FORMAT_KEY = metaKey('format');
+/** The first two bytes of every metadata key (keys.ts): not any partition's state. */
+const META_PARTITION = 0xffff;
+
+/**
+ * Makes sure `db` holds state of this build's layout, or none, and says which: a database with no state of any
+ * partition is claimed for this layout. Throws, with what to do, for any other layout.
+ */
+export async function claimStateFormat(db: RocksDatabase): Promise<{ holdsState: boolean }> {
+  const [first] = await db.scan(Buffer.alloc(0), { limit: 1 });
+  const holdsState = first !== undefined && first.key.readUInt16BE(0) !== META_PARTITION;
+  const format = (await db.get(FORMAT_KEY))?.toString('utf8');
+  if (format === STATE_FORMAT) return { holdsState };
+  if (format === undefined && !holdsState) {
+    await db.write([{ type: 'put', key: FORMAT_KEY, value: Buffer.from(STATE_FORMAT) }], { sync: true });
+    return { holdsState };
+  }
+  throw new Error(
+    `the state in ${db.path} is of the layout "${format ?? 'records'}", and this build reads only ` +
+      `"${STATE_FORMAT}" (docs/decisions/0003): rebuild it from the topics with the service stopped ` +
+      '(readstates rebuild --offline), or start with an empty DATA_DIR',
+  );
+}
