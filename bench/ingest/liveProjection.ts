@@ -37,9 +37,12 @@ export type LiveResult = {
   events: number;
   /** From spawn to the last event handled: start-up, group join and projection. */
   seconds: number;
-  /** From the first time events were seen handled to the last event: projection alone. */
+  /**
+   * From the last poll that saw nothing handled yet (start-up and group join behind it) to the last event:
+   * projection alone, give or take one poll (50 ms), so that a phase done within one poll still has a rate.
+   */
   projectingSeconds: number;
-  /** Events handled in that time (the first chunks, handled before it began, are left out). */
+  /** Events handled in that time. */
   projectingEvents: number;
 };
 
@@ -131,20 +134,22 @@ export async function projectLive(
   options: { signal?: AbortSignal; onProgress?: (handled: number) => void } = {},
 ): Promise<LiveResult> {
   const started = performance.now();
-  let first: { at: number; handled: number } | undefined;
+  /** The last poll before anything was handled. */
+  let idle = { at: started, handled: 0 };
   for (;;) {
     options.signal?.throwIfAborted();
     if (service.child.exitCode !== null) throw new Error(`the service exited with ${service.child.exitCode}`);
+    const polled = performance.now();
     const handled = (await service.handled()) ?? 0;
-    if (handled > 0) first ??= { at: performance.now(), handled };
+    if (handled === 0) idle = { at: polled, handled };
     options.onProgress?.(handled);
     if (handled >= events) {
       const now = performance.now();
       return {
         events,
         seconds: (now - started) / 1000,
-        projectingSeconds: (now - (first?.at ?? now)) / 1000,
-        projectingEvents: events - (first?.handled ?? events),
+        projectingSeconds: (now - idle.at) / 1000,
+        projectingEvents: events - idle.handled,
       };
     }
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));

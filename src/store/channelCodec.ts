@@ -162,8 +162,8 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     const lo = reader.u32();
     const live = reader.u8() === 1;
     const author = reader.i32();
-    channel.messages.insert(hi, lo, live, author);
-    if (live) channel.ownOf(author).insert(hi, lo, true);
+    channel.messages.insert(0, hi, lo, live, author);
+    if (live) channel.own.insert(author, hi, lo, true);
   }
   const mentioning = reader.u32();
   for (let i = 0; i < mentioning; i++) {
@@ -174,7 +174,7 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     for (let j = 0; j < n; j++) {
       const member = reader.u32();
       mentioned.push(member);
-      channel.mentionedOf(member).insert(hi, lo, true);
+      channel.mentioned.insert(member, hi, lo, true);
     }
     channel.mentionsOf.set(formatSnowflakeWords(hi, lo), mentioned);
   }

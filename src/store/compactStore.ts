@@ -221,7 +221,7 @@ export class CompactStore {
       for (const member of change.members) {
         const userId = channel.userIds[member] ?? '';
         if (!channel.hasReadState(member)) {
-          group.push({ kind: 'ownCount', userId, channelId, count: channel.own[member]?.liveCount ?? 0 });
+          group.push({ kind: 'ownCount', userId, channelId, count: channel.own.liveIn(member) });
           continue;
         }
         if (!channel.isListed(member)) {
@@ -413,13 +413,12 @@ function channelRecordOf(channel: ChannelState): ChannelRecord {
  * own and mentioning live messages, and a snapshot of the live messages above it, valid while the epoch stands.
  */
 function readStateRecordOf(channel: ChannelState, member: number): ReadStateRecord {
-  const own = channel.own[member];
-  const mentioned = channel.mentioned[member];
+  const { own, mentioned } = channel;
   if (!channel.hasPointer(member)) {
     return {
       last_acked_message_id: null,
-      own_above: own?.liveCount ?? 0,
-      mentions_above: mentioned?.liveCount ?? 0,
+      own_above: own.liveIn(member),
+      mentions_above: mentioned.liveIn(member),
       live_above: null,
     };
   }
@@ -431,10 +430,10 @@ function readStateRecordOf(channel: ChannelState, member: number): ReadStateReco
     messages.maxLive(head) && (hi < (head[0] as number) || (hi === head[0] && lo <= (head[1] as number)));
   return {
     last_acked_message_id: formatSnowflakeWords(hi, lo),
-    own_above: own?.liveAbove(hi, lo) ?? 0,
-    mentions_above: mentioned?.liveAbove(hi, lo) ?? 0,
+    own_above: own.liveAboveIn(member, hi, lo),
+    mentions_above: mentioned.liveAboveIn(member, hi, lo),
     live_above: atOrBelowHead
-      ? { epoch: channel.epoch, live_count: messages.liveCount, count: messages.liveAbove(hi, lo) }
+      ? { epoch: channel.epoch, live_count: messages.liveCount, count: messages.liveAbove(0, hi, lo) }
       : null,
   };
 }
@@ -456,7 +455,7 @@ export function pairRead(
       found: {
         channel: record,
         readState: undefined,
-        ownCount: member === -1 ? 0 : (channel.own[member]?.liveCount ?? 0),
+        ownCount: member === -1 ? 0 : channel.own.liveIn(member),
       },
     };
   }

@@ -2,41 +2,49 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ABSENT, CountedIds, DEAD, LIVE } from '../../src/projection/compact/countedIds.ts';
 
-/** Ids from a few hi words and lo words near the edges, so that ties on hi and unsigned order both matter. */
+/** Words near the edges, so that ties on the group and hi words and unsigned order all matter. */
 const word = fc.constantFrom(0, 1, 2, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff);
-const id = fc.tuple(
+const group = fc.constantFrom(0, 1, 2, 5);
+const key = fc.tuple(
+  group,
   word,
   fc.nat(300).map((n) => (n < 150 ? n : 0xffffffff - n)),
 );
 const op = fc.oneof(
-  { arbitrary: fc.record({ kind: fc.constant('insert' as const), id, live: fc.boolean() }), weight: 5 },
-  { arbitrary: fc.record({ kind: fc.constant('kill' as const), id }), weight: 2 },
-  { arbitrary: fc.record({ kind: fc.constant('ask' as const), id }), weight: 3 },
+  { arbitrary: fc.record({ kind: fc.constant('insert' as const), key, live: fc.boolean() }), weight: 5 },
+  { arbitrary: fc.record({ kind: fc.constant('kill' as const), key }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant('ask' as const), key }), weight: 3 },
 );
 
-const big = ([hi, lo]: readonly [number, number]) => (BigInt(hi) << 32n) | BigInt(lo);
+type Key = readonly [number, number, number];
+const big = ([g, hi, lo]: Key) => (BigInt(g) << 64n) | (BigInt(hi) << 32n) | BigInt(lo);
+const idOf = (k: bigint) => k & 0xffffffffffffffffn;
+const groupOf = (k: bigint) => k >> 64n;
 
 describe('CountedIds against a sorted list', () => {
-  it('answers state, live counts above any id and the greatest live id as a brute-force model does', () => {
+  it('answers state, live counts above any key, per group, and the greatest live id as brute force does', () => {
     fc.assert(
       fc.property(fc.constantFrom(4, 5, 8, 128), fc.array(op, { maxLength: 400 }), (blockSize, ops) => {
         const ids = new CountedIds(blockSize);
         const model = new Map<bigint, { live: boolean; payload: number }>();
         const out = new Uint32Array(2);
         ops.forEach((step, n) => {
-          const [hi, lo] = step.id;
-          const key = big(step.id);
-          const known = model.get(key);
-          expect(ids.state(hi, lo)).toBe(known === undefined ? ABSENT : known.live ? LIVE : DEAD);
+          const [g, hi, lo] = step.key;
+          const k = big(step.key);
+          const known = model.get(k);
+          expect(ids.state(g, hi, lo)).toBe(known === undefined ? ABSENT : known.live ? LIVE : DEAD);
           if (step.kind === 'insert' && known === undefined) {
-            ids.insert(hi, lo, step.live, n);
-            model.set(key, { live: step.live, payload: n });
+            ids.insert(g, hi, lo, step.live, n);
+            model.set(k, { live: step.live, payload: n });
           } else if (step.kind === 'kill' && known?.live === true) {
-            expect(ids.kill(hi, lo)).toBe(known.payload);
+            expect(ids.kill(g, hi, lo)).toBe(known.payload);
             known.live = false;
           }
-          const live = [...model].filter(([, entry]) => entry.live).map(([k]) => k);
-          expect(ids.liveAbove(hi, lo)).toBe(live.filter((k) => k > key).length);
+          const live = [...model].filter(([, entry]) => entry.live).map(([entry]) => entry);
+          const inGroup = live.filter((other) => groupOf(other) === BigInt(g));
+          expect(ids.liveAbove(g, hi, lo)).toBe(live.filter((other) => other > k).length);
+          expect(ids.liveAboveIn(g, hi, lo)).toBe(inGroup.filter((other) => other > k).length);
+          expect(ids.liveIn(g)).toBe(inGroup.length);
           expect(ids.liveCount).toBe(live.length);
           expect(ids.size).toBe(model.size);
           const max = live.reduce<bigint | undefined>(
@@ -44,9 +52,9 @@ describe('CountedIds against a sorted list', () => {
             undefined,
           );
           expect(ids.maxLive(out)).toBe(max !== undefined);
-          if (max !== undefined) expect(big([out[0] ?? 0, out[1] ?? 0])).toBe(max);
+          if (max !== undefined) expect((BigInt(out[0] ?? 0) << 32n) | BigInt(out[1] ?? 0)).toBe(idOf(max));
         });
-        const entries = [...ids.entries()].map((entry) => big([entry.hi, entry.lo]));
+        const entries = [...ids.entries()].map((entry) => big([entry.group, entry.hi, entry.lo]));
         expect(entries).toEqual([...model.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
       }),
       { numRuns: 1000 },
@@ -55,9 +63,9 @@ describe('CountedIds against a sorted list', () => {
 
   it('keeps counting across many blocks when ids come in order, out of order and die far back', () => {
     const ids = new CountedIds(4);
-    for (let i = 0; i < 1000; i += 2) ids.insert(0, i, true);
-    for (let i = 1; i < 1000; i += 4) ids.insert(0, i, true);
-    for (let i = 0; i < 1000; i += 6) ids.kill(0, i);
+    for (let i = 0; i < 1000; i += 2) ids.insert(0, 0, i, true);
+    for (let i = 1; i < 1000; i += 4) ids.insert(0, 0, i, true);
+    for (let i = 0; i < 1000; i += 6) ids.kill(0, 0, i);
     const live = (above: number) => {
       let count = 0;
       for (let i = above + 1; i < 1000; i++) {
@@ -65,19 +73,20 @@ describe('CountedIds against a sorted list', () => {
       }
       return count;
     };
-    for (const above of [0, 1, 2, 3, 499, 500, 998, 999, 1000])
-      expect(ids.liveAbove(0, above)).toBe(live(above));
+    for (const above of [0, 1, 2, 3, 499, 500, 998, 999, 1000]) {
+      expect(ids.liveAbove(0, 0, above)).toBe(live(above));
+    }
     expect(ids.liveCount).toBe(live(-1));
   });
 
-  it('refuses to insert an id twice or kill one that is not live', () => {
+  it('refuses to insert a key twice or kill one that is not live', () => {
     const ids = new CountedIds();
-    ids.insert(1, 2, false);
+    ids.insert(0, 1, 2, false);
     expect(() => {
-      ids.insert(1, 2, true);
+      ids.insert(0, 1, 2, true);
     }).toThrow(/already/);
-    expect(() => ids.kill(1, 2)).toThrow(/not live/);
-    expect(() => ids.kill(1, 3)).toThrow(/not live/);
+    expect(() => ids.kill(0, 1, 2)).toThrow(/not live/);
+    expect(() => ids.kill(0, 1, 3)).toThrow(/not live/);
     expect(() => new CountedIds(3)).toThrow(/blockSize/);
   });
 });

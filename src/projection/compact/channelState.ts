@@ -10,10 +10,11 @@ export const LISTED = 4;
  * Everything the projection knows about one channel, mutated in place: every event touches one channel only, so
  * a channel is the unit that is applied, written and evicted together (see compactProjection.ts).
  *
- * - `messages`: every id seen, live or deleted (a tombstone), each live one with its author's member number.
- * - Members: anyone who wrote, was mentioned or acked here, numbered in order of first appearance. Per member,
- *   in typed columns: the flags and the pointer's words; and the live ids they wrote (OWN) and were mentioned in
- *   by others (MENTIONS), created when first needed.
+ * - `messages`: every id seen (group 0), live or deleted (a tombstone), each with its author's member number.
+ * - Members: anyone who wrote, was mentioned or acked here, numbered in order of first appearance, with their
+ *   flags and pointer's words in typed columns.
+ * - `own` and `mentioned`: the live ids each member wrote (OWN), or was mentioned in by others (MENTIONS), one
+ *   set each for the whole channel, grouped by member number.
  * - `mentionsOf`: the members each live message mentions, for its deletion; only messages that mention anyone.
  */
 export class ChannelState {
@@ -26,14 +27,14 @@ export class ChannelState {
   #flags = new Uint8Array(4);
   /** Per member: the pointer's hi, lo words at 2m, 2m + 1. */
   #pointers = new Uint32Array(8);
-  readonly own: (CountedIds | undefined)[] = [];
-  readonly mentioned: (CountedIds | undefined)[] = [];
+  readonly own: CountedIds;
+  readonly mentioned: CountedIds;
   readonly mentionsOf = new Map<Snowflake, readonly number[]>();
-  readonly #blockSize: number;
 
   constructor(blockSize?: number) {
     this.messages = new CountedIds(blockSize);
-    this.#blockSize = this.messages.blockSize;
+    this.own = new CountedIds(blockSize);
+    this.mentioned = new CountedIds(blockSize);
   }
 
   get memberCount(): number {
@@ -60,27 +61,7 @@ export class ChannelState {
       pointers.set(this.#pointers);
       this.#pointers = pointers;
     }
-    this.own.push(undefined);
-    this.mentioned.push(undefined);
     return member;
-  }
-
-  ownOf(member: number): CountedIds {
-    let ids = this.own[member];
-    if (ids === undefined) {
-      ids = new CountedIds(this.#blockSize);
-      this.own[member] = ids;
-    }
-    return ids;
-  }
-
-  mentionedOf(member: number): CountedIds {
-    let ids = this.mentioned[member];
-    if (ids === undefined) {
-      ids = new CountedIds(this.#blockSize);
-      this.mentioned[member] = ids;
-    }
-    return ids;
   }
 
   hasReadState(member: number): boolean {

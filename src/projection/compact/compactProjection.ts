@@ -103,14 +103,14 @@ export class CompactProjection {
     const lo = words[1] as number;
     const channel = this.#channelOf(event.channel_id);
     const { messages } = channel;
-    const seen = messages.state(hi, lo);
+    const seen = messages.state(0, hi, lo);
     if (seen === LIVE) return 'duplicate_message';
     if (seen === DEAD) return 'deleted_before_sent';
 
     const author = channel.member(event.author_id);
     if (!messages.aboveLive(hi, lo, this.#head)) channel.epoch++;
-    messages.insert(hi, lo, true, author);
-    channel.ownOf(author).insert(hi, lo, true);
+    messages.insert(0, hi, lo, true, author);
+    channel.own.insert(author, hi, lo, true);
     this.touched.push(author);
 
     let mentioned: number[] | undefined;
@@ -120,7 +120,7 @@ export class CompactProjection {
       if (mentioned?.includes(member) === true) continue;
       (mentioned ??= []).push(member);
       this.touched.push(member);
-      channel.mentionedOf(member).insert(hi, lo, true);
+      channel.mentioned.insert(member, hi, lo, true);
       // Being mentioned by someone else gives the user a read state, pointer null.
       channel.giveReadState(member);
     }
@@ -135,20 +135,20 @@ export class CompactProjection {
     const lo = words[1] as number;
     const channel = this.#channelOf(event.channel_id);
     const { messages } = channel;
-    const seen = messages.state(hi, lo);
+    const seen = messages.state(0, hi, lo);
     if (seen === DEAD) return 'already_deleted';
     if (seen !== LIVE) {
       // A tombstone, so that a message_sent arriving later is ignored.
-      messages.insert(hi, lo, false);
+      messages.insert(0, hi, lo, false);
       return 'applied';
     }
-    const author = messages.kill(hi, lo);
+    const author = messages.kill(0, hi, lo);
     channel.epoch++;
-    channel.ownOf(author).kill(hi, lo);
+    channel.own.kill(author, hi, lo);
     this.touched.push(author);
     const mentioned = channel.mentionsOf.get(event.message_id);
     if (mentioned !== undefined) {
-      for (const member of mentioned) channel.mentionedOf(member).kill(hi, lo);
+      for (const member of mentioned) channel.mentioned.kill(member, hi, lo);
       this.touched.push(...mentioned);
       channel.mentionsOf.delete(event.message_id);
     }
@@ -202,21 +202,20 @@ export function readStateView(
   const { messages } = channel;
   view.last_message_id = lastMessageId(channel, scratch);
   if (member === -1 || !channel.hasReadState(member)) {
-    view.unread_count = messages.liveCount - (member === -1 ? 0 : (channel.own[member]?.liveCount ?? 0));
+    view.unread_count = messages.liveCount - (member === -1 ? 0 : channel.own.liveIn(member));
     return view;
   }
   view.has_read_state = true;
-  const own = channel.own[member];
-  const mentioned = channel.mentioned[member];
+  const { own, mentioned } = channel;
   if (!channel.hasPointer(member)) {
-    view.unread_count = messages.liveCount - (own?.liveCount ?? 0);
-    view.mention_count = mentioned?.liveCount ?? 0;
+    view.unread_count = messages.liveCount - own.liveIn(member);
+    view.mention_count = mentioned.liveIn(member);
     return view;
   }
   const hi = channel.pointerHi(member);
   const lo = channel.pointerLo(member);
   view.last_acked_message_id = formatSnowflakeWords(hi, lo);
-  view.unread_count = messages.liveAbove(hi, lo) - (own?.liveAbove(hi, lo) ?? 0);
-  view.mention_count = mentioned?.liveAbove(hi, lo) ?? 0;
+  view.unread_count = messages.liveAbove(0, hi, lo) - own.liveAboveIn(member, hi, lo);
+  view.mention_count = mentioned.liveAboveIn(member, hi, lo);
   return view;
 }
