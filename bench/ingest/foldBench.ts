@@ -17,7 +17,7 @@
  * for the durable path the records written per event, by kind, and their size.
  *
  * Options: --events N (200000) --partitions P (4) --chunks LIST (2000,16000) --rounds R (2; the best is kept)
- *          --seed S (1) --fanout F (32, the reference store's rank-index fanout)
+ *          --seed S (1) --fanout F (32, the reference store's rank-index fanout) --paths (memory,compact,durable)
  * Last line: {"events":…,"memory_events_per_s":[…],"compact_events_per_s":[…],"durable_events_per_s":[…],
  *             "durable_cpu_us_per_event":[…],"records_per_event":[…]} (one entry per chunk size)
  */
@@ -48,6 +48,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     seed: { type: 'string', default: '1' },
     fanout: { type: 'string', default: '32' },
+    paths: { type: 'string', default: 'memory,compact,durable' },
   },
 });
 
@@ -57,6 +58,12 @@ const chunkSizes = values.chunks.split(',').map((chunk) => wholeNumber('chunks',
 const rounds = wholeNumber('rounds', values.rounds);
 const seed = wholeNumber('seed', values.seed);
 const fanout = wholeNumber('fanout', values.fanout);
+const ALL_PATHS = ['memory', 'compact', 'durable'] as const;
+const PATHS = values.paths.split(',').map((path) => {
+  const known = ALL_PATHS.find((name) => name === path);
+  if (known === undefined) throw new Error(`--paths takes ${ALL_PATHS.join(', ')} (got ${path})`);
+  return known;
+});
 /** The live projector's budget (RESIDENT_RECORDS' default). */
 const RESIDENT_RECORDS = 1_000_000;
 
@@ -165,7 +172,7 @@ const int = (value: number) => Math.round(value).toLocaleString('en-US');
 type Row = { path: string; chunk: number; best: Measured; folded: number; written?: Written };
 const rows: Row[] = [];
 for (const size of chunkSizes) {
-  for (const path of ['memory', 'compact', 'durable'] as const) {
+  for (const path of PATHS) {
     let best: (Measured & { folded: number; written?: Written }) | undefined;
     for (let round = 0; round < rounds; round++) {
       process.stderr.write(`--- ${path}, chunks of ${size}, round ${round + 1}\n`);

@@ -126,12 +126,12 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter): Buffer {
     out.u32(channel.pointerLo(member));
   }
   out.u32(channel.messages.size);
-  for (const entry of channel.messages.entries()) {
-    out.u32(entry.hi);
-    out.u32(entry.lo);
-    out.u8(entry.live ? 1 : 0);
-    out.i32(entry.payload);
-  }
+  channel.messages.forEachEntry((_group, hi, lo, live, author) => {
+    out.u32(hi);
+    out.u32(lo);
+    out.u8(live ? 1 : 0);
+    out.i32(author);
+  });
   out.u32(channel.mentionsOf.size);
   for (const [messageId, members] of channel.mentionsOf) {
     out.id(messageId, words);

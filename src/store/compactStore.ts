@@ -23,8 +23,15 @@ const MAX_DELTAS = 64;
 /** The value of a key that lists a read state under its user (its key says everything). */
 const EMPTY = Buffer.alloc(0);
 
-/** Where a resident channel stands on disk. */
-type OnDisk = { nextSeq: number; deltaBytes: number };
+/** A resident channel: where it stands on disk, and its place in the least-recently-used order. */
+type Resident = {
+  readonly partition: number;
+  readonly channel: Snowflake;
+  nextSeq: number;
+  deltaBytes: number;
+  /** Ids it held when last counted. */
+  weight: number;
+};
 
 class PartitionState {
   readonly projection: CompactProjection;
@@ -35,7 +42,7 @@ class PartitionState {
    */
   complete = false;
   readonly evicted = new Set<Snowflake>();
-  readonly onDisk = new Map<Snowflake, OnDisk>();
+  readonly onDisk = new Map<Snowflake, Resident>();
   constructor(blockSize: number | undefined) {
     this.projection = new CompactProjection(blockSize === undefined ? {} : { blockSize });
   }
@@ -62,12 +69,14 @@ export class CompactStore {
   readonly budget: number;
   readonly #blockSize: number | undefined;
   readonly #partitions = new Map<number, PartitionState>();
-  /** Resident channels, least recently used first: `${partition}:${channel}` → its weight when last counted. */
-  readonly #lru = new Map<string, { partition: number; channel: Snowflake; weight: number }>();
+  /** Resident channels, least recently used first (a Set keeps insertion order). */
+  readonly #lru = new Set<Resident>();
   #weight = 0;
   /** Writes per partition: a reader's load is kept only if none happened while it read. */
   readonly #writes = new Map<number, number>();
   readonly #writer = new ByteWriter();
+  /** Per partition, the channels of the chunk projected last, until its commit. */
+  readonly #used = new Map<number, Set<Snowflake>>();
   #db: RocksDatabase;
   loads = 0;
   evictions = 0;
@@ -114,8 +123,9 @@ export class CompactStore {
   forget(partition: number): void {
     const state = this.#partitions.get(partition);
     if (state === undefined) return;
-    for (const channel of state.onDisk.keys()) this.#untrack(partition, channel);
+    for (const resident of state.onDisk.values()) this.#untrack(resident);
     this.#partitions.delete(partition);
+    this.#used.delete(partition);
     this.#writes.set(partition, (this.#writes.get(partition) ?? 0) + 1);
   }
 
@@ -163,14 +173,15 @@ export class CompactStore {
     const outcomes = new Map<ApplyOutcome, number>();
     /** Per channel changed: its applied events and the members whose answers changed. */
     const changed = new Map<Snowflake, { events: ChatEvent[]; members: Set<number> }>();
+    const used = new Set<Snowflake>();
     for (const event of events) {
       const channelId = event.channel_id;
+      used.add(channelId);
       if (!state.onDisk.has(channelId)) {
         if (this.#mayBeOnDisk(state, channelId)) {
           throw new Error(`channel ${channelId} of partition ${partition} was not loaded before its events`);
         }
-        state.onDisk.set(channelId, { nextSeq: 0, deltaBytes: 0 });
-        this.#track(partition, channelId, 0);
+        this.#track(state, { partition, channel: channelId, nextSeq: 0, deltaBytes: 0, weight: 0 });
       }
       const outcome = projection.apply(event);
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
@@ -232,6 +243,7 @@ export class CompactStore {
       }
       hotWrites.push(group);
     }
+    this.#used.set(partition, used);
     return { operations, hotWrites, outcomes };
   }
 
@@ -239,16 +251,20 @@ export class CompactStore {
   commit(partition: number): void {
     this.#writes.set(partition, (this.#writes.get(partition) ?? 0) + 1);
     const state = this.#partitions.get(partition);
-    if (state !== undefined) {
-      for (const channel of state.onDisk.keys()) {
-        // Weights change as channels grow; recounted here, for the channels this partition holds.
-        const entry = this.#lru.get(`${partition}:${channel}`);
+    const used = this.#used.get(partition);
+    this.#used.delete(partition);
+    if (state !== undefined && used !== undefined) {
+      for (const channel of used) {
+        // The chunk's channels become the most recently used, weighed again as they grew.
+        const resident = state.onDisk.get(channel);
+        if (resident === undefined) continue;
+        this.#lru.delete(resident);
+        this.#lru.add(resident);
         const now = state.projection.channel(channel);
-        if (entry !== undefined && now !== undefined) {
-          const weight = weightOf(now);
-          this.#weight += weight - entry.weight;
-          entry.weight = weight;
-        }
+        if (now === undefined) continue;
+        const weight = weightOf(now);
+        this.#weight += weight - resident.weight;
+        resident.weight = weight;
       }
     }
     this.#evictToBudget();
@@ -264,8 +280,10 @@ export class CompactStore {
   ): { known: true; channel: ChannelState | undefined } | { known: false } {
     const state = this.#partitions.get(partition);
     if (state === undefined) return { known: false };
-    if (state.onDisk.has(channelId)) {
-      this.#touch(partition, channelId);
+    const resident = state.onDisk.get(channelId);
+    if (resident !== undefined) {
+      this.#lru.delete(resident);
+      this.#lru.add(resident);
       return { known: true, channel: state.projection.channel(channelId) };
     }
     return this.#mayBeOnDisk(state, channelId) ? { known: false } : { known: true, channel: undefined };
@@ -309,43 +327,34 @@ export class CompactStore {
     channelId: Snowflake,
     loaded: LoadedChannel | undefined,
   ): void {
-    if (loaded === undefined) {
-      state.onDisk.set(channelId, { nextSeq: 0, deltaBytes: 0 });
-    } else {
-      state.projection.setChannel(channelId, loaded.channel);
-      state.onDisk.set(channelId, { nextSeq: loaded.nextSeq, deltaBytes: loaded.deltaBytes });
-    }
+    if (loaded !== undefined) state.projection.setChannel(channelId, loaded.channel);
+    this.#track(state, {
+      partition,
+      channel: channelId,
+      nextSeq: loaded?.nextSeq ?? 0,
+      deltaBytes: loaded?.deltaBytes ?? 0,
+      weight: loaded === undefined ? 0 : weightOf(loaded.channel),
+    });
     state.evicted.delete(channelId);
     this.loads++;
-    this.#track(partition, channelId, loaded === undefined ? 0 : weightOf(loaded.channel));
   }
 
-  #track(partition: number, channel: Snowflake, weight: number): void {
-    this.#lru.set(`${partition}:${channel}`, { partition, channel, weight });
-    this.#weight += weight;
+  #track(state: PartitionState, resident: Resident): void {
+    state.onDisk.set(resident.channel, resident);
+    this.#lru.add(resident);
+    this.#weight += resident.weight;
   }
 
-  #touch(partition: number, channel: Snowflake): void {
-    const key = `${partition}:${channel}`;
-    const entry = this.#lru.get(key);
-    if (entry === undefined) return;
-    this.#lru.delete(key);
-    this.#lru.set(key, entry);
-  }
-
-  #untrack(partition: number, channel: Snowflake): void {
-    const key = `${partition}:${channel}`;
-    const entry = this.#lru.get(key);
-    if (entry === undefined) return;
-    this.#lru.delete(key);
-    this.#weight -= entry.weight;
+  #untrack(resident: Resident): void {
+    if (!this.#lru.delete(resident)) return;
+    this.#weight -= resident.weight;
   }
 
   /** Least recently used channels go until the rest fit; the newest stays, so the one just needed is there. */
   #evictToBudget(): void {
-    for (const [key, entry] of this.#lru) {
+    for (const entry of this.#lru) {
       if (this.#weight <= this.budget || this.#lru.size === 1) return;
-      this.#lru.delete(key);
+      this.#lru.delete(entry);
       this.#weight -= entry.weight;
       this.evictions++;
       const state = this.#partitions.get(entry.partition);
@@ -392,9 +401,11 @@ async function readChannel(
   return { channel, nextSeq: last.key.readUInt32BE(last.key.length - 4) + 1, deltaBytes };
 }
 
+/** The greatest live id's words, for the records below. */
+const head = new Uint32Array(2);
+
 /** The channel as the hot tier keeps it: its epoch, live count and head. */
 function channelRecordOf(channel: ChannelState): ChannelRecord {
-  const head = new Uint32Array(2);
   const live = channel.messages.maxLive(head)
     ? {
         size: channel.messages.liveCount,
@@ -425,7 +436,6 @@ function readStateRecordOf(channel: ChannelState, member: number): ReadStateReco
   const hi = channel.pointerHi(member);
   const lo = channel.pointerLo(member);
   const { messages } = channel;
-  const head = new Uint32Array(2);
   const atOrBelowHead =
     messages.maxLive(head) && (hi < (head[0] as number) || (hi === head[0] && lo <= (head[1] as number)));
   return {

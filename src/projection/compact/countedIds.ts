@@ -229,7 +229,18 @@ export class CountedIds {
     return hi > maxHi || (hi === maxHi && lo > (scratch[1] as number));
   }
 
-  /** Every key with its flag and payload, in order: for checks and serialisation. */
+  /** Calls `visit` with every key, its flag and payload, in order: for serialisation, without an object each. */
+  forEachEntry(visit: (group: number, hi: number, lo: number, live: boolean, payload: number) => void): void {
+    for (const block of this.blocks) {
+      const e = block.entries;
+      for (let at = 0; at < block.size * STRIDE; at += STRIDE) {
+        const meta = e[at + 3] as number;
+        visit(e[at] as number, e[at + 1] as number, e[at + 2] as number, (meta & 1) === 1, meta >>> 1);
+      }
+    }
+  }
+
+  /** Every key with its flag and payload, in order: for checks. */
   *entries(): Generator<{ group: number; hi: number; lo: number; live: boolean; payload: number }> {
     for (const block of this.blocks) {
       const e = block.entries;
