@@ -116,14 +116,14 @@ export const configSchema = z.object({
     .default(256)
     .describe('memory budget of the hot tier'),
   RESIDENT_RECORDS: z.coerce
-    .number({ error: 'must be a whole number of records' })
-    .int('must be a whole number of records')
+    .number({ error: 'must be a whole number of ids' })
+    .int('must be a whole number of ids')
     .min(1_000)
     .max(1_000_000_000)
     .default(1_000_000)
     .describe(
-      'state records the projector keeps decoded in memory (least recently used channels leave first); ' +
-        'about 320 bytes of heap each',
+      'ids (messages, tombstones and members of channels) the projector keeps resident in memory (least ' +
+        'recently used channels leave first); about 120 bytes each',
     ),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FAILPOINTS: z
