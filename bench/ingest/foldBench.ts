@@ -18,6 +18,7 @@
  *
  * Options: --events N (200000) --partitions P (4) --chunks LIST (2000,16000) --rounds R (2; the best is kept)
  *          --seed S (1) --fanout F (32, the reference store's rank-index fanout) --paths (memory,compact,durable)
+ *          --resident N (1000000: the durable path's RESIDENT_RECORDS)
  * Last line: {"events":…,"memory_events_per_s":[…],"compact_events_per_s":[…],"durable_events_per_s":[…],
  *             "durable_cpu_us_per_event":[…],"records_per_event":[…]} (one entry per chunk size)
  */
@@ -49,6 +50,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     fanout: { type: 'string', default: '32' },
     paths: { type: 'string', default: 'memory,compact,durable' },
+    resident: { type: 'string', default: '1000000' },
   },
 });
 
@@ -64,8 +66,8 @@ const PATHS = values.paths.split(',').map((path) => {
   if (known === undefined) throw new Error(`--paths takes ${ALL_PATHS.join(', ')} (got ${path})`);
   return known;
 });
-/** The live projector's budget (RESIDENT_RECORDS' default). */
-const RESIDENT_RECORDS = 1_000_000;
+/** The durable path's resident budget (RESIDENT_RECORDS' default unless --resident says). */
+const RESIDENT_RECORDS = wholeNumber('resident', values.resident);
 
 type KafkaRecord = { key: Buffer; value: Buffer; topic: TopicKind };
 const partitionOf = createPartitionOf(partitions);
@@ -136,12 +138,16 @@ const KIND_NAMES = new Map<number, string>([
 ]);
 type Written = { records: number; bytes: number; byKind: Map<string, { records: number; bytes: number }> };
 
+/** The last durable run's loads and evictions. */
+let loads = () => ({ loads: 0, evictions: 0 });
+
 async function foldDurably(size: number): Promise<{ folded: number; written: Written }> {
   const dir = await mkdtemp(join(os.tmpdir(), 'readstates-bench-fold-'));
   const db = await openRocksDatabase(dir);
   try {
     const commits = createGroupCommit(db, { sync: true });
     const store = new CompactStore(db, RESIDENT_RECORDS);
+    loads = () => ({ loads: store.loads, evictions: store.evictions });
     for (let partition = 0; partition < partitions; partition++) store.startPartition(partition, true);
     const written: Written = { records: 0, bytes: 0, byKind: new Map() };
     let folded = 0;
@@ -221,6 +227,12 @@ printTable(
       }),
     ]),
 );
+if (PATHS.includes('durable')) {
+  const { loads: loaded, evictions } = loads();
+  console.log(
+    `\nLast durable round: ${int(evictions)} channels evicted, ${int(loaded)} loaded back (budget ${int(RESIDENT_RECORDS)} ids)`,
+  );
+}
 console.log(`\n${machineLine()}`);
 const durable = rows.filter((row) => row.path === 'durable');
 const memory = rows.filter((row) => row.path === 'memory');

@@ -23,6 +23,12 @@ const MAX_DELTAS = 64;
 /** The value of a key that lists a read state under its user (its key says everything). */
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * An evicted channel: where it stands on disk, and, when it left with deltas, its snapshot as it left (written
+ * with the partition's next write, so that loading it again is one read, not a scan and a replay).
+ */
+type Evicted = { nextSeq: number; snapshot?: Buffer };
+
 /** A resident channel: where it stands on disk, and its place in the least-recently-used order. */
 type Resident = {
   readonly partition: number;
@@ -41,7 +47,9 @@ class PartitionState {
    * rebuild), since every later write comes through this store.
    */
   complete = false;
-  readonly evicted = new Set<Snowflake>();
+  readonly evicted = new Map<Snowflake, Evicted>();
+  /** Evicted channels whose snapshot, taken as they left, is still to be written (their deltas deleted). */
+  readonly compactions = new Set<Snowflake>();
   readonly onDisk = new Map<Snowflake, Resident>();
   constructor(blockSize: number | undefined) {
     this.projection = new CompactProjection(blockSize === undefined ? {} : { blockSize });
@@ -157,7 +165,7 @@ export class CompactStore {
         return this.#project(partition, events);
       }
       const channels = [...missing];
-      const loaded = await Promise.all(channels.map((channel) => readChannel(db, partition, channel)));
+      const loaded = await this.#fetch(db, partition, state, channels);
       // Meanwhile the partition may have been forgotten or started again: then its loads mean nothing.
       if (this.#partitions.get(partition) !== state || this.#db !== db) continue;
       channels.forEach((channel, i) => {
@@ -198,6 +206,20 @@ export class CompactStore {
     const operations: WriteOperation[] = [];
     const hotWrites: HotWrite[][] = [];
     const writer = this.#writer;
+    for (const channelId of state.compactions) {
+      const evicted = state.evicted.get(channelId);
+      if (evicted?.snapshot === undefined) continue;
+      for (let seq = 1; seq < evicted.nextSeq; seq++) {
+        operations.push({ type: 'del', key: channelStateKey(partition, channelId, seq) });
+      }
+      operations.push({
+        type: 'put',
+        key: channelStateKey(partition, channelId, 0),
+        value: evicted.snapshot,
+      });
+      state.evicted.set(channelId, { nextSeq: 1 });
+    }
+    state.compactions.clear();
     for (const [channelId, change] of changed) {
       const channel = projection.channel(channelId);
       const disk = state.onDisk.get(channelId);
@@ -297,7 +319,10 @@ export class CompactStore {
   async load(db: RocksDatabase, partition: number, channelId: Snowflake): Promise<ChannelState | undefined> {
     const state = this.#partitions.get(partition);
     const writes = this.#writes.get(partition) ?? 0;
-    const loaded = await readChannel(db, partition, channelId);
+    const [loaded] =
+      state === undefined || this.#db !== db
+        ? [await readChannel(db, partition, channelId, this.#blockSize)]
+        : await this.#fetch(db, partition, state, [channelId]);
     const kept =
       state !== undefined &&
       this.#partitions.get(partition) === state &&
@@ -308,6 +333,51 @@ export class CompactStore {
       this.#evictToBudget();
     }
     return loaded?.channel;
+  }
+
+  /**
+   * Reads channels of a partition this store writes: an evicted one from the snapshot it left with, if still
+   * unwritten; one evicted without deltas with one multi-get for all; anything else with a scan of its keys.
+   */
+  async #fetch(
+    db: RocksDatabase,
+    partition: number,
+    state: PartitionState,
+    channels: readonly Snowflake[],
+  ): Promise<(LoadedChannel | undefined)[]> {
+    const found: (LoadedChannel | undefined)[] = new Array<LoadedChannel | undefined>(channels.length);
+    const single: number[] = [];
+    const scans: Promise<void>[] = [];
+    channels.forEach((channelId, i) => {
+      const evicted = state.evicted.get(channelId);
+      if (evicted?.snapshot !== undefined) {
+        found[i] = loadedChannel(channelId, evicted.snapshot, [], evicted.nextSeq, this.#blockSize);
+      } else if (evicted?.nextSeq === 1) {
+        single.push(i);
+      } else {
+        scans.push(
+          readChannel(db, partition, channelId, this.#blockSize).then((loaded) => {
+            found[i] = loaded;
+          }),
+        );
+      }
+    });
+    if (single.length > 0) {
+      const keys = single.map((i) => channelStateKey(partition, channels[i] ?? '', 0));
+      const values = await db.getMany(keys);
+      single.forEach((i, n) => {
+        const value = values[n];
+        const channelId = channels[i] ?? '';
+        if (value === undefined) {
+          throw new Error(
+            `channel ${channelId} of partition ${partition} left a snapshot that is not on disk`,
+          );
+        }
+        found[i] = loadedChannel(channelId, value, [], 1, this.#blockSize);
+      });
+    }
+    await Promise.all(scans);
+    return found;
   }
 
   #started(partition: number): PartitionState {
@@ -336,6 +406,7 @@ export class CompactStore {
       weight: loaded === undefined ? 0 : weightOf(loaded.channel),
     });
     state.evicted.delete(channelId);
+    state.compactions.delete(channelId);
     this.loads++;
   }
 
@@ -359,9 +430,20 @@ export class CompactStore {
       this.evictions++;
       const state = this.#partitions.get(entry.partition);
       if (state === undefined) continue;
+      const channel = state.projection.channel(entry.channel);
       state.projection.deleteChannel(entry.channel);
       state.onDisk.delete(entry.channel);
-      state.evicted.add(entry.channel);
+      // Never written: RocksDB holds nothing of it, which is what a channel not tracked at all means.
+      if (entry.nextSeq === 0) continue;
+      if (channel !== undefined && entry.nextSeq > 1) {
+        state.evicted.set(entry.channel, {
+          nextSeq: entry.nextSeq,
+          snapshot: encodeSnapshot(channel, this.#writer),
+        });
+        state.compactions.add(entry.channel);
+      } else {
+        state.evicted.set(entry.channel, { nextSeq: entry.nextSeq });
+      }
     }
   }
 }
@@ -378,27 +460,44 @@ async function readChannel(
   db: RocksDatabase,
   partition: number,
   channelId: Snowflake,
+  blockSize: number | undefined,
 ): Promise<LoadedChannel | undefined> {
-  const entries = await db.scan(channelStatePrefix(partition, channelId));
-  const [snapshot, ...deltas] = entries;
+  const [snapshot, ...deltas] = await db.scan(channelStatePrefix(partition, channelId));
   if (snapshot === undefined) return undefined;
   if (snapshot.key.readUInt32BE(snapshot.key.length - 4) !== 0) {
     throw new Error(`channel ${channelId} of partition ${partition} has deltas but no snapshot`);
   }
-  const projection = new CompactProjection();
-  const channel = decodeSnapshot(snapshot.value, projection.newChannel());
+  const last = deltas.at(-1) ?? snapshot;
+  return loadedChannel(
+    channelId,
+    snapshot.value,
+    deltas.map((delta) => delta.value),
+    last.key.readUInt32BE(last.key.length - 4) + 1,
+    blockSize,
+  );
+}
+
+/** A channel from its snapshot and the deltas written after it. */
+function loadedChannel(
+  channelId: Snowflake,
+  snapshot: Buffer,
+  deltas: readonly Buffer[],
+  nextSeq: number,
+  blockSize: number | undefined,
+): LoadedChannel {
+  const projection = new CompactProjection(blockSize === undefined ? {} : { blockSize });
+  const channel = decodeSnapshot(snapshot, projection.newChannel());
   projection.setChannel(channelId, channel);
   let deltaBytes = 0;
   for (const delta of deltas) {
-    replayDelta(delta.value, channelId, projection);
-    deltaBytes += delta.value.length;
+    replayDelta(delta, channelId, projection);
+    deltaBytes += delta.length;
   }
   // Every read state on disk had its listing key written with it.
   for (let member = 0; member < channel.memberCount; member++) {
     if (channel.hasReadState(member)) channel.markListed(member);
   }
-  const last = deltas.at(-1) ?? snapshot;
-  return { channel, nextSeq: last.key.readUInt32BE(last.key.length - 4) + 1, deltaBytes };
+  return { channel, nextSeq, deltaBytes };
 }
 
 /** The greatest live id's words, for the records below. */
