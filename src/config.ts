@@ -120,7 +120,7 @@ export const configSchema = z.object({
     .int('must be a whole number of ids')
     .min(1_000)
     .max(1_000_000_000)
-    .default(1_000_000)
+    .default(2_000_000)
     .describe(
       'ids (messages, tombstones and members of channels) the projector keeps resident in memory (least ' +
         'recently used channels leave first); about 120 bytes each',

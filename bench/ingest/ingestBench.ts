@@ -471,7 +471,7 @@ try {
   );
   console.log(
     `\nLive service's memory after the backlog: RSS ${int(live.rssMiB)} MiB, of which the engine's V8 heap ` +
-      `${int(live.memory.engineHeap)} MiB (resident records: RESIDENT_RECORDS ${int(config.RESIDENT_RECORDS)}), ` +
+      `${int(live.memory.engineHeap)} MiB (resident ids: RESIDENT_RECORDS ${int(config.RESIDENT_RECORDS)}), ` +
       `the main thread's heap ${int(live.memory.mainHeap)} MiB, the hot tier's tables ${int(live.memory.hotTier)} MiB`,
   );
   const gcRows = (when: string, pauses: GcPauses[]) =>

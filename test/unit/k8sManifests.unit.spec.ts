@@ -295,9 +295,9 @@ describe('deploy/k8s', () => {
 
   it('requests memory for the hot tier and the resident records on top of the rest of the process', () => {
     // The budget for everything else (statefulset.yaml says what it covers); the hot tier is HOT_TIER_MB more,
-    // outside the V8 heap, and the projector's resident records ~320 bytes each of the engine's heap.
+    // outside the V8 heap, and the projector's resident ids ~160 bytes each (about 120 measured, and margin).
     const restOfProcessMiB = 768;
-    const residentMiB = (config.RESIDENT_RECORDS * 320) / 2 ** 20;
+    const residentMiB = (config.RESIDENT_RECORDS * 160) / 2 ** 20;
     const { requests, limits } = container.resources;
     expect(mebibytes(requests.memory)).toBeGreaterThanOrEqual(
       config.HOT_TIER_MB + residentMiB + restOfProcessMiB,
