@@ -145,7 +145,7 @@ export interface Projector {
   /** While paused: apply to `db` from now on (a rebuilt generation), starting at the offsets stored there. */
   useDatabase(db: RocksDatabase): Promise<void>;
   resume(): void;
-  /** The resident state's size and the channels it evicted so far. */
+  /** The resident state's size in ids, and the channels it evicted so far. */
   resident(): { records: number; evictions: number };
   /** The state it writes, resident and on disk: readers of its partitions answer from it (queryReadStates). */
   readonly state: CompactStore;
@@ -155,10 +155,10 @@ export interface Projector {
 
 /**
  * Kafka → RocksDB. Each chunk of a batch is decoded, its rejects stored as dead letters, its events folded by
- * the pure core, and the resulting records written to RocksDB in ONE atomic batch together with the partition's
- * next offset. RocksDB's offsets are the truth: on every batch the projector compares them with what Kafka
- * delivered, skips what it already applied and rewinds over what it has not. Kafka commits are only for
- * lag monitoring.
+ * the compact projection (CompactStore), and the changed channels written to RocksDB in ONE atomic batch
+ * together with the partition's next offset. RocksDB's offsets are the truth: on every batch the projector
+ * compares them with what Kafka delivered, skips what it already applied and rewinds over what it has not.
+ * Kafka commits are only for lag monitoring.
  */
 export function createProjector(options: ProjectorOptions): Projector {
   const { kafka, topics, logger } = options;
@@ -181,9 +181,9 @@ export function createProjector(options: ProjectorOptions): Projector {
     // A fetch with nothing new waits this long on the broker, and stop() waits for it: kafkajs's 5 s made a
     // caught-up rebuild and every shutdown wait seconds for nothing. New events still return a fetch at once.
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
-    // Larger batches than kafkajs's 1 MiB: a chunk's write holds each record once however often its events
-    // changed it, and a busy channel's record changes often (bench:ingest --quick, live: 45,000 -> 65,000
-    // events/s with 16,000-record chunks). The fetch as a whole stays within kafkajs's 10 MiB.
+    // Larger batches than kafkajs's 1 MiB: a chunk's write holds one record per channel however often its
+    // events changed it, and a busy channel changes often (bench:fold: 71,440 events/s at chunks of 4,000,
+    // 94,156 at 16,000). The fetch as a whole stays within kafkajs's 10 MiB.
     maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
     // Partition p of both topics to one member: its RocksDB then holds p's whole state. Round robin only while an
     // older instance in the group knows no other (a rolling upgrade): a partition it splits is served by no one,
@@ -528,7 +528,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       return;
     }
     if (!resident.knows(partition)) {
-      // A partition RocksDB holds nothing of is known whole from here on: every record it gets is written here.
+      // A partition RocksDB holds nothing of is known whole from here on: every channel it gets is written here.
       resident.startPartition(
         partition,
         (await db.scan(partitionRange(partition).start, { limit: 1 })).length === 0,
@@ -679,7 +679,7 @@ export function createProjector(options: ProjectorOptions): Projector {
             partitions.map((partition) => [`${topic}:${partition}`, { topic, partition }] as const),
           ),
         );
-        // Partitions that moved away are written elsewhere from now on: their resident records go, their state on
+        // Partitions that moved away are written elsewhere from now on: their resident channels go, their state on
         // disk stays (answered as handing over, then kept for PARTITION_RETAIN_MS). The hot tier keeps them too:
         // it mirrors this instance's RocksDB, which nothing changes meanwhile.
         for (const [id, { partition }] of before) {
