@@ -59,13 +59,19 @@ export class CompactProjection {
 
   apply(event: ChatEvent): ApplyOutcome {
     this.touched.length = 0;
+    // Every event names one message of one channel.
+    const words = this.#words;
+    parseSnowflakeInto(event.message_id, words);
+    const hi = words[0] as number;
+    const lo = words[1] as number;
+    const channel = this.#channelOf(event.channel_id);
     switch (event.type) {
       case 'message_sent':
-        return this.#sent(event);
+        return this.#sent(channel, event, hi, lo);
       case 'message_deleted':
-        return this.#deleted(event);
+        return this.#deleted(channel, event, hi, lo);
       case 'message_acked':
-        return this.#acked(event);
+        return this.#acked(channel, event, hi, lo);
     }
   }
 
@@ -96,12 +102,7 @@ export class CompactProjection {
     return channel;
   }
 
-  #sent(event: MessageSent): ApplyOutcome {
-    const words = this.#words;
-    parseSnowflakeInto(event.message_id, words);
-    const hi = words[0] as number;
-    const lo = words[1] as number;
-    const channel = this.#channelOf(event.channel_id);
+  #sent(channel: ChannelState, event: MessageSent, hi: number, lo: number): ApplyOutcome {
     const { messages } = channel;
     const seen = messages.state(0, hi, lo);
     if (seen === LIVE) return 'duplicate_message';
@@ -128,12 +129,7 @@ export class CompactProjection {
     return 'applied';
   }
 
-  #deleted(event: MessageDeleted): ApplyOutcome {
-    const words = this.#words;
-    parseSnowflakeInto(event.message_id, words);
-    const hi = words[0] as number;
-    const lo = words[1] as number;
-    const channel = this.#channelOf(event.channel_id);
+  #deleted(channel: ChannelState, event: MessageDeleted, hi: number, lo: number): ApplyOutcome {
     const { messages } = channel;
     const seen = messages.state(0, hi, lo);
     if (seen === DEAD) return 'already_deleted';
@@ -155,12 +151,7 @@ export class CompactProjection {
     return 'applied';
   }
 
-  #acked(event: MessageAcked): ApplyOutcome {
-    const words = this.#words;
-    parseSnowflakeInto(event.message_id, words);
-    const hi = words[0] as number;
-    const lo = words[1] as number;
-    const channel = this.#channelOf(event.channel_id);
+  #acked(channel: ChannelState, event: MessageAcked, hi: number, lo: number): ApplyOutcome {
     const member = channel.member(event.user_id);
     if (channel.hasPointer(member)) {
       const currentHi = channel.pointerHi(member);
