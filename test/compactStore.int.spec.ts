@@ -8,6 +8,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChatEvent } from '../src/contract/events.ts';
 import { CompactStore, pairRead } from '../src/store/compactStore.ts';
+import { createHotTier } from '../src/store/hotTier.ts';
+import { createHotTierMirror } from '../src/store/hotTierMirror.ts';
+import { queryReadStates } from '../src/store/queryReadStates.ts';
+import { sent } from './support/eventBuilders.ts';
 import { openRocksDatabase } from '../src/store/rocksDatabase.ts';
 import { createDemoStream } from '../src/ops/demoStream.ts';
 import { chatHistory, interleave, SMALL_UNIVERSE, topicPicks } from './support/chatHistory.ts';
@@ -133,4 +137,37 @@ describe('compact store on RocksDB', () => {
       await dir.remove();
     }
   }, 120_000);
+
+  it('answers a lookup of channels that together outgrow the budget, each load evicting the other', async () => {
+    const dir = await temporaryRocksDir();
+    const db = await openRocksDatabase(dir.path);
+    try {
+      const store = new CompactStore(db, 30);
+      const mirror = createHotTierMirror(createHotTier({ bytesBudget: 2 ** 20 }));
+      store.startPartition(0, true);
+      // Two channels of 20 messages each (and their deltas on disk), over a budget of 30 ids.
+      for (const channel of ['10', '20']) {
+        for (let write = 0; write < 4; write++) {
+          const events = Array.from({ length: 5 }, (_, i) =>
+            sent({ channel, id: String(100 + write * 10 + i), author: '1' }),
+          );
+          const { operations, hotWrites } = await store.projectChunk(0, events, () => {
+            mirror.beforeWrite(0);
+          });
+          await db.write(operations);
+          store.commit(0);
+          mirror.afterWrite(0, hotWrites);
+        }
+      }
+      expect(store.evictions).toBeGreaterThan(0);
+      const location = { partitionCount: 1, partitionOf: () => 0 };
+      const views = await queryReadStates(db, store, location, '2', ['10', '20', '10'], mirror);
+      expect(views.map((view) => view.unread_count)).toEqual([20, 20, 20]);
+      // Each was read once: an answer taken from the copies read, not after loading until both are resident.
+      expect(store.loads).toBeLessThanOrEqual(2);
+    } finally {
+      await db.close();
+      await dir.remove();
+    }
+  });
 });

@@ -189,7 +189,7 @@ export class CompactStore {
         if (this.#mayBeOnDisk(state, channelId)) {
           throw new Error(`channel ${channelId} of partition ${partition} was not loaded before its events`);
         }
-        this.#track(state, { partition, channel: channelId, nextSeq: 0, deltaBytes: 0, weight: 0 });
+        this.#track(state, { partition, channel: channelId, nextSeq: 0, deltaBytes: 0, weight: 1 });
       }
       const outcome = projection.apply(event);
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
@@ -403,7 +403,9 @@ export class CompactStore {
       channel: channelId,
       nextSeq: loaded?.nextSeq ?? 0,
       deltaBytes: loaded?.deltaBytes ?? 0,
-      weight: loaded === undefined ? 0 : weightOf(loaded.channel),
+      // A channel RocksDB does not hold still takes an entry: counted, so that lookups of any number of
+      // unknown channels cannot grow memory past the budget.
+      weight: loaded === undefined ? 1 : weightOf(loaded.channel),
     });
     state.evicted.delete(channelId);
     state.compactions.delete(channelId);
@@ -448,9 +450,13 @@ export class CompactStore {
   }
 }
 
-/** Resident ids a channel holds: its messages (tombstones included) and members. */
+/**
+ * Resident ids a channel holds: its messages (tombstones included), its mentions (a message may name 1,000
+ * users: counted, or such messages would hold far more than the budget says) and its members; at least 1, so
+ * that channels known to be empty count too.
+ */
 function weightOf(channel: ChannelState): number {
-  return channel.messages.size + channel.memberCount + 1;
+  return channel.messages.size + channel.mentioned.size + channel.memberCount + 1;
 }
 
 type LoadedChannel = { channel: ChannelState; nextSeq: number; deltaBytes: number };

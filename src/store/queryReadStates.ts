@@ -17,9 +17,9 @@ export interface StateLocation {
  * for channels it does not hold, from RocksDB (kept resident when they belong to partitions it writes). With
  * `hotTier`, what is read is put there too, so the next read of the same pair is answered without the engine.
  *
- * Answers are monotonic and never ahead of RocksDB: they are taken while no write to their partitions is under
- * way (the resident state then equals what RocksDB holds), all at once without yielding, and a read during which
- * a write began is read again.
+ * Answers are monotonic and never ahead of RocksDB: they are taken from states held while no write to their
+ * partitions was under way or began (the resident state then equals what RocksDB holds), all at once without
+ * yielding; a read during which a write began or ended is read again.
  */
 export async function queryReadStates(
   db: RocksDatabase,
@@ -30,8 +30,6 @@ export async function queryReadStates(
   hotTier?: HotTierMirror,
 ): Promise<ReadStateView[]> {
   const partitions = [...new Set(channelIds.map(location.partitionOf))];
-  /** Channels of partitions the store does not write, read from RocksDB for this answer only. */
-  const borrowed = new Map<Snowflake, ChannelState | undefined>();
   for (;;) {
     let write = hotTier === undefined ? undefined : writeUnderWay(hotTier, partitions);
     while (write !== undefined) {
@@ -41,32 +39,27 @@ export async function queryReadStates(
     // Taken before any read of RocksDB: a fill is refused after a write (or a forgetAll) since.
     const versions = partitions.map((partition) => hotTier?.version(partition) ?? 0);
     const moved = () => partitions.some((partition, i) => (hotTier?.version(partition) ?? 0) !== versions[i]);
-    const missing = channelIds.filter(
-      (channelId) =>
-        !borrowed.has(channelId) &&
-        (store.db !== db || !store.lookup(location.partitionOf(channelId), channelId).known),
-    );
-    if (missing.length > 0) {
-      const loaded = await Promise.all(
-        missing.map((channelId) => store.load(db, location.partitionOf(channelId), channelId)),
-      );
-      if (moved()) {
-        borrowed.clear();
-        continue;
-      }
-      missing.forEach((channelId, i) => {
-        // Not kept by the store (not its partition, or not its database: a rebuild switched): used as read.
-        if (!store.knows(location.partitionOf(channelId)) || store.db !== db)
-          borrowed.set(channelId, loaded[i]);
-      });
-      // Loaded ones are resident now (or borrowed): the answer is taken on the next turn, without yielding.
-      continue;
+    // The channels as they stand now: resident ones by reference, the rest read from RocksDB below. Held here,
+    // so that an eviction meanwhile (by this very read's loads) cannot send the lookup round again.
+    const states = new Map<Snowflake, ChannelState | undefined>();
+    const missing = new Set<Snowflake>();
+    for (const channelId of channelIds) {
+      const found = store.db === db ? store.lookup(location.partitionOf(channelId), channelId) : undefined;
+      if (found?.known === true) states.set(channelId, found.channel);
+      else missing.add(channelId);
     }
-    const pairs = channelIds.map((channelId) => {
-      const partition = location.partitionOf(channelId);
-      const found = store.db === db ? store.lookup(partition, channelId) : { known: false as const };
-      return pairRead(found.known ? found.channel : borrowed.get(channelId), userId, channelId);
-    });
+    if (missing.size > 0) {
+      const wanted = [...missing];
+      const loaded = await Promise.all(
+        wanted.map((channelId) => store.load(db, location.partitionOf(channelId), channelId)),
+      );
+      // A write began or ended meanwhile: what was held or read may be either side of it. Read again.
+      if (moved()) continue;
+      wanted.forEach((channelId, i) => states.set(channelId, loaded[i]));
+    }
+    // No write since the versions were taken: every state held equals what RocksDB holds, and the answers
+    // are taken together, without yielding.
+    const pairs = channelIds.map((channelId) => pairRead(states.get(channelId), userId, channelId));
     if (hotTier !== undefined) {
       pairs.forEach(({ found }, i) => {
         const channelId = channelIds[i] ?? '';
