@@ -122,7 +122,7 @@ export const configSchema = z.object({
     .max(1_000_000_000)
     .default(2_000_000)
     .describe(
-      'ids (messages, tombstones and members of channels) the projector keeps resident in memory (least ' +
+      'ids (messages, tombstones, mentions and members of channels) the projector keeps resident in memory (least ' +
         'recently used channels leave first); about 120 bytes each',
     ),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -166,7 +166,7 @@ export function createMetrics(sources: MetricSources) {
     }),
     residentRecords: new Gauge({
       name: 'readstates_resident_records',
-      help: 'Ids (messages, tombstones, members) the projector holds resident in memory (RESIDENT_RECORDS is the budget)',
+      help: 'Ids (messages, tombstones, mentions, members) the projector holds resident in memory (RESIDENT_RECORDS is the budget)',
       registers: [registry],
       collect() {
         const engine = sources.engine?.();

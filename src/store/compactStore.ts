@@ -69,7 +69,7 @@ export type ProjectedChunk = {
  * writes since (channelCodec.ts): one RocksDB record per channel a write touches, whatever the events did.
  *
  * Channels come back from disk when an event or a read needs them, and least recently used ones leave when the
- * resident ids (messages and members, across partitions) exceed `budget`. It stays equal to RocksDB because
+ * resident ids (messages, mentions and members, across partitions) exceed `budget`. It stays equal to RocksDB because
  * only this projector writes these partitions, a chunk's changes are applied and handed to the write without
  * yielding, and a channel loaded by a reader is kept only if no write to its partition happened meanwhile.
  */
@@ -109,7 +109,7 @@ export class CompactStore {
     this.#db = db;
   }
 
-  /** Resident ids (messages and members), across partitions. */
+  /** Resident ids (messages, mentions and members), across partitions. */
   get size(): number {
     return this.#weight;
   }
