@@ -79,6 +79,24 @@ describe('CountedIds against a sorted list', () => {
     expect(ids.liveCount).toBe(live(-1));
   });
 
+  it('counts right when blocks only ever come by appends (a channel read back in order)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 600 }), fc.array(fc.nat(599)), (count, kills) => {
+        const ids = new CountedIds(4);
+        for (let i = 0; i < count; i++) ids.insert(0, 0, i * 2, true);
+        const dead = new Set(kills.filter((k) => k < count));
+        for (const k of dead) ids.kill(0, 0, k * 2);
+        for (let above = 0; above < 2 * count; above += 7) {
+          let live = 0;
+          for (let i = 0; i < count; i++) if (2 * i > above && !dead.has(i)) live++;
+          expect(ids.liveAbove(0, 0, above)).toBe(live);
+        }
+        expect(ids.liveCount).toBe(count - dead.size);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('refuses to insert a key twice or kill one that is not live', () => {
     const ids = new CountedIds();
     ids.insert(0, 1, 2, false);

@@ -141,10 +141,12 @@ export class CountedIds {
         // An append to a full last block starts a new one: appends leave blocks full, not half empty.
         block = new Block(FIRST_CAPACITY);
         this.blocks.push(block);
+        this.appendToTree();
         b++;
         at = 0;
       } else {
         this.split(b);
+        this.rebuildTree();
         const left = this.blocks[b] as Block;
         if (at > left.size) {
           at -= left.size;
@@ -152,7 +154,6 @@ export class CountedIds {
         }
         block = this.blocks[b] as Block;
       }
-      this.rebuildTree();
     }
     if (block.size === block.capacity) block.grow(Math.min(block.capacity * 2, this.blockSize));
     const e = block.entries;
@@ -277,9 +278,10 @@ export class CountedIds {
   private changeLive(b: number, block: Block, delta: 1 | -1): void {
     block.liveCount += delta;
     this.#liveCount += delta;
-    if (this.blocks.length === 1) return;
+    const n = this.blocks.length;
+    if (n === 1) return;
     const tree = this.tree;
-    for (let i = b + 1; i < tree.length; i += i & -i) tree[i] = (tree[i] as number) + delta;
+    for (let i = b + 1; i <= n; i += i & -i) tree[i] = (tree[i] as number) + delta;
   }
 
   /** Live keys in blocks [0, b). */
@@ -300,6 +302,26 @@ export class CountedIds {
     block.size = half;
     block.liveCount -= right.liveCount;
     this.blocks.splice(b + 1, 0, right);
+  }
+
+  /**
+   * Gives the block just appended (empty) its node: O(log blocks), so a channel read back in order, a block at a
+   * time, does not rebuild the tree at every block. The tree grows by doubling; nodes past the last block are
+   * unused until their block comes.
+   */
+  private appendToTree(): void {
+    const n = this.blocks.length;
+    if (n === 2 || this.tree.length === 0) {
+      this.rebuildTree();
+      return;
+    }
+    if (this.tree.length <= n) {
+      const tree = new Int32Array(Math.max(this.tree.length * 2, n + 1));
+      tree.set(this.tree);
+      this.tree = tree;
+    }
+    // Node n covers blocks (n − lowbit(n), n]; the new one holds nothing live yet.
+    this.tree[n] = this.livePrefix(n - 1) - this.livePrefix(n - (n & -n));
   }
 
   private rebuildTree(): void {
