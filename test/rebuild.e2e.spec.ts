@@ -123,7 +123,8 @@ describe('rebuild', () => {
   it.each(['SIGKILL', 'SIGTERM'] as const)(
     'leaves the live generation untouched when the process gets %s mid-rebuild',
     async (signal) => {
-      await harness.publish(15_000);
+      // Enough that the rebuild is still running when the signal lands: it applies ~50,000 events a second now.
+      await harness.publish(60_000);
       const currentBefore = readFileSync(join(harness.env.DATA_DIR, 'CURRENT'), 'utf8');
       const service = await startService('rebuild', harness.env, await freePort());
       try {
