@@ -142,7 +142,7 @@ describe('compact store on RocksDB', () => {
     const dir = await temporaryRocksDir();
     const db = await openRocksDatabase(dir.path);
     try {
-      const store = new CompactStore(db, 30);
+      const store = new CompactStore(db, 30, { hotChanges: true });
       const mirror = createHotTierMirror(createHotTier({ bytesBudget: 2 ** 20 }));
       store.startPartition(0, true);
       // Two channels of 20 messages each (and their deltas on disk), over a budget of 30 ids.
@@ -151,12 +151,12 @@ describe('compact store on RocksDB', () => {
           const events = Array.from({ length: 5 }, (_, i) =>
             sent({ channel, id: String(100 + write * 10 + i), author: '1' }),
           );
-          const { operations, hotWrites } = await store.projectChunk(0, events, () => {
+          const { operations, hotChanges } = await store.projectChunk(0, events, () => {
             mirror.beforeWrite(0);
           });
           await db.write(operations);
           store.commit(0);
-          mirror.afterWrite(0, hotWrites);
+          mirror.afterWrite(0, hotChanges);
         }
       }
       expect(store.evictions).toBeGreaterThan(0);

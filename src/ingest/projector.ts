@@ -164,7 +164,9 @@ export function createProjector(options: ProjectorOptions): Projector {
   const { kafka, topics, logger } = options;
   let db = options.db;
   let commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
-  const resident = new CompactStore(db, options.residentRecords);
+  const resident = new CompactStore(db, options.residentRecords, {
+    hotChanges: options.hotTier !== undefined,
+  });
   let paused = false;
   /** The batches being applied: pause() waits for them. */
   const applying = new Set<Promise<void>>();
@@ -564,7 +566,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       }
       if (!(await deadLetters.keep(letters, topic, partition))) break;
       let changing = false;
-      const { operations, hotWrites } = await resident
+      const { operations, hotChanges } = await resident
         .projectChunk(partition, events, () => {
           changing = true;
           options.hotTier?.beforeWrite(partition);
@@ -607,7 +609,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       }
       resident.commit(partition);
       knownOffsets.set(`${topic}:${partition}`, next);
-      options.hotTier?.afterWrite(partition, hotWrites);
+      options.hotTier?.afterWrite(partition, hotChanges);
       payload.resolveOffset(last);
       noteProgress(topic, partition, next, BigInt(batch.highWatermark));
       options.onApplied?.({

@@ -1,6 +1,6 @@
 import type { ChatEvent } from '../contract/events.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
-import { formatSnowflakeWords } from '../contract/snowflakeWords.ts';
+import { formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
 import type { ApplyOutcome } from '../projection/applyOutcome.ts';
 import type { ChannelState } from '../projection/compact/channelState.ts';
 import { CompactProjection, readStateView } from '../projection/compact/compactProjection.ts';
@@ -14,7 +14,8 @@ import {
   replayDelta,
   snapshotBytes,
 } from './channelCodec.ts';
-import type { HotWrite, PairRecords } from './hotTierMirror.ts';
+import { HotChanges, type HotChangeVisitor } from './hotChanges.ts';
+import type { PairRecords } from './hotTierMirror.ts';
 import { channelStateKey, channelStatePrefix, readStateKey } from './keys.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 
@@ -37,7 +38,22 @@ type Resident = {
   deltaBytes: number;
   /** Ids it held when last counted. */
   weight: number;
+  /** The chunk that used it last (`CompactStore.#chunks`), and that chunk's applied events of it. */
+  chunk: number;
+  readonly applied: ChatEvent[];
+  /** Members whose answers that chunk changed; repeats allowed. */
+  readonly touched: number[];
 };
+
+function resident(
+  partition: number,
+  channel: Snowflake,
+  nextSeq: number,
+  deltaBytes: number,
+  weight: number,
+): Resident {
+  return { partition, channel, nextSeq, deltaBytes, weight, chunk: 0, applied: [], touched: [] };
+}
 
 class PartitionState {
   readonly projection: CompactProjection;
@@ -56,10 +72,13 @@ class PartitionState {
   }
 }
 
-/** What applying a chunk gives the projector: the writes to make, and what the hot tier mirrors after. */
+/**
+ * What applying a chunk gives the projector: the writes to make, and what the hot tier mirrors after (empty
+ * when the store was made without `hotChanges`).
+ */
 export type ProjectedChunk = {
   operations: WriteOperation[];
-  hotWrites: HotWrite[][];
+  hotChanges: HotChanges;
   outcomes: Map<ApplyOutcome, number>;
 };
 
@@ -84,18 +103,25 @@ export class CompactStore {
   readonly #writes = new Map<number, number>();
   readonly #writer = new ByteWriter();
   /** Per partition, the channels of the chunk projected last, until its commit. */
-  readonly #used = new Map<number, Set<Snowflake>>();
+  readonly #used = new Map<number, Resident[]>();
+  /** Chunks projected: marks the channels each uses. */
+  #chunks = 0;
+  readonly #hotChanges: boolean;
+  /** Scratch: a changed channel's members, each once. */
+  readonly #members = new Set<number>();
   #db: RocksDatabase;
   loads = 0;
   evictions = 0;
 
-  constructor(db: RocksDatabase, budget: number, options: { blockSize?: number } = {}) {
+  /** `hotChanges`: record what each chunk changes for the hot tier (a rebuild has none to keep). */
+  constructor(db: RocksDatabase, budget: number, options: { blockSize?: number; hotChanges?: boolean } = {}) {
     if (!(Number.isInteger(budget) && budget > 0)) {
       throw new RangeError(`budget must be a whole number above 0 (got ${budget})`);
     }
     this.#db = db;
     this.budget = budget;
     this.#blockSize = options.blockSize;
+    this.#hotChanges = options.hotChanges ?? false;
   }
 
   /** The database this store mirrors and writes to. */
@@ -177,34 +203,37 @@ export class CompactStore {
 
   #project(partition: number, events: readonly ChatEvent[]): ProjectedChunk {
     const state = this.#started(partition);
-    const { projection } = state;
+    const { projection, onDisk } = state;
+    const chunk = ++this.#chunks;
     const outcomes = new Map<ApplyOutcome, number>();
-    /** Per channel changed: its applied events and the members whose answers changed. */
-    const changed = new Map<Snowflake, { events: ChatEvent[]; members: Set<number> }>();
-    const used = new Set<Snowflake>();
+    const used: Resident[] = [];
+    const changed: Resident[] = [];
     for (const event of events) {
       const channelId = event.channel_id;
-      used.add(channelId);
-      if (!state.onDisk.has(channelId)) {
+      let entry = onDisk.get(channelId);
+      if (entry === undefined) {
         if (this.#mayBeOnDisk(state, channelId)) {
           throw new Error(`channel ${channelId} of partition ${partition} was not loaded before its events`);
         }
-        this.#track(state, { partition, channel: channelId, nextSeq: 0, deltaBytes: 0, weight: 1 });
+        entry = resident(partition, channelId, 0, 0, 1);
+        this.#track(state, entry);
+      }
+      if (entry.chunk !== chunk) {
+        entry.chunk = chunk;
+        entry.applied.length = 0;
+        entry.touched.length = 0;
+        used.push(entry);
       }
       const outcome = projection.apply(event);
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       if (outcome !== 'applied') continue;
-      let change = changed.get(channelId);
-      if (change === undefined) {
-        change = { events: [], members: new Set() };
-        changed.set(channelId, change);
-      }
-      change.events.push(event);
-      for (const member of projection.touched) change.members.add(member);
+      if (entry.applied.length === 0) changed.push(entry);
+      entry.applied.push(event);
+      for (const member of projection.touched) entry.touched.push(member);
     }
 
     const operations: WriteOperation[] = [];
-    const hotWrites: HotWrite[][] = [];
+    const hotChanges = new HotChanges();
     const writer = this.#writer;
     for (const channelId of state.compactions) {
       const evicted = state.evicted.get(channelId);
@@ -220,12 +249,14 @@ export class CompactStore {
       state.evicted.set(channelId, { nextSeq: 1 });
     }
     state.compactions.clear();
-    for (const [channelId, change] of changed) {
+    const members = this.#members;
+    for (const disk of changed) {
+      const channelId = disk.channel;
       const channel = projection.channel(channelId);
-      const disk = state.onDisk.get(channelId);
-      if (channel === undefined || disk === undefined) throw new Error(`channel ${channelId} vanished`);
+      if (channel === undefined) throw new Error(`channel ${channelId} vanished`);
       writer.reset();
-      for (const event of change.events) encodeDeltaEvent(event, writer);
+      for (const event of disk.applied) encodeDeltaEvent(event, writer);
+      disk.applied.length = 0;
       if (
         disk.nextSeq === 0 ||
         disk.nextSeq > MAX_DELTAS ||
@@ -250,23 +281,27 @@ export class CompactStore {
         disk.nextSeq++;
         disk.deltaBytes += writer.length;
       }
-      const group: HotWrite[] = [{ kind: 'channel', channelId, record: channelRecordOf(channel) }];
-      for (const member of change.members) {
-        const userId = channel.userIds[member] ?? '';
+      members.clear();
+      for (const member of disk.touched) members.add(member);
+      disk.touched.length = 0;
+      if (this.#hotChanges) recordChannel(hotChanges, channelId, channel);
+      for (const member of members) {
         if (!channel.hasReadState(member)) {
-          group.push({ kind: 'ownCount', userId, channelId, count: channel.own.liveIn(member) });
+          if (this.#hotChanges) {
+            hotChanges.ownCount(channel.userHi(member), channel.userLo(member), channel.own.liveIn(member));
+          }
           continue;
         }
         if (!channel.isListed(member)) {
+          const userId = channel.userIds[member] ?? '';
           operations.push({ type: 'put', key: readStateKey(partition, userId, channelId), value: EMPTY });
           channel.markListed(member);
         }
-        group.push({ kind: 'readState', userId, channelId, record: readStateRecordOf(channel, member) });
+        if (this.#hotChanges) recordReadState(hotChanges, channel, member);
       }
-      hotWrites.push(group);
     }
     this.#used.set(partition, used);
-    return { operations, hotWrites, outcomes };
+    return { operations, hotChanges, outcomes };
   }
 
   /** After a chunk's writes are durable: they count as written, and least recently used channels may go. */
@@ -276,17 +311,16 @@ export class CompactStore {
     const used = this.#used.get(partition);
     this.#used.delete(partition);
     if (state !== undefined && used !== undefined) {
-      for (const channel of used) {
+      for (const entry of used) {
         // The chunk's channels become the most recently used, weighed again as they grew.
-        const resident = state.onDisk.get(channel);
-        if (resident === undefined) continue;
-        this.#lru.delete(resident);
-        this.#lru.add(resident);
-        const now = state.projection.channel(channel);
+        if (state.onDisk.get(entry.channel) !== entry) continue;
+        this.#lru.delete(entry);
+        this.#lru.add(entry);
+        const now = state.projection.channel(entry.channel);
         if (now === undefined) continue;
         const weight = weightOf(now);
-        this.#weight += weight - resident.weight;
-        resident.weight = weight;
+        this.#weight += weight - entry.weight;
+        entry.weight = weight;
       }
     }
     this.#evictToBudget();
@@ -398,15 +432,18 @@ export class CompactStore {
     loaded: LoadedChannel | undefined,
   ): void {
     if (loaded !== undefined) state.projection.setChannel(channelId, loaded.channel);
-    this.#track(state, {
-      partition,
-      channel: channelId,
-      nextSeq: loaded?.nextSeq ?? 0,
-      deltaBytes: loaded?.deltaBytes ?? 0,
-      // A channel RocksDB does not hold still takes an entry: counted, so that lookups of any number of
-      // unknown channels cannot grow memory past the budget.
-      weight: loaded === undefined ? 1 : weightOf(loaded.channel),
-    });
+    this.#track(
+      state,
+      resident(
+        partition,
+        channelId,
+        loaded?.nextSeq ?? 0,
+        loaded?.deltaBytes ?? 0,
+        // A channel RocksDB does not hold still takes an entry: counted, so that lookups of any number of
+        // unknown channels cannot grow memory past the budget.
+        loaded === undefined ? 1 : weightOf(loaded.channel),
+      ),
+    );
     state.evicted.delete(channelId);
     state.compactions.delete(channelId);
     this.loads++;
@@ -506,51 +543,106 @@ function loadedChannel(
   return { channel, nextSeq, deltaBytes };
 }
 
-/** The greatest live id's words, for the records below. */
+/** The greatest live id's words, for the entries below. */
 const head = new Uint32Array(2);
+const channelWords = new Uint32Array(2);
 
 /** The channel as the hot tier keeps it: its epoch, live count and head. */
-function channelRecordOf(channel: ChannelState): ChannelRecord {
-  const live = channel.messages.maxLive(head)
-    ? {
-        size: channel.messages.liveCount,
-        max: formatSnowflakeWords(head[0] as number, head[1] as number),
-        tail: [],
-        root: null,
-        height: 0,
-        next_node: 0,
-      }
-    : null;
-  return { epoch: channel.epoch, live };
+function recordChannel(sink: HotChangeVisitor, channelId: Snowflake, channel: ChannelState): void {
+  parseSnowflakeInto(channelId, channelWords);
+  const hasHead = channel.messages.maxLive(head);
+  sink.channel(
+    channelWords[0] as number,
+    channelWords[1] as number,
+    channel.epoch,
+    channel.messages.liveCount,
+    hasHead,
+    head[0] as number,
+    head[1] as number,
+  );
 }
 
 /**
- * A member's read state as the hot tier keeps it (records.ts): the pointer, the counts above it of the member's
- * own and mentioning live messages, and a snapshot of the live messages above it, valid while the epoch stands.
+ * A member's read state as the hot tier keeps it: the pointer, the counts above it of the member's own and
+ * mentioning live messages, and a snapshot of the live messages above it, valid while the epoch stands.
  */
-function readStateRecordOf(channel: ChannelState, member: number): ReadStateRecord {
-  const { own, mentioned } = channel;
+function recordReadState(sink: HotChangeVisitor, channel: ChannelState, member: number): void {
+  const { own, mentioned, messages } = channel;
+  const uHi = channel.userHi(member);
+  const uLo = channel.userLo(member);
   if (!channel.hasPointer(member)) {
-    return {
-      last_acked_message_id: null,
-      own_above: own.liveIn(member),
-      mentions_above: mentioned.liveIn(member),
-      live_above: null,
-    };
+    sink.readState(uHi, uLo, false, 0, 0, own.liveIn(member), mentioned.liveIn(member), false, 0, 0, 0);
+    return;
   }
   const hi = channel.pointerHi(member);
   const lo = channel.pointerLo(member);
-  const { messages } = channel;
   const atOrBelowHead =
     messages.maxLive(head) && (hi < (head[0] as number) || (hi === head[0] && lo <= (head[1] as number)));
-  return {
-    last_acked_message_id: formatSnowflakeWords(hi, lo),
-    own_above: own.liveAboveIn(member, hi, lo),
-    mentions_above: mentioned.liveAboveIn(member, hi, lo),
-    live_above: atOrBelowHead
-      ? { epoch: channel.epoch, live_count: messages.liveCount, count: messages.liveAbove(0, hi, lo) }
-      : null,
+  sink.readState(
+    uHi,
+    uLo,
+    true,
+    hi,
+    lo,
+    own.liveAboveIn(member, hi, lo),
+    mentioned.liveAboveIn(member, hi, lo),
+    atOrBelowHead,
+    channel.epoch,
+    messages.liveCount,
+    atOrBelowHead ? messages.liveAbove(0, hi, lo) : 0,
+  );
+}
+
+/** The same entries as records (records.ts), for a reader's `fill` of the hot tier. */
+function recordsOf(
+  channelId: Snowflake,
+  channel: ChannelState,
+  member: number,
+): {
+  channel: ChannelRecord;
+  readState: ReadStateRecord | undefined;
+} {
+  let channelRecord: ChannelRecord = { epoch: 0, live: null };
+  let readState: ReadStateRecord | undefined;
+  const sink: HotChangeVisitor = {
+    channel(_cHi, _cLo, epoch, liveCount, hasHead, hi, lo) {
+      const live = hasHead
+        ? {
+            size: liveCount,
+            max: formatSnowflakeWords(hi, lo),
+            tail: [],
+            root: null,
+            height: 0,
+            next_node: 0,
+          }
+        : null;
+      channelRecord = { epoch, live };
+    },
+    readState(
+      _uHi,
+      _uLo,
+      hasPointer,
+      hi,
+      lo,
+      ownAbove,
+      mentionsAbove,
+      hasSnapshot,
+      epoch,
+      liveCount,
+      liveAbove,
+    ) {
+      readState = {
+        last_acked_message_id: hasPointer ? formatSnowflakeWords(hi, lo) : null,
+        own_above: ownAbove,
+        mentions_above: mentionsAbove,
+        live_above: hasSnapshot ? { epoch, live_count: liveCount, count: liveAbove } : null,
+      };
+    },
+    ownCount() {},
   };
+  recordChannel(sink, channelId, channel);
+  if (member !== -1 && channel.hasReadState(member)) recordReadState(sink, channel, member);
+  return { channel: channelRecord, readState };
 }
 
 /** The answer for (user, channel), and what the hot tier keeps of it (hotTierMirror.ts's `fill`). */
@@ -563,16 +655,16 @@ export function pairRead(
   if (channel === undefined)
     return { view, found: { channel: undefined, readState: undefined, ownCount: 0 } };
   const member = channel.memberOf(userId);
-  const record = channelRecordOf(channel);
-  if (member === -1 || !channel.hasReadState(member)) {
+  const records = recordsOf(channelId, channel, member);
+  if (records.readState === undefined) {
     return {
       view,
       found: {
-        channel: record,
+        channel: records.channel,
         readState: undefined,
         ownCount: member === -1 ? 0 : channel.own.liveIn(member),
       },
     };
   }
-  return { view, found: { channel: record, readState: readStateRecordOf(channel, member) } };
+  return { view, found: { channel: records.channel, readState: records.readState } };
 }

@@ -9,6 +9,7 @@ import {
   type OffHeapTableStats,
 } from './offHeapTable.ts';
 import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
+import type { HotChanges, HotChangeVisitor } from './hotChanges.ts';
 
 /**
  * The hot tier of the read path: copies of the read-state and channel records in two off-heap tables, enough to
@@ -34,6 +35,8 @@ export interface HotTier extends HotTierReader {
   readonly shared: SharedHotTier;
   /** Runs `write` (puts and deletes) as one step for readers: none sees part of it. */
   update(write: () => void): void;
+  /** Applies a write's changes, one channel (its record and its members' entries) per `update`. */
+  applyChanges(changes: HotChanges): void;
   putReadState(userId: Snowflake, channelId: Snowflake, record: ReadStateRecord): void;
   /**
    * The user has no read state in the channel and wrote `ownCount` of its live messages (the size of OWN(c, u)):
@@ -196,6 +199,61 @@ export function createHotTier(options: HotTierOptions): HotTier {
     }
   }
 
+  // Applies recorded changes as puts do, from words: the channel's keys stay for its members' entries.
+  let changedHi = 0;
+  let changedLo = 0;
+  const applier: HotChangeVisitor = {
+    channel(cHi, cLo, epoch, liveCount, hasHead, hi, lo) {
+      changedHi = cHi;
+      changedLo = cLo;
+      channel.fill(0);
+      channel[CH_EPOCH] = epoch;
+      if (hasHead) {
+        channel[CH_LIVE_COUNT] = liveCount;
+        channel[CH_HEAD_HI] = hi;
+        channel[CH_HEAD_LO] = lo;
+        channel[CH_FLAGS] = HAS_HEAD;
+      }
+      channels.set(cHi, cLo, 0, 0, channel);
+    },
+    readState(
+      uHi,
+      uLo,
+      hasPointer,
+      pointerHi,
+      pointerLo,
+      ownAbove,
+      mentionsAbove,
+      hasSnapshot,
+      epoch,
+      liveCount,
+      liveAbove,
+    ) {
+      readState.fill(0);
+      let flags = 0;
+      if (hasPointer) {
+        readState[RS_POINTER_HI] = pointerHi;
+        readState[RS_POINTER_LO] = pointerLo;
+        flags |= HAS_POINTER;
+      }
+      if (hasSnapshot && liveAbove <= liveCount) {
+        readState[RS_SNAPSHOT_EPOCH] = epoch;
+        readState[RS_SNAPSHOT_BELOW] = liveCount - liveAbove;
+        flags |= HAS_SNAPSHOT;
+      }
+      readState[RS_FLAGS] = flags;
+      readState[RS_OWN_ABOVE] = ownAbove;
+      readState[RS_MENTIONS_ABOVE] = mentionsAbove;
+      readStates.set(uHi, uLo, changedHi, changedLo, readState);
+    },
+    ownCount(uHi, uLo, ownCount) {
+      if (readStates.peek(uHi, uLo, changedHi, changedLo, readState) < 0) return;
+      if (((readState[RS_FLAGS] ?? 0) & NO_READ_STATE) === 0) return;
+      readState[RS_OWN_ABOVE] = ownCount;
+      readStates.set(uHi, uLo, changedHi, changedLo, readState);
+    },
+  };
+
   return {
     shared: {
       readStates: readStates.buffer,
@@ -206,6 +264,10 @@ export function createHotTier(options: HotTierOptions): HotTier {
     readView: (userId, channelId) => reader.readView(userId, channelId),
     readViews: (userId, channelIds) => reader.readViews(userId, channelIds),
     stats: () => reader.stats(),
+
+    applyChanges(changes) {
+      for (let i = 0; i < changes.channelCount; i++) writing(() => { changes.replayChannel(i, applier); });
+    },
 
     putReadState(userId, channelId, record) {
       parseSnowflakeInto(userId, keys, 0);

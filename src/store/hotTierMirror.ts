@@ -1,15 +1,7 @@
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { ChannelRecord, ReadStateRecord } from '../projection/records.ts';
+import type { HotChanges } from './hotChanges.ts';
 import type { HotTier } from './hotTier.ts';
-
-/**
- * A write the hot tier mirrors: the read-state and channel records (neither is ever deleted), and the size of
- * OWN(c, u) (live messages u wrote in c), which the answer for a pair without a read state depends on.
- */
-export type HotWrite =
-  | { kind: 'channel'; channelId: string; record: ChannelRecord }
-  | { kind: 'readState'; userId: string; channelId: string; record: ReadStateRecord }
-  | { kind: 'ownCount'; userId: string; channelId: string; count: number };
 
 /** What a read of RocksDB found for one (user, channel): enough for the hot tier to answer it next time. */
 export type PairRecords = {
@@ -33,8 +25,8 @@ export type PairRecords = {
 export interface HotTierMirror {
   /** Called synchronously just before RocksDB is written for `partition`. */
   beforeWrite(partition: number): void;
-  /** Called synchronously right after that write, with the batch's read-state and channel records. */
-  afterWrite(partition: number, writes: readonly (readonly HotWrite[])[]): void;
+  /** Called synchronously right after that write, with what it changed (recorded as the chunk was applied). */
+  afterWrite(partition: number, changes: HotChanges): void;
   /**
    * Called instead of `afterWrite` when the write failed. Whether any of it landed is unknown, so the tier forgets
    * everything (it must not stay older than RocksDB), and reads waiting for the write go on.
@@ -74,24 +66,9 @@ export function createHotTierMirror(hot: HotTier): HotTierMirror {
       // A write that failed unreported is still under way: the next one to finish settles both.
       if (!underWay.has(partition)) underWay.set(partition, Promise.withResolvers());
     },
-    afterWrite(partition, writes) {
+    afterWrite(partition, changes) {
       // One update per channel: a reader sees a channel's record and its members' read states change together.
-      for (const group of writes) {
-        hot.update(() => {
-          for (const write of group) {
-            switch (write.kind) {
-              case 'channel':
-                hot.putChannel(write.channelId, write.record);
-                break;
-              case 'readState':
-                hot.putReadState(write.userId, write.channelId, write.record);
-                break;
-              case 'ownCount':
-                hot.updateNoReadState(write.userId, write.channelId, write.count);
-            }
-          }
-        });
-      }
+      hot.applyChanges(changes);
       // Again: a read that overlapped the write may have seen either side of it.
       bump(partition);
       settle(partition);

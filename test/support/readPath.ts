@@ -46,7 +46,7 @@ export function createReadPath(
   const partitionCount = options.partitionCount ?? 3;
   const hot = createHotTier(options.hotTier);
   const mirror = createHotTierMirror(hot);
-  const store = new CompactStore(db, options.residentIds ?? 1_000_000, { blockSize: 4 });
+  const store = new CompactStore(db, options.residentIds ?? 1_000_000, { blockSize: 4, hotChanges: true });
   const location: StateLocation = {
     partitionCount,
     partitionOf: (channelId: Snowflake) => Number(BigInt(channelId) % BigInt(partitionCount)),
@@ -80,7 +80,7 @@ export function createReadPath(
             (await db.scan(partitionRange(partition).start, { limit: 1 })).length === 0,
           );
         }
-        const { operations, hotWrites } = await store.projectChunk(partition, batch, () => {
+        const { operations, hotChanges } = await store.projectChunk(partition, batch, () => {
           mirror.beforeWrite(partition);
         });
         try {
@@ -92,7 +92,7 @@ export function createReadPath(
           throw error;
         }
         store.commit(partition);
-        mirror.afterWrite(partition, hotWrites);
+        mirror.afterWrite(partition, hotChanges);
       }
     },
   };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChannelRecord, ReadStateRecord } from '../../src/projection/records.ts';
+import { HotChanges } from '../../src/store/hotChanges.ts';
 import { createHotTier } from '../../src/store/hotTier.ts';
 import { createHotTierMirror } from '../../src/store/hotTierMirror.ts';
 
@@ -14,6 +15,21 @@ const readState: ReadStateRecord = {
   live_above: null,
 };
 
+/** A write's changes to the hot tier, as the store records them (small ids: the high word is 0). */
+function changes(record: (changes: HotChanges) => void): HotChanges {
+  const recorded = new HotChanges();
+  record(recorded);
+  return recorded;
+}
+/** Channel `id` with `size` live messages, the greatest of id `size`. */
+const channelOf = (id: number, size: number) => (c: HotChanges) => {
+  c.channel(0, id, 0, size, size > 0, 0, size);
+};
+/** User `id`'s read state, pointer null (or at `pointer`), no own or mentioning messages above it. */
+const readStateOf = (id: number, pointer?: number) => (c: HotChanges) => {
+  c.readState(0, id, pointer !== undefined, 0, pointer ?? 0, 0, 0, false, 0, 0, 0);
+};
+
 function setup() {
   const hot = createHotTier({ bytesBudget: 2 ** 16 });
   return { hot, mirror: createHotTierMirror(hot) };
@@ -23,12 +39,13 @@ describe('the hot tier mirror', () => {
   it('puts what a batch wrote, so reads see it', () => {
     const { hot, mirror } = setup();
     mirror.beforeWrite(0);
-    mirror.afterWrite(0, [
-      [
-        { kind: 'channel', channelId: '5', record: channel(3) },
-        { kind: 'readState', userId: '9', channelId: '5', record: readState },
-      ],
-    ]);
+    mirror.afterWrite(
+      0,
+      changes((c) => {
+        channelOf(5, 3)(c);
+        readStateOf(9)(c);
+      }),
+    );
     expect(hot.readView('9', '5')).toMatchObject({ unread_count: 3, last_message_id: '3' });
   });
 
@@ -37,7 +54,7 @@ describe('the hot tier mirror', () => {
     const before = mirror.version(1);
     // The projector writes newer records while the read is in flight...
     mirror.beforeWrite(1);
-    mirror.afterWrite(1, [[{ kind: 'channel', channelId: '5', record: channel(4) }]]);
+    mirror.afterWrite(1, changes(channelOf(5, 4)));
     // ...so the read's older records must not land.
     mirror.fill(1, before, '9', '5', { readState, channel: channel(3) });
     expect(hot.readView('9', '5')).toBeUndefined();
@@ -66,21 +83,15 @@ describe('the hot tier mirror', () => {
     });
     // A batch: user 9 wrote in channel 5 (OWN grew), then acked in channel 6 (a read state, and its channel).
     mirror.beforeWrite(0);
-    mirror.afterWrite(0, [
-      [
-        { kind: 'channel', channelId: '5', record: channel(4) },
-        { kind: 'ownCount', userId: '9', channelId: '5', count: 2 },
-      ],
-      [
-        { kind: 'channel', channelId: '6', record: channel(1) },
-        {
-          kind: 'readState',
-          userId: '9',
-          channelId: '6',
-          record: { ...readState, last_acked_message_id: '1' },
-        },
-      ],
-    ]);
+    mirror.afterWrite(
+      0,
+      changes((c) => {
+        channelOf(5, 4)(c);
+        c.ownCount(0, 9, 2);
+        channelOf(6, 1)(c);
+        readStateOf(9, 1)(c);
+      }),
+    );
     expect(hot.readView('9', '5')).toMatchObject({ has_read_state: false, unread_count: 2 });
     expect(hot.readView('9', '6')).toMatchObject({ has_read_state: true, last_acked_message_id: '1' });
     // A fill read before that write must not put the negative entry back.
@@ -99,7 +110,7 @@ describe('the hot tier mirror', () => {
     void write?.then(() => (settled = true));
     await Promise.resolve();
     expect(settled).toBe(false);
-    mirror.afterWrite(0, [[{ kind: 'channel', channelId: '5', record: channel(3) }]]);
+    mirror.afterWrite(0, changes(channelOf(5, 3)));
     await write;
     expect(mirror.writing(0)).toBeUndefined();
 

@@ -1,4 +1,5 @@
 import type { Snowflake } from '../../contract/snowflake.ts';
+import { parseSnowflakeInto } from '../../contract/snowflakeWords.ts';
 import { CountedIds } from './countedIds.ts';
 
 /** Member flags. LISTED: the store has written the key that lists this read state under its user. */
@@ -27,6 +28,8 @@ export class ChannelState {
   #flags = new Uint8Array(4);
   /** Per member: the pointer's hi, lo words at 2m, 2m + 1. */
   #pointers = new Uint32Array(8);
+  /** Per member: the user id's hi, lo words at 2m, 2m + 1 (the hot tier's keys, parsed once). */
+  #userWords = new Uint32Array(8);
   readonly own: CountedIds;
   readonly mentioned: CountedIds;
   readonly mentionsOf = new Map<Snowflake, readonly number[]>();
@@ -60,8 +63,20 @@ export class ChannelState {
       const pointers = new Uint32Array(member * 4);
       pointers.set(this.#pointers);
       this.#pointers = pointers;
+      const userWords = new Uint32Array(member * 4);
+      userWords.set(this.#userWords);
+      this.#userWords = userWords;
     }
+    parseSnowflakeInto(userId, this.#userWords, 2 * member);
     return member;
+  }
+
+  userHi(member: number): number {
+    return this.#userWords[2 * member] as number;
+  }
+
+  userLo(member: number): number {
+    return this.#userWords[2 * member + 1] as number;
   }
 
   hasReadState(member: number): boolean {
