@@ -32,6 +32,7 @@ export type StreamMix = {
   sent: number;
   sentWithMentions: number;
   deleted: number;
+  edited: number;
   acked: number;
   manualAcks: number;
   duplicates: number;
@@ -66,6 +67,7 @@ export async function publishStream(
     sent: 0,
     sentWithMentions: 0,
     deleted: 0,
+    edited: 0,
     acked: 0,
     manualAcks: 0,
     duplicates: 0,
@@ -112,6 +114,9 @@ export async function publishStream(
         if (event.mention_user_ids.length > 0) mix.sentWithMentions++;
       } else if (event.type === 'message_deleted') {
         mix.deleted++;
+      } else if (event.type === 'message_edited') {
+        mix.edited++;
+        for (const user of event.mention_user_ids) users.add(user);
       } else {
         mix.acked++;
         users.add(event.user_id);

@@ -42,6 +42,20 @@ export function decodeValid(type: EventType, fields: Record<string, unknown>): C
       if (!isTimestamp(deletedAt)) return undefined;
       return { type, v: 1, channel_id: channelId, message_id: messageId, deleted_at: deletedAt };
     }
+    case 'message_edited': {
+      const { edited_at: editedAt } = fields;
+      const mentions =
+        fields.mention_user_ids === undefined ? undefined : mentionsOf(fields.mention_user_ids);
+      if (mentions === undefined || !isTimestamp(editedAt)) return undefined;
+      return {
+        type,
+        v: 1,
+        channel_id: channelId,
+        message_id: messageId,
+        mention_user_ids: mentions,
+        edited_at: editedAt,
+      };
+    }
     case 'message_acked': {
       const { user_id: userId, manual = false, acked_at: ackedAt } = fields;
       if (!isSnowflake(userId) || typeof manual !== 'boolean' || !isTimestamp(ackedAt)) return undefined;

@@ -75,6 +75,24 @@ export const messageDeletedSchema = z
       'A message was deleted. Topic: messages; record key: channel_id. Unknown fields are ignored.',
   });
 
+export const messageEditedSchema = z
+  .object({
+    type: z.literal('message_edited'),
+    v: z.literal(1),
+    channel_id: snowflake,
+    message_id: snowflake,
+    // Required: an edit states the whole new set, so leaving it out must not silently clear every mention.
+    mention_user_ids: z
+      .array(snowflake, { error: mustBe('must be an array of snowflake id strings') })
+      .max(MAX_MENTIONS, { error: `must list at most ${MAX_MENTIONS} users` }),
+    edited_at: timestamp,
+  })
+  .meta({
+    title: 'message_edited v1',
+    description:
+      "A message's text changed: mention_user_ids is its whole new mention set (the author stays). Of several edits of one message, the latest edited_at counts. Topic: messages; record key: channel_id. Unknown fields are ignored.",
+  });
+
 export const messageAckedSchema = z
   .object({
     type: z.literal('message_acked'),
@@ -93,23 +111,26 @@ export const messageAckedSchema = z
 
 export type MessageSent = z.output<typeof messageSentSchema>;
 export type MessageDeleted = z.output<typeof messageDeletedSchema>;
+export type MessageEdited = z.output<typeof messageEditedSchema>;
 export type MessageAcked = z.output<typeof messageAckedSchema>;
 /** What a publisher may send: optional fields may be left out. */
 export type MessageSentInput = z.input<typeof messageSentSchema>;
 export type MessageDeletedInput = z.input<typeof messageDeletedSchema>;
+export type MessageEditedInput = z.input<typeof messageEditedSchema>;
 export type MessageAckedInput = z.input<typeof messageAckedSchema>;
 
 /** Events on the messages topic. */
-export type MessageEvent = MessageSent | MessageDeleted;
+export type MessageEvent = MessageSent | MessageDeleted | MessageEdited;
 /** Every event the projector folds. */
-export type ChatEvent = MessageSent | MessageDeleted | MessageAcked;
+export type ChatEvent = MessageSent | MessageDeleted | MessageEdited | MessageAcked;
 /** Every event a publisher may send, before defaults are filled in. */
-export type ChatEventInput = MessageSentInput | MessageDeletedInput | MessageAckedInput;
+export type ChatEventInput = MessageSentInput | MessageDeletedInput | MessageEditedInput | MessageAckedInput;
 
 /** Each version of each event type: the decoder picks the schema from `type` and `v`. */
 export const eventSchemas = {
   message_sent: { 1: messageSentSchema },
   message_deleted: { 1: messageDeletedSchema },
+  message_edited: { 1: messageEditedSchema },
   message_acked: { 1: messageAckedSchema },
 } as const;
 
@@ -142,5 +163,6 @@ export type TopicKind = 'messages' | 'acks';
 export const eventTopic = {
   message_sent: 'messages',
   message_deleted: 'messages',
+  message_edited: 'messages',
   message_acked: 'acks',
 } as const satisfies Record<EventType, TopicKind>;

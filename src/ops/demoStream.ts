@@ -1,10 +1,11 @@
-import type { MessageAcked, MessageDeleted, MessageSent } from '../contract/events.ts';
+import type { MessageAcked, MessageDeleted, MessageEdited, MessageSent } from '../contract/events.ts';
 import { seededRandom } from './seededRandom.ts';
 
 /**
  * A realistic, reproducible chat stream for demos, benchmarks and end-to-end tests: mostly increasing message
- * ids with some late ones, mentions (some of the author, some repeated), deletions (some before the message),
- * acks of recent messages (some manual, backwards), and duplicates. Same seed, same stream.
+ * ids with some late ones, mentions (some of the author, some repeated), edits of recent messages' mentions,
+ * deletions (some before the message), acks of recent messages (some manual, backwards), and duplicates. Same
+ * seed, same stream.
  */
 export interface DemoStreamOptions {
   seed: number;
@@ -14,7 +15,7 @@ export interface DemoStreamOptions {
   membersPerChannel?: number;
 }
 
-export type DemoEvent = MessageSent | MessageDeleted | MessageAcked;
+export type DemoEvent = MessageSent | MessageDeleted | MessageEdited | MessageAcked;
 
 /** Snowflake-like ids: large, 64-bit, decimal strings. */
 const ID_BASE = 1_300_000_000_000_000_000n;
@@ -43,7 +44,7 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
     let event: DemoEvent;
     if (previous !== undefined && roll < 0.02) {
       event = previous; // a duplicate delivery
-    } else if (roll < 0.6 || seen.length === 0) {
+    } else if (roll < 0.58 || seen.length === 0) {
       nextMessage += 1n + BigInt(Math.floor(random() * 3));
       // About 5% arrive late: an id a little below ones already sent.
       const late = random() < 0.05 && nextMessage > 20n;
@@ -65,6 +66,17 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
       };
       seen.push(message_id);
       if (seen.length > 32) seen.shift();
+    } else if (roll < 0.6) {
+      // A recent message's mentions change (mostly to none or one member).
+      const mention_user_ids = Array.from({ length: Math.floor(random() * 2.5) }, () => memberOf(c));
+      event = {
+        type: 'message_edited',
+        v: 1,
+        channel_id,
+        message_id: pick(seen),
+        mention_user_ids,
+        edited_at: at,
+      };
     } else if (roll < 0.66) {
       // Mostly a recent message; now and then one not sent yet (a deletion that arrives first).
       const message_id =

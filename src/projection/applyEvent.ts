@@ -1,6 +1,7 @@
 import type { ChatEvent } from '../contract/events.ts';
 import { applyMessageAcked } from './applyMessageAcked.ts';
 import { applyMessageDeleted } from './applyMessageDeleted.ts';
+import { applyMessageEdited } from './applyMessageEdited.ts';
 import { applyMessageSent } from './applyMessageSent.ts';
 import type { ApplyOutcome } from './applyOutcome.ts';
 import type { ProjectionStore } from './store.ts';
@@ -15,6 +16,8 @@ export function applyEvent(store: ProjectionStore, event: ChatEvent): ApplyOutco
       return applyMessageSent(store, event);
     case 'message_deleted':
       return applyMessageDeleted(store, event);
+    case 'message_edited':
+      return applyMessageEdited(store, event);
     case 'message_acked':
       return applyMessageAcked(store, event);
   }

@@ -18,7 +18,7 @@ export function applyMessageDeleted(store: ProjectionStore, event: MessageDelete
   const seen = store.getMessage(channelId, messageId);
   if (seen?.deleted === true) return 'already_deleted';
   store.putMessage(channelId, messageId, TOMBSTONE);
-  if (seen === undefined) return 'applied';
+  if (seen === undefined || seen.author_id === null) return 'applied';
 
   removeLive(store, channelId, messageId);
   removeMember(store, ownIndex(channelId, seen.author_id), messageId);

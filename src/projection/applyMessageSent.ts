@@ -13,13 +13,18 @@ import type { ProjectionStore } from './store.ts';
 export function applyMessageSent(store: ProjectionStore, event: MessageSent): ApplyOutcome {
   const { channel_id: channelId, message_id: messageId, author_id: authorId } = event;
   const seen = store.getMessage(channelId, messageId);
-  if (seen !== undefined) return seen.deleted ? 'deleted_before_sent' : 'duplicate_message';
+  if (seen?.deleted === true) return 'deleted_before_sent';
+  if (seen !== undefined && seen.author_id !== null) return 'duplicate_message';
 
-  const mentioned = [...new Set(event.mention_user_ids)].filter((userId) => userId !== authorId);
+  // An edit that came first decides the mentions.
+  const mentioned = [...new Set(seen?.mentioned_user_ids ?? event.mention_user_ids)].filter(
+    (userId) => userId !== authorId,
+  );
   store.putMessage(channelId, messageId, {
     deleted: false,
     author_id: authorId,
     mentioned_user_ids: mentioned,
+    ...(seen === undefined ? {} : { edited_at: seen.edited_at }),
   });
   addLive(store, channelId, messageId);
 

@@ -10,5 +10,9 @@ export type ApplyOutcome =
   | 'deleted_before_sent'
   /** message_deleted for an id already deleted. */
   | 'already_deleted'
+  /** message_edited for an id already deleted. */
+  | 'edit_of_deleted'
+  /** message_edited no later (edited_at) than the edit already applied to the message. */
+  | 'stale_edit'
   /** message_acked that leaves the pointer where it was. */
   | 'pointer_unchanged';

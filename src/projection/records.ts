@@ -19,13 +19,23 @@ export type ChannelRecord = {
 };
 
 /** Key: (channel, message id). Whether the id was seen, and whether it still counts. Never deleted. */
-export type MessageRecord = LiveMessageRecord | TombstoneRecord;
+export type MessageRecord = LiveMessageRecord | TombstoneRecord | EditBeforeSentRecord;
 
 export type LiveMessageRecord = {
   readonly deleted: false;
   readonly author_id: Snowflake;
   /** The mentioned users other than the author, each once, in the order first listed. */
   readonly mentioned_user_ids: readonly Snowflake[];
+  /** When the mentions come from an edit: its edited_at in ms (an edit no later than it is ignored). */
+  readonly edited_at?: number;
+};
+
+/** An id edited before its message_sent arrived: the mentions it will have (each once), and when. */
+export type EditBeforeSentRecord = {
+  readonly deleted: false;
+  readonly author_id: null;
+  readonly mentioned_user_ids: readonly Snowflake[];
+  readonly edited_at: number;
 };
 
 /** A deleted id: a later message_sent with it is ignored. */

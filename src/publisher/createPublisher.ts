@@ -10,6 +10,7 @@ import type {
   PublishEvent,
   PublishMessageAcked,
   PublishMessageDeleted,
+  PublishMessageEdited,
   PublishMessageSent,
 } from './publishInputs.ts';
 import { toEventInput } from './publishInputs.ts';
@@ -61,6 +62,8 @@ export interface Publisher {
   /** Each publish validates first and throws `InvalidEventError` naming the field; nothing is sent then. */
   publishMessageSent(input: PublishMessageSent): Promise<Published>;
   publishMessageDeleted(input: PublishMessageDeleted): Promise<Published>;
+  /** A message's new mention set (the whole set, not a change); the latest `edited_at` of a message counts. */
+  publishMessageEdited(input: PublishMessageEdited): Promise<Published>;
   publishMessageAcked(input: PublishMessageAcked): Promise<Published>;
   /** One request per broker for the whole batch; if any entry is invalid, none is sent. */
   publishBatch(inputs: readonly PublishEvent[]): Promise<Published>;
@@ -229,6 +232,7 @@ export function createPublisher(options: PublisherOptions): Publisher {
     connect: () => producer.connect(),
     publishMessageSent: (input) => publishOne('message_sent', input),
     publishMessageDeleted: (input) => publishOne('message_deleted', input),
+    publishMessageEdited: (input) => publishOne('message_edited', input),
     publishMessageAcked: (input) => publishOne('message_acked', input),
 
     publishBatch,

@@ -3,6 +3,7 @@ import type {
   EventType,
   MessageAckedInput,
   MessageDeletedInput,
+  MessageEditedInput,
   MessageSentInput,
 } from '../contract/events.ts';
 import { InvalidEventError } from '../contract/invalidEventError.ts';
@@ -23,6 +24,11 @@ export type PublishMessageDeleted = Omit<MessageDeletedInput, 'type' | 'v' | 'de
   readonly v?: 1;
   readonly deleted_at: string | Date;
 };
+export type PublishMessageEdited = Omit<MessageEditedInput, 'type' | 'v' | 'edited_at'> & {
+  readonly type?: 'message_edited';
+  readonly v?: 1;
+  readonly edited_at: string | Date;
+};
 export type PublishMessageAcked = Omit<MessageAckedInput, 'type' | 'v' | 'acked_at'> & {
   readonly type?: 'message_acked';
   readonly v?: 1;
@@ -33,11 +39,13 @@ export type PublishMessageAcked = Omit<MessageAckedInput, 'type' | 'v' | 'acked_
 export type PublishEvent =
   | (PublishMessageSent & { readonly type: 'message_sent' })
   | (PublishMessageDeleted & { readonly type: 'message_deleted' })
+  | (PublishMessageEdited & { readonly type: 'message_edited' })
   | (PublishMessageAcked & { readonly type: 'message_acked' });
 
 const TIMESTAMP_FIELD = {
   message_sent: 'sent_at',
   message_deleted: 'deleted_at',
+  message_edited: 'edited_at',
   message_acked: 'acked_at',
 } as const satisfies Record<EventType, string>;
 

@@ -11,16 +11,21 @@ import type { CompactProjection } from '../projection/compact/compactProjection.
  *   snapshot  u8 version | u32 epoch | u32 members | members × (u32 hi, u32 lo, u8 flags, u32 ptr hi, u32 ptr lo)
  *             | u32 ids | ids × (u32 hi, u32 lo, u8 live, i32 author) | u32 mentioning
  *             | mentioning × (u32 hi, u32 lo, u16 n, n × u32 member)
- *   delta     events × (u8 kind, …): sent (id, author, u16 n, n × user), deleted (id), acked (user, id)
+ *             | u32 edited | edited × (u32 hi, u32 lo, f64 edited_at ms)                      (version 2 on)
+ *             | u32 pending | pending × (u32 hi, u32 lo, u16 n, n × u32 member)               (version 2 on)
+ *   delta     events × (u8 kind, …): sent (id, author, u16 n, n × user), deleted (id), acked (user, id),
+ *             edited (id, f64 edited_at ms, u16 n, n × user)
  *
  * Own and mention sets are not stored: they follow from the live ids' authors and the mentions.
  */
 
-const VERSION = 1;
+/** Written; version 1 (before edits) is still read. */
+const VERSION = 2;
 const SENT = 1;
 const DELETED = 2;
 const ACKED = 3;
 const ACKED_MANUAL = 4;
+const EDITED = 5;
 /** A snapshot's fixed part; its size estimate per id and per member. */
 const SNAPSHOT_HEADER = 13;
 const MEMBER_BYTES = 17;
@@ -56,6 +61,11 @@ export class ByteWriter {
   i32(value: number): void {
     this.#room(4);
     this.length = this.#bytes.writeInt32LE(value, this.length);
+  }
+
+  f64(value: number): void {
+    this.#room(8);
+    this.length = this.#bytes.writeDoubleLE(value, this.length);
   }
 
   id(value: Snowflake, words: Uint32Array): void {
@@ -101,6 +111,11 @@ class ByteReader {
     this.at += 4;
     return value;
   }
+  f64(): number {
+    const value = this.#bytes.readDoubleLE(this.at);
+    this.at += 8;
+    return value;
+  }
   id(): Snowflake {
     const hi = this.u32();
     return formatSnowflakeWords(hi, this.u32());
@@ -138,6 +153,17 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter): Buffer {
     out.u16(members.length);
     for (const member of members) out.u32(member);
   }
+  out.u32(channel.editedAt.size);
+  for (const [messageId, editedAt] of channel.editedAt) {
+    out.id(messageId, words);
+    out.f64(editedAt);
+  }
+  out.u32(channel.pendingMentions.size);
+  for (const [messageId, members] of channel.pendingMentions) {
+    out.id(messageId, words);
+    out.u16(members.length);
+    for (const member of members) out.u32(member);
+  }
   return out.take();
 }
 
@@ -145,8 +171,8 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter): Buffer {
 export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelState {
   const reader = new ByteReader(bytes);
   const version = reader.u8();
-  if (version !== VERSION)
-    throw new Error(`channel snapshot of version ${version}; this build reads ${VERSION}`);
+  if (version !== 1 && version !== VERSION)
+    throw new Error(`channel snapshot of version ${version}; this build reads 1 to ${VERSION}`);
   channel.epoch = reader.u32();
   const members = reader.u32();
   for (let i = 0; i < members; i++) {
@@ -178,6 +204,20 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     }
     channel.mentionsOf.set(formatSnowflakeWords(hi, lo), mentioned);
   }
+  if (version === 1) return channel;
+  const edited = reader.u32();
+  for (let i = 0; i < edited; i++) {
+    const messageId = reader.id();
+    channel.editedAt.set(messageId, reader.f64());
+  }
+  const pending = reader.u32();
+  for (let i = 0; i < pending; i++) {
+    const messageId = reader.id();
+    const n = reader.u16();
+    const members: number[] = [];
+    for (let j = 0; j < n; j++) members.push(reader.u32());
+    channel.pendingMentions.set(messageId, members);
+  }
   return channel;
 }
 
@@ -194,6 +234,13 @@ export function encodeDeltaEvent(event: ChatEvent, out: ByteWriter): void {
     case 'message_deleted':
       out.u8(DELETED);
       out.id(event.message_id, words);
+      return;
+    case 'message_edited':
+      out.u8(EDITED);
+      out.id(event.message_id, words);
+      out.f64(Date.parse(event.edited_at));
+      out.u16(event.mention_user_ids.length);
+      for (const user of event.mention_user_ids) out.id(user, words);
       return;
     case 'message_acked':
       out.u8(event.manual ? ACKED_MANUAL : ACKED);
@@ -230,6 +277,20 @@ export function replayDelta(bytes: Buffer, channelId: Snowflake, projection: Com
         channel_id: channelId,
         message_id: reader.id(),
         deleted_at: '',
+      };
+    } else if (kind === EDITED) {
+      const messageId = reader.id();
+      const editedAt = new Date(reader.f64()).toISOString();
+      const n = reader.u16();
+      const mentions: Snowflake[] = [];
+      for (let i = 0; i < n; i++) mentions.push(reader.id());
+      event = {
+        type: 'message_edited',
+        v: 1,
+        channel_id: channelId,
+        message_id: messageId,
+        mention_user_ids: mentions,
+        edited_at: editedAt,
       };
     } else if (kind === ACKED || kind === ACKED_MANUAL) {
       const userId = reader.id();

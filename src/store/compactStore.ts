@@ -489,11 +489,18 @@ export class CompactStore {
 
 /**
  * Resident ids a channel holds: its messages (tombstones included), its mentions (a message may name 1,000
- * users: counted, or such messages would hold far more than the budget says) and its members; at least 1, so
- * that channels known to be empty count too.
+ * users: counted, or such messages would hold far more than the budget says), its members and what edits left;
+ * at least 1, so that channels known to be empty count too.
  */
 function weightOf(channel: ChannelState): number {
-  return channel.messages.size + channel.mentioned.size + channel.memberCount + 1;
+  return (
+    channel.messages.size +
+    channel.mentioned.size +
+    channel.memberCount +
+    channel.editedAt.size +
+    channel.pendingMentions.size +
+    1
+  );
 }
 
 type LoadedChannel = { channel: ChannelState; nextSeq: number; deltaBytes: number };

@@ -266,7 +266,10 @@ export function createHotTier(options: HotTierOptions): HotTier {
     stats: () => reader.stats(),
 
     applyChanges(changes) {
-      for (let i = 0; i < changes.channelCount; i++) writing(() => { changes.replayChannel(i, applier); });
+      for (let i = 0; i < changes.channelCount; i++)
+        writing(() => {
+          changes.replayChannel(i, applier);
+        });
     },
 
     putReadState(userId, channelId, record) {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { ChatEvent, MessageAcked, MessageEvent } from '../../src/contract/events.ts';
 import type { Snowflake } from '../../src/contract/snowflake.ts';
-import { acked, deleted, sent } from './eventBuilders.ts';
+import { acked, deleted, edited, sent } from './eventBuilders.ts';
 
 /** The ids a generated history draws from: few of each, so messages, mentions and acks collide often. */
 export type Universe = {
@@ -40,7 +40,8 @@ function idChoice(weights: Record<IdMode, number>): fc.Arbitrary<IdChoice> {
 
 /**
  * Histories as the topics would carry them: message ids mostly climbing per channel, with late and repeated
- * sends, deletions of recent, unknown and not-yet-sent ids, self-mentions and repeated mentions; acks mostly
+ * sends, deletions and edits of recent, unknown and not-yet-sent ids, self-mentions and repeated mentions, edits
+ * of one message that tie or come out of time order; acks mostly
  * climbing, some far above or below, some manual.
  */
 export function chatHistory(
@@ -61,6 +62,14 @@ export function chatHistory(
     channel,
     id: idChoice({ next: 1, recent: 5, any: 2 }),
   });
+  const editedOp = fc.record({
+    kind: fc.constant('edited' as const),
+    channel,
+    id: idChoice({ next: 1, recent: 6, any: 2 }),
+    mentions: fc.array(user, { maxLength: 3 }),
+    // Few distinct times: edits of one message tie, and come later or earlier than the one held.
+    second: fc.nat(3),
+  });
   const ackOp = fc.record({
     channel,
     user,
@@ -71,10 +80,17 @@ export function chatHistory(
 
   return fc
     .record({
-      messageOps: fc.array(fc.oneof({ arbitrary: sentOp, weight: 4 }, { arbitrary: deletedOp, weight: 1 }), {
-        maxLength: sizes.maxMessages ?? 30,
-        size: 'max',
-      }),
+      messageOps: fc.array(
+        fc.oneof(
+          { arbitrary: sentOp, weight: 4 },
+          { arbitrary: deletedOp, weight: 1 },
+          { arbitrary: editedOp, weight: 1 },
+        ),
+        {
+          maxLength: sizes.maxMessages ?? 30,
+          size: 'max',
+        },
+      ),
       ackOps: fc.array(ackOp, { maxLength: sizes.maxAcks ?? 20, size: 'max' }),
     })
     .map(({ messageOps, ackOps }) => {
@@ -82,9 +98,11 @@ export function chatHistory(
       const messages = messageOps.map((op): MessageEvent => {
         const top = head.get(op.channel) ?? universe.firstMessageId;
         const recent = Math.max(0, top - (op.id.n % 4));
-        if (op.kind === 'deleted') {
+        if (op.kind === 'deleted' || op.kind === 'edited') {
           const id = op.id.mode === 'next' ? top + 1 : op.id.mode === 'recent' ? recent : op.id.n % span;
-          return deleted({ channel: op.channel, id: String(id) });
+          return op.kind === 'deleted'
+            ? deleted({ channel: op.channel, id: String(id) })
+            : edited({ channel: op.channel, id: String(id), mentions: op.mentions, second: op.second });
         }
         let id: number;
         if (op.id.mode === 'next') {

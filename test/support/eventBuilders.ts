@@ -1,4 +1,4 @@
-import type { MessageAcked, MessageDeleted, MessageSent } from '../../src/contract/events.ts';
+import type { MessageAcked, MessageDeleted, MessageEdited, MessageSent } from '../../src/contract/events.ts';
 import type { Snowflake } from '../../src/contract/snowflake.ts';
 
 /** Events for tests, by named fields. The projection reads no timestamps, so every event has the same one. */
@@ -23,6 +23,23 @@ export function sent(fields: {
 
 export function deleted(fields: { channel: Snowflake; id: Snowflake }): MessageDeleted {
   return { type: 'message_deleted', v: 1, channel_id: fields.channel, message_id: fields.id, deleted_at: AT };
+}
+
+/** An edit; `second` sets edited_at's seconds, so that edits of one message can come in any time order. */
+export function edited(fields: {
+  channel: Snowflake;
+  id: Snowflake;
+  mentions?: readonly Snowflake[];
+  second?: number;
+}): MessageEdited {
+  return {
+    type: 'message_edited',
+    v: 1,
+    channel_id: fields.channel,
+    message_id: fields.id,
+    mention_user_ids: [...(fields.mentions ?? [])],
+    edited_at: `2024-05-01T12:00:${String(fields.second ?? 0).padStart(2, '0')}.000Z`,
+  };
 }
 
 export function acked(fields: {

@@ -141,7 +141,7 @@ const BUILDERS = {
   invalid_utf8_value: (t) => refused(t, 'messages', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), 'invalid_utf8'),
   invalid_json: (t) => refused(t, 'acks', utf8('{"type": "message_acked",'), 'invalid_json'),
   not_an_object: (t) => refused(t, 'messages', utf8('[1, 2, 3]'), 'not_an_object'),
-  unknown_type: (t) => refused(t, 'messages', json({ ...sentOf(t), type: 'message_edited' }), 'unknown_type'),
+  unknown_type: (t) => refused(t, 'messages', json({ ...sentOf(t), type: 'message_pinned' }), 'unknown_type'),
   wrong_topic_sent_on_acks: (t) => refused(t, 'acks', json(sentOf(t)), 'wrong_topic'),
   unsupported_version: (t) => refused(t, 'messages', json({ ...sentOf(t), v: 2 }), 'unsupported_version'),
   id_as_number: (t) =>
@@ -295,7 +295,7 @@ const BUILDERS = {
   }),
   nul_header_valid: (t) => ({ ...valid(t, ackOf(t)), headers: { 'trace\u0000id': utf8('a\u0000b') } }),
   invalid_utf8_header_refused: (t) => ({
-    ...refused(t, 'messages', json({ ...sentOf(t), type: 'message_edited' }), 'unknown_type'),
+    ...refused(t, 'messages', json({ ...sentOf(t), type: 'message_pinned' }), 'unknown_type'),
     headers: { 'x-bytes': Buffer.from([0xff, 0xfe, 0x00, 0xc0, 0xaf]) },
   }),
   invalid_utf8_header_valid: (t) => ({

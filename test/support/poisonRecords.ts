@@ -32,7 +32,7 @@ export function poisonRecords(channel: string): PoisonRecord[] {
     {
       topic: 'messages',
       key: channel,
-      value: JSON.stringify({ ...sent, type: 'message_edited' }),
+      value: JSON.stringify({ ...sent, type: 'message_pinned' }),
       code: 'unknown_type',
     },
     { topic: 'acks', key: channel, value: JSON.stringify(sent), code: 'wrong_topic' },

@@ -78,6 +78,7 @@ export async function createProjectorHarness(file: string, shape: StreamShape, p
             users.add(event.author_id);
             event.mention_user_ids.forEach((user) => users.add(user));
           }
+          if (event.type === 'message_edited') event.mention_user_ids.forEach((user) => users.add(user));
           if (event.type === 'message_acked') users.add(event.user_id);
         }
         await publisher.publishBatch(events);

@@ -23,6 +23,11 @@ export function createReferenceModel(): ReferenceModel {
   const sentByChannel = new Map<Snowflake, Map<Snowflake, MessageSent>>();
   /** Per channel: every id a message_deleted named. */
   const deletedByChannel = new Map<Snowflake, Set<Snowflake>>();
+  /**
+   * Per channel: each message's latest edit (by edited_at; an edit no later than the one held is ignored), also
+   * of ids not sent yet, none of deleted ids. An edit's mentions replace the message's.
+   */
+  const editsByChannel = new Map<Snowflake, Map<Snowflake, { at: number; mentions: readonly Snowflake[] }>>();
   /** Per user: channel → pointer (null until the first ack), for each channel where the user has a read state. */
   const readStates = new Map<Snowflake, Map<Snowflake, Snowflake | null>>();
 
@@ -30,6 +35,22 @@ export function createReferenceModel(): ReferenceModel {
     getOrCreate(sentByChannel, channelId, () => new Map<Snowflake, MessageSent>());
   const deletedIn = (channelId: Snowflake): Set<Snowflake> =>
     getOrCreate(deletedByChannel, channelId, () => new Set());
+  const editsIn = (channelId: Snowflake) =>
+    getOrCreate(
+      editsByChannel,
+      channelId,
+      () => new Map<Snowflake, { at: number; mentions: readonly Snowflake[] }>(),
+    );
+  const mentionsOf = (message: MessageSent): readonly Snowflake[] =>
+    editsIn(message.channel_id).get(message.message_id)?.mentions ?? message.mention_user_ids;
+  /** Being mentioned in a live message by someone else gives a read state, pointer null. */
+  const mentionedIn = (message: MessageSent) => {
+    for (const userId of mentionsOf(message)) {
+      const ofUser = readStatesOfUser(userId);
+      if (userId !== message.author_id && !ofUser.has(message.channel_id))
+        ofUser.set(message.channel_id, null);
+    }
+  };
   const readStatesOfUser = (userId: Snowflake): Map<Snowflake, Snowflake | null> =>
     getOrCreate(readStates, userId, () => new Map<Snowflake, Snowflake | null>());
 
@@ -50,7 +71,7 @@ export function createReferenceModel(): ReferenceModel {
       last_acked_message_id: pointer,
       last_message_id: channelHead(channelId).last_message_id,
       unread_count: unread.length,
-      mention_count: unread.filter((message) => message.mention_user_ids.includes(userId)).length,
+      mention_count: unread.filter((message) => mentionsOf(message).includes(userId)).length,
     };
   };
 
@@ -71,16 +92,23 @@ export function createReferenceModel(): ReferenceModel {
           const sent = sentIn(event.channel_id);
           if (sent.has(event.message_id) || deletedIn(event.channel_id).has(event.message_id)) return;
           sent.set(event.message_id, event);
-          for (const userId of event.mention_user_ids) {
-            const ofUser = readStatesOfUser(userId);
-            if (userId !== event.author_id && !ofUser.has(event.channel_id))
-              ofUser.set(event.channel_id, null);
-          }
+          mentionedIn(event);
           return;
         }
         case 'message_deleted':
           deletedIn(event.channel_id).add(event.message_id);
           return;
+        case 'message_edited': {
+          if (deletedIn(event.channel_id).has(event.message_id)) return;
+          const edits = editsIn(event.channel_id);
+          const at = Date.parse(event.edited_at);
+          const held = edits.get(event.message_id);
+          if (held !== undefined && at <= held.at) return;
+          edits.set(event.message_id, { at, mentions: event.mention_user_ids });
+          const message = sentIn(event.channel_id).get(event.message_id);
+          if (message !== undefined) mentionedIn(message);
+          return;
+        }
         case 'message_acked': {
           const ofUser = readStatesOfUser(event.user_id);
           const pointer = ofUser.get(event.channel_id) ?? null;

@@ -157,8 +157,8 @@ describe('decodeEvent rejects', () => {
     {
       code: 'unknown_type',
       why: 'an event type from the future',
-      run: () => decodeJson({ ...sent, type: 'message_edited' }),
-      says: /^type: unknown event type "message_edited"; expected one of message_sent, message_deleted, message_acked/,
+      run: () => decodeJson({ ...sent, type: 'message_pinned' }),
+      says: /^type: unknown event type "message_pinned"; expected one of message_sent, message_deleted, message_edited, message_acked/,
     },
     {
       code: 'unknown_type',

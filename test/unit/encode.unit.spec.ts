@@ -113,8 +113,10 @@ describe('encodeEvent', () => {
 
   it('throws for an unknown type or version, and for a non-object', () => {
     expect(
-      thrownBy(() => encodeEvent({ type: 'message_edited' } as unknown as ChatEventInput)).problems,
-    ).toEqual(['type: must be one of message_sent, message_deleted, message_acked; got "message_edited"']);
+      thrownBy(() => encodeEvent({ type: 'message_pinned' } as unknown as ChatEventInput)).problems,
+    ).toEqual([
+      'type: must be one of message_sent, message_deleted, message_edited, message_acked; got "message_pinned"',
+    ]);
     const v2 = { type: 'message_deleted', v: 2 } as unknown as ChatEventInput;
     expect(thrownBy(() => encodeEvent(v2)).problems).toEqual(['v: must be one of 1; got 2']);
     expect(thrownBy(() => encodeEvent(null as unknown as ChatEventInput)).problems).toEqual([

@@ -4,6 +4,7 @@ import type {
   ChatEventInput,
   MessageAckedInput,
   MessageDeletedInput,
+  MessageEditedInput,
   MessageSentInput,
 } from '../../src/contract/events.ts';
 import { MAX_SNOWFLAKE } from '../../src/contract/snowflake.ts';
@@ -51,6 +52,18 @@ export const messageDeletedArb: fc.Arbitrary<MessageDeletedInput> = fc.record({
   deleted_at: timestampArb,
 });
 
+export const messageEditedArb: fc.Arbitrary<MessageEditedInput> = fc.record(
+  {
+    type: fc.constant('message_edited' as const),
+    v: fc.constant(1 as const),
+    channel_id: snowflakeArb,
+    message_id: snowflakeArb,
+    mention_user_ids: fc.array(snowflakeArb, { maxLength: 20 }),
+    edited_at: timestampArb,
+  },
+  { requiredKeys: ['type', 'v', 'channel_id', 'message_id', 'mention_user_ids', 'edited_at'] },
+);
+
 export const messageAckedArb: fc.Arbitrary<MessageAckedInput> = fc.record(
   {
     type: fc.constant('message_acked' as const),
@@ -67,5 +80,6 @@ export const messageAckedArb: fc.Arbitrary<MessageAckedInput> = fc.record(
 export const chatEventInputArb: fc.Arbitrary<ChatEventInput> = fc.oneof(
   messageSentArb,
   messageDeletedArb,
+  messageEditedArb,
   messageAckedArb,
 );

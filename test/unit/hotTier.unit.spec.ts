@@ -67,6 +67,13 @@ function shiftIds(event: ChatEvent, offset: bigint): ChatEvent {
         author_id: shift(event.author_id),
         mention_user_ids: event.mention_user_ids.map(shift),
       };
+    case 'message_edited':
+      return {
+        ...event,
+        channel_id: shift(event.channel_id),
+        message_id: shift(event.message_id),
+        mention_user_ids: event.mention_user_ids.map(shift),
+      };
     case 'message_deleted':
       return { ...event, channel_id: shift(event.channel_id), message_id: shift(event.message_id) };
     case 'message_acked':

@@ -26,6 +26,7 @@ describe('schemas/*.json', () => {
     expect(files.map(({ fileName }) => fileName)).toEqual([
       'message_sent.v1.json',
       'message_deleted.v1.json',
+      'message_edited.v1.json',
       'message_acked.v1.json',
     ]);
     const committed = readdirSync(directory).filter((name) => name.endsWith('.json'));

@@ -4,7 +4,7 @@ import { applyEvent } from '../../src/projection/applyEvent.ts';
 import { createMemoryStore } from '../../src/projection/memoryStore.ts';
 import { readStateOf } from '../../src/projection/readStateOf.ts';
 import { createCountingStore, type AccessCounts } from '../support/countingStore.ts';
-import { acked, deleted, sent } from '../support/eventBuilders.ts';
+import { acked, deleted, edited, sent } from '../support/eventBuilders.ts';
 
 /**
  * Record accesses per operation, counted at the store: the costs docs/semantics.md promises. Each O(1) case is
@@ -108,5 +108,32 @@ describe('projection costs (record accesses)', () => {
       for (const cost of [late, deletion, read, manual]) expect(cost.reads + cost.writes).toBeLessThan(bound);
       expect(read.reads).toBeLessThanOrEqual(2 + channel.height);
     }
+  });
+
+  it("edits a message's mentions in O(log n) per user entering or leaving them, touching no other member", () => {
+    const costs = sizes.map((size) => {
+      const channel = channelOf(size);
+      for (let member = 100; member < 600; member++) {
+        channel.apply(acked({ channel: C, user: String(member), id: String(channel.head - 5) }));
+      }
+      const message = String(Math.floor(size / 2));
+      channel.apply(edited({ channel: C, id: message, mentions: ['100', '101'], second: 1 }));
+      // One user leaves the mentions, one enters, one stays.
+      const edit = channel.cost(() => {
+        channel.apply(edited({ channel: C, id: message, mentions: ['101', '102'], second: 2 }));
+      });
+      const stale = channel.cost(() => {
+        channel.apply(edited({ channel: C, id: message, mentions: ['103'], second: 2 }));
+      });
+      expect(stale).toEqual({ reads: 1, writes: 0 });
+      expect(edit.reads + edit.writes).toBeLessThan(2 * (4 * channel.height + 12));
+      return { edit, height: channel.height };
+    });
+    // The channel of 20,000 messages and 500 members pays for its taller indexes only.
+    const [short, long] = costs;
+    if (short === undefined || long === undefined) throw new Error('two sizes');
+    expect(long.edit.reads + long.edit.writes - (short.edit.reads + short.edit.writes)).toBeLessThanOrEqual(
+      8 * (long.height - short.height),
+    );
   });
 });

@@ -4,7 +4,8 @@ import { applyEvent } from '../../src/projection/applyEvent.ts';
 import { channelHeadOf } from '../../src/projection/channelHeadOf.ts';
 import { createMemoryStore } from '../../src/projection/memoryStore.ts';
 import { readStateOf } from '../../src/projection/readStateOf.ts';
-import { acked, deleted, sent } from '../support/eventBuilders.ts';
+import { CompactProjection } from '../../src/projection/compact/compactProjection.ts';
+import { acked, deleted, edited, sent } from '../support/eventBuilders.ts';
 import { projectionSpec } from '../support/projectionSpec.ts';
 import { createReferenceModel } from '../support/referenceModel.ts';
 
@@ -14,6 +15,7 @@ const C = '10';
 const ALICE = '1';
 const BOB = '2';
 const CAROL = '3';
+const DAVE = '4';
 
 describe('projection rules', () => {
   it('counts live messages by others above the pointer, and those that mention the user', () => {
@@ -398,6 +400,62 @@ describe('projection rules', () => {
       };
       expect(readStateOf(store, BOB, C), `step ${step + 1}`).toEqual(expected);
       expect(reference.readState(BOB, C), `step ${step + 1} (reference model)`).toEqual(expected);
+    });
+  });
+
+  it('walks through the edits of docs/semantics.md, after the worked example', () => {
+    const before: ChatEvent[] = [
+      sent({ channel: C, id: '8', author: ALICE }),
+      sent({ channel: C, id: '9', author: ALICE, mentions: [BOB, BOB] }),
+      acked({ channel: C, user: BOB, id: '9' }),
+      sent({ channel: C, id: '10', author: BOB }),
+      sent({ channel: C, id: '11', author: CAROL, mentions: [BOB] }),
+      acked({ channel: C, user: BOB, id: '8' }),
+      acked({ channel: C, user: BOB, id: '8', manual: true }),
+      deleted({ channel: C, id: '11' }),
+      deleted({ channel: C, id: '12' }),
+      sent({ channel: C, id: '12', author: ALICE }),
+      sent({ channel: C, id: '9', author: CAROL }),
+      sent({ channel: C, id: '7', author: CAROL, mentions: [BOB] }),
+      acked({ channel: C, user: BOB, id: '13' }),
+      sent({ channel: C, id: '14', author: ALICE }),
+    ];
+    // [event, Bob's unread_count, mention_count, channel's last_message_id, Dave has a read state]
+    const steps: [ChatEvent, number, number, string, boolean][] = [
+      [edited({ channel: C, id: '14', mentions: [BOB], second: 5 }), 1, 1, '14', false],
+      [edited({ channel: C, id: '14', mentions: [], second: 3 }), 1, 1, '14', false],
+      [edited({ channel: C, id: '14', mentions: [DAVE], second: 9 }), 1, 0, '14', true],
+      [edited({ channel: C, id: '15', mentions: [BOB], second: 10 }), 1, 0, '14', true],
+      [sent({ channel: C, id: '15', author: ALICE }), 2, 1, '15', true],
+      [edited({ channel: C, id: '11', mentions: [BOB] }), 2, 1, '15', true],
+    ];
+    const store = createMemoryStore({ fanout: 4 });
+    const reference = createReferenceModel();
+    const compact = new CompactProjection({ blockSize: 4 });
+    const apply = (event: ChatEvent) => {
+      applyEvent(store, event);
+      reference.apply(event);
+      compact.apply(event);
+    };
+    before.forEach(apply);
+    steps.forEach(([event, unread, mentions, last, daveHas], step) => {
+      apply(event);
+      const expected = {
+        user_id: BOB,
+        channel_id: C,
+        has_read_state: true,
+        last_acked_message_id: '13',
+        last_message_id: last,
+        unread_count: unread,
+        mention_count: mentions,
+      };
+      const row = `row ${step + 15}`;
+      expect(readStateOf(store, BOB, C), row).toEqual(expected);
+      expect(reference.readState(BOB, C), `${row} (reference model)`).toEqual(expected);
+      expect(compact.readState(BOB, C), `${row} (compact)`).toEqual(expected);
+      expect(reference.readState(DAVE, C).has_read_state, `${row}: Dave`).toBe(daveHas);
+      expect(readStateOf(store, DAVE, C).has_read_state, `${row}: Dave`).toBe(daveHas);
+      expect(compact.readState(DAVE, C).has_read_state, `${row}: Dave (compact)`).toBe(daveHas);
     });
   });
 

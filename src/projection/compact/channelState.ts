@@ -16,7 +16,8 @@ export const LISTED = 4;
  *   flags and pointer's words in typed columns.
  * - `own` and `mentioned`: the live ids each member wrote (OWN), or was mentioned in by others (MENTIONS), one
  *   set each for the whole channel, grouped by member number.
- * - `mentionsOf`: the members each live message mentions, for its deletion; only messages that mention anyone.
+ * - `mentionsOf`: the members each live message mentions, for its deletion or edit; only messages that mention
+ *   anyone. `editedAt` and `pendingMentions`: what edits left (see compactProjection.ts).
  */
 export class ChannelState {
   readonly messages: CountedIds;
@@ -33,6 +34,10 @@ export class ChannelState {
   readonly own: CountedIds;
   readonly mentioned: CountedIds;
   readonly mentionsOf = new Map<Snowflake, readonly number[]>();
+  /** Per message whose mentions an edit set (live, or not sent yet): that edit's edited_at, in ms. */
+  readonly editedAt = new Map<Snowflake, number>();
+  /** Per id edited before its message_sent came: the members the edit mentions, for that message_sent. */
+  readonly pendingMentions = new Map<Snowflake, readonly number[]>();
 
   constructor(blockSize?: number) {
     this.messages = new CountedIds(blockSize);

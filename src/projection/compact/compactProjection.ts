@@ -1,11 +1,17 @@
-import type { ChatEvent, MessageAcked, MessageDeleted, MessageSent } from '../../contract/events.ts';
+import type {
+  ChatEvent,
+  MessageAcked,
+  MessageDeleted,
+  MessageEdited,
+  MessageSent,
+} from '../../contract/events.ts';
 import type { Snowflake } from '../../contract/snowflake.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../../contract/snowflakeWords.ts';
 import type { ApplyOutcome } from '../applyOutcome.ts';
 import type { ChannelHead } from '../channelHeadOf.ts';
 import type { ReadStateView } from '../readStateOf.ts';
 import { ChannelState } from './channelState.ts';
-import { DEAD, LIVE } from './countedIds.ts';
+import { ABSENT, DEAD, LIVE } from './countedIds.ts';
 
 /**
  * The projection (docs/semantics.md) over compact channel states: the same events give the same outcomes and
@@ -70,6 +76,8 @@ export class CompactProjection {
         return this.#sent(channel, event, hi, lo);
       case 'message_deleted':
         return this.#deleted(channel, event, hi, lo);
+      case 'message_edited':
+        return this.#edited(channel, event, hi, lo);
       case 'message_acked':
         return this.#acked(channel, event, hi, lo);
     }
@@ -114,18 +122,64 @@ export class CompactProjection {
     channel.own.insert(author, hi, lo, true);
     this.touched.push(author);
 
+    // An edit that came first decides the mentions.
+    const pending = channel.pendingMentions.get(event.message_id);
     let mentioned: number[] | undefined;
-    for (const userId of event.mention_user_ids) {
-      if (userId === event.author_id) continue;
-      const member = channel.member(userId);
-      if (mentioned?.includes(member) === true) continue;
-      (mentioned ??= []).push(member);
-      this.touched.push(member);
-      channel.mentioned.insert(member, hi, lo, true);
-      // Being mentioned by someone else gives the user a read state, pointer null.
-      channel.giveReadState(member);
+    if (pending === undefined) {
+      for (const userId of event.mention_user_ids) {
+        if (userId === event.author_id) continue;
+        const member = channel.member(userId);
+        if (mentioned?.includes(member) === true) continue;
+        (mentioned ??= []).push(member);
+      }
+    } else {
+      channel.pendingMentions.delete(event.message_id);
+      for (const member of pending) if (member !== author) (mentioned ??= []).push(member);
     }
-    if (mentioned !== undefined) channel.mentionsOf.set(event.message_id, mentioned);
+    if (mentioned !== undefined) {
+      for (const member of mentioned) this.#mention(channel, member, hi, lo);
+      channel.mentionsOf.set(event.message_id, mentioned);
+    }
+    return 'applied';
+  }
+
+  #mention(channel: ChannelState, member: number, hi: number, lo: number): void {
+    this.touched.push(member);
+    // Revived when an edit mentions the member again.
+    channel.mentioned.revive(member, hi, lo);
+    // Being mentioned by someone else gives the user a read state, pointer null.
+    channel.giveReadState(member);
+  }
+
+  /** As applyMessageEdited: the latest edited_at wins; kept for an id not sent yet, ignored for a deleted one. */
+  #edited(channel: ChannelState, event: MessageEdited, hi: number, lo: number): ApplyOutcome {
+    const { messages } = channel;
+    const seen = messages.state(0, hi, lo);
+    if (seen === DEAD) return 'edit_of_deleted';
+    const editedAt = Date.parse(event.edited_at);
+    const held = channel.editedAt.get(event.message_id);
+    if (held !== undefined && editedAt <= held) return 'stale_edit';
+    channel.editedAt.set(event.message_id, editedAt);
+    const listed: number[] = [];
+    for (const userId of event.mention_user_ids) {
+      const member = channel.member(userId);
+      if (!listed.includes(member)) listed.push(member);
+    }
+    if (seen === ABSENT) {
+      channel.pendingMentions.set(event.message_id, listed);
+      return 'applied';
+    }
+    const author = messages.payloadOf(0, hi, lo);
+    const before = channel.mentionsOf.get(event.message_id) ?? [];
+    const after = listed.filter((member) => member !== author);
+    for (const member of before) {
+      if (after.includes(member)) continue;
+      channel.mentioned.kill(member, hi, lo);
+      this.touched.push(member);
+    }
+    for (const member of after) if (!before.includes(member)) this.#mention(channel, member, hi, lo);
+    if (after.length > 0) channel.mentionsOf.set(event.message_id, after);
+    else channel.mentionsOf.delete(event.message_id);
     return 'applied';
   }
 
@@ -133,8 +187,11 @@ export class CompactProjection {
     const { messages } = channel;
     const seen = messages.state(0, hi, lo);
     if (seen === DEAD) return 'already_deleted';
+    // Edits of a deleted message mean nothing any more.
+    channel.editedAt.delete(event.message_id);
     if (seen !== LIVE) {
-      // A tombstone, so that a message_sent arriving later is ignored.
+      // A tombstone, so that a message_sent arriving later is ignored (and an edit that came first with it).
+      channel.pendingMentions.delete(event.message_id);
       messages.insert(0, hi, lo, false);
       return 'applied';
     }

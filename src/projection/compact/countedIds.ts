@@ -130,6 +130,14 @@ export class CountedIds {
     return block.isLive(at) ? LIVE : DEAD;
   }
 
+  /** The payload of (g, hi, lo), which must be present. */
+  payloadOf(g: number, hi: number, lo: number): number {
+    const block = this.blocks[this.blockOf(g, hi, lo)] as Block;
+    const at = block.lowerBound(g, hi, lo);
+    if (!block.holds(at, g, hi, lo)) throw new Error(`key ${g}:${hi}:${lo} is not in the set`);
+    return (block.entries[at * STRIDE + 3] as number) >>> 1;
+  }
+
   /** Adds (g, hi, lo), which must be absent. */
   insert(g: number, hi: number, lo: number, live: boolean, payload = 0): void {
     let b = this.blockOf(g, hi, lo);
@@ -166,6 +174,20 @@ export class CountedIds {
     block.size++;
     this.#size++;
     if (live) this.changeLive(b, block, 1);
+  }
+
+  /** Makes (g, hi, lo) live: inserts it when absent, marks it live again when dead (it must not be live). */
+  revive(g: number, hi: number, lo: number): void {
+    const b = this.blockOf(g, hi, lo);
+    const block = this.blocks[b] as Block;
+    const at = block.lowerBound(g, hi, lo);
+    if (!block.holds(at, g, hi, lo)) {
+      this.insert(g, hi, lo, true);
+      return;
+    }
+    if (block.isLive(at)) throw new Error(`key ${g}:${hi}:${lo} is already live`);
+    block.entries[at * STRIDE + 3] = (block.entries[at * STRIDE + 3] as number) | 1;
+    this.changeLive(b, block, 1);
   }
 
   /** Marks the live key (g, hi, lo) dead and returns its payload. */

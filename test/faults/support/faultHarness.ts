@@ -201,6 +201,8 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
         users.add(event.author_id);
         event.mention_user_ids.forEach((user) => users.add(user));
         lastUserIn.set(event.channel_id, event.author_id);
+      } else if (event.type === 'message_edited') {
+        event.mention_user_ids.forEach((user) => users.add(user));
       }
     }
   }

@@ -47,8 +47,12 @@ export function prefixViews(
     const sent = new Set<Snowflake>();
     const deleted = new Set<Snowflake>();
     const live = new Map<Snowflake, MessageSent>();
+    /** Each message's latest edit by edited_at (kept for ids not sent yet), as docs/semantics.md. */
+    const edits = new Map<Snowflake, { at: number; mentions: readonly Snowflake[] }>();
     const counts = (message: MessageSent) =>
       message.author_id !== user && (at === null || BigInt(message.message_id) > BigInt(at));
+    const mentionsUser = (message: MessageSent) =>
+      (edits.get(message.message_id)?.mentions ?? message.mention_user_ids).includes(user);
     let unread = 0;
     let mentions = 0;
     const emit = (i: number) =>
@@ -69,8 +73,18 @@ export function prefixViews(
           live.set(event.message_id, event);
           if (counts(event)) {
             unread++;
-            if (event.mention_user_ids.includes(user)) mentions++;
+            if (mentionsUser(event)) mentions++;
           }
+        }
+      } else if (event.type === 'message_edited') {
+        const editedAt = Date.parse(event.edited_at);
+        const held = edits.get(event.message_id);
+        if (!deleted.has(event.message_id) && (held === undefined || editedAt > held.at)) {
+          const message = live.get(event.message_id);
+          const before = message !== undefined && counts(message) && mentionsUser(message);
+          edits.set(event.message_id, { at: editedAt, mentions: event.mention_user_ids });
+          const after = message !== undefined && counts(message) && mentionsUser(message);
+          mentions += Number(after) - Number(before);
         }
       } else {
         deleted.add(event.message_id);
@@ -79,7 +93,7 @@ export function prefixViews(
           live.delete(event.message_id);
           if (counts(gone)) {
             unread--;
-            if (gone.mention_user_ids.includes(user)) mentions--;
+            if (mentionsUser(gone)) mentions--;
           }
         }
       }
@@ -98,7 +112,9 @@ function lastMessageIds(messages: readonly MessageEvent[]): (Snowflake | null)[]
   const result: (Snowflake | null)[] = [null];
   for (const event of messages) {
     const id = BigInt(event.message_id);
-    if (event.type === 'message_sent') {
+    if (event.type === 'message_edited') {
+      // Edits change no live set.
+    } else if (event.type === 'message_sent') {
       if (!sent.has(event.message_id) && !deleted.has(event.message_id)) {
         sent.add(event.message_id);
         live.add(id);
