@@ -13,6 +13,7 @@ const key = fc.tuple(
 const op = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('insert' as const), key, live: fc.boolean() }), weight: 5 },
   { arbitrary: fc.record({ kind: fc.constant('kill' as const), key }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant('revive' as const), key }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant('ask' as const), key }), weight: 3 },
 );
 
@@ -22,7 +23,7 @@ const idOf = (k: bigint) => k & 0xffffffffffffffffn;
 const groupOf = (k: bigint) => k >> 64n;
 
 describe('CountedIds against a sorted list', () => {
-  it('answers state, live counts above any key, per group, and the greatest live id as brute force does', () => {
+  it('answers state, payloads, live counts above any key, per group, and the greatest live id as brute force does', () => {
     fc.assert(
       fc.property(fc.constantFrom(4, 5, 8, 128), fc.array(op, { maxLength: 400 }), (blockSize, ops) => {
         const ids = new CountedIds(blockSize);
@@ -39,7 +40,12 @@ describe('CountedIds against a sorted list', () => {
           } else if (step.kind === 'kill' && known?.live === true) {
             expect(ids.kill(g, hi, lo)).toBe(known.payload);
             known.live = false;
+          } else if (step.kind === 'revive' && known?.live !== true) {
+            ids.revive(g, hi, lo);
+            if (known === undefined) model.set(k, { live: true, payload: 0 });
+            else known.live = true;
           }
+          if (model.has(k)) expect(ids.payloadOf(g, hi, lo)).toBe(model.get(k)?.payload);
           const live = [...model].filter(([, entry]) => entry.live).map(([entry]) => entry);
           const inGroup = live.filter((other) => groupOf(other) === BigInt(g));
           expect(ids.liveAbove(g, hi, lo)).toBe(live.filter((other) => other > k).length);
