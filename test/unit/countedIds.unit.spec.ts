@@ -12,8 +12,19 @@ const key = fc.tuple(
 );
 const op = fc.oneof(
   { arbitrary: fc.record({ kind: fc.constant('insert' as const), key, live: fc.boolean() }), weight: 5 },
-  { arbitrary: fc.record({ kind: fc.constant('kill' as const), key }), weight: 2 },
-  { arbitrary: fc.record({ kind: fc.constant('revive' as const), key }), weight: 1 },
+  // Kills and revives mostly name a key the set holds (`seen`: the how-many-th, when not undefined).
+  {
+    arbitrary: fc.record({ kind: fc.constant('kill' as const), key, seen: fc.option(fc.nat(), { freq: 5 }) }),
+    weight: 2,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('revive' as const),
+      key,
+      seen: fc.option(fc.nat(), { freq: 5 }),
+    }),
+    weight: 2,
+  },
   { arbitrary: fc.record({ kind: fc.constant('ask' as const), key }), weight: 3 },
 );
 
@@ -29,9 +40,13 @@ describe('CountedIds against a sorted list', () => {
         const ids = new CountedIds(blockSize);
         const model = new Map<bigint, { live: boolean; payload: number }>();
         const out = new Uint32Array(2);
+        const held: Key[] = [];
         ops.forEach((step, n) => {
-          const [g, hi, lo] = step.key;
-          const k = big(step.key);
+          const seen = 'seen' in step && step.seen !== null && held.length > 0 ? step.seen : undefined;
+          const chosen = seen === undefined ? step.key : (held[seen % held.length] ?? step.key);
+          const [g, hi, lo] = chosen;
+          const k = big(chosen);
+          if (!model.has(k)) held.push(chosen);
           const known = model.get(k);
           expect(ids.state(g, hi, lo)).toBe(known === undefined ? ABSENT : known.live ? LIVE : DEAD);
           if (step.kind === 'insert' && known === undefined) {
