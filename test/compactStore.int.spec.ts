@@ -11,7 +11,7 @@ import { CompactStore, pairRead } from '../src/store/compactStore.ts';
 import { createHotTier } from '../src/store/hotTier.ts';
 import { createHotTierMirror } from '../src/store/hotTierMirror.ts';
 import { queryReadStates } from '../src/store/queryReadStates.ts';
-import { sent } from './support/eventBuilders.ts';
+import { edited, sent } from './support/eventBuilders.ts';
 import { openRocksDatabase } from '../src/store/rocksDatabase.ts';
 import { createDemoStream } from '../src/ops/demoStream.ts';
 import { chatHistory, interleave, SMALL_UNIVERSE, topicPicks } from './support/chatHistory.ts';
@@ -91,6 +91,33 @@ describe('compact store on RocksDB', () => {
       await dir.remove();
     }
   }, 120_000);
+
+  it('weighs the mentions that edits keep for messages not sent yet, as mentions of sent ones', async () => {
+    const dir = await temporaryRocksDir();
+    const db = await openRocksDatabase(dir.path);
+    try {
+      const store = new CompactStore(db, 1_000_000);
+      store.startPartition(0, true);
+      const named = Array.from({ length: 100 }, (_, i) => String(1_000 + i));
+      // 50 edits of ids never sent, each naming the same 100 users: 5,000 member numbers held.
+      const edits = Array.from({ length: 50 }, (_, i) =>
+        edited({ channel: '7', id: String(10 + i), mentions: named }),
+      );
+      await applyChunk(store, 0, edits);
+      expect(store.size).toBeGreaterThanOrEqual(5_000);
+      // The messages come: the mentions move to them, and weigh the same.
+      await applyChunk(
+        store,
+        0,
+        edits.map((edit) => sent({ channel: '7', id: edit.message_id, author: '1' })),
+      );
+      expect(store.size).toBeGreaterThanOrEqual(5_000);
+      expect(store.size).toBeLessThan(5_300);
+    } finally {
+      await db.close();
+      await dir.remove();
+    }
+  });
 
   it('holds in memory what a reload from RocksDB gives, for a busy stream, and keeps to its budget', async () => {
     const dir = await temporaryRocksDir();

@@ -30,6 +30,9 @@ const EDITED = 5;
 const SNAPSHOT_HEADER = 13;
 const MEMBER_BYTES = 17;
 const ID_BYTES = 13;
+/** A list of members of one message (id, length), without its members; an edit time (id, ms). */
+const LIST_BYTES = 10;
+const EDITED_BYTES = 16;
 
 /** A growable buffer written front to back. */
 export class ByteWriter {
@@ -124,7 +127,17 @@ class ByteReader {
 
 /** Roughly the bytes a snapshot of `channel` takes: when deltas outgrow it, a snapshot is cheaper to load. */
 export function snapshotBytes(channel: ChannelState): number {
-  return SNAPSHOT_HEADER + channel.memberCount * MEMBER_BYTES + channel.messages.size * ID_BYTES;
+  return (
+    SNAPSHOT_HEADER +
+    channel.memberCount * MEMBER_BYTES +
+    channel.messages.size * ID_BYTES +
+    // Mentions (of live messages, dead ones included: an upper bound) and what edits left.
+    channel.mentioned.size * 4 +
+    channel.mentionsOf.size * LIST_BYTES +
+    channel.editedAt.size * EDITED_BYTES +
+    channel.pendingMentions.size * LIST_BYTES +
+    channel.pendingMembers * 4
+  );
 }
 
 const words = new Uint32Array(2);
@@ -216,7 +229,7 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     const n = reader.u16();
     const members: number[] = [];
     for (let j = 0; j < n; j++) members.push(reader.u32());
-    channel.pendingMentions.set(messageId, members);
+    channel.setPendingMentions(messageId, members);
   }
   return channel;
 }

@@ -21,6 +21,8 @@ import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 
 /** Deltas a channel keeps before its next write is a snapshot, whatever their size: bounds a load's replay. */
 const MAX_DELTAS = 64;
+/** What a store without a hot tier returns for every chunk: nothing is ever recorded in it. */
+const NO_HOT_CHANGES = new HotChanges();
 /** The value of a key that lists a read state under its user (its key says everything). */
 const EMPTY = Buffer.alloc(0);
 
@@ -233,7 +235,7 @@ export class CompactStore {
     }
 
     const operations: WriteOperation[] = [];
-    const hotChanges = new HotChanges();
+    const hotChanges = this.#hotChanges ? new HotChanges() : NO_HOT_CHANGES;
     const writer = this.#writer;
     for (const channelId of state.compactions) {
       const evicted = state.evicted.get(channelId);
@@ -499,6 +501,7 @@ function weightOf(channel: ChannelState): number {
     channel.memberCount +
     channel.editedAt.size +
     channel.pendingMentions.size +
+    channel.pendingMembers +
     1
   );
 }

@@ -5,8 +5,14 @@ import type { RocksDatabase } from './rocksDatabase.ts';
  * Which layout of records a database holds, so that a build never reads state it would misread. Databases of
  * the record layout (one RocksDB record per read state, message and rank-index node; before decision 0003) have
  * no format key; those of the channel-state layout (compactStore.ts) have this one.
+ *
+ * Version 2 adds edits to channel snapshots and deltas (channelCodec.ts). This build reads version 1 too and
+ * claims such a database as version 2 at once, before it writes anything: a build that reads only version 1
+ * then refuses it at start, instead of failing on the first snapshot it cannot read.
  */
-export const STATE_FORMAT = 'channel-states-1';
+export const STATE_FORMAT = 'channel-states-2';
+/** Formats this build reads and upgrades in place. */
+const UPGRADABLE = new Set(['channel-states-1']);
 const FORMAT_KEY = metaKey('format');
 /** The first two bytes of every metadata key (keys.ts): not any partition's state. */
 const META_PARTITION = 0xffff;
@@ -20,7 +26,7 @@ export async function claimStateFormat(db: RocksDatabase): Promise<{ holdsState:
   const holdsState = first !== undefined && first.key.readUInt16BE(0) !== META_PARTITION;
   const format = (await db.get(FORMAT_KEY))?.toString('utf8');
   if (format === STATE_FORMAT) return { holdsState };
-  if (format === undefined && !holdsState) {
+  if ((format === undefined && !holdsState) || (format !== undefined && UPGRADABLE.has(format))) {
     await db.write([{ type: 'put', key: FORMAT_KEY, value: Buffer.from(STATE_FORMAT) }], { sync: true });
     return { holdsState };
   }

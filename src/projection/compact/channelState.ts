@@ -36,13 +36,39 @@ export class ChannelState {
   readonly mentionsOf = new Map<Snowflake, readonly number[]>();
   /** Per message whose mentions an edit set (live, or not sent yet): that edit's edited_at, in ms. */
   readonly editedAt = new Map<Snowflake, number>();
-  /** Per id edited before its message_sent came: the members the edit mentions, for that message_sent. */
-  readonly pendingMentions = new Map<Snowflake, readonly number[]>();
+  readonly #pendingMentions = new Map<Snowflake, readonly number[]>();
+  /** Members named across `pendingMentions`: they weigh in the store's budget as mentions do. */
+  #pendingMembers = 0;
 
   constructor(blockSize?: number) {
     this.messages = new CountedIds(blockSize);
     this.own = new CountedIds(blockSize);
     this.mentioned = new CountedIds(blockSize);
+  }
+
+  /** Per id edited before its message_sent came: the members the edit mentions, for that message_sent. */
+  get pendingMentions(): ReadonlyMap<Snowflake, readonly number[]> {
+    return this.#pendingMentions;
+  }
+
+  /** Member numbers held by `pendingMentions`, all lists together. */
+  get pendingMembers(): number {
+    return this.#pendingMembers;
+  }
+
+  setPendingMentions(messageId: Snowflake, members: readonly number[]): void {
+    this.deletePendingMentions(messageId);
+    this.#pendingMentions.set(messageId, members);
+    this.#pendingMembers += members.length;
+  }
+
+  /** Removes and returns the pending mentions of `messageId`, if any. */
+  deletePendingMentions(messageId: Snowflake): readonly number[] | undefined {
+    const members = this.#pendingMentions.get(messageId);
+    if (members === undefined) return undefined;
+    this.#pendingMentions.delete(messageId);
+    this.#pendingMembers -= members.length;
+    return members;
   }
 
   get memberCount(): number {

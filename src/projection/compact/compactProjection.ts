@@ -123,7 +123,7 @@ export class CompactProjection {
     this.touched.push(author);
 
     // An edit that came first decides the mentions.
-    const pending = channel.pendingMentions.get(event.message_id);
+    const pending = channel.deletePendingMentions(event.message_id);
     let mentioned: number[] | undefined;
     if (pending === undefined) {
       for (const userId of event.mention_user_ids) {
@@ -133,7 +133,6 @@ export class CompactProjection {
         (mentioned ??= []).push(member);
       }
     } else {
-      channel.pendingMentions.delete(event.message_id);
       for (const member of pending) if (member !== author) (mentioned ??= []).push(member);
     }
     if (mentioned !== undefined) {
@@ -166,7 +165,7 @@ export class CompactProjection {
       if (!listed.includes(member)) listed.push(member);
     }
     if (seen === ABSENT) {
-      channel.pendingMentions.set(event.message_id, listed);
+      channel.setPendingMentions(event.message_id, listed);
       return 'applied';
     }
     const author = messages.payloadOf(0, hi, lo);
@@ -191,7 +190,7 @@ export class CompactProjection {
     channel.editedAt.delete(event.message_id);
     if (seen !== LIVE) {
       // A tombstone, so that a message_sent arriving later is ignored (and an edit that came first with it).
-      channel.pendingMentions.delete(event.message_id);
+      channel.deletePendingMentions(event.message_id);
       messages.insert(0, hi, lo, false);
       return 'applied';
     }
