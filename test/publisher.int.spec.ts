@@ -29,6 +29,12 @@ describe('publisher SDK', () => {
     const channels = ['1', '22', '333', '4444', '55555', '18446744073709551615'];
     for (const channel_id of channels) {
       await publisher.publishMessageSent({ channel_id, message_id: '100', author_id: '7', sent_at: at });
+      await publisher.publishMessageEdited({
+        channel_id,
+        message_id: '100',
+        mention_user_ids: ['8'],
+        edited_at: new Date(at),
+      });
     }
     await publisher.publishBatch(
       channels.flatMap((channel_id) => [
@@ -55,7 +61,7 @@ describe('publisher SDK', () => {
           return Promise.resolve();
         },
       });
-      await waitFor(() => received.length >= channels.length * 3, 30_000, 'all published events');
+      await waitFor(() => received.length >= channels.length * 4, 30_000, 'all published events');
     } finally {
       await consumer.disconnect();
     }
@@ -64,8 +70,17 @@ describe('publisher SDK', () => {
       const ofChannel = received.filter((r) => r.event.channel_id === channel);
       expect(ofChannel.filter((r) => r.topic === topics.messages).map((r) => r.event.type)).toEqual([
         'message_sent',
+        'message_edited',
         'message_deleted',
       ]);
+      expect(ofChannel.find((r) => r.event.type === 'message_edited')?.event).toEqual({
+        type: 'message_edited',
+        v: 1,
+        channel_id: channel,
+        message_id: '100',
+        mention_user_ids: ['8'],
+        edited_at: new Date(at).toISOString(),
+      });
       expect(ofChannel.filter((r) => r.topic === topics.acks).map((r) => r.event)).toEqual([
         {
           type: 'message_acked',

@@ -179,9 +179,19 @@ describe('publishing one event', () => {
     ]);
   });
 
-  it('sends deletions to the messages topic and acks to the acks topic', async () => {
+  it('sends edits and deletions to the messages topic and acks to the acks topic', async () => {
     const { kafka, recorded } = recordingKafka();
     const publisher = createPublisher({ kafka, topics });
+    await publisher.publishMessageEdited({
+      channel_id: '1',
+      message_id: '2',
+      mention_user_ids: [],
+      edited_at: '2024-05-01T12:00:00Z',
+    });
+    await expect(
+      // @ts-expect-error mention_user_ids is required: an edit states the whole new set
+      publisher.publishMessageEdited({ channel_id: '1', message_id: '2', edited_at: '2024-05-01T12:00:00Z' }),
+    ).rejects.toThrow(/mention_user_ids: is required/);
     await publisher.publishMessageDeleted({
       channel_id: '1',
       message_id: '2',
@@ -196,9 +206,14 @@ describe('publishing one event', () => {
     });
     expect(recorded.sends.map(({ topic, messages }) => [topic, messages[0]?.key])).toEqual([
       ['chat.messages', '1'],
+      ['chat.messages', '1'],
       ['chat.acks', '1'],
     ]);
-    expect(JSON.parse(String(recorded.sends[1]?.messages[0]?.value))).toMatchObject({
+    expect(JSON.parse(String(recorded.sends[0]?.messages[0]?.value))).toMatchObject({
+      type: 'message_edited',
+      mention_user_ids: [],
+    });
+    expect(JSON.parse(String(recorded.sends[2]?.messages[0]?.value))).toMatchObject({
       type: 'message_acked',
       v: 1,
       manual: true,
