@@ -1,8 +1,8 @@
 import type { MessageEdited } from '../contract/events.ts';
 import { adjustReadState } from './adjustReadState.ts';
+import { addMention } from './addMention.ts';
 import type { ApplyOutcome } from './applyOutcome.ts';
-import { addMember, mentionsIndex, removeMember } from './memberIndexes.ts';
-import { readStateAt } from './readStateAt.ts';
+import { mentionsIndex, removeMember } from './memberIndexes.ts';
 import type { ProjectionStore } from './store.ts';
 
 /**
@@ -38,14 +38,6 @@ export function applyMessageEdited(store: ProjectionStore, event: MessageEdited)
     removeMember(store, mentionsIndex(channelId, userId), messageId);
     adjustReadState(store, userId, channelId, messageId, 'mentions_above', -1);
   }
-  for (const userId of mentioned) {
-    if (before.has(userId)) continue;
-    addMember(store, mentionsIndex(channelId, userId), messageId);
-    if (store.getReadState(userId, channelId) === undefined) {
-      store.putReadState(userId, channelId, readStateAt(store, userId, channelId, null));
-    } else {
-      adjustReadState(store, userId, channelId, messageId, 'mentions_above', 1);
-    }
-  }
+  for (const userId of mentioned) if (!before.has(userId)) addMention(store, channelId, userId, messageId);
   return 'applied';
 }

@@ -1,9 +1,9 @@
 import type { MessageSent } from '../contract/events.ts';
 import { adjustReadState } from './adjustReadState.ts';
+import { addMention } from './addMention.ts';
 import type { ApplyOutcome } from './applyOutcome.ts';
 import { addLive } from './channelLive.ts';
-import { addMember, mentionsIndex, ownIndex } from './memberIndexes.ts';
-import { readStateAt } from './readStateAt.ts';
+import { addMember, ownIndex } from './memberIndexes.ts';
 import type { ProjectionStore } from './store.ts';
 
 /**
@@ -31,15 +31,7 @@ export function applyMessageSent(store: ProjectionStore, event: MessageSent): Ap
   addMember(store, ownIndex(channelId, authorId), messageId);
   adjustReadState(store, authorId, channelId, messageId, 'own_above', 1);
 
-  for (const userId of mentioned) {
-    addMember(store, mentionsIndex(channelId, userId), messageId);
-    if (store.getReadState(userId, channelId) === undefined) {
-      // Being mentioned by someone else gives the user a read state, pointer null: counted from the indexes,
-      // which already hold this message.
-      store.putReadState(userId, channelId, readStateAt(store, userId, channelId, null));
-    } else {
-      adjustReadState(store, userId, channelId, messageId, 'mentions_above', 1);
-    }
-  }
+  // Being mentioned by someone else gives the user a read state.
+  for (const userId of mentioned) addMention(store, channelId, userId, messageId);
   return 'applied';
 }

@@ -123,6 +123,13 @@ class ByteReader {
     const hi = this.u32();
     return formatSnowflakeWords(hi, this.u32());
   }
+  /** A list of ids: u16 n, then n ids. */
+  ids(): Snowflake[] {
+    const n = this.u16();
+    const ids: Snowflake[] = [];
+    for (let i = 0; i < n; i++) ids.push(this.id());
+    return ids;
+  }
 }
 
 /** Roughly the bytes a snapshot of `channel` takes: when deltas outgrow it, a snapshot is cheaper to load. */
@@ -271,9 +278,7 @@ export function replayDelta(bytes: Buffer, channelId: Snowflake, projection: Com
     if (kind === SENT) {
       const messageId = reader.id();
       const authorId = reader.id();
-      const n = reader.u16();
-      const mentions: Snowflake[] = [];
-      for (let i = 0; i < n; i++) mentions.push(reader.id());
+      const mentions = reader.ids();
       event = {
         type: 'message_sent',
         v: 1,
@@ -294,9 +299,7 @@ export function replayDelta(bytes: Buffer, channelId: Snowflake, projection: Com
     } else if (kind === EDITED) {
       const messageId = reader.id();
       const editedAt = new Date(reader.f64()).toISOString();
-      const n = reader.u16();
-      const mentions: Snowflake[] = [];
-      for (let i = 0; i < n; i++) mentions.push(reader.id());
+      const mentions = reader.ids();
       event = {
         type: 'message_edited',
         v: 1,
