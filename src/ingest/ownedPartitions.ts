@@ -59,7 +59,12 @@ export function createOwnedPartitions(states: PartitionStates): OwnedPartitions 
         states.set(partition, kept ? 'serving' : 'restoring');
       }
       for (const partition of owned) {
-        if (!next.has(partition) && states.state(partition) === 'restoring') states.retire(partition);
+        if (next.has(partition)) continue;
+        // Lost without `rebalancing` first (a consumer restarted after a crash joins again without it): as
+        // `rebalancing` would have, what was served is answered as handing over, never as served any more.
+        const state = states.state(partition);
+        if (state === 'restoring') states.retire(partition);
+        else if (state === 'serving') states.set(partition, 'handing_over');
       }
       owned = next;
       return assignment;

@@ -254,6 +254,17 @@ describe('assigned() twice without a rebalance between (the consumer rejoined)',
     ]);
     expect(states.unchanged(epoch)).toBe(false);
   });
+
+  it('hands over what it served and lost: never answered as served once the group gave it away', () => {
+    // Found by the property below (seed 1095439968): served partition 7 stayed `serving`, owned by no one here.
+    const { owned, states } = setUp();
+    serving(owned, [7, 3]);
+
+    owned.assigned([3]);
+
+    expect([states.state(7), states.state(3)]).toEqual(['handing_over', 'serving']);
+    expect(owned.owned()).toEqual([3]);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------------------
