@@ -123,6 +123,13 @@ class ByteReader {
     const hi = this.u32();
     return formatSnowflakeWords(hi, this.u32());
   }
+  /** A list of member numbers: u16 n, then n × u32. */
+  members(): number[] {
+    const n = this.u16();
+    const members: number[] = [];
+    for (let i = 0; i < n; i++) members.push(this.u32());
+    return members;
+  }
   /** A list of ids: u16 n, then n ids. */
   ids(): Snowflake[] {
     const n = this.u16();
@@ -155,7 +162,9 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter): Buffer {
   out.u32(channel.epoch);
   out.u32(channel.memberCount);
   for (let member = 0; member < channel.memberCount; member++) {
-    out.id(channel.userIds[member] ?? '0', words);
+    // The member's id as words, parsed once when the channel numbered it.
+    out.u32(channel.userHi(member));
+    out.u32(channel.userLo(member));
     out.u8(channel.flagsOf(member) & ~LISTED);
     out.u32(channel.pointerHi(member));
     out.u32(channel.pointerLo(member));
@@ -167,24 +176,24 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter): Buffer {
     out.u8(live ? 1 : 0);
     out.i32(author);
   });
-  out.u32(channel.mentionsOf.size);
-  for (const [messageId, members] of channel.mentionsOf) {
-    out.id(messageId, words);
-    out.u16(members.length);
-    for (const member of members) out.u32(member);
-  }
+  writeMemberLists(channel.mentionsOf, out);
   out.u32(channel.editedAt.size);
   for (const [messageId, editedAt] of channel.editedAt) {
     out.id(messageId, words);
     out.f64(editedAt);
   }
-  out.u32(channel.pendingMentions.size);
-  for (const [messageId, members] of channel.pendingMentions) {
+  writeMemberLists(channel.pendingMentions, out);
+  return out.take();
+}
+
+/** Per message, a list of member numbers: u32 count, then (u32 hi, u32 lo, u16 n, n × u32 member) each. */
+function writeMemberLists(lists: ReadonlyMap<Snowflake, readonly number[]>, out: ByteWriter): void {
+  out.u32(lists.size);
+  for (const [messageId, members] of lists) {
     out.id(messageId, words);
     out.u16(members.length);
     for (const member of members) out.u32(member);
   }
-  return out.take();
 }
 
 /** The channel a snapshot holds, own and mention sets rebuilt; every read state counts as listed. */
@@ -215,13 +224,8 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
   for (let i = 0; i < mentioning; i++) {
     const hi = reader.u32();
     const lo = reader.u32();
-    const n = reader.u16();
-    const mentioned: number[] = [];
-    for (let j = 0; j < n; j++) {
-      const member = reader.u32();
-      mentioned.push(member);
-      channel.mentioned.insert(member, hi, lo, true);
-    }
+    const mentioned = reader.members();
+    for (const member of mentioned) channel.mentioned.insert(member, hi, lo, true);
     channel.mentionsOf.set(formatSnowflakeWords(hi, lo), mentioned);
   }
   if (version === 1) return channel;
@@ -233,10 +237,7 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
   const pending = reader.u32();
   for (let i = 0; i < pending; i++) {
     const messageId = reader.id();
-    const n = reader.u16();
-    const members: number[] = [];
-    for (let j = 0; j < n; j++) members.push(reader.u32());
-    channel.setPendingMentions(messageId, members);
+    channel.setPendingMentions(messageId, reader.members());
   }
   return channel;
 }

@@ -266,10 +266,12 @@ export function createHotTier(options: HotTierOptions): HotTier {
     stats: () => reader.stats(),
 
     applyChanges(changes) {
-      for (let i = 0; i < changes.channelCount; i++)
-        writing(() => {
-          changes.replayChannel(i, applier);
-        });
+      // One closure per write, not per channel: this runs for every chunk.
+      let index = 0;
+      const replay = () => {
+        changes.replayChannel(index, applier);
+      };
+      for (; index < changes.channelCount; index++) writing(replay);
     },
 
     putReadState(userId, channelId, record) {
