@@ -45,7 +45,7 @@ for (const event of [
 }
 /** The pair the hot tier holds: (1, 10). Everything else is a miss, asked of the "engine". */
 const hotTier = createHotTier({ bytesBudget: 1 << 20 });
-hotTier.update(() => {
+hotTier.update('10', () => {
   hotTier.putChannel('10', store.getChannel('10') ?? fail('channel 10'));
   hotTier.putReadState('1', '10', store.getReadState('1', '10') ?? fail('read state (1, 10)'));
 });

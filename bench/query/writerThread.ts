@@ -25,7 +25,7 @@ port.postMessage({
 
 port.once('message', () => {
   const writer = writeUpdates(dataset, updatesPerSecond, (user, channel, version, withChannel) => {
-    hot.update(() => {
+    hot.update(channel, () => {
       if (withChannel) hot.putChannel(channel, channelRecord(version));
       hot.putReadState(user, channel, readStateRecord(version));
     });

@@ -10,6 +10,7 @@ import {
 } from './offHeapTable.ts';
 import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
 import type { HotChanges, HotChangeVisitor } from './hotChanges.ts';
+import { createSeqlockBuffer, SeqlockWriter, sleepWhileWriting, STRIPE_MASK } from './stripedSeqlock.ts';
 
 /**
  * The hot tier of the read path: copies of the read-state and channel records in two off-heap tables, enough to
@@ -25,16 +26,17 @@ import type { HotChanges, HotChangeVisitor } from './hotChanges.ts';
  * overwrite a newer put, and a partition handed to another instance must be dropped (`clear`), since its
  * records will change elsewhere.
  *
- * One thread writes (the engine, which also writes RocksDB); the HTTP thread reads the same shared buffers
- * through `attachHotTier`. A seqlock keeps readers exact: the writer makes the sequence odd while it writes and
- * even again after; a reader retries a lookup during which the sequence changed. `update` groups puts that
- * must be seen together (a channel's record and its members' read states after one batch).
+ * One thread writes (the engine, which also writes RocksDB); the HTTP threads read the same shared buffers
+ * through `attachHotTier`. A seqlock striped by channel keeps readers exact (stripedSeqlock.ts): the writer makes
+ * a channel's stripe odd while it writes the channel's entries and even again after; a reader retries a lookup
+ * during which its channel's stripe changed. `update` groups one channel's puts that must be seen together (its
+ * record and a member's read state filled from one RocksDB read).
  */
 export interface HotTier extends HotTierReader {
   /** The buffers to hand to `attachHotTier` in another thread. */
   readonly shared: SharedHotTier;
-  /** Runs `write` (puts and deletes) as one step for readers: none sees part of it. */
-  update(write: () => void): void;
+  /** Runs `write` (puts and deletes of this channel's entries) as one step for readers: none sees part of it. */
+  update(channelId: Snowflake, write: () => void): void;
   /** Applies a write's changes, one channel (its record and its members' entries) per `update`. */
   applyChanges(changes: HotChanges): void;
   putReadState(userId: Snowflake, channelId: Snowflake, record: ReadStateRecord): void;
@@ -69,7 +71,7 @@ export interface HotTierReader {
 export type SharedHotTier = {
   readonly readStates: SharedArrayBuffer;
   readonly channels: SharedArrayBuffer;
-  /** Two Int32s: the seqlock's sequence, and how many readers sleep until it changes. */
+  /** The striped seqlock's words (stripedSeqlock.ts). */
   readonly sequence: SharedArrayBuffer;
 };
 
@@ -149,9 +151,6 @@ const MAX_READ_WAIT_MS = 5;
 const SPINS_BEFORE_SLEEPING = 64;
 /** Torn reads (the sequence moved during a read) retried between two looks at the clock. */
 const ATTEMPTS_BETWEEN_CLOCK_READS = 256;
-/** Words of the sequence buffer: the seqlock's sequence, and how many readers sleep until it changes. */
-const SEQUENCE = 0;
-const SLEEPERS = 1;
 
 export function createHotTier(options: HotTierOptions): HotTier {
   const { bytesBudget, readStateShare = DEFAULT_READ_STATE_SHARE, hash } = options;
@@ -167,45 +166,74 @@ export function createHotTier(options: HotTierOptions): HotTier {
       `a hot tier of ${bytesBudget} bytes leaves read states fewer than 2 slots; give it more (HOT_TIER_MB)`,
     );
   }
-  const readStates = new OffHeapTable({ valueWords: RS_WORDS, bytesBudget: readStateBudget, hash });
+  const sequence = createSeqlockBuffer();
+  const lock = new SeqlockWriter(sequence);
+  // Entries a removal moves or evicts change under their own channels' stripes; in the read-state table the
+  // channel is the second id.
+  const readStates = new OffHeapTable({
+    valueWords: RS_WORDS,
+    bytesBudget: readStateBudget,
+    hash,
+    guard: {
+      moving: (_uHi, _uLo, cHi, cLo) => {
+        lock.enter(stripeOf(cHi, cLo));
+      },
+      moved: () => {
+        lock.leave();
+      },
+    },
+  });
   const channelBudget = bytesBudget - readStates.buffer.byteLength - HEADER_BYTES;
   if (capacityForBudget(channelBudget, CH_WORDS) === 0) {
     throw new RangeError(
       `readStateShare ${readStateShare} leaves the channels too little of ${bytesBudget} bytes; lower it`,
     );
   }
-  const channels = new OffHeapTable({ valueWords: CH_WORDS, bytesBudget: channelBudget, hash });
-  const sequence = new Int32Array(new SharedArrayBuffer(8));
-  const reader = createReader(readStates, channels, sequence);
+  const channels = new OffHeapTable({
+    valueWords: CH_WORDS,
+    bytesBudget: channelBudget,
+    hash,
+    guard: {
+      moving: (_cHi, _cLo, _zeroHi, _zeroLo, channelHash) => {
+        lock.enter(channelHash & STRIPE_MASK);
+      },
+      moved: () => {
+        lock.leave();
+      },
+    },
+  });
+  const reader = createReader(readStates, channels, new Int32Array(sequence));
+  /** A channel's stripe: the low bits of its hash in the channel table, which readers compute anyway. */
+  function stripeOf(cHi: number, cLo: number): number {
+    return channels.hashOf(cHi, cLo, 0, 0) & STRIPE_MASK;
+  }
 
   // Scratch words, reused by every call.
   const keys = new Uint32Array(4);
   const readState = new Uint32Array(RS_WORDS);
   const channel = new Uint32Array(CH_WORDS);
-  let depth = 0;
 
-  /** Odd while writing: readers that saw it, or saw it change, retry. */
-  function writing(write: () => void): void {
-    if (depth++ === 0) Atomics.add(sequence, SEQUENCE, 1);
+  /** Runs `write` with the stripe odd: readers of its channels retry. */
+  function writing(stripe: number, write: () => void): void {
+    lock.begin(stripe);
     try {
       write();
     } finally {
-      if (--depth === 0) {
-        Atomics.add(sequence, SEQUENCE, 1);
-        // A reader counts itself before it sleeps and sleeps only while the sequence is still odd, so one that
-        // this load misses sees the even sequence and does not sleep.
-        if (Atomics.load(sequence, SLEEPERS) > 0) Atomics.notify(sequence, SEQUENCE);
-      }
+      lock.end(stripe);
     }
   }
 
-  // Applies recorded changes as puts do, from words: the channel's keys stay for its members' entries.
+  // Applies recorded changes as puts do, from words: the channel's keys stay for its members' entries, and its
+  // stripe is odd from its entry (always the first of a channel's) to the last of its members'.
   let changedHi = 0;
   let changedLo = 0;
+  let changedStripe = -1;
   const applier: HotChangeVisitor = {
     channel(cHi, cLo, epoch, liveCount, hasHead, hi, lo) {
       changedHi = cHi;
       changedLo = cLo;
+      changedStripe = stripeOf(cHi, cLo);
+      lock.begin(changedStripe);
       channel.fill(0);
       channel[CH_EPOCH] = epoch;
       if (hasHead) {
@@ -258,20 +286,25 @@ export function createHotTier(options: HotTierOptions): HotTier {
     shared: {
       readStates: readStates.buffer,
       channels: channels.buffer,
-      sequence: sequence.buffer,
+      sequence,
     },
-    update: writing,
+    update(channelId, write) {
+      parseSnowflakeInto(channelId, keys, 2);
+      writing(stripeOf(keys[2] ?? 0, keys[3] ?? 0), write);
+    },
     readView: (userId, channelId) => reader.readView(userId, channelId),
     readViews: (userId, channelIds) => reader.readViews(userId, channelIds),
     stats: () => reader.stats(),
 
     applyChanges(changes) {
-      // One closure per write, not per channel: this runs for every chunk.
-      let index = 0;
-      const replay = () => {
-        changes.replayChannel(index, applier);
-      };
-      for (; index < changes.channelCount; index++) writing(replay);
+      for (let index = 0; index < changes.channelCount; index++) {
+        changedStripe = -1;
+        try {
+          changes.replayChannel(index, applier);
+        } finally {
+          if (changedStripe >= 0) lock.end(changedStripe);
+        }
+      }
     },
 
     putReadState(userId, channelId, record) {
@@ -281,8 +314,9 @@ export function createHotTier(options: HotTierOptions): HotTier {
       const uLo = keys[1] ?? 0;
       const cHi = keys[2] ?? 0;
       const cLo = keys[3] ?? 0;
+      const stripe = stripeOf(cHi, cLo);
       if (!isWord(record.own_above) || !isWord(record.mentions_above)) {
-        writing(() => readStates.delete(uHi, uLo, cHi, cLo));
+        writing(stripe, () => readStates.delete(uHi, uLo, cHi, cLo));
         return;
       }
       let flags = 0;
@@ -306,7 +340,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
       readState[RS_FLAGS] = flags;
       readState[RS_OWN_ABOVE] = record.own_above;
       readState[RS_MENTIONS_ABOVE] = record.mentions_above;
-      writing(() => {
+      writing(stripe, () => {
         readStates.set(uHi, uLo, cHi, cLo, readState);
       });
     },
@@ -318,7 +352,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
       const uLo = keys[1] ?? 0;
       const cHi = keys[2] ?? 0;
       const cLo = keys[3] ?? 0;
-      writing(() => {
+      writing(stripeOf(cHi, cLo), () => {
         if (!isWord(ownCount)) {
           readStates.delete(uHi, uLo, cHi, cLo);
           return;
@@ -339,7 +373,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
       const cLo = keys[3] ?? 0;
       if (readStates.peek(uHi, uLo, cHi, cLo, readState) < 0) return;
       if (((readState[RS_FLAGS] ?? 0) & NO_READ_STATE) === 0) return;
-      writing(() => {
+      writing(stripeOf(cHi, cLo), () => {
         if (!isWord(ownCount)) {
           readStates.delete(uHi, uLo, cHi, cLo);
           return;
@@ -352,7 +386,9 @@ export function createHotTier(options: HotTierOptions): HotTier {
     deleteReadState(userId, channelId) {
       parseSnowflakeInto(userId, keys, 0);
       parseSnowflakeInto(channelId, keys, 2);
-      writing(() => readStates.delete(keys[0] ?? 0, keys[1] ?? 0, keys[2] ?? 0, keys[3] ?? 0));
+      const cHi = keys[2] ?? 0;
+      const cLo = keys[3] ?? 0;
+      writing(stripeOf(cHi, cLo), () => readStates.delete(keys[0] ?? 0, keys[1] ?? 0, cHi, cLo));
     },
 
     putChannel(channelId, record) {
@@ -360,8 +396,9 @@ export function createHotTier(options: HotTierOptions): HotTier {
       const cHi = keys[2] ?? 0;
       const cLo = keys[3] ?? 0;
       const live = record.live;
+      const stripe = stripeOf(cHi, cLo);
       if (!isWord(record.epoch) || (live !== null && !isWord(live.size))) {
-        writing(() => channels.delete(cHi, cLo, 0, 0));
+        writing(stripe, () => channels.delete(cHi, cLo, 0, 0));
         return;
       }
       channel.fill(0);
@@ -371,21 +408,26 @@ export function createHotTier(options: HotTierOptions): HotTier {
         parseSnowflakeInto(live.max, channel, CH_HEAD_HI);
         channel[CH_FLAGS] = HAS_HEAD;
       }
-      writing(() => {
+      writing(stripe, () => {
         channels.set(cHi, cLo, 0, 0, channel);
       });
     },
 
     deleteChannel(channelId) {
       parseSnowflakeInto(channelId, keys, 2);
-      writing(() => channels.delete(keys[2] ?? 0, keys[3] ?? 0, 0, 0));
+      const cHi = keys[2] ?? 0;
+      const cLo = keys[3] ?? 0;
+      writing(stripeOf(cHi, cLo), () => channels.delete(cHi, cLo, 0, 0));
     },
 
     clear() {
-      writing(() => {
+      lock.beginAll();
+      try {
         readStates.clear();
         channels.clear();
-      });
+      } finally {
+        lock.endAll();
+      }
     },
   };
 }
@@ -406,7 +448,7 @@ export function attachHotTier(
 function createReader(
   readStates: OffHeapTable,
   channels: OffHeapTable,
-  sequence: Int32Array,
+  sequences: Int32Array,
   maxReadWaitMs = MAX_READ_WAIT_MS,
 ): HotTierReader {
   // Scratch words, reused by every call: a read allocates only the view it returns and its two id strings. All
@@ -477,17 +519,16 @@ function createReader(
     let headLo = 0;
     let channelFlags = 0;
     let deadline = 0;
+    const stripe = channelHash & STRIPE_MASK;
     for (let attempt = 1; ; attempt++) {
-      const before = Atomics.load(sequence, SEQUENCE);
+      const before = Atomics.load(sequences, stripe);
       if ((before & 1) !== 0) {
         if (attempt < SPINS_BEFORE_SLEEPING) continue;
         const now = performance.now();
         if (deadline === 0) deadline = now + maxReadWaitMs;
         else if (now >= deadline) return undefined;
         sleeps++;
-        Atomics.add(sequence, SLEEPERS, 1);
-        Atomics.wait(sequence, SEQUENCE, before, deadline - now);
-        Atomics.sub(sequence, SLEEPERS, 1);
+        sleepWhileWriting(sequences, stripe, before, deadline - now);
         continue;
       }
       if (attempt % ATTEMPTS_BETWEEN_CLOCK_READS === 0) {
@@ -514,7 +555,7 @@ function createReader(
         headLo = channelWords[ch + CH_HEAD_LO] ?? 0;
         channelFlags = channelWords[ch + CH_FLAGS] ?? 0;
       }
-      if (Atomics.load(sequence, SEQUENCE) === before) break;
+      if (Atomics.load(sequences, stripe) === before) break;
     }
     if (ch < 0) return undefined;
     readStates.touchAt(rs);
@@ -554,20 +595,22 @@ function createReader(
       parseUser(userId);
       const count = channelIds.length;
       if (batch.length < 4 * count) batch = new Int32Array(4 * count);
-      // First every pair's two home slots: the pairs are independent, so their cache misses overlap (a core
-      // keeps ten or more in flight) instead of following one another; the lookups then find them in cache.
-      let primed = 0;
+      // Every pair's keys and hashes first, then every pair's two home slots in a loop of loads alone: the pairs
+      // are independent, so their cache misses overlap (a core keeps ten or more in flight) instead of following
+      // one another, which they did when each pair's parsing and hashing stood between them. The lookups then
+      // find the slots in cache.
       for (let i = 0; i < count; i++) {
         parseSnowflakeInto(channelIds[i] ?? '', keys, 2);
         const cHi = keys[2] ?? 0;
         const cLo = keys[3] ?? 0;
-        const readStateHash = readStates.hashOf(lastUserHi, lastUserLo, cHi, cLo);
-        const channelHash = channels.hashOf(cHi, cLo, 0, 0);
-        primed ^= readStates.homeMeta(readStateHash) ^ channels.homeMeta(channelHash);
         batch[4 * i] = cHi;
         batch[4 * i + 1] = cLo;
-        batch[4 * i + 2] = readStateHash;
-        batch[4 * i + 3] = channelHash;
+        batch[4 * i + 2] = readStates.hashOf(lastUserHi, lastUserLo, cHi, cLo);
+        batch[4 * i + 3] = channels.hashOf(cHi, cLo, 0, 0);
+      }
+      let primed = 0;
+      for (let i = 0; i < count; i++) {
+        primed ^= readStates.homeMeta(batch[4 * i + 2] ?? 0) ^ channels.homeMeta(batch[4 * i + 3] ?? 0);
       }
       _primed = primed;
       const views: (ReadStateView | undefined)[] = [];

@@ -82,7 +82,7 @@ export function createHotTierMirror(hot: HotTier): HotTierMirror {
     version: (partition) => (versions.get(partition) ?? 0) + generation * 2 ** 32,
     fill(partition, version, userId, channelId, found) {
       if ((versions.get(partition) ?? 0) + generation * 2 ** 32 !== version) return;
-      hot.update(() => {
+      hot.update(channelId, () => {
         hot.putChannel(channelId, found.channel ?? NO_CHANNEL);
         if (found.readState === undefined) hot.putNoReadState(userId, channelId, found.ownCount);
         else hot.putReadState(userId, channelId, found.readState);

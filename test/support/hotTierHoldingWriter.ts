@@ -1,6 +1,6 @@
 /**
  * Worker thread for the hot tier's sleeping-reader test: holds one update open for as long as it is told, so
- * that the reading thread meets an odd sequence for that long.
+ * that the reading thread meets channel 10's stripe of the seqlock odd for that long.
  */
 import { parentPort } from 'node:worker_threads';
 import { createHotTier } from '../../src/store/hotTier.ts';
@@ -12,14 +12,17 @@ const channel = (head: string) => ({
   epoch: 0,
   live: { size: 1, max: head, tail: [], root: null, height: 0, next_node: 0 },
 });
-hot.update(() => {
-  hot.putChannel('10', channel('100'));
-  hot.putNoReadState('1', '10', 0);
-});
+// Channel 20 lies in another stripe of the seqlock: reads of it never wait for updates of channel 10.
+for (const channelId of ['10', '20']) {
+  hot.update(channelId, () => {
+    hot.putChannel(channelId, channel('100'));
+    hot.putNoReadState('1', channelId, 0);
+  });
+}
 port.postMessage({ shared: hot.shared });
 
 port.on('message', ({ holdMs, head }: { holdMs: number; head: string }) => {
-  hot.update(() => {
+  hot.update('10', () => {
     port.postMessage('writing');
     const until = performance.now() + holdMs;
     while (performance.now() < until);

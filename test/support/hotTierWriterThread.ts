@@ -21,7 +21,7 @@ let updates = 0;
 for (let i = 1; Atomics.load(stop, 0) === 0; i++) {
   const channelId = String(1 + (i % channels) * 2 ** 33);
   const head = String(i);
-  hot.update(() => {
+  hot.update(channelId, () => {
     hot.putChannel(channelId, {
       epoch: 0,
       live: { size: i, max: head, tail: [], root: null, height: 0, next_node: 0 },
