@@ -5,7 +5,7 @@
  * queryBench.ts in its own process; prints JSON rows. Costs are CPU time of this thread, the best of 5 rounds. Usage: node --expose-gc lookupCost.ts 1000000 8000000
  */
 import type { ReadStateSource } from '../../src/api/app.ts';
-import { lookupResponseBody } from '../../src/api/lookupResponse.ts';
+import { lookupResponseJson } from '../../src/api/lookupResponse.ts';
 import { channelIdList } from '../../src/api/requests.ts';
 import { freshnessOf, partitionsOfChannels, readThrough } from '../../src/engine/readThrough.ts';
 import { createPartitionOf } from '../../src/contract/partitionOf.ts';
@@ -85,7 +85,7 @@ async function measure(size: number): Promise<void> {
       const request = requests[i % requests.length] ?? { user: '', list: '' };
       const ids = channelIdList(request.list) ?? [];
       const where = freshness(ids);
-      bytes += lookupResponseBody(request.user, await read.lookup(request.user, ids), where).length;
+      bytes += lookupResponseJson(request.user, await read.lookup(request.user, ids), where).length;
     }
     answerUs = Math.min(answerUs, (cpuMicros() - started) / ANSWERS);
   }

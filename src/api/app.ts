@@ -8,7 +8,7 @@ import { ApiError, DEFAULT_RETRY_AFTER_SECONDS, errorBody } from './apiError.ts'
 import { refuseAdminWithoutTokens, requireBearerToken } from './bearerAuth.ts';
 import { clientErrorHandler } from './clientErrorHandler.ts';
 import { httpLimits } from './httpLimits.ts';
-import { lookupResponseBody, summaryResponseBody, type AnsweredReadState } from './lookupResponse.ts';
+import { lookupResponseJson, summaryResponseJson, type AnsweredReadState } from './lookupResponse.ts';
 import { channelIdList, lookupQuery, pageQuery, parseInput, queryBody, userParams } from './requests.ts';
 
 /** Where the API reads read states from: RocksDB, or the hot tier in front of it. */
@@ -236,7 +236,7 @@ export function buildApp(deps: AppDependencies) {
         if (query.channel_ids !== undefined) {
           const channel_ids = channelIdList(query.channel_ids) ?? parseInput(lookupQuery, query).channel_ids;
           const { views, freshness } = await reads.lookup(user_id, channel_ids, context);
-          return reply.type(JSON_TYPE).send(lookupResponseBody(user_id, views, freshness));
+          return reply.type(JSON_TYPE).send(lookupResponseJson(user_id, views, freshness));
         }
         const { limit, cursor, partitions } = parseInput(pageQuery, query);
         const { views, freshness } = await reads.list(
@@ -249,7 +249,7 @@ export function buildApp(deps: AppDependencies) {
           context,
         );
         const nextCursor = views.length === limit ? (views.at(-1)?.channel_id ?? null) : null;
-        return reply.type(JSON_TYPE).send(lookupResponseBody(user_id, views, freshness, nextCursor));
+        return reply.type(JSON_TYPE).send(lookupResponseJson(user_id, views, freshness, nextCursor));
       });
 
       /** A POST body's lookup (`queryBody`), answered wherever its channels live. */
@@ -261,13 +261,13 @@ export function buildApp(deps: AppDependencies) {
 
       v1.post('/read-states/query', async (request, reply) => {
         const { user_id, views, freshness } = await queried(request);
-        return reply.type(JSON_TYPE).send(lookupResponseBody(user_id, views, freshness));
+        return reply.type(JSON_TYPE).send(lookupResponseJson(user_id, views, freshness));
       });
 
       // A badge for a server or guild: the same lookup, added up (exact: the sums of exact counts).
       v1.post('/read-states/summary', async (request, reply) => {
         const { user_id, views, freshness } = await queried(request);
-        return reply.type(JSON_TYPE).send(summaryResponseBody(user_id, views, freshness));
+        return reply.type(JSON_TYPE).send(summaryResponseJson(user_id, views, freshness));
       });
 
       const cluster = deps.cluster;

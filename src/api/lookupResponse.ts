@@ -11,8 +11,14 @@ export type AnsweredReadState = Pick<
 /**
  * The JSON of a lookup answer, written out directly: the one response sent thousands of times a second, for up to
  * 1,000 entries. Measured against fast-json-stringify with its schema and JSON.stringify of the same objects
- * (bench/query/lookupCost.ts measures the whole answer): ~12 µs for 50 entries against ~16 and ~21 µs. Every string in it is a snowflake or a partition
- * number, all digits (validated on the way in, or formatted from words), so nothing needs escaping.
+ * (bench/query/lookupCost.ts measures the whole answer): ~12 µs for 50 entries against ~16 and ~21 µs. Every
+ * string in it is a snowflake or a partition number, all digits (validated on the way in, or formatted from
+ * words), so nothing needs escaping.
+ *
+ * The route sends the string itself, not a Buffer of it: Node writes a string to the socket from a copy on the
+ * stack when the socket takes it at once, while a Buffer per answer is an ArrayBuffer outside the heap that the
+ * garbage collector tracks and frees by weak callback. bench:query, 50-channel lookups, one HTTP thread: 94 µs
+ * of server CPU per request and 5,819 req/s held at p99 ≤ 5 ms, against 203 µs and 1,220 req/s with Buffers.
  */
 export function lookupResponseJson(
   userId: Snowflake,
@@ -47,22 +53,14 @@ export function lookupResponseJson(
 }
 
 /**
- * The answer's bytes: every character is ASCII, so latin1 gives the UTF-8 bytes in one copy, and the length is
- * known (a string would be measured, then encoded, again).
- */
-export function lookupResponseBody(...answer: Parameters<typeof lookupResponseJson>): Buffer {
-  return Buffer.from(lookupResponseJson(...answer), 'latin1');
-}
-
-/**
  * POST /v1/read-states/summary: the channels with unread messages among those asked, and the unread and mention
  * counts added up, where the answer stands (`positions`, `stale`) as for a lookup. Channels asked twice count once.
  */
-export function summaryResponseBody(
+export function summaryResponseJson(
   userId: Snowflake,
   views: readonly AnsweredReadState[],
   freshness: Freshness | undefined,
-): Buffer {
+): string {
   const counted = new Set<Snowflake>();
   let unreadChannels = 0;
   let unreadCount = 0;
@@ -74,13 +72,11 @@ export function summaryResponseBody(
     unreadCount += view.unread_count;
     mentionCount += view.mention_count;
   }
-  return Buffer.from(
-    JSON.stringify({
-      user_id: userId,
-      unread_channels: unreadChannels,
-      unread_count_total: unreadCount,
-      mention_count_total: mentionCount,
-      ...(freshness === undefined ? {} : { positions: freshness.positions, stale: freshness.stale }),
-    }),
-  );
+  return JSON.stringify({
+    user_id: userId,
+    unread_channels: unreadChannels,
+    unread_count_total: unreadCount,
+    mention_count_total: mentionCount,
+    ...(freshness === undefined ? {} : { positions: freshness.positions, stale: freshness.stale }),
+  });
 }
