@@ -7,33 +7,36 @@
  * A property test holds it to kafkajs's own.
  */
 export function createPartitionOf(partitionCount: number): (key: string | Uint8Array) => number {
-  return (key) => (murmur2(typeof key === 'string' ? utf8(key) : key) & 0x7fffffff) % partitionCount;
+  return (key) => {
+    if (typeof key !== 'string') return (murmur2(key, key.length) & 0x7fffffff) % partitionCount;
+    const ascii = asciiBytes(key);
+    const hash = ascii >= 0 ? murmur2(scratch, ascii) : murmur2(encoder.encode(key), -1);
+    return (hash & 0x7fffffff) % partitionCount;
+  };
 }
 
 const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
 
-/** Channel ids are ASCII digits: their bytes are their char codes, without an encoder. */
+/**
+ * Channel ids are ASCII digits: their bytes are their char codes, copied into `scratch` without an encoder (and
+ * without a view of it per key, which would be garbage). Their count, or −1 when the key is not short ASCII.
+ */
 const scratch = new Uint8Array(64);
 const encoder = new TextEncoder();
-function utf8(key: string): Uint8Array {
-  if (key.length <= scratch.length) {
-    let ascii = true;
-    for (let i = 0; i < key.length; i++) {
-      const code = key.charCodeAt(i);
-      if (code > 0x7f) {
-        ascii = false;
-        break;
-      }
-      scratch[i] = code;
-    }
-    if (ascii) return scratch.subarray(0, key.length);
+function asciiBytes(key: string): number {
+  if (key.length > scratch.length) return -1;
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code > 0x7f) return -1;
+    scratch[i] = code;
   }
-  return encoder.encode(key);
+  return key.length;
 }
 
-export function murmur2(data: Uint8Array): number {
-  const length = data.length;
+/** murmur2 of `data`'s first `length` bytes (all of them when −1). */
+export function murmur2(data: Uint8Array, length = -1): number {
+  if (length < 0) length = data.length;
   let h = SEED ^ length;
   const whole = length & ~3;
   for (let i = 0; i < whole; i += 4) {

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareSnowflakes, isSnowflake, MAX_SNOWFLAKE } from '../../src/contract/snowflake.ts';
+import {
+  compareSnowflakes,
+  fitsInUint64,
+  isSnowflake,
+  MAX_SNOWFLAKE,
+  SNOWFLAKE_PATTERN,
+} from '../../src/contract/snowflake.ts';
 import { snowflakeArb } from './eventArbitraries.ts';
 
 describe('isSnowflake', () => {
@@ -27,6 +33,22 @@ describe('isSnowflake', () => {
     ['non-ASCII digits', '١٢'],
   ])('rejects %s', (_name, value) => {
     expect(isSnowflake(value)).toBe(false);
+  });
+
+  it('accepts exactly what the published pattern and the 64-bit range accept', () => {
+    const pieces = fc.constantFrom('0', '1', '9', '18446744073709551615', '00', '-', '+', 'a', ' ', '١', '.');
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.array(pieces, { maxLength: 6 }).map((p) => p.join('')),
+        ),
+        (value) => {
+          expect(isSnowflake(value)).toBe(SNOWFLAKE_PATTERN.test(value) && fitsInUint64(value));
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 
   it('agrees with BigInt on which decimal strings are unsigned 64-bit integers', () => {
