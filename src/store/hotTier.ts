@@ -10,7 +10,13 @@ import {
 } from './offHeapTable.ts';
 import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
 import type { HotChanges, HotChangeVisitor } from './hotChanges.ts';
-import { createSeqlockBuffer, SeqlockWriter, sleepWhileWriting, STRIPE_MASK } from './stripedSeqlock.ts';
+import {
+  createSeqlockBuffer,
+  MOVES,
+  SeqlockWriter,
+  sleepWhileWriting,
+  STRIPE_MASK,
+} from './stripedSeqlock.ts';
 
 /**
  * The hot tier of the read path: copies of the read-state and channel records in two off-heap tables, enough to
@@ -168,20 +174,20 @@ export function createHotTier(options: HotTierOptions): HotTier {
   }
   const sequence = createSeqlockBuffer();
   const lock = new SeqlockWriter(sequence);
-  // Entries a removal moves or evicts change under their own channels' stripes; in the read-state table the
-  // channel is the second id.
+  // A removal rewrites slots of any channel: readers check MOVES too.
+  const removals = {
+    removing: () => {
+      lock.begin(MOVES);
+    },
+    removed: () => {
+      lock.end(MOVES);
+    },
+  };
   const readStates = new OffHeapTable({
     valueWords: RS_WORDS,
     bytesBudget: readStateBudget,
     hash,
-    guard: {
-      moving: (_uHi, _uLo, cHi, cLo) => {
-        lock.enter(stripeOf(cHi, cLo));
-      },
-      moved: () => {
-        lock.leave();
-      },
-    },
+    guard: removals,
   });
   const channelBudget = bytesBudget - readStates.buffer.byteLength - HEADER_BYTES;
   if (capacityForBudget(channelBudget, CH_WORDS) === 0) {
@@ -193,14 +199,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
     valueWords: CH_WORDS,
     bytesBudget: channelBudget,
     hash,
-    guard: {
-      moving: (_cHi, _cLo, _zeroHi, _zeroLo, channelHash) => {
-        lock.enter(channelHash & STRIPE_MASK);
-      },
-      moved: () => {
-        lock.leave();
-      },
-    },
+    guard: removals,
   });
   const reader = createReader(readStates, channels, new Int32Array(sequence));
   /** A channel's stripe: the low bits of its hash in the channel table, which readers compute anyway. */
@@ -522,13 +521,15 @@ function createReader(
     const stripe = channelHash & STRIPE_MASK;
     for (let attempt = 1; ; attempt++) {
       const before = Atomics.load(sequences, stripe);
-      if ((before & 1) !== 0) {
+      const movesBefore = Atomics.load(sequences, MOVES);
+      if (((before | movesBefore) & 1) !== 0) {
         if (attempt < SPINS_BEFORE_SLEEPING) continue;
         const now = performance.now();
         if (deadline === 0) deadline = now + maxReadWaitMs;
         else if (now >= deadline) return undefined;
         sleeps++;
-        sleepWhileWriting(sequences, stripe, before, deadline - now);
+        if ((before & 1) !== 0) sleepWhileWriting(sequences, stripe, before, deadline - now);
+        else sleepWhileWriting(sequences, MOVES, movesBefore, deadline - now);
         continue;
       }
       if (attempt % ATTEMPTS_BETWEEN_CLOCK_READS === 0) {
@@ -555,7 +556,7 @@ function createReader(
         headLo = channelWords[ch + CH_HEAD_LO] ?? 0;
         channelFlags = channelWords[ch + CH_FLAGS] ?? 0;
       }
-      if (Atomics.load(sequences, stripe) === before) break;
+      if (Atomics.load(sequences, stripe) === before && Atomics.load(sequences, MOVES) === movesBefore) break;
     }
     if (ch < 0) return undefined;
     readStates.touchAt(rs);

@@ -17,20 +17,19 @@
  * One thread writes; others may read the same buffer through `OffHeapTable.attach`, with `peek` (no writes) and
  * `touch` (an atomic compare-and-set of the reference bit, which at worst marks the wrong entry). A peek that
  * races a write can see a torn entry: readers must check a sequence the writer bumps around its writes (the hot
- * tier's seqlock) and retry; a removal also changes other entries than the one asked for, which a `guard` is told
- * of. Probes are bounded so that a racing read always ends.
+ * tier's seqlock) and retry; a removal also rewrites other entries' slots, which a `guard` is told of. Probes
+ * are bounded so that a racing read always ends.
  */
 
 export type KeyHash = (k1hi: number, k1lo: number, k2hi: number, k2lo: number) => number;
 export type EvictionListener = (k1hi: number, k1lo: number, k2hi: number, k2lo: number) => void;
 /**
- * Told of every entry a removal changes besides the one asked for: the entry evicted and those moved back by the
- * backward shift (`moving`, before it changes, with its key and hash), then `moved` once the removal is done.
- * Readers guard reads with the writer's seqlock; a striped one must hold these entries' stripes too.
+ * Told before and after every removal (a delete or an eviction): a removal rewrites other entries' slots, a word
+ * at a time, and a reader that checks only its own key's seqlock stripe must also check one the guard holds.
  */
-export interface EntryGuard {
-  moving(k1hi: number, k1lo: number, k2hi: number, k2lo: number, hash: number): void;
-  moved(): void;
+export interface RemovalGuard {
+  removing(): void;
+  removed(): void;
 }
 
 export type OffHeapTableOptions = {
@@ -46,8 +45,8 @@ export type OffHeapTableOptions = {
   readonly hash?: KeyHash;
   /** Told the key of each entry evicted to make room, before it goes; it must not use the table. */
   readonly onEvict?: EvictionListener;
-  /** Told of the entries a removal evicts or moves (see EntryGuard); it must not use the table. */
-  readonly guard?: EntryGuard;
+  /** Told before and after each removal (see RemovalGuard); it must not use the table. */
+  readonly guard?: RemovalGuard;
 };
 
 export type OffHeapTableStats = {
@@ -142,7 +141,7 @@ export class OffHeapTable {
 
   readonly #hash: KeyHash;
   readonly #onEvict: EvictionListener | undefined;
-  readonly #guard: EntryGuard | undefined;
+  readonly #guard: RemovalGuard | undefined;
 
   /**
    * A second view of a table another thread writes: for `peek`, `touch` and `size` only. `hash` must be the
@@ -464,7 +463,7 @@ export class OffHeapTable {
     const words = this.#words;
     const slotWords = this.#slotWords;
     const guard = this.#guard;
-    if (guard !== undefined) this.#tellMoving(guard, slot);
+    guard?.removing();
     let hole = slot;
     let next = slot;
     for (;;) {
@@ -475,25 +474,12 @@ export class OffHeapTable {
       const home = (meta & HASH_BITS) % this.capacity;
       const staysPut = hole <= next ? hole < home && home <= next : hole < home || home <= next;
       if (staysPut) continue;
-      if (guard !== undefined) this.#tellMoving(guard, next);
       const holeBase = HEADER_WORDS + hole * slotWords;
       for (let i = 0; i < slotWords; i++) words[holeBase + i] = words[base + i] ?? 0;
       hole = next;
     }
     words[HEADER_WORDS + hole * slotWords + META] = 0;
     words[H_SIZE] = this.size - 1;
-    guard?.moved();
-  }
-
-  #tellMoving(guard: EntryGuard, slot: number): void {
-    const words = this.#words;
-    const base = HEADER_WORDS + slot * this.#slotWords;
-    guard.moving(
-      words[base] ?? 0,
-      words[base + 1] ?? 0,
-      words[base + 2] ?? 0,
-      words[base + 3] ?? 0,
-      (words[base + META] ?? 0) & HASH_BITS,
-    );
+    guard?.removed();
   }
 }

@@ -9,30 +9,30 @@
  * descheduled mid-update, and every reader then slept a time slice (bench:query counted 36,645 sleeps in 30,000
  * such requests). With 4,096 stripes a reader waits only for a write to its own channel's stripe.
  *
- * Entries the writer moves or removes while writing another channel (a table's eviction and backward-shift
- * deletion) are changed under their own stripes too: the table reports each one (`EntryGuard`) and the writer
- * holds all their stripes odd until the removal is done, since a reader may still be looking at the slot an
- * entry left.
+ * A removal is different: the tables' backward-shift deletion and eviction (offHeapTable.ts) rewrite other
+ * entries' slots, of any channel, a word at a time, and halfway through a slot's key words can spell a third key
+ * that was never put. So removals run under one more sequence, `MOVES`, which every reader checks besides its
+ * stripe. Removals are short (a few slots copied) and happen only when an entry is deleted or evicted.
  */
 
 /** A power of two: a channel's stripe is the low bits of its hash in the channel table. */
 export const STRIPES = 4096;
 export const STRIPE_MASK = STRIPES - 1;
-/** The word after the stripes: how many readers sleep until some stripe changes. */
-const SLEEPERS = STRIPES;
+/** The sequence of removals, after the stripes: odd while a table moves or evicts entries. */
+export const MOVES = STRIPES;
+/** How many readers sleep until some sequence changes. */
+const SLEEPERS = STRIPES + 1;
 
-/** The shared words: the stripes' sequences and the sleepers' count. Structured-cloneable. */
+/** The shared words: the stripes' sequences, the removals' and the sleepers' count. Structured-cloneable. */
 export function createSeqlockBuffer(): SharedArrayBuffer {
-  return new SharedArrayBuffer((STRIPES + 1) * 4);
+  return new SharedArrayBuffer((STRIPES + 2) * 4);
 }
 
-/** The writer's side. Nested begins of one stripe make it odd once. */
+/** The writer's side, for a stripe or `MOVES`. Nested begins of one sequence make it odd once. */
 export class SeqlockWriter {
   readonly #sequences: Int32Array;
-  /** Writer-local: how many begins of each stripe are open. */
-  readonly #depths = new Uint32Array(STRIPES);
-  /** Stripes begun by `enter`, ended together by `leave`. */
-  #entered: number[] = [];
+  /** Writer-local: how many begins of each sequence are open. */
+  readonly #depths = new Uint32Array(STRIPES + 1);
 
   constructor(buffer: SharedArrayBuffer) {
     this.#sequences = new Int32Array(buffer);
@@ -46,6 +46,8 @@ export class SeqlockWriter {
 
   end(stripe: number): void {
     const depth = (this.#depths[stripe] ?? 0) - 1;
+    // An end without its begin would leave the sequence unguarded for good: fail loudly instead.
+    if (depth < 0) throw new Error(`seqlock: end(${stripe}) without a begin`);
     this.#depths[stripe] = depth;
     if (depth !== 0) return;
     const sequences = this.#sequences;
@@ -55,30 +57,19 @@ export class SeqlockWriter {
     if (Atomics.load(sequences, SLEEPERS) > 0) Atomics.notify(sequences, stripe);
   }
 
-  /** Begins a stripe until the next `leave`: for entries moved or removed in passing. */
-  enter(stripe: number): void {
-    this.begin(stripe);
-    this.#entered.push(stripe);
-  }
-
-  leave(): void {
-    const entered = this.#entered;
-    for (let i = 0; i < entered.length; i++) this.end(entered[i] ?? 0);
-    entered.length = 0;
-  }
-
+  /** Every stripe and `MOVES`: for a write that changes everything (clearing the tables). */
   beginAll(): void {
-    for (let stripe = 0; stripe < STRIPES; stripe++) this.begin(stripe);
+    for (let sequence = 0; sequence <= MOVES; sequence++) this.begin(sequence);
   }
 
   endAll(): void {
-    for (let stripe = 0; stripe < STRIPES; stripe++) this.end(stripe);
+    for (let sequence = 0; sequence <= MOVES; sequence++) this.end(sequence);
   }
 }
 
 /**
- * A reader's wait for the writer to end an update of `stripe`, whose sequence it saw `seen` (odd): sleeps until
- * the sequence changes or `timeoutMs` passes.
+ * A reader's wait for the writer to end an update of `stripe` (or a removal: `MOVES`), whose sequence it saw
+ * `seen` (odd): sleeps until the sequence changes or `timeoutMs` passes.
  */
 export function sleepWhileWriting(
   sequences: Int32Array,

@@ -4,11 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { attachHotTier, type HotTierReader, type SharedHotTier } from '../../src/store/hotTier.ts';
 import { OffHeapTable } from '../../src/store/offHeapTable.ts';
 import { STRIPE_MASK } from '../../src/store/stripedSeqlock.ts';
+import { collidingHash } from '../support/collidingHash.ts';
 
 describe('the hot tier read from another thread', () => {
   it('never shows a torn entry while the writer overwrites, evicts and shifts', async () => {
     const stopAt = new SharedArrayBuffer(4);
-    const channels = 64;
+    // More channels than the channel table holds, so it evicts and shifts as well.
+    const channels = 160;
     const users = 8;
     const worker = new Worker(new URL('../support/hotTierWriterThread.ts', import.meta.url), {
       // Room for fewer read states than are written, so CLOCK evicts and deletion shifts runs all the time.
@@ -27,20 +29,52 @@ describe('the hot tier read from another thread', () => {
             if (view === undefined) continue;
             answered++;
             // Checked by hand, not expect(), to keep the loop fast; the first break fails the test.
-            if (view.unread_count !== 0 || String(view.mention_count) !== view.last_message_id) {
-              expect(view).toMatchObject({ unread_count: 0, last_message_id: String(view.mention_count) });
+            // Mentions name the user too: another user's read state in the same channel is caught as well.
+            if (view.unread_count !== 0 || view.mention_count !== Number(view.last_message_id) * users + u) {
+              expect(view).toMatchObject({
+                unread_count: 0,
+                mention_count: Number(view.last_message_id) * users + u,
+              });
             }
           }
         }
       }
       Atomics.store(new Int32Array(stopAt), 0, 1);
-      const [{ updates, evictions }] = (await once(worker, 'message')) as [
-        { updates: number; evictions: number },
+      const [{ updates, evictions, channelEvictions }] = (await once(worker, 'message')) as [
+        { updates: number; evictions: number; channelEvictions: number },
       ];
       // The race was real: the writer kept writing and evicting, and many reads still hit.
       expect(updates).toBeGreaterThan(1_000);
       expect(evictions).toBeGreaterThan(1_000);
+      expect(channelEvictions).toBeGreaterThan(1_000);
       expect(answered).toBeGreaterThan(1_000);
+    } finally {
+      Atomics.store(new Int32Array(stopAt), 0, 1);
+      await worker.terminate();
+    }
+  }, 30_000);
+
+  it('never takes a slot half rewritten by a removal for a key that was never put', async () => {
+    const stopAt = new SharedArrayBuffer(4);
+    const worker = new Worker(new URL('../support/hotTierShiftingWriter.ts', import.meta.url), {
+      workerData: { stopAt },
+    });
+    try {
+      const [{ shared, never }] = (await once(worker, 'message')) as [
+        { shared: SharedHotTier; never: string },
+      ];
+      const reader = attachHotTier(shared, { hash: collidingHash });
+      let reads = 0;
+      let answered = 0;
+      const deadline = performance.now() + 2_000;
+      while (performance.now() < deadline) {
+        for (let i = 0; i < 1_000; i++, reads++) if (reader.readView('1', never) !== undefined) answered++;
+      }
+      Atomics.store(new Int32Array(stopAt), 0, 1);
+      const [{ loops }] = (await once(worker, 'message')) as [{ loops: number }];
+      expect(loops).toBeGreaterThan(1_000);
+      expect(reads).toBeGreaterThan(100_000);
+      expect(answered).toBe(0);
     } finally {
       Atomics.store(new Int32Array(stopAt), 0, 1);
       await worker.terminate();
