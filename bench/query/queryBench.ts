@@ -371,7 +371,7 @@ printTable(
 
 const find = (label: string | undefined, lookup: LookupName) =>
   results.find((r) => r.server.label === label && r.lookup === lookup);
-const bare = SERVERS[0]?.label;
+const bare = SERVERS.find((s) => s.kind === 'bare')?.label;
 console.log('\nRatios of held rates');
 printTable(
   [
