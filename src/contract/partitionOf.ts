@@ -8,9 +8,9 @@
  */
 export function createPartitionOf(partitionCount: number): (key: string | Uint8Array) => number {
   return (key) => {
-    if (typeof key !== 'string') return (murmur2(key, key.length) & 0x7fffffff) % partitionCount;
+    if (typeof key !== 'string') return (murmur2(key) & 0x7fffffff) % partitionCount;
     const ascii = asciiBytes(key);
-    const hash = ascii >= 0 ? murmur2(scratch, ascii) : murmur2(encoder.encode(key), -1);
+    const hash = ascii >= 0 ? murmur2(scratch, ascii) : murmur2(encoder.encode(key));
     return (hash & 0x7fffffff) % partitionCount;
   };
 }
@@ -34,9 +34,8 @@ function asciiBytes(key: string): number {
   return key.length;
 }
 
-/** murmur2 of `data`'s first `length` bytes (all of them when −1). */
-export function murmur2(data: Uint8Array, length = -1): number {
-  if (length < 0) length = data.length;
+/** murmur2 of `data`'s first `length` bytes. */
+export function murmur2(data: Uint8Array, length = data.length): number {
   let h = SEED ^ length;
   const whole = length & ~3;
   for (let i = 0; i < whole; i += 4) {

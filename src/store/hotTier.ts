@@ -597,9 +597,9 @@ function createReader(
       const count = channelIds.length;
       if (batch.length < 4 * count) batch = new Int32Array(4 * count);
       // Every pair's keys and hashes first, then every pair's two home slots in a loop of loads alone: the pairs
-      // are independent, so their cache misses overlap (a core keeps ten or more in flight) instead of following
-      // one another, which they did when each pair's parsing and hashing stood between them. The lookups then
-      // find the slots in cache.
+      // are independent, so their cache misses can overlap (a core keeps ten or more in flight) with no parsing
+      // or hashing between them. The lookups then find the slots in cache. bench:query's 50-channel answer at 1M
+      // read states: 38.9–39.9 µs with parsing and hashing between the loads, 33.9 µs without (one run each).
       for (let i = 0; i < count; i++) {
         parseSnowflakeInto(channelIds[i] ?? '', keys, 2);
         const cHi = keys[2] ?? 0;
