@@ -13,6 +13,7 @@ import type { RocksDatabase } from '../store/rocksDatabase.ts';
 import type { ClusterMap } from './clusterMap.ts';
 import { readGroupLag, type GroupLag } from './groupLag.ts';
 import { readClusterMap } from './readClusterMap.ts';
+import { createChunkSizer } from './chunkSizer.ts';
 import { createCoPartitionedAssigner } from './coPartitionedAssigner.ts';
 import { createHeartbeatWatch } from './heartbeatWatch.ts';
 import { createRetainedPartitions } from './retainedPartitions.ts';
@@ -34,12 +35,19 @@ async function retrying<T>(attempt: () => Promise<T>, times: number, delayMs: nu
   }
 }
 
-/** Records applied per RocksDB write: bounds the memory of one write and lets us heartbeat between writes. */
-const CHUNK_SIZE = 16_000;
+/**
+ * Records applied per RocksDB write: at most this (it bounds a write's memory), at least the minimum, and as
+ * many between as the last chunks' rate fits in a tenth of the session timeout (chunkSizer.ts).
+ */
+const CHUNK_MAX = 64_000;
+const CHUNK_MIN = 2_000;
+const CHUNK_FIRST = 16_000;
 /** Batches applied at once, each of another topic-partition (kafkajs's partitionsConsumedConcurrently). */
 const MAX_PARTITIONS_AT_ONCE = 16;
-/** kafkajs's maxBytesPerPartition: room for a whole chunk of typical events. */
-const FETCH_MAX_BYTES_PER_PARTITION = 4 * 2 ** 20;
+/** kafkajs's maxBytesPerPartition: room for a whole chunk of typical events (about 150 bytes each). */
+const FETCH_MAX_BYTES_PER_PARTITION = 12 * 2 ** 20;
+/** kafkajs's maxBytes, a whole fetch's: room for a few partitions' full batches. */
+const FETCH_MAX_BYTES = 32 * 2 ** 20;
 /** How often applied offsets are committed to the group (for lag monitoring; RocksDB holds the truth). */
 const COMMIT_EVERY_MS = 200;
 /** How long the broker holds a fetch that finds nothing new (kafkajs's maxWaitTimeInMs). */
@@ -175,6 +183,13 @@ export function createProjector(options: ProjectorOptions): Projector {
    * change the same records, so they take turns; different partitions run side by side.
    */
   const turns = new Map<number, Promise<void>>();
+  // A heartbeat goes out between chunks: a chunk takes at most about a heartbeat interval.
+  const chunkSizer = createChunkSizer({
+    budgetMs: options.sessionTimeoutMs / 10,
+    min: CHUNK_MIN,
+    max: CHUNK_MAX,
+    first: CHUNK_FIRST,
+  });
   const log = logger.child({ part: 'projector' });
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
@@ -184,9 +199,9 @@ export function createProjector(options: ProjectorOptions): Projector {
     // caught-up rebuild and every shutdown wait seconds for nothing. New events still return a fetch at once.
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     // Larger batches than kafkajs's 1 MiB: a chunk's write holds one record per channel however often its
-    // events changed it, and a busy channel changes often (bench:fold: 71,440 events/s at chunks of 4,000,
-    // 94,156 at 16,000). The fetch as a whole stays within kafkajs's 10 MiB.
+    // events changed it (see chunkSizer.ts). Only a backlog fills them; caught up, batches are what just arrived.
     maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
+    maxBytes: FETCH_MAX_BYTES,
     // Partition p of both topics to one member: its RocksDB then holds p's whole state. Round robin only while an
     // older instance in the group knows no other (a rolling upgrade): a partition it splits is served by no one,
     // and each topic's stored offset lets whoever gets it whole later catch up exactly.
@@ -537,10 +552,11 @@ export function createProjector(options: ProjectorOptions): Projector {
       );
     }
     let next = expected;
-    for (let start = 0; start < fresh.length; start += CHUNK_SIZE) {
+    for (let start = 0; start < fresh.length;) {
       if (!payload.isRunning() || payload.isStale() || paused) break;
       const started = performance.now();
-      const chunk = fresh.slice(start, start + CHUNK_SIZE);
+      const chunk = fresh.slice(start, start + chunkSizer.size);
+      start += chunk.length;
       const events: ChatEvent[] = [];
       const letters: DeadLetter[] = [];
       for (const message of chunk) {
@@ -612,13 +628,9 @@ export function createProjector(options: ProjectorOptions): Projector {
       options.hotTier?.afterWrite(partition, hotChanges);
       payload.resolveOffset(last);
       noteProgress(topic, partition, next, BigInt(batch.highWatermark));
-      options.onApplied?.({
-        partition,
-        topic: kind,
-        events: events.length,
-        deadLetters: letters.length,
-        ms: performance.now() - started,
-      });
+      const ms = performance.now() - started;
+      chunkSizer.observe(chunk.length, ms);
+      options.onApplied?.({ partition, topic: kind, events: events.length, deadLetters: letters.length, ms });
       await payload.heartbeat();
     }
     if (next > expected) {

@@ -3,6 +3,7 @@ import type { Snowflake } from '../contract/snowflake.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
 import { ChannelState, HAS_READ_STATE, LISTED } from '../projection/compact/channelState.ts';
 import type { CompactProjection } from '../projection/compact/compactProjection.ts';
+import { ENTRY_WORDS } from '../projection/compact/countedIds.ts';
 
 /**
  * A channel's state on disk: a snapshot of its ChannelState, and deltas since, each the channel's applied events
@@ -211,23 +212,46 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     channel.restoreFlags(member, flags, hi, reader.u32());
     if ((flags & HAS_READ_STATE) !== 0) channel.markListed(member);
   }
+  // The sets are filled whole (CountedIds.fill), in key order: the messages come in id order, and the own and
+  // mention sets are grouped by member, which a counting sort by member gives while keeping id order.
   const ids = reader.u32();
-  for (let i = 0; i < ids; i++) {
-    const hi = reader.u32();
-    const lo = reader.u32();
-    const live = reader.u8() === 1;
+  const messages = new Uint32Array(ids * ENTRY_WORDS);
+  const authors = new Int32Array(ids);
+  let live = 0;
+  for (let i = 0, at = 0; i < ids; i++, at += ENTRY_WORDS) {
+    messages[at + 1] = reader.u32();
+    messages[at + 2] = reader.u32();
+    const isLive = reader.u8() === 1;
     const author = reader.i32();
-    channel.messages.insert(0, hi, lo, live, author);
-    if (live) channel.own.insert(author, hi, lo, true);
+    messages[at + 3] = (author << 1) | (isLive ? 1 : 0);
+    authors[i] = isLive ? author : -1;
+    if (isLive) live++;
   }
+  channel.messages.fill(messages, ids);
+  channel.own.fill(groupedByMember(messages, authors, live, members), live);
   const mentioning = reader.u32();
+  const mentions: { hi: number; lo: number; members: number[] }[] = [];
+  let mentioned = 0;
   for (let i = 0; i < mentioning; i++) {
     const hi = reader.u32();
     const lo = reader.u32();
-    const mentioned = reader.members();
-    for (const member of mentioned) channel.mentioned.insert(member, hi, lo, true);
-    channel.mentionsOf.set(formatSnowflakeWords(hi, lo), mentioned);
+    const list = reader.members();
+    mentions.push({ hi, lo, members: list });
+    mentioned += list.length;
+    channel.mentionsOf.set(formatSnowflakeWords(hi, lo), list);
   }
+  mentions.sort((a, b) => (a.hi !== b.hi ? a.hi - b.hi : a.lo - b.lo));
+  const byId = new Uint32Array(mentioned * ENTRY_WORDS);
+  const memberOf = new Int32Array(mentioned);
+  let n = 0;
+  for (const { hi, lo, members: list } of mentions) {
+    for (const member of list) {
+      byId[n * ENTRY_WORDS + 1] = hi;
+      byId[n * ENTRY_WORDS + 2] = lo;
+      memberOf[n++] = member;
+    }
+  }
+  channel.mentioned.fill(groupedByMember(byId, memberOf, mentioned, members), mentioned);
   if (version === 1) return channel;
   const edited = reader.u32();
   for (let i = 0; i < edited; i++) {
@@ -240,6 +264,36 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     channel.setPendingMentions(messageId, reader.members());
   }
   return channel;
+}
+
+/**
+ * The entries of `byId` (in id order) whose `memberOf` is not -1, as live keys (member, hi, lo) in key order:
+ * a counting sort by member, which keeps id order within each member.
+ */
+function groupedByMember(
+  byId: Uint32Array,
+  memberOf: Int32Array,
+  count: number,
+  memberCount: number,
+): Uint32Array {
+  const starts = new Uint32Array(memberCount + 1);
+  for (const member of memberOf) {
+    if (member === -1) continue;
+    if (member >= memberCount) throw new Error(`channel snapshot names member ${member} of ${memberCount}`);
+    starts[member + 1] = (starts[member + 1] as number) + 1;
+  }
+  for (let m = 1; m <= memberCount; m++) starts[m] = (starts[m] as number) + (starts[m - 1] as number);
+  const grouped = new Uint32Array(count * ENTRY_WORDS);
+  memberOf.forEach((member, i) => {
+    if (member === -1) return;
+    const at = (starts[member] as number) * ENTRY_WORDS;
+    starts[member] = (starts[member] as number) + 1;
+    grouped[at] = member;
+    grouped[at + 1] = byId[i * ENTRY_WORDS + 1] as number;
+    grouped[at + 2] = byId[i * ENTRY_WORDS + 2] as number;
+    grouped[at + 3] = 1;
+  });
+  return grouped;
 }
 
 /** Appends one applied event of the channel to a delta. */

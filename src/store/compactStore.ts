@@ -2,7 +2,7 @@ import type { ChatEvent } from '../contract/events.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
 import type { ApplyOutcome } from '../projection/applyOutcome.ts';
-import type { ChannelState } from '../projection/compact/channelState.ts';
+import { ChannelState } from '../projection/compact/channelState.ts';
 import { CompactProjection, readStateView } from '../projection/compact/compactProjection.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { ChannelRecord, ReadStateRecord } from '../projection/records.ts';
@@ -538,13 +538,15 @@ function loadedChannel(
   nextSeq: number,
   blockSize: number | undefined,
 ): LoadedChannel {
-  const projection = new CompactProjection(blockSize === undefined ? {} : { blockSize });
-  const channel = decodeSnapshot(snapshot, projection.newChannel());
-  projection.setChannel(channelId, channel);
+  const channel = decodeSnapshot(snapshot, new ChannelState(blockSize));
   let deltaBytes = 0;
-  for (const delta of deltas) {
-    replayDelta(delta, channelId, projection);
-    deltaBytes += delta.length;
+  if (deltas.length > 0) {
+    const projection = new CompactProjection(blockSize === undefined ? {} : { blockSize });
+    projection.setChannel(channelId, channel);
+    for (const delta of deltas) {
+      replayDelta(delta, channelId, projection);
+      deltaBytes += delta.length;
+    }
   }
   // Every read state on disk had its listing key written with it.
   for (let member = 0; member < channel.memberCount; member++) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ABSENT, CountedIds, DEAD, LIVE } from '../../src/projection/compact/countedIds.ts';
+import { ABSENT, CountedIds, DEAD, ENTRY_WORDS, LIVE } from '../../src/projection/compact/countedIds.ts';
 
 /** Words near the edges, so that ties on the group and hi words and unsigned order all matter. */
 const word = fc.constantFrom(0, 1, 2, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff);
@@ -116,6 +116,72 @@ describe('CountedIds against a sorted list', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('filled whole from sorted entries, answers and changes as the same keys inserted one by one', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(4, 5, 128),
+        fc.uniqueArray(fc.tuple(key, fc.boolean(), fc.nat(1000)), {
+          selector: ([k]) => big(k),
+          maxLength: 300,
+        }),
+        fc.array(op, { maxLength: 100 }),
+        (blockSize, held, ops) => {
+          const sorted = [...held].sort(([a], [b]) => (big(a) < big(b) ? -1 : 1));
+          const entries = new Uint32Array(sorted.length * ENTRY_WORDS);
+          sorted.forEach(([[g, hi, lo], live, payload], i) => {
+            entries.set([g, hi, lo, (payload << 1) | (live ? 1 : 0)], i * ENTRY_WORDS);
+          });
+          const filled = new CountedIds(blockSize);
+          filled.fill(entries, sorted.length);
+          const inserted = new CountedIds(blockSize);
+          for (const [[g, hi, lo], live, payload] of held) inserted.insert(g, hi, lo, live, payload);
+          const out = [new Uint32Array(2), new Uint32Array(2)] as const;
+          const same = ([g, hi, lo]: Key) => {
+            expect(filled.state(g, hi, lo)).toBe(inserted.state(g, hi, lo));
+            expect(filled.liveAbove(g, hi, lo)).toBe(inserted.liveAbove(g, hi, lo));
+            expect(filled.liveIn(g)).toBe(inserted.liveIn(g));
+            expect(filled.maxLive(out[0])).toBe(inserted.maxLive(out[1]));
+            expect([...out[0]]).toEqual([...out[1]]);
+          };
+          expect([...filled.entries()]).toEqual([...inserted.entries()]);
+          for (const [k] of held) same(k);
+          for (const step of ops) {
+            const [g, hi, lo] = step.key;
+            const state = inserted.state(g, hi, lo);
+            if (step.kind === 'insert' && state === ABSENT) {
+              filled.insert(g, hi, lo, step.live, 7);
+              inserted.insert(g, hi, lo, step.live, 7);
+            } else if (step.kind === 'kill' && state === LIVE) {
+              expect(filled.kill(g, hi, lo)).toBe(inserted.kill(g, hi, lo));
+            } else if (step.kind === 'revive' && state !== LIVE) {
+              filled.revive(g, hi, lo);
+              inserted.revive(g, hi, lo);
+            }
+            same(step.key);
+          }
+          expect([...filled.entries()]).toEqual([...inserted.entries()]);
+          expect(filled.liveCount).toBe(inserted.liveCount);
+          expect(filled.size).toBe(inserted.size);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses to fill from keys out of order, repeated, or into a set that holds keys', () => {
+    const ids = new CountedIds();
+    expect(() => {
+      ids.fill(new Uint32Array([0, 0, 2, 1, 0, 0, 1, 1]), 2);
+    }).toThrow(/ascending/);
+    expect(() => {
+      ids.fill(new Uint32Array([0, 0, 2, 1, 0, 0, 2, 1]), 2);
+    }).toThrow(/ascending/);
+    ids.insert(0, 0, 1, true);
+    expect(() => {
+      ids.fill(new Uint32Array([0, 0, 2, 1]), 1);
+    }).toThrow(/empty/);
   });
 
   it('refuses to insert a key twice or kill one that is not live', () => {

@@ -24,7 +24,8 @@ export type KeyState = typeof ABSENT | typeof DEAD | typeof LIVE;
 export const DEFAULT_BLOCK_SIZE = 128;
 const FIRST_CAPACITY = 2;
 /** Words per entry: group, hi, lo, then payload << 1 | live. */
-const STRIDE = 4;
+export const ENTRY_WORDS = 4;
+const STRIDE = ENTRY_WORDS;
 const MAX_WORD = 0xffffffff;
 
 class Block {
@@ -95,6 +96,16 @@ class Block {
 }
 
 const NO_TREE = new Int32Array(0);
+
+/** Whether the key of the entry at word `a` of `e` is below that at word `b`. */
+function keyBelow(e: Uint32Array, a: number, b: number): boolean {
+  for (let w = 0; w < 3; w++) {
+    const x = e[a + w] as number;
+    const y = e[b + w] as number;
+    if (x !== y) return x < y;
+  }
+  return false;
+}
 
 export class CountedIds {
   readonly blockSize: number;
@@ -174,6 +185,38 @@ export class CountedIds {
     block.size++;
     this.#size++;
     if (live) this.changeLive(b, block, 1);
+  }
+
+  /**
+   * Fills this empty set with the first `count` entries of `entries` (`ENTRY_WORDS` each: group, hi, lo, then
+   * payload << 1 | live), which must be in strictly ascending key order. Blocks are cut full, with no insert or
+   * split: a channel read back from disk costs one copy of its keys, not an insert each.
+   */
+  fill(entries: Uint32Array, count: number): void {
+    if (this.#size !== 0) throw new Error('fill needs an empty set');
+    for (let at = STRIDE; at < count * STRIDE; at += STRIDE) {
+      if (!keyBelow(entries, at - STRIDE, at)) {
+        throw new Error(`keys to fill are not in strictly ascending order at entry ${at / STRIDE}`);
+      }
+    }
+    if (count === 0) return;
+    const blocks: Block[] = [];
+    let liveCount = 0;
+    for (let start = 0; start < count; start += this.blockSize) {
+      const size = Math.min(this.blockSize, count - start);
+      // Room to double, as appends would have grown it: the channel's next message need not copy the block.
+      const block = new Block(Math.min(this.blockSize, Math.max(FIRST_CAPACITY, 2 * size)));
+      block.entries.set(entries.subarray(start * STRIDE, (start + size) * STRIDE));
+      block.size = size;
+      for (let i = 3; i < size * STRIDE; i += STRIDE) block.liveCount += (block.entries[i] as number) & 1;
+      liveCount += block.liveCount;
+      blocks.push(block);
+    }
+    this.blocks = blocks;
+    this.#size = count;
+    this.#liveCount = liveCount;
+    this.tree = NO_TREE;
+    if (blocks.length > 1) this.rebuildTree();
   }
 
   /** Makes (g, hi, lo) live: inserts it when absent, marks it live again when dead (it must not be live). */
