@@ -27,19 +27,20 @@ export function createChunkSizer(options: {
     );
   }
   let size = options.first;
-  /** Records per ms, smoothed over the last few chunks. */
-  let rate: number | undefined;
+  /** Milliseconds per record, smoothed over the last few chunks. */
+  let cost: number | undefined;
   return {
     get size() {
       return size;
     },
     observe(records, ms) {
       if (records <= 0) return;
-      const now = records / Math.max(ms, 1);
-      // Half the weight on the latest chunk: a slowdown (a compaction, reloads of evicted channels) shrinks the
-      // next chunks at once, and one fast chunk does not undo it.
-      rate = rate === undefined ? now : (rate + now) / 2;
-      size = Math.min(max, Math.max(min, Math.floor(rate * budgetMs)));
+      const now = Math.max(ms, 1) / records;
+      // The time per record is averaged, not the rate: half the weight on the latest chunk, so a slow chunk
+      // (reloads of evicted channels, a compaction) at least halves the next one's size at once, while a fast
+      // one after slow ones at most doubles it: a run of slow chunks is not forgotten after one cheap chunk.
+      cost = cost === undefined ? now : (cost + now) / 2;
+      size = Math.min(max, Math.max(min, Math.floor(budgetMs / cost)));
     },
   };
 }

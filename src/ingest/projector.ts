@@ -13,7 +13,7 @@ import type { RocksDatabase } from '../store/rocksDatabase.ts';
 import type { ClusterMap } from './clusterMap.ts';
 import { readGroupLag, type GroupLag } from './groupLag.ts';
 import { readClusterMap } from './readClusterMap.ts';
-import { createChunkSizer } from './chunkSizer.ts';
+import { createChunkSizer, type ChunkSizer } from './chunkSizer.ts';
 import { createCoPartitionedAssigner } from './coPartitionedAssigner.ts';
 import { createHeartbeatWatch } from './heartbeatWatch.ts';
 import { createRetainedPartitions } from './retainedPartitions.ts';
@@ -46,8 +46,8 @@ const CHUNK_FIRST = 16_000;
 const MAX_PARTITIONS_AT_ONCE = 16;
 /** kafkajs's maxBytesPerPartition: room for a whole chunk of typical events (about 150 bytes each). */
 const FETCH_MAX_BYTES_PER_PARTITION = 12 * 2 ** 20;
-/** kafkajs's maxBytes, a whole fetch's: room for a few partitions' full batches. */
-const FETCH_MAX_BYTES = 32 * 2 ** 20;
+/** kafkajs's maxBytes, a whole fetch's: room for two partitions' full batches (decoded, ~3× that in memory). */
+const FETCH_MAX_BYTES = 24 * 2 ** 20;
 /** How often applied offsets are committed to the group (for lag monitoring; RocksDB holds the truth). */
 const COMMIT_EVERY_MS = 200;
 /** How long the broker holds a fetch that finds nothing new (kafkajs's maxWaitTimeInMs). */
@@ -183,13 +183,16 @@ export function createProjector(options: ProjectorOptions): Projector {
    * change the same records, so they take turns; different partitions run side by side.
    */
   const turns = new Map<number, Promise<void>>();
-  // A heartbeat goes out between chunks: a chunk takes at most about a heartbeat interval.
-  const chunkSizer = createChunkSizer({
-    budgetMs: options.sessionTimeoutMs / 10,
-    min: CHUNK_MIN,
-    max: CHUNK_MAX,
-    first: CHUNK_FIRST,
-  });
+  // A heartbeat goes out between chunks: a chunk takes at most about a heartbeat interval. One sizer per topic:
+  // an ack costs less than a message, so one topic's chunks would misjudge the other's.
+  const newChunkSizer = () =>
+    createChunkSizer({
+      budgetMs: options.sessionTimeoutMs / 10,
+      min: CHUNK_MIN,
+      max: CHUNK_MAX,
+      first: CHUNK_FIRST,
+    });
+  const chunkSizers: Record<TopicKind, ChunkSizer> = { messages: newChunkSizer(), acks: newChunkSizer() };
   const log = logger.child({ part: 'projector' });
   const consumer: Consumer = kafka.consumer({
     groupId: options.groupId,
@@ -555,7 +558,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     for (let start = 0; start < fresh.length;) {
       if (!payload.isRunning() || payload.isStale() || paused) break;
       const started = performance.now();
-      const chunk = fresh.slice(start, start + chunkSizer.size);
+      const chunk = fresh.slice(start, start + chunkSizers[kind].size);
       start += chunk.length;
       const events: ChatEvent[] = [];
       const letters: DeadLetter[] = [];
@@ -629,7 +632,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       payload.resolveOffset(last);
       noteProgress(topic, partition, next, BigInt(batch.highWatermark));
       const ms = performance.now() - started;
-      chunkSizer.observe(chunk.length, ms);
+      chunkSizers[kind].observe(chunk.length, ms);
       options.onApplied?.({ partition, topic: kind, events: events.length, deadLetters: letters.length, ms });
       await payload.heartbeat();
     }
