@@ -16,6 +16,7 @@ import {
 } from './channelCodec.ts';
 import { HotChanges, type HotChangeVisitor } from './hotChanges.ts';
 import type { PairRecords } from './hotTierMirror.ts';
+import { ResidentOrder, type Counted } from './residentOrder.ts';
 import { channelStateKey, channelStatePrefix, readStateKey } from './keys.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 
@@ -30,7 +31,7 @@ const EMPTY = Buffer.alloc(0);
  * An evicted channel: where it stands on disk, and, when it left with deltas, its snapshot as it left (written
  * with the partition's next write, so that loading it again is one read, not a scan and a replay).
  */
-type Evicted = { nextSeq: number; snapshot?: Buffer };
+type Evicted = { nextSeq: number; snapshot?: Buffer; uses: number; usesAge: number };
 
 /** A resident channel: where it stands on disk, and its place in the least-recently-used order. */
 type Resident = {
@@ -40,6 +41,9 @@ type Resident = {
   deltaBytes: number;
   /** Ids it held when last counted. */
   weight: number;
+  /** Chunks that used it, as ResidentOrder counts them, and when (kept while it is evicted). */
+  uses: number;
+  usesAge: number;
   /** The chunk that used it last (`CompactStore.#chunks`), and that chunk's applied events of it. */
   chunk: number;
   readonly applied: ChatEvent[];
@@ -53,8 +57,21 @@ function resident(
   nextSeq: number,
   deltaBytes: number,
   weight: number,
+  counted: Counted = { uses: 0, usesAge: 0 },
 ): Resident {
-  return { partition, channel, nextSeq, deltaBytes, weight, chunk: 0, applied: [], touched: [] };
+  const { uses, usesAge } = counted;
+  return {
+    partition,
+    channel,
+    nextSeq,
+    deltaBytes,
+    weight,
+    uses,
+    usesAge,
+    chunk: 0,
+    applied: [],
+    touched: [],
+  };
 }
 
 class PartitionState {
@@ -98,9 +115,10 @@ export class CompactStore {
   readonly budget: number;
   readonly #blockSize: number | undefined;
   readonly #partitions = new Map<number, PartitionState>();
-  /** Resident channels, least recently used first (a Set keeps insertion order). */
-  readonly #lru = new Set<Resident>();
-  #weight = 0;
+  /** Which resident channels leave first. */
+  readonly #order = new ResidentOrder<Resident>();
+  /** The channel used last: never the one to leave, so that the one just needed is there. */
+  #newest: Resident | undefined;
   /** Writes per partition: a reader's load is kept only if none happened while it read. */
   readonly #writes = new Map<number, number>();
   readonly #writer = new ByteWriter();
@@ -139,7 +157,7 @@ export class CompactStore {
 
   /** Resident ids (messages, mentions and members), across partitions. */
   get size(): number {
-    return this.#weight;
+    return this.#order.weight;
   }
 
   /** Whether the partition has been started since it was (re)assigned: if not, call `startPartition`. */
@@ -248,7 +266,7 @@ export class CompactStore {
         key: channelStateKey(partition, channelId, 0),
         value: evicted.snapshot,
       });
-      state.evicted.set(channelId, { nextSeq: 1 });
+      state.evicted.set(channelId, { nextSeq: 1, uses: evicted.uses, usesAge: evicted.usesAge });
     }
     state.compactions.clear();
     const members = this.#members;
@@ -316,13 +334,13 @@ export class CompactStore {
       for (const entry of used) {
         // The chunk's channels become the most recently used, weighed again as they grew.
         if (state.onDisk.get(entry.channel) !== entry) continue;
-        this.#lru.delete(entry);
-        this.#lru.add(entry);
         const now = state.projection.channel(entry.channel);
-        if (now === undefined) continue;
-        const weight = weightOf(now);
-        this.#weight += weight - entry.weight;
-        entry.weight = weight;
+        if (now !== undefined) {
+          entry.weight = weightOf(now);
+          this.#order.reweigh(entry, entry.weight);
+        }
+        this.#order.use(entry, this.#order.weight <= this.budget);
+        this.#newest = entry;
       }
     }
     this.#evictToBudget();
@@ -340,8 +358,8 @@ export class CompactStore {
     if (state === undefined) return { known: false };
     const resident = state.onDisk.get(channelId);
     if (resident !== undefined) {
-      this.#lru.delete(resident);
-      this.#lru.add(resident);
+      this.#order.touch(resident);
+      this.#newest = resident;
       return { known: true, channel: state.projection.channel(channelId) };
     }
     return this.#mayBeOnDisk(state, channelId) ? { known: false } : { known: true, channel: undefined };
@@ -434,6 +452,7 @@ export class CompactStore {
     loaded: LoadedChannel | undefined,
   ): void {
     if (loaded !== undefined) state.projection.setChannel(channelId, loaded.channel);
+    const counted = state.evicted.get(channelId);
     this.#track(
       state,
       resident(
@@ -444,6 +463,7 @@ export class CompactStore {
         // A channel RocksDB does not hold still takes an entry: counted, so that lookups of any number of
         // unknown channels cannot grow memory past the budget.
         loaded === undefined ? 1 : weightOf(loaded.channel),
+        counted,
       ),
     );
     state.evicted.delete(channelId);
@@ -453,21 +473,21 @@ export class CompactStore {
 
   #track(state: PartitionState, resident: Resident): void {
     state.onDisk.set(resident.channel, resident);
-    this.#lru.add(resident);
-    this.#weight += resident.weight;
+    this.#order.add(resident, resident.weight);
+    this.#newest = resident;
   }
 
   #untrack(resident: Resident): void {
-    if (!this.#lru.delete(resident)) return;
-    this.#weight -= resident.weight;
+    this.#order.delete(resident);
+    if (this.#newest === resident) this.#newest = undefined;
   }
 
-  /** Least recently used channels go until the rest fit; the newest stays, so the one just needed is there. */
+  /** Channels leave (ResidentOrder) until the rest fit; the newest stays, so the one just needed is there. */
   #evictToBudget(): void {
-    for (const entry of this.#lru) {
-      if (this.#weight <= this.budget || this.#lru.size === 1) return;
-      this.#lru.delete(entry);
-      this.#weight -= entry.weight;
+    while (this.#order.weight > this.budget) {
+      const entry = this.#order.victim(this.#newest);
+      if (entry === undefined) return;
+      this.#order.delete(entry);
       this.evictions++;
       const state = this.#partitions.get(entry.partition);
       if (state === undefined) continue;
@@ -480,10 +500,16 @@ export class CompactStore {
         state.evicted.set(entry.channel, {
           nextSeq: entry.nextSeq,
           snapshot: encodeSnapshot(channel, this.#writer),
+          uses: entry.uses,
+          usesAge: entry.usesAge,
         });
         state.compactions.add(entry.channel);
       } else {
-        state.evicted.set(entry.channel, { nextSeq: entry.nextSeq });
+        state.evicted.set(entry.channel, {
+          nextSeq: entry.nextSeq,
+          uses: entry.uses,
+          usesAge: entry.usesAge,
+        });
       }
     }
   }
