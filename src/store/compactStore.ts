@@ -33,7 +33,7 @@ const EMPTY = Buffer.alloc(0);
  */
 type Evicted = { nextSeq: number; snapshot?: Buffer; uses: number; usesAge: number };
 
-/** A resident channel: where it stands on disk, and its place in the least-recently-used order. */
+/** A resident channel: where it stands on disk, and what the eviction order (ResidentOrder) counts of it. */
 type Resident = {
   readonly partition: number;
   readonly channel: Snowflake;
@@ -106,7 +106,7 @@ export type ProjectedChunk = {
  * resident in memory, mutated in place by the compact projection, and on disk a snapshot plus the deltas of the
  * writes since (channelCodec.ts): one RocksDB record per channel a write touches, whatever the events did.
  *
- * Channels come back from disk when an event or a read needs them, and least recently used ones leave when the
+ * Channels come back from disk when an event or a read needs them, and the least used ones (ResidentOrder) leave when the
  * resident ids (messages, mentions and members, across partitions) exceed `budget`. It stays equal to RocksDB because
  * only this projector writes these partitions, a chunk's changes are applied and handed to the write without
  * yielding, and a channel loaded by a reader is kept only if no write to its partition happened meanwhile.
@@ -324,7 +324,7 @@ export class CompactStore {
     return { operations, hotChanges, outcomes };
   }
 
-  /** After a chunk's writes are durable: they count as written, and least recently used channels may go. */
+  /** After a chunk's writes are durable: they count as written, and the least used channels may go. */
   commit(partition: number): void {
     this.#writes.set(partition, (this.#writes.get(partition) ?? 0) + 1);
     const state = this.#partitions.get(partition);
