@@ -358,7 +358,7 @@ export class CompactStore {
     if (state === undefined) return { known: false };
     const resident = state.onDisk.get(channelId);
     if (resident !== undefined) {
-      this.#order.touch(resident);
+      this.#order.use(resident, this.#order.weight <= this.budget);
       this.#newest = resident;
       return { known: true, channel: state.projection.channel(channelId) };
     }
@@ -384,6 +384,9 @@ export class CompactStore {
       (this.#writes.get(partition) ?? 0) === writes;
     if (kept && !state.onDisk.has(channelId)) {
       this.#install(partition, state, channelId, loaded);
+      // A read is a use: a channel read again and again gets into the main order like one written often.
+      const entry = state.onDisk.get(channelId);
+      if (entry !== undefined) this.#order.use(entry, this.#order.weight <= this.budget);
       this.#evictToBudget();
     }
     return loaded?.channel;

@@ -1,5 +1,5 @@
 /**
- * What the order needs of an entry: how often chunks used it, and in which age of the order it was last counted
+ * What the order needs of an entry: how often it was used, and in which age of the order that was last counted
  * (both carried across its evictions by the caller; a new entry has 0 and 0).
  */
 export interface Counted {
@@ -8,16 +8,53 @@ export interface Counted {
 }
 
 /** `uses` saturates here: enough to tell a channel of every chunk from one of every few. */
-const MAX_USES = 15;
+const MAX_USES = 7;
 /** Uses counted, per entry held, before every count is halved (lazily, by the age). */
 const USES_PER_AGE = 4;
 
+/** A place in one of the two lists. */
+type Node<T> = { entry: T; weight: number; main: boolean; prev: Node<T>; next: Node<T> };
+
+/** A circular doubly-linked list, least recently used first: O(1) to move, remove and find the oldest. */
+class List<T> {
+  readonly #head: Node<T>;
+
+  constructor() {
+    const head = { weight: 0, main: false } as Node<T>;
+    head.prev = head;
+    head.next = head;
+    this.#head = head;
+  }
+
+  /** The least recently used node other than `keep`'s, or undefined. */
+  oldest(keep?: Node<T>): Node<T> | undefined {
+    let node = this.#head.next;
+    if (node === keep) node = node.next;
+    return node === this.#head ? undefined : node;
+  }
+
+  /** Appends `node` as the most recently used. */
+  push(node: Node<T>): void {
+    const last = this.#head.prev;
+    node.prev = last;
+    node.next = this.#head;
+    last.next = node;
+    this.#head.prev = node;
+  }
+
+  static remove<T>(node: Node<T>): void {
+    node.prev.next = node.next;
+    node.next.prev = node.prev;
+  }
+}
+
 /**
  * The order in which resident channels leave: least recently used first, with admission by frequency (after
- * TinyLFU). A channel that comes in (loaded, or new) waits on probation, and probation leaves first. A chunk's
- * use admits it to the main order only while everything fits, or when it has been used more often than the
- * main order's least recently used, which then goes on probation in its place. Counts halve as the order ages
- * (every few uses per entry held), so a channel used in chunk after chunk gets in over one used often long ago.
+ * TinyLFU). A channel that comes in (loaded, or new) waits on probation, and probation leaves first. A use (a
+ * chunk's, or a read's) admits it to the main order while everything fits, or when it has been used more often
+ * than the main order's least recently used, which then goes on probation in its place. Counts halve as the
+ * order ages (every few uses per entry held), so a channel used again and again gets in over one used often
+ * long ago.
  *
  * Against plain LRU this matters when the working set outgrows the budget and comes round in a cycle (a
  * backlog's chunks take the partitions in turn, each touching most of its channels): LRU then evicts exactly the
@@ -25,10 +62,9 @@ const USES_PER_AGE = 4;
  * channels and only the rest come and go (docs/decisions/0003, "2026-12-01").
  */
 export class ResidentOrder<T extends Counted> {
-  /** Least recently used first (a Set keeps insertion order). */
-  readonly #probation = new Set<T>();
-  readonly #main = new Set<T>();
-  readonly #weights = new Map<T, number>();
+  readonly #probation = new List<T>();
+  readonly #main = new List<T>();
+  readonly #nodes = new Map<T, Node<T>>();
   #weight = 0;
   #age = 0;
   #usesThisAge = 0;
@@ -39,84 +75,75 @@ export class ResidentOrder<T extends Counted> {
   }
 
   get size(): number {
-    return this.#weights.size;
+    return this.#nodes.size;
   }
 
-  /** A channel that came in: on probation until a use admits it. */
+  /** An entry that came in: on probation until a use admits it. */
   add(entry: T, weight: number): void {
-    if (this.#weights.has(entry)) throw new Error('entry is held already');
-    this.#weights.set(entry, weight);
+    if (this.#nodes.has(entry)) throw new Error('entry is held already');
+    const node = { entry, weight, main: false } as Node<T>;
+    this.#nodes.set(entry, node);
     this.#weight += weight;
-    this.#probation.add(entry);
+    this.#probation.push(node);
   }
 
-  /** A chunk used the entry; `fits`: everything held is within the budget. */
+  /** The entry was used: counted, and the most recently used of its list, or admitted; `fits`: within budget. */
   use(entry: T, fits: boolean): void {
-    if (!this.#weights.has(entry)) return;
-    if (++this.#usesThisAge >= USES_PER_AGE * this.#weights.size) {
+    const node = this.#nodes.get(entry);
+    if (node === undefined) return;
+    if (++this.#usesThisAge >= USES_PER_AGE * this.#nodes.size) {
       this.#age++;
       this.#usesThisAge = 0;
     }
     entry.uses = Math.min(MAX_USES, this.#aged(entry) + 1);
-    if (this.#main.delete(entry)) {
-      this.#main.add(entry);
+    List.remove(node);
+    if (node.main) {
+      this.#main.push(node);
       return;
     }
-    this.#probation.delete(entry);
-    const oldest = first(this.#main);
-    if (fits || oldest === undefined || entry.uses > this.#aged(oldest)) {
+    const oldest = this.#main.oldest();
+    if (fits || oldest === undefined || entry.uses > this.#aged(oldest.entry)) {
       if (!fits && oldest !== undefined) {
-        this.#main.delete(oldest);
-        this.#probation.add(oldest);
+        List.remove(oldest);
+        oldest.main = false;
+        this.#probation.push(oldest);
       }
-      this.#main.add(entry);
+      node.main = true;
+      this.#main.push(node);
       return;
     }
-    this.#probation.add(entry);
+    this.#probation.push(node);
+  }
+
+  /** The entry's weight changed (its channel grew). */
+  reweigh(entry: T, weight: number): void {
+    const node = this.#nodes.get(entry);
+    if (node === undefined) return;
+    this.#weight += weight - node.weight;
+    node.weight = weight;
+  }
+
+  /** Forgets the entry; false when it was not held. */
+  delete(entry: T): boolean {
+    const node = this.#nodes.get(entry);
+    if (node === undefined) return false;
+    this.#nodes.delete(entry);
+    this.#weight -= node.weight;
+    List.remove(node);
+    return true;
+  }
+
+  /** The entry to evict first, other than `keep`; undefined when there is none. */
+  victim(keep: T | undefined): T | undefined {
+    const kept = keep === undefined ? undefined : this.#nodes.get(keep);
+    return (this.#probation.oldest(kept) ?? this.#main.oldest(kept))?.entry;
   }
 
   /** The entry's uses, halved for every age since they were counted (and counted as of now). */
   #aged(entry: T): number {
     const halvings = this.#age - entry.usesAge;
     entry.usesAge = this.#age;
-    entry.uses = halvings >= 4 ? 0 : entry.uses >> halvings;
+    entry.uses = halvings >= 3 ? 0 : entry.uses >> halvings;
     return entry.uses;
   }
-
-  /** A read of the entry: the most recently used of its part, no use counted. */
-  touch(entry: T): void {
-    if (this.#main.delete(entry)) this.#main.add(entry);
-    else if (this.#probation.delete(entry)) this.#probation.add(entry);
-  }
-
-  /** The entry's weight changed (its channel grew). */
-  reweigh(entry: T, weight: number): void {
-    const before = this.#weights.get(entry);
-    if (before === undefined) return;
-    this.#weights.set(entry, weight);
-    this.#weight += weight - before;
-  }
-
-  /** Forgets the entry; false when it was not held. */
-  delete(entry: T): boolean {
-    const weight = this.#weights.get(entry);
-    if (weight === undefined) return false;
-    this.#weights.delete(entry);
-    this.#weight -= weight;
-    this.#main.delete(entry);
-    this.#probation.delete(entry);
-    return true;
-  }
-
-  /** The entry to evict first, other than `keep`; undefined when there is none. */
-  victim(keep: T | undefined): T | undefined {
-    for (const entry of this.#probation) if (entry !== keep) return entry;
-    for (const entry of this.#main) if (entry !== keep) return entry;
-    return undefined;
-  }
-}
-
-function first<T>(set: ReadonlySet<T>): T | undefined {
-  for (const entry of set) return entry;
-  return undefined;
 }

@@ -68,6 +68,29 @@ describe('ResidentOrder', () => {
     expect(chunks).toBeLessThan(20);
   });
 
+  it('evicts probation oldest first, then the main order least recently used first, and swaps on admission', () => {
+    const order = new ResidentOrder<Entry>();
+    const [a, b, c, d, e] = Array.from({ length: 5 }, (_, key) => ({ key, uses: 0, usesAge: 0 }));
+    for (const entry of [a, b, c] as Entry[]) {
+      order.add(entry, 1);
+      order.use(entry, true);
+    }
+    order.use(a as Entry, true);
+    // Main now holds b, c, a from least to most recently used.
+    expect(order.victim(undefined)).toBe(b);
+    order.add(d as Entry, 1);
+    order.add(e as Entry, 1);
+    expect(order.victim(undefined)).toBe(d);
+    expect(order.victim(d)).toBe(e);
+    // Over budget, e is used until it has been used more often than b: then b goes on probation, behind d.
+    while (order.victim(undefined) === d && order.victim(d) === e) order.use(e as Entry, false);
+    expect(order.victim(d)).toBe(b);
+    order.delete(d as Entry);
+    expect(order.victim(undefined)).toBe(b);
+    order.delete(b as Entry);
+    expect(order.victim(undefined)).toBe(c);
+  });
+
   it('holds the weights it was given, and names as victim any entry but the one kept', () => {
     const op = fc.oneof(
       fc.record({
@@ -76,7 +99,6 @@ describe('ResidentOrder', () => {
         weight: fc.integer({ min: 1, max: 9 }),
       }),
       fc.record({ kind: fc.constant('use' as const), key: fc.nat(20), fits: fc.boolean() }),
-      fc.record({ kind: fc.constant('touch' as const), key: fc.nat(20) }),
       fc.record({
         kind: fc.constant('reweigh' as const),
         key: fc.nat(20),
@@ -103,8 +125,6 @@ describe('ResidentOrder', () => {
             }
           } else if (step.kind === 'use') {
             order.use(entries[step.key] as Entry, step.fits);
-          } else if (step.kind === 'touch') {
-            order.touch(entries[step.key] as Entry);
           } else if (step.kind === 'reweigh') {
             order.reweigh(entries[step.key] as Entry, step.weight);
             if (model.has(step.key)) model.set(step.key, step.weight);
