@@ -122,8 +122,8 @@ export const configSchema = z.object({
     .max(1_000_000_000)
     .default(2_000_000)
     .describe(
-      'ids (messages, tombstones, mentions and members of channels) the projector keeps resident in memory (the ' +
-        'least used channels leave first); about 120 bytes each',
+      'ids (messages, tombstones, mentions and members of channels) the projector keeps resident in memory (least ' +
+        'recently used channels leave first); about 120 bytes each',
     ),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FAILPOINTS: z

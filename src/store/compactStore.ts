@@ -16,7 +16,6 @@ import {
 } from './channelCodec.ts';
 import { HotChanges, type HotChangeVisitor } from './hotChanges.ts';
 import type { PairRecords } from './hotTierMirror.ts';
-import { ResidentOrder, type Counted } from './residentOrder.ts';
 import { channelStateKey, channelStatePrefix, readStateKey } from './keys.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 
@@ -31,9 +30,9 @@ const EMPTY = Buffer.alloc(0);
  * An evicted channel: where it stands on disk, and, when it left with deltas, its snapshot as it left (written
  * with the partition's next write, so that loading it again is one read, not a scan and a replay).
  */
-type Evicted = { nextSeq: number; snapshot?: Buffer; uses: number; usesAge: number };
+type Evicted = { nextSeq: number; snapshot?: Buffer };
 
-/** A resident channel: where it stands on disk, and what the eviction order (ResidentOrder) counts of it. */
+/** A resident channel: where it stands on disk, and its place in the least-recently-used order. */
 type Resident = {
   readonly partition: number;
   readonly channel: Snowflake;
@@ -41,9 +40,6 @@ type Resident = {
   deltaBytes: number;
   /** Ids it held when last counted. */
   weight: number;
-  /** Chunks that used it, as ResidentOrder counts them, and when (kept while it is evicted). */
-  uses: number;
-  usesAge: number;
   /** The chunk that used it last (`CompactStore.#chunks`), and that chunk's applied events of it. */
   chunk: number;
   readonly applied: ChatEvent[];
@@ -57,21 +53,8 @@ function resident(
   nextSeq: number,
   deltaBytes: number,
   weight: number,
-  counted: Counted = { uses: 0, usesAge: 0 },
 ): Resident {
-  const { uses, usesAge } = counted;
-  return {
-    partition,
-    channel,
-    nextSeq,
-    deltaBytes,
-    weight,
-    uses,
-    usesAge,
-    chunk: 0,
-    applied: [],
-    touched: [],
-  };
+  return { partition, channel, nextSeq, deltaBytes, weight, chunk: 0, applied: [], touched: [] };
 }
 
 class PartitionState {
@@ -106,7 +89,7 @@ export type ProjectedChunk = {
  * resident in memory, mutated in place by the compact projection, and on disk a snapshot plus the deltas of the
  * writes since (channelCodec.ts): one RocksDB record per channel a write touches, whatever the events did.
  *
- * Channels come back from disk when an event or a read needs them, and the least used ones (ResidentOrder) leave when the
+ * Channels come back from disk when an event or a read needs them, and least recently used ones leave when the
  * resident ids (messages, mentions and members, across partitions) exceed `budget`. It stays equal to RocksDB because
  * only this projector writes these partitions, a chunk's changes are applied and handed to the write without
  * yielding, and a channel loaded by a reader is kept only if no write to its partition happened meanwhile.
@@ -115,10 +98,9 @@ export class CompactStore {
   readonly budget: number;
   readonly #blockSize: number | undefined;
   readonly #partitions = new Map<number, PartitionState>();
-  /** Which resident channels leave first. */
-  readonly #order = new ResidentOrder<Resident>();
-  /** The channel used last: never the one to leave, so that the one just needed is there. */
-  #newest: Resident | undefined;
+  /** Resident channels, least recently used first (a Set keeps insertion order). */
+  readonly #lru = new Set<Resident>();
+  #weight = 0;
   /** Writes per partition: a reader's load is kept only if none happened while it read. */
   readonly #writes = new Map<number, number>();
   readonly #writer = new ByteWriter();
@@ -157,7 +139,7 @@ export class CompactStore {
 
   /** Resident ids (messages, mentions and members), across partitions. */
   get size(): number {
-    return this.#order.weight;
+    return this.#weight;
   }
 
   /** Whether the partition has been started since it was (re)assigned: if not, call `startPartition`. */
@@ -266,7 +248,7 @@ export class CompactStore {
         key: channelStateKey(partition, channelId, 0),
         value: evicted.snapshot,
       });
-      state.evicted.set(channelId, { nextSeq: 1, uses: evicted.uses, usesAge: evicted.usesAge });
+      state.evicted.set(channelId, { nextSeq: 1 });
     }
     state.compactions.clear();
     const members = this.#members;
@@ -324,7 +306,7 @@ export class CompactStore {
     return { operations, hotChanges, outcomes };
   }
 
-  /** After a chunk's writes are durable: they count as written, and the least used channels may go. */
+  /** After a chunk's writes are durable: they count as written, and least recently used channels may go. */
   commit(partition: number): void {
     this.#writes.set(partition, (this.#writes.get(partition) ?? 0) + 1);
     const state = this.#partitions.get(partition);
@@ -334,13 +316,13 @@ export class CompactStore {
       for (const entry of used) {
         // The chunk's channels become the most recently used, weighed again as they grew.
         if (state.onDisk.get(entry.channel) !== entry) continue;
+        this.#lru.delete(entry);
+        this.#lru.add(entry);
         const now = state.projection.channel(entry.channel);
-        if (now !== undefined) {
-          entry.weight = weightOf(now);
-          this.#order.reweigh(entry, entry.weight);
-        }
-        this.#order.use(entry, this.#order.weight <= this.budget);
-        this.#newest = entry;
+        if (now === undefined) continue;
+        const weight = weightOf(now);
+        this.#weight += weight - entry.weight;
+        entry.weight = weight;
       }
     }
     this.#evictToBudget();
@@ -358,8 +340,8 @@ export class CompactStore {
     if (state === undefined) return { known: false };
     const resident = state.onDisk.get(channelId);
     if (resident !== undefined) {
-      this.#order.use(resident, this.#order.weight <= this.budget);
-      this.#newest = resident;
+      this.#lru.delete(resident);
+      this.#lru.add(resident);
       return { known: true, channel: state.projection.channel(channelId) };
     }
     return this.#mayBeOnDisk(state, channelId) ? { known: false } : { known: true, channel: undefined };
@@ -384,9 +366,6 @@ export class CompactStore {
       (this.#writes.get(partition) ?? 0) === writes;
     if (kept && !state.onDisk.has(channelId)) {
       this.#install(partition, state, channelId, loaded);
-      // A read is a use: a channel read again and again gets into the main order like one written often.
-      const entry = state.onDisk.get(channelId);
-      if (entry !== undefined) this.#order.use(entry, this.#order.weight <= this.budget);
       this.#evictToBudget();
     }
     return loaded?.channel;
@@ -455,7 +434,6 @@ export class CompactStore {
     loaded: LoadedChannel | undefined,
   ): void {
     if (loaded !== undefined) state.projection.setChannel(channelId, loaded.channel);
-    const counted = state.evicted.get(channelId);
     this.#track(
       state,
       resident(
@@ -466,7 +444,6 @@ export class CompactStore {
         // A channel RocksDB does not hold still takes an entry: counted, so that lookups of any number of
         // unknown channels cannot grow memory past the budget.
         loaded === undefined ? 1 : weightOf(loaded.channel),
-        counted,
       ),
     );
     state.evicted.delete(channelId);
@@ -476,21 +453,21 @@ export class CompactStore {
 
   #track(state: PartitionState, resident: Resident): void {
     state.onDisk.set(resident.channel, resident);
-    this.#order.add(resident, resident.weight);
-    this.#newest = resident;
+    this.#lru.add(resident);
+    this.#weight += resident.weight;
   }
 
   #untrack(resident: Resident): void {
-    this.#order.delete(resident);
-    if (this.#newest === resident) this.#newest = undefined;
+    if (!this.#lru.delete(resident)) return;
+    this.#weight -= resident.weight;
   }
 
-  /** Channels leave (ResidentOrder) until the rest fit; the newest stays, so the one just needed is there. */
+  /** Least recently used channels go until the rest fit; the newest stays, so the one just needed is there. */
   #evictToBudget(): void {
-    while (this.#order.weight > this.budget) {
-      const entry = this.#order.victim(this.#newest);
-      if (entry === undefined) return;
-      this.#order.delete(entry);
+    for (const entry of this.#lru) {
+      if (this.#weight <= this.budget || this.#lru.size === 1) return;
+      this.#lru.delete(entry);
+      this.#weight -= entry.weight;
       this.evictions++;
       const state = this.#partitions.get(entry.partition);
       if (state === undefined) continue;
@@ -503,16 +480,10 @@ export class CompactStore {
         state.evicted.set(entry.channel, {
           nextSeq: entry.nextSeq,
           snapshot: encodeSnapshot(channel, this.#writer),
-          uses: entry.uses,
-          usesAge: entry.usesAge,
         });
         state.compactions.add(entry.channel);
       } else {
-        state.evicted.set(entry.channel, {
-          nextSeq: entry.nextSeq,
-          uses: entry.uses,
-          usesAge: entry.usesAge,
-        });
+        state.evicted.set(entry.channel, { nextSeq: entry.nextSeq });
       }
     }
   }
