@@ -223,6 +223,7 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     messages[at + 2] = reader.u32();
     const isLive = reader.u8() === 1;
     const author = reader.i32();
+    if (author < 0) throw new Error(`channel snapshot holds message author ${author}`);
     messages[at + 3] = (author << 1) | (isLive ? 1 : 0);
     authors[i] = isLive ? author : -1;
     if (isLive) live++;
@@ -279,7 +280,9 @@ function groupedByMember(
   const starts = new Uint32Array(memberCount + 1);
   for (const member of memberOf) {
     if (member === -1) continue;
-    if (member >= memberCount) throw new Error(`channel snapshot names member ${member} of ${memberCount}`);
+    if (member < -1 || member >= memberCount) {
+      throw new Error(`channel snapshot names member ${member} of ${memberCount}`);
+    }
     starts[member + 1] = (starts[member + 1] as number) + 1;
   }
   for (let m = 1; m <= memberCount; m++) starts[m] = (starts[m] as number) + (starts[m - 1] as number);
