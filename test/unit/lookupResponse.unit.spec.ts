@@ -7,12 +7,14 @@ import type { ReadStateView } from '../../src/projection/readStateOf.ts';
 const id = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String);
 /** Counts are uint32 sums in the hot tier; the bound of the digit writer (1e9) is crossed too. */
 const count = fc.oneof(fc.nat({ max: 2 ** 32 }), fc.constantFrom(0, 9, 10, 999_999_999, 1e9, 2 ** 32));
+/** Ids are digits, except those a peer sent, which are escaped if they are anything else. */
+const peerId = fc.oneof(id, fc.string({ unit: 'binary', maxLength: 24 }));
 const view: fc.Arbitrary<ReadStateView> = fc.record({
   user_id: id,
-  channel_id: id,
+  channel_id: peerId,
   has_read_state: fc.boolean(),
-  last_acked_message_id: fc.option(id, { nil: null }),
-  last_message_id: fc.option(id, { nil: null }),
+  last_acked_message_id: fc.option(peerId, { nil: null }),
+  last_message_id: fc.option(peerId, { nil: null }),
   unread_count: count,
   mention_count: count,
 });
@@ -57,12 +59,33 @@ describe('lookupResponseJson', () => {
         freshness,
         fc.option(fc.option(id, { nil: null }), { nil: undefined }),
         (userId, views, fresh, nextCursor) => {
-          expect(lookupResponseJson(userId, views, fresh, nextCursor)).toBe(
+          expect(lookupResponseJson(userId, views, fresh, nextCursor).toString('utf8')).toBe(
             expected(userId, views, fresh, nextCursor),
           );
         },
       ),
       { numRuns: 500 },
     );
+  });
+
+  it('keeps every answer intact while later ones fill the slab and start new ones', () => {
+    const views = (n: number): ReadStateView[] =>
+      Array.from({ length: n }, (_, i) => ({
+        user_id: '1',
+        channel_id: String(1_000_000_000_000_000 + i),
+        has_read_state: true,
+        last_acked_message_id: String(i),
+        last_message_id: null,
+        unread_count: i,
+        mention_count: i % 3,
+      }));
+    // Up to 1,000 entries of ~150 bytes: several 1 MiB slabs, answers that straddle their ends.
+    const sent = Array.from({ length: 60 }, (_, k) => {
+      const answer = views((k * 37) % 1_000);
+      return { answer, bytes: lookupResponseJson(String(k), answer, undefined) };
+    });
+    sent.forEach(({ answer, bytes }, k) => {
+      expect(bytes.toString('utf8')).toBe(expected(String(k), answer, undefined));
+    });
   });
 });
