@@ -26,6 +26,23 @@ export const userId = (user: number) => id('1', user);
 export const channelId = (channel: number) => id('2', channel);
 const messageId = (n: number) => id('3', n);
 
+const TWO_32 = 2 ** 32;
+/** The words (hi, lo) of `prefix`·10^17, the start of each kind's ids. */
+const BASE_WORDS = [1n, 2n, 3n].map((prefix) => {
+  const value = prefix * 10n ** 17n;
+  return { hi: Number(value >> 32n), lo: Number(value & 0xffffffffn) };
+});
+/**
+ * Writes the words (hi, lo) of `userId(n)` (kind 1), `channelId(n)` (2) or the message id `n` (3) at `at`: the
+ * form in which the service's engine hands the hot tier its changes (hotChanges.ts), without decimal strings.
+ */
+export function idWords(kind: 1 | 2 | 3, n: number, out: Uint32Array, at: number): void {
+  const base = BASE_WORDS[kind - 1] ?? { hi: 0, lo: 0 };
+  const lo = base.lo + n;
+  out[at] = base.hi + Math.floor(lo / TWO_32);
+  out[at + 1] = lo % TWO_32;
+}
+
 /** The k-th channel of `user`: consecutive users share channels, READ_STATES_PER_CHANNEL to a channel. */
 export function channelOf(dataset: Dataset, user: number, k: number): number {
   return (user * CHANNELS_PER_USER + k) % dataset.channels;

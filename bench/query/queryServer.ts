@@ -17,7 +17,7 @@ import { createPartitionStates } from '../../src/ingest/partitionStates.ts';
 import { readThrough } from '../../src/engine/readThrough.ts';
 import { createPartitionOf } from '../../src/contract/partitionOf.ts';
 import type { HotTierReader, SharedHotTier } from '../../src/store/hotTier.ts';
-import { channelRecord, datasetOf, fill, readStateRecord } from './dataset.ts';
+import { channelId, channelRecord, datasetOf, fill, readStateRecord, userId } from './dataset.ts';
 import { MapHotTier } from './mapHotTier.ts';
 import { startBareServer } from './bareServer.ts';
 import { startCpuProfile, summariseCpuProfile, type ProfileSummary } from '../ingest/cpuProfile.ts';
@@ -83,8 +83,9 @@ if (kind === 'offheap') {
   let writer: { stop: () => number } | undefined;
   startWriter = () => {
     writer = writeUpdates(dataset, updatesPerSecond, (user, channel, version, withChannel) => {
-      if (withChannel) map.putChannel(channel, channelRecord(version));
-      map.putReadState(user, channel, readStateRecord(version));
+      // The Map's writer is given what a Map holds: decimal ids and record objects.
+      if (withChannel) map.putChannel(channelId(channel), channelRecord(version));
+      map.putReadState(userId(user), channelId(channel), readStateRecord(version));
     });
   };
   stopWriter = () => Promise.resolve(writer?.stop() ?? 0);

@@ -1,4 +1,4 @@
-import { CHANNELS_PER_USER, channelId, channelOf, type Dataset, random, userId } from './dataset.ts';
+import { CHANNELS_PER_USER, channelOf, type Dataset, random } from './dataset.ts';
 
 /** How often the writer wakes up; each wake applies the updates due since the last. */
 const TICK_MS = 5;
@@ -9,14 +9,16 @@ const TICK_MS = 5;
 const MAX_TICKS_PER_WAKE = 2;
 
 /**
- * Applies `perSecond` updates at a steady rate, in small slices: each a new read-state record for a random
- * (user, channel) and, for every fourth, a new channel record too (a message was sent there). Returns a stop
- * function that says how many were applied.
+ * Applies `perSecond` updates at a steady rate, in small slices: each a new read state for a random (user,
+ * channel) of the dataset (by number) and, for every fourth, a new channel state too (a message was sent there).
+ * `flush` ends each slice: a writer that batches applies its batch there. Returns a stop function that says how
+ * many were applied.
  */
 export function writeUpdates(
   dataset: Dataset,
   perSecond: number,
-  apply: (user: string, channel: string, version: number, withChannel: boolean) => void,
+  apply: (user: number, channel: number, version: number, withChannel: boolean) => void,
+  flush: () => void = () => undefined,
 ): { stop: () => number } {
   const next = random(42);
   const started = performance.now();
@@ -29,8 +31,9 @@ export function writeUpdates(
     for (; applied < due; applied++) {
       const user = next() % dataset.users;
       const channel = channelOf(dataset, user, next() % CHANNELS_PER_USER);
-      apply(userId(user), channelId(channel), applied, applied % 4 === 0);
+      apply(user, channel, applied, applied % 4 === 0);
     }
+    flush();
   }, TICK_MS);
   return {
     stop() {
