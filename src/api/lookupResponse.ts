@@ -1,7 +1,7 @@
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { Freshness } from './app.ts';
-import { JsonBytes } from './jsonBytes.ts';
+import { SlabBytes } from './slabBytes.ts';
 
 /** What an answer shows of a read state: what travels between instances too. */
 export type AnsweredReadState = Pick<
@@ -12,14 +12,16 @@ export type AnsweredReadState = Pick<
 /**
  * The JSON of a lookup answer, written out directly: the one response sent thousands of times a second, for up to
  * 1,000 entries. Measured against fast-json-stringify with its schema and JSON.stringify of the same objects
- * (bench/query/lookupCost.ts measures the whole answer): ~12 µs for 50 entries against ~16 and ~21 µs.
+ * (bench/query/lookupCost.ts measures the whole answer): ~12 µs for 50 entries against ~16 and ~21 µs. Every
+ * string in it is a snowflake or a partition number, all digits (validated on the way in, formatted from words,
+ * or checked in a peer's answer by clusterReads), so nothing needs escaping.
  *
- * Written as bytes into a shared slab (jsonBytes.ts) and sent as a view of it. Sent as a string, it cost Node a
- * measurement for Content-Length and a conversion to UTF-8 per answer; as a Buffer of its own, an ArrayBuffer
- * per answer for the garbage collector to track (bench:query, 50-channel lookups, one HTTP thread: 203 µs of
- * server CPU per request, against 94 µs as a string).
+ * Sent as bytes in a shared slab (slabBytes.ts). As a string, Node flattened it twice, once to measure it and once
+ * to send it; as a Buffer of its own, it cost an ArrayBuffer per answer that the garbage collector tracks and
+ * frees by weak callback (bench:query, 50-channel lookups, one HTTP thread: 203 µs of server CPU per request,
+ * against 94 µs as a string).
  */
-const json = new JsonBytes();
+const slab = new SlabBytes();
 
 export function lookupResponseJson(
   userId: Snowflake,
@@ -27,42 +29,30 @@ export function lookupResponseJson(
   freshness: Freshness | undefined,
   nextCursor?: Snowflake | null,
 ): Buffer {
-  json.begin().raw('{"user_id":').string(userId).raw(',"read_states":[');
+  let json = `{"user_id":"${userId}","read_states":[`;
   for (let i = 0; i < views.length; i++) {
     const view = views[i] as AnsweredReadState;
-    json
-      .raw(i === 0 ? '{"channel_id":' : ',{"channel_id":')
-      .string(view.channel_id)
-      .raw(',"last_acked_message_id":')
-      .stringOrNull(view.last_acked_message_id)
-      .raw(',"last_message_id":')
-      .stringOrNull(view.last_message_id)
-      .raw(',"unread_count":')
-      .number(view.unread_count)
-      .raw(',"mention_count":')
-      .number(view.mention_count)
-      .raw('}');
+    const acked = view.last_acked_message_id;
+    const last = view.last_message_id;
+    json +=
+      `${i === 0 ? '' : ','}{"channel_id":"${view.channel_id}",` +
+      `"last_acked_message_id":${acked === null ? 'null' : `"${acked}"`},` +
+      `"last_message_id":${last === null ? 'null' : `"${last}"`},` +
+      `"unread_count":${view.unread_count},"mention_count":${view.mention_count}}`;
   }
-  json.raw(']');
-  if (nextCursor !== undefined) json.raw(',"next_cursor":').stringOrNull(nextCursor);
+  json += ']';
+  if (nextCursor !== undefined) json += `,"next_cursor":${nextCursor === null ? 'null' : `"${nextCursor}"`}`;
   if (freshness !== undefined) {
-    json.raw(',"positions":{');
+    json += ',"positions":{';
     let first = true;
     for (const partition in freshness.positions) {
       const position = freshness.positions[partition] as { messages: string; acks: string };
-      json
-        .raw(first ? '' : ',')
-        .string(partition)
-        .raw(':{"messages":')
-        .string(position.messages)
-        .raw(',"acks":')
-        .string(position.acks)
-        .raw('}');
+      json += `${first ? '' : ','}"${partition}":{"messages":"${position.messages}","acks":"${position.acks}"}`;
       first = false;
     }
-    json.raw(`},"stale":${freshness.stale}`);
+    json += `},"stale":${freshness.stale}`;
   }
-  return json.raw('}').end();
+  return slab.of(`${json}}`);
 }
 
 /**

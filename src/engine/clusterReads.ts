@@ -7,7 +7,10 @@ import {
   type Reads,
   type ReadStateSource,
 } from '../api/app.ts';
+import { describeIssues } from '../contract/describeIssues.ts';
+import { snowflake } from '../contract/events.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
+import { z } from 'zod';
 import { ownerUrl, previousUrl, type ClusterMap } from '../ingest/clusterMap.ts';
 import type { PartitionStatesReader } from '../ingest/partitionStates.ts';
 import type { AnsweredReadState } from '../api/lookupResponse.ts';
@@ -144,7 +147,14 @@ export function clusterReads(options: {
         }
       | undefined;
     if (response.status === 200 && Array.isArray(body?.read_states)) {
-      return body as { read_states: AnsweredReadState[] };
+      // Checked before any of it is passed on: answers are written out without escaping (lookupResponse.ts).
+      const answer = peerAnswer.safeParse(body);
+      if (answer.success) return answer.data;
+      throw new ApiError(
+        'owner_unreachable',
+        `the instance at ${url} answered read states that are not valid (${describeIssues(answer.error.issues, 2).join('; ')}): ` +
+          'instances of one group must run the same version; retry',
+      );
     }
     const code = body?.error?.code;
     if (response.status === 503 && isUnavailableCode(code)) {
@@ -337,6 +347,24 @@ export function clusterReads(options: {
 }
 
 /** A read state as another instance sent it: only the fields answers carry, whatever else came. */
+const count = z.number().int().nonnegative();
+/** Offsets and partition numbers, as the positions of an answer write them. */
+const digits = z.string().regex(/^\d{1,20}$/);
+/** A peer's 200 answer to a lookup passed on: what this instance then sends on as its own. */
+const peerAnswer = z.object({
+  read_states: z.array(
+    z.object({
+      channel_id: snowflake,
+      last_acked_message_id: snowflake.nullable(),
+      last_message_id: snowflake.nullable(),
+      unread_count: count,
+      mention_count: count,
+    }),
+  ),
+  positions: z.record(digits, z.object({ messages: digits, acks: digits })).optional(),
+  stale: z.boolean().optional(),
+});
+
 function viewOf(wire: AnsweredReadState): AnsweredReadState {
   return {
     channel_id: wire.channel_id,

@@ -825,7 +825,7 @@ describe('lookups: peers that fail', () => {
     },
   );
 
-  it.each<[string, () => Response]>([
+  it.each<[string, (sent: Sent) => Response]>([
     [
       '401 unauthorized (API_TOKENS differ)',
       () => json(401, { error: { code: 'unauthorized', message: 'no' } }),
@@ -847,6 +847,35 @@ describe('lookups: peers that fail', () => {
     ['200 without read_states', () => json(200, { user_id: USER })],
     ['200 with read_states not a list', () => json(200, { read_states: { 0: {} } })],
     ['200 with fewer read states than asked', () => json(200, { read_states: [] })],
+    // Answers are written out without escaping: nothing a peer sends reaches them unchecked.
+    [
+      '200 with a channel id that is not a snowflake',
+      (sent: Sent) =>
+        json(200, {
+          read_states: (sent.body?.channel_ids ?? []).map((id) => ({
+            ...readState(id, 9),
+            channel_id: '1","x":"',
+          })),
+        }),
+    ],
+    [
+      '200 with a negative count',
+      (sent: Sent) =>
+        json(200, {
+          read_states: (sent.body?.channel_ids ?? []).map((id) => ({
+            ...readState(id, 9),
+            unread_count: -1,
+          })),
+        }),
+    ],
+    [
+      '200 with a position that is not an offset',
+      (sent: Sent) =>
+        json(200, {
+          read_states: (sent.body?.channel_ids ?? []).map((id) => readState(id, 9)),
+          positions: { 1: { messages: '12"', acks: '0' } },
+        }),
+    ],
   ])('answers 503 owner_unreachable on %s', async (_, peer) => {
     const error = await askWith(peer);
 
