@@ -1,7 +1,6 @@
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { Freshness } from './app.ts';
-import { SlabBytes } from './slabBytes.ts';
 
 /** What an answer shows of a read state: what travels between instances too. */
 export type AnsweredReadState = Pick<
@@ -16,19 +15,19 @@ export type AnsweredReadState = Pick<
  * string in it is a snowflake or a partition number, all digits (validated on the way in, formatted from words,
  * or checked in a peer's answer by clusterReads), so nothing needs escaping.
  *
- * Sent as bytes in a shared slab (slabBytes.ts). As a string, Node flattened it twice, once to measure it and once
- * to send it; as a Buffer of its own, it cost an ArrayBuffer per answer that the garbage collector tracks and
- * frees by weak callback (bench:query, 50-channel lookups, one HTTP thread: 203 µs of server CPU per request,
- * against 94 µs as a string).
+ * The route sends the string itself, not a Buffer of it: Node writes a string to the socket from a copy on the
+ * stack when the socket takes it at once, while a Buffer per answer is an ArrayBuffer outside the heap that the
+ * garbage collector tracks and frees by weak callback. bench:query, 50-channel lookups, one HTTP thread: 94 µs
+ * of server CPU per request and 5,819 req/s held at p99 ≤ 5 ms, against 203 µs and 1,220 req/s with Buffers.
+ * Copying it once into a shared slab and sending a view of that (no Buffer per answer) gained nothing either
+ * (docs/performance.md, 2026-12-01): the copy flattens the rope just as Node's measuring it for Content-Length did.
  */
-const slab = new SlabBytes();
-
 export function lookupResponseJson(
   userId: Snowflake,
   views: readonly AnsweredReadState[],
   freshness: Freshness | undefined,
   nextCursor?: Snowflake | null,
-): Buffer {
+): string {
   let json = `{"user_id":"${userId}","read_states":[`;
   for (let i = 0; i < views.length; i++) {
     const view = views[i] as AnsweredReadState;
@@ -52,7 +51,7 @@ export function lookupResponseJson(
     }
     json += `},"stale":${freshness.stale}`;
   }
-  return slab.of(`${json}}`);
+  return `${json}}`;
 }
 
 /**
