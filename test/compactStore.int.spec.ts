@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChatEvent } from '../src/contract/events.ts';
-import { CompactStore, pairRead } from '../src/store/compactStore.ts';
+import { CompactStore, pairRead, PartitionForgotten } from '../src/store/compactStore.ts';
 import { createHotTier } from '../src/store/hotTier.ts';
 import { createHotTierMirror } from '../src/store/hotTierMirror.ts';
 import { queryReadStates } from '../src/store/queryReadStates.ts';
@@ -192,6 +192,28 @@ describe('compact store on RocksDB', () => {
       expect(views.map((view) => view.unread_count)).toEqual([20, 20, 20]);
       // Each was read once: an answer taken from the copies read, not after loading until both are resident.
       expect(store.loads).toBeLessThanOrEqual(2);
+    } finally {
+      await db.close();
+      await dir.remove();
+    }
+  });
+
+  it('refuses a chunk whose partition was forgotten (moved away) while its channels loaded, and applies none of it', async () => {
+    const dir = await temporaryRocksDir();
+    const db = await openRocksDatabase(dir.path);
+    try {
+      const store = new CompactStore(db, 1_000_000);
+      store.startPartition(0, true);
+      await applyChunk(store, 0, [sent({ channel: '7', id: '10', author: '1' })]);
+      // A restart: channel 7 is on disk, not resident, so the next chunk must read it first.
+      const restarted = new CompactStore(db, 1_000_000);
+      restarted.startPartition(0, false);
+      const projecting = restarted.projectChunk(0, [sent({ channel: '7', id: '11', author: '2' })]);
+      restarted.forget(0);
+      await expect(projecting).rejects.toBeInstanceOf(PartitionForgotten);
+      // Started again (assigned back), it reads what RocksDB holds: one message, the refused one never applied.
+      restarted.startPartition(0, false);
+      expect((await read(restarted, 0, '3', '7')).view.unread_count).toBe(1);
     } finally {
       await db.close();
       await dir.remove();

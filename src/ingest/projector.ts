@@ -5,7 +5,7 @@ import type { Logger } from '../logger.ts';
 import { MAX_PARTITIONS, type PartitionStates } from './partitionStates.ts';
 import { KeyKind, partitionRange } from '../store/keys.ts';
 import { createGroupCommit } from '../store/groupCommit.ts';
-import { CompactStore } from '../store/compactStore.ts';
+import { CompactStore, PartitionForgotten } from '../store/compactStore.ts';
 import { claimStateFormat } from '../store/stateFormat.ts';
 import { readStoredOffset, storedOffsetWrite } from '../store/storedOffsets.ts';
 import type { HotTierMirror } from '../store/hotTierMirror.ts';
@@ -585,12 +585,14 @@ export function createProjector(options: ProjectorOptions): Projector {
       }
       if (!(await deadLetters.keep(letters, topic, partition))) break;
       let changing = false;
-      const { operations, hotChanges } = await resident
+      const projected = await resident
         .projectChunk(partition, events, () => {
           changing = true;
           options.hotTier?.beforeWrite(partition);
         })
         .catch((error: unknown) => {
+          // Moved away while its channels were read: nothing was applied; the next owner applies it.
+          if (error instanceof PartitionForgotten && !changing) return undefined;
           if (changing) {
             // Memory may be ahead of RocksDB now: nothing resident or mirrored may be trusted.
             options.hotTier?.writeFailed(partition);
@@ -606,6 +608,8 @@ export function createProjector(options: ProjectorOptions): Projector {
           );
           throw error;
         });
+      if (projected === undefined) break;
+      const { operations, hotChanges } = projected;
       const last = chunk.at(-1)?.offset ?? next.toString();
       next = BigInt(last) + 1n;
       operations.push(storedOffsetWrite(partition, kind, next));

@@ -85,6 +85,20 @@ export type ProjectedChunk = {
 };
 
 /**
+ * projectChunk's refusal when the partition was forgotten while the chunk's channels were read (a rebalance moved
+ * it away): nothing of the chunk was applied, and whoever owns the partition next applies it from its stored
+ * offsets.
+ */
+export class PartitionForgotten extends Error {
+  readonly partition: number;
+  constructor(partition: number) {
+    super(`partition ${partition} was forgotten (moved away) while a chunk of it was loading`);
+    this.name = 'PartitionForgotten';
+    this.partition = partition;
+  }
+}
+
+/**
  * The authoritative state of the partitions one projector writes (decision 0003): each channel a ChannelState
  * resident in memory, mutated in place by the compact projection, and on disk a snapshot plus the deltas of the
  * writes since (channelCodec.ts): one RocksDB record per channel a write touches, whatever the events did.
@@ -194,7 +208,9 @@ export class CompactStore {
       }
       const channels = [...missing];
       const loaded = await this.#fetch(db, partition, state, channels);
-      // Meanwhile the partition may have been forgotten or started again: then its loads mean nothing.
+      // Meanwhile the partition may have been forgotten or started again: then its loads mean nothing. Forgotten,
+      // it moved away (or its state is being dropped): the chunk is not this instance's to apply any more.
+      if (!this.#partitions.has(partition)) throw new PartitionForgotten(partition);
       if (this.#partitions.get(partition) !== state || this.#db !== db) continue;
       channels.forEach((channel, i) => {
         // Loaded by a reader meanwhile: that copy is as current (no write happened; this is the writer).
