@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { API_ERRORS, ApiError, DEFAULT_RETRY_AFTER_SECONDS, type ApiErrorCode } from '../api/apiError.ts';
 import {
   HOP_HEADER,
@@ -10,7 +11,6 @@ import {
 import { describeIssues } from '../contract/describeIssues.ts';
 import { snowflake } from '../contract/events.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
-import { z } from 'zod';
 import { ownerUrl, previousUrl, type ClusterMap } from '../ingest/clusterMap.ts';
 import type { PartitionStatesReader } from '../ingest/partitionStates.ts';
 import type { AnsweredReadState } from '../api/lookupResponse.ts';
@@ -346,7 +346,6 @@ export function clusterReads(options: {
   };
 }
 
-/** A read state as another instance sent it: only the fields answers carry, whatever else came. */
 const count = z.number().int().nonnegative();
 /** Offsets and partition numbers, as the positions of an answer write them. */
 const digits = z.string().regex(/^\d{1,20}$/);
@@ -365,6 +364,7 @@ const peerAnswer = z.object({
   stale: z.boolean().optional(),
 });
 
+/** A read state as another instance sent it: only the fields answers carry, whatever else came. */
 function viewOf(wire: AnsweredReadState): AnsweredReadState {
   return {
     channel_id: wire.channel_id,
