@@ -608,7 +608,13 @@ export function createProjector(options: ProjectorOptions): Projector {
           );
           throw error;
         });
-      if (projected === undefined) break;
+      if (projected === undefined) {
+        log.info(
+          { topic, partition },
+          'partition moved away while a chunk of it loaded; the chunk is left to its new owner',
+        );
+        break;
+      }
       const { operations, hotChanges } = projected;
       const last = chunk.at(-1)?.offset ?? next.toString();
       next = BigInt(last) + 1n;
