@@ -47,7 +47,10 @@ for (const event of [
 const hotTier = createHotTier({ bytesBudget: 1 << 20 });
 hotTier.update('10', () => {
   hotTier.putChannel('10', store.getChannel('10') ?? fail('channel 10'));
-  hotTier.putReadState('1', '10', store.getReadState('1', '10') ?? fail('read state (1, 10)'));
+  hotTier.putReadState('1', '10', store.getReadState('1', '10') ?? fail('read state (1, 10)'), {
+    epoch: store.getChannel('10')?.epoch ?? 0,
+    id: '101',
+  });
 });
 const partitions = createPartitionStates();
 for (const channel of ['10', '20']) {
@@ -110,6 +113,7 @@ const expectedView = (user: Snowflake, channel: Snowflake) => {
     last_message_id: view.last_message_id,
     unread_count: view.unread_count,
     mention_count: view.mention_count,
+    first_unread_message_id: view.first_unread_message_id,
   };
 };
 

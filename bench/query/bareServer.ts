@@ -9,7 +9,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { channelId, userId } from './dataset.ts';
 
 const entry = (i: number) =>
-  `{"channel_id":"${channelId(i)}","last_acked_message_id":"300000000000000001","last_message_id":"300000000000000011","unread_count":9,"mention_count":1}`;
+  `{"channel_id":"${channelId(i)}","last_acked_message_id":"300000000000000001","last_message_id":"300000000000000011","unread_count":9,"mention_count":1,"first_unread_message_id":"300000000000000002"}`;
 const body = (n: number) =>
   Buffer.from(
     `{"user_id":"${userId(1)}","read_states":[${Array.from({ length: n }, (_, i) => entry(i)).join(',')}]}`,

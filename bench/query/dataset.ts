@@ -4,7 +4,12 @@
  * Records are built from a version number, so the writer can keep producing new ones.
  */
 import type { ChannelRecord, ReadStateRecord } from '../../src/projection/records.ts';
-import type { HotTierOptions } from '../../src/store/hotTier.ts';
+import {
+  CHANNEL_VALUE_WORDS,
+  READ_STATE_VALUE_WORDS,
+  type FirstUnreadAt,
+  type HotTierOptions,
+} from '../../src/store/hotTier.ts';
 import { HEADER_BYTES, slotBytes } from '../../src/store/offHeapTable.ts';
 
 export const CHANNELS_PER_USER = 64;
@@ -24,7 +29,7 @@ export function datasetOf(readStates: number): Dataset {
 const id = (prefix: string, n: number) => prefix + String(n).padStart(17, '0');
 export const userId = (user: number) => id('1', user);
 export const channelId = (channel: number) => id('2', channel);
-const messageId = (n: number) => id('3', n);
+export const messageId = (n: number) => id('3', n);
 
 const TWO_32 = 2 ** 32;
 /** The words (hi, lo) of `prefix`·10^17, the start of each kind's ids. */
@@ -72,33 +77,48 @@ export function readStateRecord(version: number): ReadStateRecord {
   };
 }
 
+/** The first unread message of `readStateRecord(version)`: the one after its pointer, in epoch 0. */
+export function firstUnreadOf(version: number): FirstUnreadAt {
+  return { epoch: 0, id: messageId(version + 1) };
+}
+
 /** Puts every channel and read state of the dataset into `tier`: the state the servers start from. */
 export function fill(
   dataset: Dataset,
   tier: {
     putChannel(channelId: string, record: ChannelRecord): void;
-    putReadState(userId: string, channelId: string, record: ReadStateRecord): void;
+    putReadState(
+      userId: string,
+      channelId: string,
+      record: ReadStateRecord,
+      firstUnread: FirstUnreadAt,
+    ): void;
   },
 ): void {
   for (let c = 0; c < dataset.channels; c++) tier.putChannel(channelId(c), channelRecord(c));
   for (let u = 0; u < dataset.users; u++) {
     const user = userId(u);
     for (let k = 0; k < CHANNELS_PER_USER; k++) {
-      tier.putReadState(user, channelId(channelOf(dataset, u, k)), readStateRecord(u + k));
+      tier.putReadState(
+        user,
+        channelId(channelOf(dataset, u, k)),
+        readStateRecord(u + k),
+        firstUnreadOf(u + k),
+      );
     }
   }
 }
 
 /**
  * A hot tier just big enough to hold the whole dataset: the service sizes it from HOT_TIER_MB instead, but here
- * every read state must be resident (7 and 5 value words: hotTier.ts's read-state and channel layouts).
+ * every read state must be resident (hotTier.ts's read-state and channel layouts).
  */
 export function hotTierFor(dataset: Dataset): HotTierOptions {
   // The default 0.8 load, and a slot to spare against rounding.
   const tableBytes = (entries: number, valueWords: number) =>
     (Math.ceil(entries / 0.8) + 1) * slotBytes(valueWords) + HEADER_BYTES;
-  const readStateBytes = tableBytes(dataset.readStates, 7);
-  const bytesBudget = readStateBytes + tableBytes(dataset.channels, 5);
+  const readStateBytes = tableBytes(dataset.readStates, READ_STATE_VALUE_WORDS);
+  const bytesBudget = readStateBytes + tableBytes(dataset.channels, CHANNEL_VALUE_WORDS);
   return { bytesBudget, readStateShare: (readStateBytes + 0.5) / bytesBudget };
 }
 

@@ -4,10 +4,10 @@
  * V8 heap, where the garbage collector must trace it.
  */
 import type { Snowflake } from '../../src/contract/snowflake.ts';
-import { readStateOf, type ReadStateView } from '../../src/projection/readStateOf.ts';
+import { countedReadStateOf, type ReadStateView } from '../../src/projection/readStateOf.ts';
 import type { ProjectionStore } from '../../src/projection/store.ts';
 import type { ChannelRecord, ReadStateRecord } from '../../src/projection/records.ts';
-import type { HotTierReader, HotTierStats } from '../../src/store/hotTier.ts';
+import type { FirstUnreadAt, HotTierReader, HotTierStats } from '../../src/store/hotTier.ts';
 
 /** Thrown by a read of a record a tier does not hold (a rank index): the lookup is declined, as the hot tier's. */
 class NotHeld extends Error {}
@@ -37,13 +37,21 @@ const heldRecords: ProjectionStore = {
 };
 
 export class MapHotTier implements HotTierReader {
-  readonly #readStates = new Map<string, ReadStateRecord>();
+  readonly #readStates = new Map<
+    string,
+    { record: ReadStateRecord; firstUnread: FirstUnreadAt | undefined }
+  >();
   readonly #channels = new Map<string, ChannelRecord>();
   #answered = 0;
   #declined = 0;
 
-  putReadState(userId: Snowflake, channelId: Snowflake, record: ReadStateRecord): void {
-    this.#readStates.set(`${userId}:${channelId}`, record);
+  putReadState(
+    userId: Snowflake,
+    channelId: Snowflake,
+    record: ReadStateRecord,
+    firstUnread?: FirstUnreadAt,
+  ): void {
+    this.#readStates.set(`${userId}:${channelId}`, { record, firstUnread });
   }
 
   putChannel(channelId: Snowflake, record: ChannelRecord): void {
@@ -66,13 +74,18 @@ export class MapHotTier implements HotTierReader {
   }
 
   #lookup(userId: Snowflake, channelId: Snowflake): ReadStateView | undefined {
-    const record = this.#readStates.get(`${userId}:${channelId}`);
+    const entry = this.#readStates.get(`${userId}:${channelId}`);
     const channel = this.#channels.get(channelId);
-    if (record === undefined || channel === undefined) return undefined;
-    held.readState = record;
+    if (entry === undefined || channel === undefined) return undefined;
+    held.readState = entry.record;
     held.channel = channel;
     try {
-      return readStateOf(heldRecords, userId, channelId);
+      const { view } = countedReadStateOf(heldRecords, userId, channelId);
+      // As the hot tier: a first unread held for the channel's epoch, or none when nothing is unread.
+      if (view.unread_count === 0) return { ...view, first_unread_message_id: null };
+      const { firstUnread } = entry;
+      if (firstUnread?.id == null || firstUnread.epoch !== channel.epoch) return undefined;
+      return { ...view, first_unread_message_id: firstUnread.id };
     } catch (error) {
       if (error instanceof NotHeld) return undefined;
       throw error;

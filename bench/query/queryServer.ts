@@ -17,7 +17,15 @@ import { createPartitionStates } from '../../src/ingest/partitionStates.ts';
 import { readThrough } from '../../src/engine/readThrough.ts';
 import { createPartitionOf } from '../../src/contract/partitionOf.ts';
 import type { HotTierReader, SharedHotTier } from '../../src/store/hotTier.ts';
-import { channelId, channelRecord, datasetOf, fill, readStateRecord, userId } from './dataset.ts';
+import {
+  channelId,
+  channelRecord,
+  datasetOf,
+  fill,
+  firstUnreadOf,
+  readStateRecord,
+  userId,
+} from './dataset.ts';
 import { MapHotTier } from './mapHotTier.ts';
 import { startBareServer } from './bareServer.ts';
 import { startCpuProfile, summariseCpuProfile, type ProfileSummary } from '../ingest/cpuProfile.ts';
@@ -85,7 +93,7 @@ if (kind === 'offheap') {
     writer = writeUpdates(dataset, updatesPerSecond, (user, channel, version, withChannel) => {
       // The Map's writer is given what a Map holds: decimal ids and record objects.
       if (withChannel) map.putChannel(channelId(channel), channelRecord(version));
-      map.putReadState(userId(user), channelId(channel), readStateRecord(version));
+      map.putReadState(userId(user), channelId(channel), readStateRecord(version), firstUnreadOf(version));
     });
   };
   stopWriter = () => Promise.resolve(writer?.stop() ?? 0);
@@ -108,6 +116,7 @@ const fallback: ReadStateSource = {
         last_message_id: null,
         unread_count: 0,
         mention_count: 0,
+        first_unread_message_id: null,
       })),
     );
   },

@@ -28,7 +28,7 @@ port.postMessage({
 port.once('message', () => {
   // Each channel's state is that of its last version (dataset.ts's channelRecord): `fill` gave channel c version c.
   const channelVersions = Int32Array.from({ length: dataset.channels }, (_, channel) => channel);
-  const words = new Uint32Array(4);
+  const words = new Uint32Array(6);
   let changes = new HotChanges();
   const writer = writeUpdates(
     dataset,
@@ -50,6 +50,8 @@ port.once('message', () => {
       );
       idWords(1, user, words, 0);
       idWords(3, version, words, 2);
+      // Its first unread message: the one after the pointer (dataset.ts's firstUnreadOf).
+      idWords(3, version + 1, words, 4);
       changes.readState(
         words[0] ?? 0,
         words[1] ?? 0,
@@ -62,6 +64,9 @@ port.once('message', () => {
         0,
         1_000,
         10,
+        true,
+        words[4] ?? 0,
+        words[5] ?? 0,
       );
     },
     () => {

@@ -5,7 +5,12 @@ import type { Freshness } from './app.ts';
 /** What an answer shows of a read state: what travels between instances too. */
 export type AnsweredReadState = Pick<
   ReadStateView,
-  'channel_id' | 'last_acked_message_id' | 'last_message_id' | 'unread_count' | 'mention_count'
+  | 'channel_id'
+  | 'last_acked_message_id'
+  | 'last_message_id'
+  | 'unread_count'
+  | 'mention_count'
+  | 'first_unread_message_id'
 >;
 
 /**
@@ -33,11 +38,13 @@ export function lookupResponseJson(
     const view = views[i] as AnsweredReadState;
     const acked = view.last_acked_message_id;
     const last = view.last_message_id;
+    const first = view.first_unread_message_id;
     json +=
       `${i === 0 ? '' : ','}{"channel_id":"${view.channel_id}",` +
       `"last_acked_message_id":${acked === null ? 'null' : `"${acked}"`},` +
       `"last_message_id":${last === null ? 'null' : `"${last}"`},` +
-      `"unread_count":${view.unread_count},"mention_count":${view.mention_count}}`;
+      `"unread_count":${view.unread_count},"mention_count":${view.mention_count},` +
+      `"first_unread_message_id":${first === null ? 'null' : `"${first}"`}}`;
   }
   json += ']';
   if (nextCursor !== undefined) json += `,"next_cursor":${nextCursor === null ? 'null' : `"${nextCursor}"`}`;

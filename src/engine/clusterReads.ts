@@ -358,6 +358,7 @@ const peerAnswer = z.object({
       last_message_id: snowflake.nullable(),
       unread_count: count,
       mention_count: count,
+      first_unread_message_id: snowflake.nullable(),
     }),
   ),
   positions: z.record(digits, z.object({ messages: digits, acks: digits })).optional(),
@@ -372,6 +373,7 @@ function viewOf(wire: AnsweredReadState): AnsweredReadState {
     last_message_id: wire.last_message_id,
     unread_count: wire.unread_count,
     mention_count: wire.mention_count,
+    first_unread_message_id: wire.first_unread_message_id,
   };
 }
 

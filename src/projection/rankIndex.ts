@@ -93,6 +93,28 @@ export function countAbove(nodes: RankNodes, header: RankIndexHeader | null, key
   return total;
 }
 
+/** The key with `rank` keys below it, or undefined when the index holds no more than `rank` keys. O(log n). */
+export function keyAt(nodes: RankNodes, header: RankIndexHeader | null, rank: number): Snowflake | undefined {
+  if (header === null || !(rank >= 0 && rank < header.size)) return undefined;
+  const inTree = header.size - header.tail.length;
+  if (rank >= inTree) return header.tail[rank - inTree];
+  let left = rank;
+  let id = header.root;
+  while (id !== null) {
+    const node = mustGet(nodes, id);
+    if (node.kind === 'leaf') return node.keys[left];
+    id = null;
+    for (const child of node.children) {
+      if (left < child.count) {
+        id = child.node;
+        break;
+      }
+      left -= child.count;
+    }
+  }
+  throw corrupt(`the tree holds fewer keys than its header counts (${inTree})`);
+}
+
 type TreeShape = Pick<RankIndexHeader, 'root' | 'height' | 'next_node'>;
 
 /** Allocates node ids while one operation runs. */

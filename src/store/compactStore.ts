@@ -4,6 +4,7 @@ import { formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeW
 import type { ApplyOutcome } from '../projection/applyOutcome.ts';
 import { ChannelState } from '../projection/compact/channelState.ts';
 import { CompactProjection, readStateView } from '../projection/compact/compactProjection.ts';
+import { firstUnread } from '../projection/compact/firstUnread.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
 import type { ChannelRecord, ReadStateRecord } from '../projection/records.ts';
 import {
@@ -15,6 +16,7 @@ import {
   snapshotBytes,
 } from './channelCodec.ts';
 import { HotChanges, type HotChangeVisitor } from './hotChanges.ts';
+import type { FirstUnreadAt } from './hotTier.ts';
 import type { PairRecords } from './hotTierMirror.ts';
 import { channelStateKey, channelStatePrefix, readStateKey } from './keys.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
@@ -574,6 +576,8 @@ function loadedChannel(
 /** The greatest live id's words, for the entries below. */
 const head = new Uint32Array(2);
 const channelWords = new Uint32Array(2);
+/** A first unread message's words (and firstUnread's scratch). */
+const first = new Uint32Array(3);
 
 /** The channel as the hot tier keeps it: its epoch, live count and head. */
 function recordChannel(sink: HotChangeVisitor, channelId: Snowflake, channel: ChannelState): void {
@@ -598,12 +602,29 @@ function recordReadState(sink: HotChangeVisitor, channel: ChannelState, member: 
   const { own, mentioned, messages } = channel;
   const uHi = channel.userHi(member);
   const uLo = channel.userLo(member);
-  if (!channel.hasPointer(member)) {
-    sink.readState(uHi, uLo, false, 0, 0, own.liveIn(member), mentioned.liveIn(member), false, 0, 0, 0);
+  const hasPointer = channel.hasPointer(member);
+  const hi = hasPointer ? channel.pointerHi(member) : 0;
+  const lo = hasPointer ? channel.pointerLo(member) : 0;
+  const hasFirstUnread = firstUnread(channel, member, hasPointer, hi, lo, first);
+  if (!hasPointer) {
+    sink.readState(
+      uHi,
+      uLo,
+      false,
+      0,
+      0,
+      own.liveIn(member),
+      mentioned.liveIn(member),
+      false,
+      channel.epoch,
+      0,
+      0,
+      hasFirstUnread,
+      first[0] as number,
+      first[1] as number,
+    );
     return;
   }
-  const hi = channel.pointerHi(member);
-  const lo = channel.pointerLo(member);
   const atOrBelowHead =
     messages.maxLive(head) && (hi < (head[0] as number) || (hi === head[0] && lo <= (head[1] as number)));
   sink.readState(
@@ -618,6 +639,9 @@ function recordReadState(sink: HotChangeVisitor, channel: ChannelState, member: 
     channel.epoch,
     messages.liveCount,
     atOrBelowHead ? messages.liveAbove(0, hi, lo) : 0,
+    hasFirstUnread,
+    first[0] as number,
+    first[1] as number,
   );
 }
 
@@ -673,6 +697,9 @@ function recordsOf(
   return { channel: channelRecord, readState };
 }
 
+/** A channel where nothing happened: epoch 0, nothing unread. */
+const NO_MESSAGES: FirstUnreadAt = { epoch: 0, id: null };
+
 /** The answer for (user, channel), and what the hot tier keeps of it (hotTierMirror.ts's `fill`). */
 export function pairRead(
   channel: ChannelState | undefined,
@@ -680,10 +707,15 @@ export function pairRead(
   channelId: Snowflake,
 ): { view: ReadStateView; found: PairRecords } {
   const view = readStateView(channel, userId, channelId);
-  if (channel === undefined)
-    return { view, found: { channel: undefined, readState: undefined, ownCount: 0 } };
+  if (channel === undefined) {
+    return {
+      view,
+      found: { channel: undefined, readState: undefined, ownCount: 0, firstUnread: NO_MESSAGES },
+    };
+  }
   const member = channel.memberOf(userId);
   const records = recordsOf(channelId, channel, member);
+  const firstUnreadAt = { epoch: channel.epoch, id: view.first_unread_message_id };
   if (records.readState === undefined) {
     return {
       view,
@@ -691,8 +723,12 @@ export function pairRead(
         channel: records.channel,
         readState: undefined,
         ownCount: member === -1 ? 0 : channel.own.liveIn(member),
+        firstUnread: firstUnreadAt,
       },
     };
   }
-  return { view, found: { channel: records.channel, readState: records.readState } };
+  return {
+    view,
+    found: { channel: records.channel, readState: records.readState, firstUnread: firstUnreadAt },
+  };
 }

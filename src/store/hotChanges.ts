@@ -16,8 +16,9 @@ export interface HotChangeVisitor {
   ): void;
   /**
    * A member's read state: its pointer (when it has one), the counts above it of its own and mentioning live
-   * messages, and, when the pointer is at or below the head, how many live messages lay above it of how many
-   * (`liveCount`) in `epoch`.
+   * messages, and, when the pointer is at or below the head (`hasSnapshot`), how many live messages lay above it
+   * of how many (`liveCount`); its first unread message, when one is (`hasFirstUnread`); all in `epoch`, the
+   * channel's.
    */
   readState(
     uHi: number,
@@ -31,6 +32,9 @@ export interface HotChangeVisitor {
     epoch: number,
     liveCount: number,
     liveAbove: number,
+    hasFirstUnread: boolean,
+    firstHi: number,
+    firstLo: number,
   ): void;
   /** A member without a read state now wrote `ownCount` of the channel's live messages. */
   ownCount(uHi: number, uLo: number, ownCount: number): void;
@@ -40,7 +44,7 @@ const CHANNEL = 1;
 const READ_STATE = 2;
 const OWN_COUNT = 3;
 const CHANNEL_WORDS = 8;
-const READ_STATE_WORDS = 12;
+const READ_STATE_WORDS = 15;
 const OWN_COUNT_WORDS = 4;
 
 export class HotChanges implements HotChangeVisitor {
@@ -88,6 +92,9 @@ export class HotChanges implements HotChangeVisitor {
     epoch: number,
     liveCount: number,
     liveAbove: number,
+    hasFirstUnread: boolean,
+    firstHi: number,
+    firstLo: number,
   ): void {
     const w = this.#room(READ_STATE_WORDS);
     const at = this.#length;
@@ -103,6 +110,9 @@ export class HotChanges implements HotChangeVisitor {
     w[at + 9] = epoch;
     w[at + 10] = liveCount;
     w[at + 11] = liveAbove;
+    w[at + 12] = hasFirstUnread ? 1 : 0;
+    w[at + 13] = firstHi;
+    w[at + 14] = firstLo;
     this.#length += READ_STATE_WORDS;
   }
 
@@ -150,6 +160,9 @@ export class HotChanges implements HotChangeVisitor {
             w[at + 9] as number,
             w[at + 10] as number,
             w[at + 11] as number,
+            w[at + 12] === 1,
+            w[at + 13] as number,
+            w[at + 14] as number,
           );
           at += READ_STATE_WORDS;
           break;

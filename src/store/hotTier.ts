@@ -45,12 +45,24 @@ export interface HotTier extends HotTierReader {
   update(channelId: Snowflake, write: () => void): void;
   /** Applies a write's changes, one channel (its record and its members' entries) per `update`. */
   applyChanges(changes: HotChanges): void;
-  putReadState(userId: Snowflake, channelId: Snowflake, record: ReadStateRecord): void;
+  /** `firstUnread`: the pair's first unread message as of a channel epoch; without it the tier answers the pair
+   * only while nothing is unread. */
+  putReadState(
+    userId: Snowflake,
+    channelId: Snowflake,
+    record: ReadStateRecord,
+    firstUnread?: FirstUnreadAt,
+  ): void;
   /**
    * The user has no read state in the channel and wrote `ownCount` of its live messages (the size of OWN(c, u)):
    * all `readStateOf` needs besides the channel. A later `putReadState` of the pair replaces it.
    */
-  putNoReadState(userId: Snowflake, channelId: Snowflake, ownCount: number): void;
+  putNoReadState(
+    userId: Snowflake,
+    channelId: Snowflake,
+    ownCount: number,
+    firstUnread?: FirstUnreadAt,
+  ): void;
   /** The user's OWN(c, u) changed size: a held negative entry follows; a read state or no entry is left alone. */
   updateNoReadState(userId: Snowflake, channelId: Snowflake, ownCount: number): void;
   deleteReadState(userId: Snowflake, channelId: Snowflake): void;
@@ -72,6 +84,9 @@ export interface HotTierReader {
   readViews(userId: Snowflake, channelIds: readonly Snowflake[]): (ReadStateView | undefined)[];
   stats(): HotTierStats;
 }
+
+/** A pair's first unread message (null: none) when the channel was at `epoch`. */
+export type FirstUnreadAt = { readonly epoch: number; readonly id: Snowflake | null };
 
 /** Structured-cloneable: post it to a worker. */
 export type SharedHotTier = {
@@ -106,15 +121,16 @@ export type HotTierOptions = {
 
 /**
  * Three quarters for read states: a channel has one entry, read by every member's reads, where each member who
- * acked or was mentioned has a read state, so read states are the many. At 48 against 40 bytes a slot, a quarter
- * still holds a channel for every ~3.6 read states, which covers the channels of the read states held unless
- * most channels have a single active member. With the default 256 MiB: 4,194,304 read-state slots (192 MiB,
- * 3.36M entries at the 0.8 load) and 1,677,721 channel slots (64 MiB, 1.34M entries).
+ * acked or was mentioned has a read state, so read states are the many. At 56 against 40 bytes a slot, a quarter
+ * still holds a channel for every ~2.1 read states, which covers the channels of the read states held unless
+ * most channels have a single active member. With the default 256 MiB: 3,595,116 read-state slots (192 MiB,
+ * 2.88M entries at the 0.8 load) and 1,677,720 channel slots (64 MiB, 1.34M entries).
  */
 const DEFAULT_READ_STATE_SHARE = 0.75;
 
 // Read-state values. The snapshot is kept as `below` = live_count − count (the live messages at or below the
 // pointer then): live above now = live count now − below, the same sum as liveAbove's, in one word fewer.
+// RS_EPOCH is the channel's epoch the slot's snapshot and first unread message were taken in.
 // A negative entry (no read state) is answered as readStateOf answers it: as a read state with a null pointer
 // (every live message is above it), own_above = the size of OWN(c, u) and no mentions, flagged NO_READ_STATE.
 const RS_POINTER_HI = 0;
@@ -122,12 +138,21 @@ const RS_POINTER_LO = 1;
 const RS_FLAGS = 2;
 const RS_OWN_ABOVE = 3;
 const RS_MENTIONS_ABOVE = 4;
-const RS_SNAPSHOT_EPOCH = 5;
+const RS_EPOCH = 5;
 const RS_SNAPSHOT_BELOW = 6;
-const RS_WORDS = 7;
+// The first unread message as of RS_EPOCH, when there was one (HAS_FIRST_UNREAD). While the epoch stands,
+// every change was an append above the head, which never moves a first unread that exists. One that did not
+// exist then (nothing was unread) would be an append the slot cannot name: the tier declines when it finds
+// messages unread and no first unread of the current epoch.
+const RS_FIRST_HI = 7;
+const RS_FIRST_LO = 8;
+const RS_WORDS = 9;
+/** Value words of a read-state slot and of a channel slot (for sizing a tier to a data set). */
+export const READ_STATE_VALUE_WORDS = RS_WORDS;
 const HAS_POINTER = 1;
 const HAS_SNAPSHOT = 2;
 const NO_READ_STATE = 4;
+const HAS_FIRST_UNREAD = 8;
 
 // Channel values.
 const CH_EPOCH = 0;
@@ -136,7 +161,16 @@ const CH_HEAD_HI = 2;
 const CH_HEAD_LO = 3;
 const CH_FLAGS = 4;
 const CH_WORDS = 5;
+export const CHANNEL_VALUE_WORDS = CH_WORDS;
 const HAS_HEAD = 1;
+
+/** Writes a known first unread and its epoch into a slot's words; returns the flag to set. */
+function firstUnreadInto(words: Uint32Array, firstUnread: FirstUnreadAt | undefined): number {
+  if (firstUnread === undefined || firstUnread.id === null || !isWord(firstUnread.epoch)) return 0;
+  words[RS_EPOCH] = firstUnread.epoch;
+  parseSnowflakeInto(firstUnread.id, words, RS_FIRST_HI);
+  return HAS_FIRST_UNREAD;
+}
 
 /** Numbers that do not fit a word are not cached: a missing entry is safe, a truncated one is not. */
 function isWord(value: number): boolean {
@@ -255,16 +289,24 @@ export function createHotTier(options: HotTierOptions): HotTier {
       epoch,
       liveCount,
       liveAbove,
+      hasFirstUnread,
+      firstHi,
+      firstLo,
     ) {
       readState.fill(0);
       let flags = 0;
+      readState[RS_EPOCH] = epoch;
+      if (hasFirstUnread) {
+        readState[RS_FIRST_HI] = firstHi;
+        readState[RS_FIRST_LO] = firstLo;
+        flags |= HAS_FIRST_UNREAD;
+      }
       if (hasPointer) {
         readState[RS_POINTER_HI] = pointerHi;
         readState[RS_POINTER_LO] = pointerLo;
         flags |= HAS_POINTER;
       }
       if (hasSnapshot && liveAbove <= liveCount) {
-        readState[RS_SNAPSHOT_EPOCH] = epoch;
         readState[RS_SNAPSHOT_BELOW] = liveCount - liveAbove;
         flags |= HAS_SNAPSHOT;
       }
@@ -306,7 +348,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
       }
     },
 
-    putReadState(userId, channelId, record) {
+    putReadState(userId, channelId, record, firstUnread) {
       parseSnowflakeInto(userId, keys, 0);
       parseSnowflakeInto(channelId, keys, 2);
       const uHi = keys[0] ?? 0;
@@ -318,8 +360,8 @@ export function createHotTier(options: HotTierOptions): HotTier {
         writing(stripe, () => readStates.delete(uHi, uLo, cHi, cLo));
         return;
       }
-      let flags = 0;
       readState.fill(0);
+      let flags = 0;
       if (record.last_acked_message_id !== null) {
         parseSnowflakeInto(record.last_acked_message_id, readState, RS_POINTER_HI);
         flags |= HAS_POINTER;
@@ -332,9 +374,13 @@ export function createHotTier(options: HotTierOptions): HotTier {
         isWord(snapshot.count) &&
         snapshot.count <= snapshot.live_count
       ) {
-        readState[RS_SNAPSHOT_EPOCH] = snapshot.epoch;
+        readState[RS_EPOCH] = snapshot.epoch;
         readState[RS_SNAPSHOT_BELOW] = snapshot.live_count - snapshot.count;
         flags |= HAS_SNAPSHOT;
+      }
+      // One epoch word serves both: a first unread of another epoch than the snapshot's is left out.
+      if ((flags & HAS_SNAPSHOT) === 0 || firstUnread?.epoch === snapshot?.epoch) {
+        flags |= firstUnreadInto(readState, firstUnread);
       }
       readState[RS_FLAGS] = flags;
       readState[RS_OWN_ABOVE] = record.own_above;
@@ -344,7 +390,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
       });
     },
 
-    putNoReadState(userId, channelId, ownCount) {
+    putNoReadState(userId, channelId, ownCount, firstUnread) {
       parseSnowflakeInto(userId, keys, 0);
       parseSnowflakeInto(channelId, keys, 2);
       const uHi = keys[0] ?? 0;
@@ -357,7 +403,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
           return;
         }
         readState.fill(0);
-        readState[RS_FLAGS] = NO_READ_STATE;
+        readState[RS_FLAGS] = NO_READ_STATE | firstUnreadInto(readState, firstUnread);
         readState[RS_OWN_ABOVE] = ownCount;
         readStates.set(uHi, uLo, cHi, cLo, readState);
       });
@@ -510,8 +556,10 @@ function createReader(
     let pointerLo = 0;
     let ownAbove = 0;
     let mentionsAbove = 0;
-    let snapshotEpoch = 0;
+    let slotEpoch = 0;
     let snapshotBelow = 0;
+    let firstHi = 0;
+    let firstLo = 0;
     let epoch = 0;
     let liveCount = 0;
     let headHi = 0;
@@ -548,8 +596,10 @@ function createReader(
         flags = readStateWords[rs + RS_FLAGS] ?? 0;
         ownAbove = readStateWords[rs + RS_OWN_ABOVE] ?? 0;
         mentionsAbove = readStateWords[rs + RS_MENTIONS_ABOVE] ?? 0;
-        snapshotEpoch = readStateWords[rs + RS_SNAPSHOT_EPOCH] ?? 0;
+        slotEpoch = readStateWords[rs + RS_EPOCH] ?? 0;
         snapshotBelow = readStateWords[rs + RS_SNAPSHOT_BELOW] ?? 0;
+        firstHi = readStateWords[rs + RS_FIRST_HI] ?? 0;
+        firstLo = readStateWords[rs + RS_FIRST_LO] ?? 0;
         epoch = channelWords[ch + CH_EPOCH] ?? 0;
         liveCount = channelWords[ch + CH_LIVE_COUNT] ?? 0;
         headHi = channelWords[ch + CH_HEAD_HI] ?? 0;
@@ -568,10 +618,16 @@ function createReader(
     if (!hasHead) above = 0;
     else if ((flags & HAS_POINTER) === 0) above = liveCount >>> 0;
     else if (compareWords(pointerHi >>> 0, pointerLo >>> 0, headHi >>> 0, headLo >>> 0) >= 0) above = 0;
-    else if ((flags & HAS_SNAPSHOT) !== 0 && snapshotEpoch === epoch) {
+    else if ((flags & HAS_SNAPSHOT) !== 0 && slotEpoch === epoch) {
       above = (liveCount >>> 0) - (snapshotBelow >>> 0);
     } else {
       return undefined;
+    }
+    const unread = above - (ownAbove >>> 0);
+    let firstUnread: Snowflake | null = null;
+    if (unread > 0) {
+      if ((flags & HAS_FIRST_UNREAD) === 0 || slotEpoch !== epoch) return undefined;
+      firstUnread = formatSnowflakeWords(firstHi, firstLo);
     }
     return {
       user_id: userId,
@@ -579,8 +635,9 @@ function createReader(
       has_read_state: (flags & NO_READ_STATE) === 0,
       last_acked_message_id: (flags & HAS_POINTER) === 0 ? null : formatSnowflakeWords(pointerHi, pointerLo),
       last_message_id: hasHead ? formatSnowflakeWords(headHi, headLo) : null,
-      unread_count: above - (ownAbove >>> 0),
+      unread_count: unread,
       mention_count: mentionsAbove >>> 0,
+      first_unread_message_id: firstUnread,
     };
   }
 

@@ -1,12 +1,14 @@
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { ChannelRecord, ReadStateRecord } from '../projection/records.ts';
 import type { HotChanges } from './hotChanges.ts';
-import type { HotTier } from './hotTier.ts';
+import type { FirstUnreadAt, HotTier } from './hotTier.ts';
 
 /** What a read of RocksDB found for one (user, channel): enough for the hot tier to answer it next time. */
 export type PairRecords = {
   /** Undefined when the channel has no record (nothing was ever sent there). */
   readonly channel: ChannelRecord | undefined;
+  /** The pair's first unread message; without it, the tier answers the pair only while nothing is unread. */
+  readonly firstUnread?: FirstUnreadAt;
 } & (
   | { readonly readState: ReadStateRecord }
   /** No read state: `ownCount` is how many of the channel's live messages the user wrote (OWN(c, u)'s size). */
@@ -84,8 +86,11 @@ export function createHotTierMirror(hot: HotTier): HotTierMirror {
       if ((versions.get(partition) ?? 0) + generation * 2 ** 32 !== version) return;
       hot.update(channelId, () => {
         hot.putChannel(channelId, found.channel ?? NO_CHANNEL);
-        if (found.readState === undefined) hot.putNoReadState(userId, channelId, found.ownCount);
-        else hot.putReadState(userId, channelId, found.readState);
+        if (found.readState === undefined) {
+          hot.putNoReadState(userId, channelId, found.ownCount, found.firstUnread);
+        } else {
+          hot.putReadState(userId, channelId, found.readState, found.firstUnread);
+        }
       });
     },
     forgetAll,

@@ -16,7 +16,7 @@ const channel = (head: string) => ({
 for (const channelId of ['10', '20']) {
   hot.update(channelId, () => {
     hot.putChannel(channelId, channel('100'));
-    hot.putNoReadState('1', channelId, 0);
+    hot.putNoReadState('1', channelId, 0, { epoch: 0, id: '100' });
   });
 }
 port.postMessage({ shared: hot.shared });

@@ -153,6 +153,7 @@ export async function createProjectorHarness(file: string, shape: StreamShape, p
             last_message_id: view.last_message_id,
             unread_count: view.unread_count,
             mention_count: view.mention_count,
+            first_unread_message_id: view.first_unread_message_id,
           };
         });
         expect(body.read_states, `read states of user ${user}`).toEqual(expected);

@@ -72,6 +72,11 @@ export function createReferenceModel(): ReferenceModel {
       last_message_id: channelHead(channelId).last_message_id,
       unread_count: unread.length,
       mention_count: unread.filter((message) => mentionsOf(message).includes(userId)).length,
+      first_unread_message_id:
+        unread
+          .map((message) => BigInt(message.message_id))
+          .reduce<bigint | null>((least, id) => (least === null || id < least ? id : least), null)
+          ?.toString() ?? null,
     };
   };
 

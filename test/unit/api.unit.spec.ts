@@ -71,6 +71,7 @@ describe('read-state lookups', () => {
           last_message_id: '200',
           unread_count: 1,
           mention_count: 1,
+          first_unread_message_id: '200',
         },
         {
           channel_id: '99',
@@ -78,6 +79,7 @@ describe('read-state lookups', () => {
           last_message_id: null,
           unread_count: 0,
           mention_count: 0,
+          first_unread_message_id: null,
         },
         {
           channel_id: '10',
@@ -85,6 +87,7 @@ describe('read-state lookups', () => {
           last_message_id: '101',
           unread_count: 2,
           mention_count: 1,
+          first_unread_message_id: '100',
         },
       ],
     });
@@ -141,6 +144,7 @@ describe('read-state lookups', () => {
           last_message_id: '101',
           unread_count: 1,
           mention_count: 0,
+          first_unread_message_id: '101',
         },
       ],
     });

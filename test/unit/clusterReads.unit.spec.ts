@@ -55,6 +55,7 @@ function readState(channelId: Snowflake, marker: number): ReadStateView {
     last_message_id: channelId,
     unread_count: marker,
     mention_count: 0,
+    first_unread_message_id: marker === 0 ? null : channelId,
   };
 }
 
@@ -66,6 +67,7 @@ function answered(channelId: Snowflake, marker: number): AnsweredReadState {
     last_message_id: channelId,
     unread_count: marker,
     mention_count: 0,
+    first_unread_message_id: marker === 0 ? null : channelId,
   };
 }
 

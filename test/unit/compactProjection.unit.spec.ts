@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { applyEvent } from '../../src/projection/applyEvent.ts';
 import { CompactProjection } from '../../src/projection/compact/compactProjection.ts';
 import { createMemoryStore } from '../../src/projection/memoryStore.ts';
+import { readStateOf } from '../../src/projection/readStateOf.ts';
 import {
   chatHistory,
   interleave,
@@ -108,5 +109,43 @@ describe('compact projection against the reference model', () => {
     for (const user of ['2', '3', '4'])
       expect(projection.readState(user, '1')).toEqual(reference.readState(user, '1'));
     expect(projection.channelHead('1')).toEqual(reference.channelHead('1'));
+  });
+  it("finds the first unread message past a long run of the reader's own, some deleted, in every projection", () => {
+    fc.assert(
+      fc.property(
+        // Runs of messages by the reader (user 2) or someone else (3), ids 1, 2, … in order.
+        fc.array(fc.record({ reader: fc.boolean(), length: fc.integer({ min: 1, max: 150 }) }), {
+          minLength: 1,
+          maxLength: 6,
+        }),
+        fc.array(fc.nat(600), { maxLength: 30 }),
+        fc.option(fc.nat(620), { nil: undefined }),
+        blockSize,
+        (runs, deletions, pointer, size) => {
+          const projection = new CompactProjection({ blockSize: size });
+          const store = createMemoryStore({ fanout: 4 });
+          const reference = createReferenceModel();
+          const authors = runs.flatMap(({ reader, length }) =>
+            Array<string>(length).fill(reader ? '2' : '3'),
+          );
+          const events = [
+            ...authors.map((author, i) => sent({ channel: '1', id: String(i + 1), author })),
+            ...deletions.map((id) => deleted({ channel: '1', id: String(id + 1) })),
+            ...(pointer === undefined
+              ? []
+              : [acked({ channel: '1', user: '2', id: String(pointer), manual: true })]),
+          ];
+          for (const event of events) {
+            projection.apply(event);
+            applyEvent(store, event);
+            reference.apply(event);
+          }
+          const expected = reference.readState('2', '1');
+          expect(projection.readState('2', '1')).toEqual(expected);
+          expect(readStateOf(store, '2', '1')).toEqual(expected);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -14,6 +14,8 @@ const readState: ReadStateRecord = {
   mentions_above: 0,
   live_above: null,
 };
+/** The first unread message of a pair with a null pointer in `channel(n)` (ids 1…n), in its epoch. */
+const firstUnread = { epoch: 0, id: '1' };
 
 /** A write's changes to the hot tier, as the store records them (small ids: the high word is 0). */
 function changes(record: (changes: HotChanges) => void): HotChanges {
@@ -25,9 +27,27 @@ function changes(record: (changes: HotChanges) => void): HotChanges {
 const channelOf = (id: number, size: number) => (c: HotChanges) => {
   c.channel(0, id, 0, size, size > 0, 0, size);
 };
-/** User `id`'s read state, pointer null (or at `pointer`), no own or mentioning messages above it. */
+/**
+ * User `id`'s read state, pointer null (or at `pointer`), no own or mentioning messages above it, its first
+ * unread message the id after the pointer (the channels' ids are 1, 2, …).
+ */
 const readStateOf = (id: number, pointer?: number) => (c: HotChanges) => {
-  c.readState(0, id, pointer !== undefined, 0, pointer ?? 0, 0, 0, false, 0, 0, 0);
+  c.readState(
+    0,
+    id,
+    pointer !== undefined,
+    0,
+    pointer ?? 0,
+    0,
+    0,
+    false,
+    0,
+    0,
+    0,
+    true,
+    0,
+    (pointer ?? 0) + 1,
+  );
 };
 
 function setup() {
@@ -56,19 +76,24 @@ describe('the hot tier mirror', () => {
     mirror.beforeWrite(1);
     mirror.afterWrite(1, changes(channelOf(5, 4)));
     // ...so the read's older records must not land.
-    mirror.fill(1, before, '9', '5', { readState, channel: channel(3) });
+    mirror.fill(1, before, '9', '5', { readState, firstUnread, channel: channel(3) });
     expect(hot.readView('9', '5')).toBeUndefined();
 
     // A read of another partition is unaffected, and a read that began after the write fills.
-    mirror.fill(2, mirror.version(2), '9', '6', { readState, channel: channel(7) });
+    mirror.fill(2, mirror.version(2), '9', '6', { readState, firstUnread, channel: channel(7) });
     expect(hot.readView('9', '6')).toMatchObject({ unread_count: 7 });
-    mirror.fill(1, mirror.version(1), '9', '5', { readState, channel: channel(4) });
+    mirror.fill(1, mirror.version(1), '9', '5', { readState, firstUnread, channel: channel(4) });
     expect(hot.readView('9', '5')).toMatchObject({ unread_count: 4 });
   });
 
   it('fills that a pair has no read state, also in a channel without a record, until a write replaces it', () => {
     const { hot, mirror } = setup();
-    mirror.fill(0, mirror.version(0), '9', '5', { readState: undefined, ownCount: 1, channel: channel(3) });
+    mirror.fill(0, mirror.version(0), '9', '5', {
+      readState: undefined,
+      ownCount: 1,
+      firstUnread,
+      channel: channel(3),
+    });
     expect(hot.readView('9', '5')).toMatchObject({ has_read_state: false, unread_count: 2 });
     // readStateOf reads a channel without a record as one without messages: nothing unread, no last message.
     mirror.fill(0, mirror.version(0), '9', '6', { readState: undefined, ownCount: 0, channel: undefined });
@@ -80,6 +105,7 @@ describe('the hot tier mirror', () => {
       last_message_id: null,
       unread_count: 0,
       mention_count: 0,
+      first_unread_message_id: null,
     });
     // A batch: user 9 wrote in channel 5 (OWN grew), then acked in channel 6 (a read state, and its channel).
     mirror.beforeWrite(0);
@@ -115,7 +141,7 @@ describe('the hot tier mirror', () => {
     expect(mirror.writing(0)).toBeUndefined();
 
     // A failed write may have landed: the tier forgets everything, and nobody waits for it any more.
-    mirror.fill(0, mirror.version(0), '9', '5', { readState, channel: channel(3) });
+    mirror.fill(0, mirror.version(0), '9', '5', { readState, firstUnread, channel: channel(3) });
     const before = mirror.version(0);
     mirror.beforeWrite(0);
     const failed = mirror.writing(0);
@@ -123,17 +149,17 @@ describe('the hot tier mirror', () => {
     await failed;
     expect(mirror.writing(0)).toBeUndefined();
     expect(hot.readView('9', '5')).toBeUndefined();
-    mirror.fill(0, before, '9', '5', { readState, channel: channel(3) });
+    mirror.fill(0, before, '9', '5', { readState, firstUnread, channel: channel(3) });
     expect(hot.readView('9', '5')).toBeUndefined();
   });
 
   it('forgets everything on a rebalance, including reads that began before it', () => {
     const { hot, mirror } = setup();
-    mirror.fill(0, mirror.version(0), '9', '5', { readState, channel: channel(3) });
+    mirror.fill(0, mirror.version(0), '9', '5', { readState, firstUnread, channel: channel(3) });
     const before = mirror.version(0);
     mirror.forgetAll();
     expect(hot.readView('9', '5')).toBeUndefined();
-    mirror.fill(0, before, '9', '5', { readState, channel: channel(3) });
+    mirror.fill(0, before, '9', '5', { readState, firstUnread, channel: channel(3) });
     expect(hot.readView('9', '5')).toBeUndefined();
   });
 });

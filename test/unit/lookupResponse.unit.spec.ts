@@ -15,6 +15,7 @@ const view: fc.Arbitrary<ReadStateView> = fc.record({
   last_message_id: fc.option(id, { nil: null }),
   unread_count: count,
   mention_count: count,
+  first_unread_message_id: fc.option(id, { nil: null }),
 });
 const freshness: fc.Arbitrary<Freshness | undefined> = fc.option(
   fc.record({
@@ -42,6 +43,7 @@ function expected(
       last_message_id: v.last_message_id,
       unread_count: v.unread_count,
       mention_count: v.mention_count,
+      first_unread_message_id: v.first_unread_message_id,
     })),
     ...(nextCursor === undefined ? {} : { next_cursor: nextCursor }),
     ...fresh,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatEvent } from '../../src/contract/events.ts';
 import { applyEvent } from '../../src/projection/applyEvent.ts';
 import { createMemoryStore } from '../../src/projection/memoryStore.ts';
-import { readStateOf } from '../../src/projection/readStateOf.ts';
+import { countedReadStateOf, readStateOf } from '../../src/projection/readStateOf.ts';
 import { createCountingStore, type AccessCounts } from '../support/countingStore.ts';
 import { acked, deleted, edited, sent } from '../support/eventBuilders.ts';
 
@@ -52,18 +52,25 @@ describe('projection costs (record accesses)', () => {
         channel.apply(sent({ channel: C, id: String(id), author: AUTHOR }));
       }
       let view;
-      const cost = channel.cost(() => (view = readStateOf(channel.store, READER, C)));
+      const cost = channel.cost(() => (view = countedReadStateOf(channel.store, READER, C).view));
       expect(view).toMatchObject({ unread_count: 60 });
+      // The first unread message: one descent of LIVE(c) when it is not the reader's own (O(log n)).
+      const withFirst = channel.cost(() => (view = readStateOf(channel.store, READER, C)));
+      expect(view).toMatchObject({ first_unread_message_id: String(channel.head - 9) });
+      expect(withFirst.reads).toBeLessThanOrEqual(cost.reads + 3 + channel.height);
       return cost;
     });
     expect(costs[0]).toEqual(costs[1]);
     expect(costs[0]).toEqual({ reads: 2, writes: 0 });
   });
 
-  it('reads a pair with no read state in O(1)', () => {
+  it('reads a pair with no read state in O(1), its first unread message in O(log n)', () => {
     const costs = sizes.map((size) => {
       const channel = channelOf(size);
-      return channel.cost(() => readStateOf(channel.store, '3', C));
+      const cost = channel.cost(() => countedReadStateOf(channel.store, '3', C));
+      const withFirst = channel.cost(() => readStateOf(channel.store, '3', C));
+      expect(withFirst.reads).toBeLessThanOrEqual(cost.reads + 3 + channel.height);
+      return cost;
     });
     expect(costs[0]).toEqual(costs[1]);
     expect(costs[0]).toEqual({ reads: 3, writes: 0 });

@@ -358,6 +358,7 @@ describe('projection rules', () => {
       last_message_id: null,
       unread_count: 0,
       mention_count: 0,
+      first_unread_message_id: null,
     });
     expect(channelHeadOf(store, '999')).toEqual({
       channel_id: '999',
@@ -367,26 +368,27 @@ describe('projection rules', () => {
   });
 
   it('walks through the worked example of docs/semantics.md step by step', () => {
-    // [event, Bob's has_read_state, last_acked_message_id, unread_count, mention_count, channel's last_message_id]
-    const steps: [ChatEvent, boolean, string | null, number, number, string | null][] = [
-      [sent({ channel: C, id: '8', author: ALICE }), false, null, 1, 0, '8'],
-      [sent({ channel: C, id: '9', author: ALICE, mentions: [BOB, BOB] }), true, null, 2, 1, '9'],
-      [acked({ channel: C, user: BOB, id: '9' }), true, '9', 0, 0, '9'],
-      [sent({ channel: C, id: '10', author: BOB }), true, '9', 0, 0, '10'],
-      [sent({ channel: C, id: '11', author: CAROL, mentions: [BOB] }), true, '9', 1, 1, '11'],
-      [acked({ channel: C, user: BOB, id: '8' }), true, '9', 1, 1, '11'],
-      [acked({ channel: C, user: BOB, id: '8', manual: true }), true, '8', 2, 2, '11'],
-      [deleted({ channel: C, id: '11' }), true, '8', 1, 1, '10'],
-      [deleted({ channel: C, id: '12' }), true, '8', 1, 1, '10'],
-      [sent({ channel: C, id: '12', author: ALICE }), true, '8', 1, 1, '10'],
-      [sent({ channel: C, id: '9', author: CAROL }), true, '8', 1, 1, '10'],
-      [sent({ channel: C, id: '7', author: CAROL, mentions: [BOB] }), true, '8', 1, 1, '10'],
-      [acked({ channel: C, user: BOB, id: '13' }), true, '13', 0, 0, '10'],
-      [sent({ channel: C, id: '14', author: ALICE }), true, '13', 1, 0, '14'],
+    // [event, Bob's has_read_state, last_acked_message_id, unread_count, mention_count, channel's last_message_id,
+    //  first_unread_message_id]
+    const steps: [ChatEvent, boolean, string | null, number, number, string | null, string | null][] = [
+      [sent({ channel: C, id: '8', author: ALICE }), false, null, 1, 0, '8', '8'],
+      [sent({ channel: C, id: '9', author: ALICE, mentions: [BOB, BOB] }), true, null, 2, 1, '9', '8'],
+      [acked({ channel: C, user: BOB, id: '9' }), true, '9', 0, 0, '9', null],
+      [sent({ channel: C, id: '10', author: BOB }), true, '9', 0, 0, '10', null],
+      [sent({ channel: C, id: '11', author: CAROL, mentions: [BOB] }), true, '9', 1, 1, '11', '11'],
+      [acked({ channel: C, user: BOB, id: '8' }), true, '9', 1, 1, '11', '11'],
+      [acked({ channel: C, user: BOB, id: '8', manual: true }), true, '8', 2, 2, '11', '9'],
+      [deleted({ channel: C, id: '11' }), true, '8', 1, 1, '10', '9'],
+      [deleted({ channel: C, id: '12' }), true, '8', 1, 1, '10', '9'],
+      [sent({ channel: C, id: '12', author: ALICE }), true, '8', 1, 1, '10', '9'],
+      [sent({ channel: C, id: '9', author: CAROL }), true, '8', 1, 1, '10', '9'],
+      [sent({ channel: C, id: '7', author: CAROL, mentions: [BOB] }), true, '8', 1, 1, '10', '9'],
+      [acked({ channel: C, user: BOB, id: '13' }), true, '13', 0, 0, '10', null],
+      [sent({ channel: C, id: '14', author: ALICE }), true, '13', 1, 0, '14', '14'],
     ];
     const store = createMemoryStore({ fanout: 4 });
     const reference = createReferenceModel();
-    steps.forEach(([event, has, pointer, unread, mentions, last], step) => {
+    steps.forEach(([event, has, pointer, unread, mentions, last, first], step) => {
       applyEvent(store, event);
       reference.apply(event);
       const expected = {
@@ -397,6 +399,7 @@ describe('projection rules', () => {
         last_message_id: last,
         unread_count: unread,
         mention_count: mentions,
+        first_unread_message_id: first,
       };
       expect(readStateOf(store, BOB, C), `step ${step + 1}`).toEqual(expected);
       expect(reference.readState(BOB, C), `step ${step + 1} (reference model)`).toEqual(expected);
@@ -448,6 +451,7 @@ describe('projection rules', () => {
         last_message_id: last,
         unread_count: unread,
         mention_count: mentions,
+        first_unread_message_id: '14',
       };
       const row = `row ${step + 15}`;
       expect(readStateOf(store, BOB, C), row).toEqual(expected);

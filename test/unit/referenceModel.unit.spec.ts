@@ -29,6 +29,7 @@ describe('reference model', () => {
       last_message_id: null,
       unread_count: 0,
       mention_count: 0,
+      first_unread_message_id: null,
     });
   });
 });

@@ -12,6 +12,7 @@ import type { ChannelHead } from '../channelHeadOf.ts';
 import type { ReadStateView } from '../readStateOf.ts';
 import { ChannelState } from './channelState.ts';
 import { ABSENT, DEAD, LIVE } from './countedIds.ts';
+import { firstUnread } from './firstUnread.ts';
 
 /**
  * The projection (docs/semantics.md) over compact channel states: the same events give the same outcomes and
@@ -223,10 +224,24 @@ export class CompactProjection {
   }
 }
 
-const scratch = new Uint32Array(2);
+const scratch = new Uint32Array(3);
 
 function lastMessageId(channel: ChannelState, head: Uint32Array): Snowflake | null {
   return channel.messages.maxLive(head) ? formatSnowflakeWords(head[0] as number, head[1] as number) : null;
+}
+
+/** The member's first unread message as an id (see firstUnread.ts), null when nothing is unread. */
+export function firstUnreadId(channel: ChannelState, member: number): Snowflake | null {
+  const hasPointer = member !== -1 && channel.hasPointer(member);
+  const found = firstUnread(
+    channel,
+    member,
+    hasPointer,
+    hasPointer ? channel.pointerHi(member) : 0,
+    hasPointer ? channel.pointerLo(member) : 0,
+    scratch,
+  );
+  return found ? formatSnowflakeWords(scratch[0] as number, scratch[1] as number) : null;
 }
 
 /** What the API serves for (user, channel), from the channel's state (undefined: nothing happened there). */
@@ -244,25 +259,25 @@ export function readStateView(
     last_message_id: null as Snowflake | null,
     unread_count: 0,
     mention_count: 0,
+    first_unread_message_id: null as Snowflake | null,
   };
   if (channel === undefined) return view;
-  const { messages } = channel;
+  const { messages, own, mentioned } = channel;
   view.last_message_id = lastMessageId(channel, scratch);
   if (member === -1 || !channel.hasReadState(member)) {
-    view.unread_count = messages.liveCount - (member === -1 ? 0 : channel.own.liveIn(member));
-    return view;
-  }
-  view.has_read_state = true;
-  const { own, mentioned } = channel;
-  if (!channel.hasPointer(member)) {
+    view.unread_count = messages.liveCount - (member === -1 ? 0 : own.liveIn(member));
+  } else if (!channel.hasPointer(member)) {
+    view.has_read_state = true;
     view.unread_count = messages.liveCount - own.liveIn(member);
     view.mention_count = mentioned.liveIn(member);
-    return view;
+  } else {
+    view.has_read_state = true;
+    const hi = channel.pointerHi(member);
+    const lo = channel.pointerLo(member);
+    view.last_acked_message_id = formatSnowflakeWords(hi, lo);
+    view.unread_count = messages.liveAbove(0, hi, lo) - own.liveAboveIn(member, hi, lo);
+    view.mention_count = mentioned.liveAboveIn(member, hi, lo);
   }
-  const hi = channel.pointerHi(member);
-  const lo = channel.pointerLo(member);
-  view.last_acked_message_id = formatSnowflakeWords(hi, lo);
-  view.unread_count = messages.liveAbove(0, hi, lo) - own.liveAboveIn(member, hi, lo);
-  view.mention_count = mentioned.liveAboveIn(member, hi, lo);
+  if (view.unread_count > 0) view.first_unread_message_id = firstUnreadId(channel, member);
   return view;
 }

@@ -271,6 +271,41 @@ export class CountedIds {
     return fromG - this.liveAbove(g, MAX_WORD, MAX_WORD);
   }
 
+  /**
+   * The live key with `rank` live keys below it: writes its hi, lo and payload to out[0], out[1], out[2]; false
+   * when fewer than rank + 1 keys are live. O(log blocks) down the Fenwick tree, then a scan of one block.
+   */
+  liveKeyAt(rank: number, out: Uint32Array): boolean {
+    if (!(rank >= 0 && rank < this.#liveCount)) return false;
+    const n = this.blocks.length;
+    // The last block whose preceding blocks hold at most `rank` live keys: the one holding the key.
+    let b = 0;
+    let left = rank;
+    if (n > 1) {
+      const tree = this.tree;
+      let step = 1;
+      while (step * 2 <= n) step *= 2;
+      for (; step > 0; step >>>= 1) {
+        const next = b + step;
+        if (next <= n && (tree[next] as number) <= left) {
+          b = next;
+          left -= tree[next] as number;
+        }
+      }
+    }
+    const block = this.blocks[b] as Block;
+    for (let i = 0; i < block.size; i++) {
+      if (!block.isLive(i)) continue;
+      if (left-- > 0) continue;
+      const e = block.entries;
+      out[0] = e[i * STRIDE + 1] as number;
+      out[1] = e[i * STRIDE + 2] as number;
+      out[2] = (e[i * STRIDE + 3] as number) >>> 1;
+      return true;
+    }
+    throw new Error(`live key ${rank} is not in block ${b}: the live counts are out of step`);
+  }
+
   /** Writes the greatest live key's hi, lo to out[0], out[1]; false when no key is live. */
   maxLive(out: Uint32Array): boolean {
     if (this.#liveCount === 0) return false;

@@ -330,12 +330,17 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
         continue;
       }
       channels.forEach((channel, i) => {
-        const expected = viewKey({ ...model.readState(user, channel), channel_id: channel });
+        const modelView = model.readState(user, channel);
+        const expected = viewKey({ ...modelView, channel_id: channel });
         const got = answer.views[i];
         compared++;
         if (got === undefined || viewKey(got) !== expected)
           mismatches.push(
             `user ${user} channel ${channel}: got ${got === undefined ? 'nothing' : viewKey(got)}, model ${expected}`,
+          );
+        else if (got.first_unread_message_id !== modelView.first_unread_message_id)
+          mismatches.push(
+            `user ${user} channel ${channel}: first unread ${String(got.first_unread_message_id)}, model ${String(modelView.first_unread_message_id)}`,
           );
       });
       // Listing shows every channel: compared only when all are.

@@ -15,6 +15,8 @@ export interface WireView {
   last_message_id: Snowflake | null;
   unread_count: number;
   mention_count: number;
+  /** Compared against the model at the end (compareWithModel), not part-way (not tracked here). */
+  first_unread_message_id?: Snowflake | null;
 }
 
 export function viewKey(view: WireView): string {
