@@ -19,6 +19,8 @@
  * Options: --events N (200000) --partitions P (4) --chunks LIST (2000,16000) --rounds R (2; the best is kept)
  *          --seed S (1) --fanout F (32, the reference store's rank-index fanout) --paths (memory,compact,durable)
  *          --resident N (1000000: the durable path's RESIDENT_RECORDS)
+ *          --hot-tier MB (0: none; else the durable path also records what each chunk changes for a hot tier of
+ *          that many MiB and applies it after the write, as the live service does)
  * Last line: {"events":…,"memory_events_per_s":[…],"compact_events_per_s":[…],"durable_events_per_s":[…],
  *             "durable_cpu_us_per_event":[…],"records_per_event":[…]} (one entry per chunk size)
  */
@@ -36,6 +38,7 @@ import { createMemoryStore } from '../../src/projection/memoryStore.ts';
 import { createGroupCommit } from '../../src/store/groupCommit.ts';
 import { KeyKind } from '../../src/store/keys.ts';
 import { CompactStore } from '../../src/store/compactStore.ts';
+import { createHotTier } from '../../src/store/hotTier.ts';
 import { openRocksDatabase } from '../../src/store/rocksDatabase.ts';
 import { machineLine } from '../machineLine.ts';
 import { printTable } from '../markdownTable.ts';
@@ -51,6 +54,7 @@ const { values } = parseArgs({
     fanout: { type: 'string', default: '32' },
     paths: { type: 'string', default: 'memory,compact,durable' },
     resident: { type: 'string', default: '1000000' },
+    'hot-tier': { type: 'string', default: '0' },
   },
 });
 
@@ -68,6 +72,7 @@ const PATHS = values.paths.split(',').map((path) => {
 });
 /** The durable path's resident budget (RESIDENT_RECORDS' default unless --resident says). */
 const RESIDENT_RECORDS = wholeNumber('resident', values.resident);
+const HOT_TIER_MB = wholeNumber('hot-tier', values['hot-tier']);
 
 type KafkaRecord = { key: Buffer; value: Buffer; topic: TopicKind };
 const partitionOf = createPartitionOf(partitions);
@@ -146,13 +151,14 @@ async function foldDurably(size: number): Promise<{ folded: number; written: Wri
   const db = await openRocksDatabase(dir);
   try {
     const commits = createGroupCommit(db, { sync: true });
-    const store = new CompactStore(db, RESIDENT_RECORDS);
+    const hot = HOT_TIER_MB > 0 ? createHotTier({ bytesBudget: HOT_TIER_MB * 2 ** 20 }) : undefined;
+    const store = new CompactStore(db, RESIDENT_RECORDS, { hotChanges: hot !== undefined });
     loads = () => ({ loads: store.loads, evictions: store.evictions });
     for (let partition = 0; partition < partitions; partition++) store.startPartition(partition, true);
     const written: Written = { records: 0, bytes: 0, byKind: new Map() };
     let folded = 0;
     for (const chunk of chunks(size)) {
-      const { operations } = await store.projectChunk(chunk.partition, chunk.events);
+      const { operations, hotChanges } = await store.projectChunk(chunk.partition, chunk.events);
       for (const operation of operations) {
         const bytes = operation.key.length + (operation.type === 'put' ? operation.value.length : 0);
         const kind = KIND_NAMES.get(operation.key.readUInt8(2)) ?? 'other';
@@ -165,6 +171,7 @@ async function foldDurably(size: number): Promise<{ folded: number; written: Wri
       }
       await commits.write(operations);
       store.commit(chunk.partition);
+      hot?.applyChanges(hotChanges);
       folded += chunk.events.length;
     }
     return { folded, written };
@@ -197,7 +204,7 @@ for (const size of chunkSizes) {
 }
 
 console.log(
-  `\nFold: ${int(events)} demo-stream events (seed ${seed}, ${int(events / 100)} channels, ${int(events / 10)} ` +
+  `\nFold: ${int(events)} demo-stream events${HOT_TIER_MB > 0 ? ` (durable path mirrored to a ${HOT_TIER_MB} MiB hot tier)` : ''} (seed ${seed}, ${int(events / 100)} channels, ${int(events / 10)} ` +
     `users) over ${partitions} partitions, decoded and folded on one thread, best of ${rounds} rounds by CPU time\n`,
 );
 printTable(
