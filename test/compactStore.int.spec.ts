@@ -52,7 +52,7 @@ describe('compact store on RocksDB', () => {
     try {
       await fc.assert(
         fc.asyncProperty(
-          chatHistory(SMALL_UNIVERSE, { maxMessages: 60, maxAcks: 40 }),
+          chatHistory(SMALL_UNIVERSE, { maxMessages: 60, maxAcks: 40, everyone: true }),
           topicPicks(100),
           fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 10 }),
           fc.boolean(),

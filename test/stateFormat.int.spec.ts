@@ -36,17 +36,20 @@ describe('the state layout a database holds', () => {
     });
   });
 
-  it('upgrades channel states of version 1 (before edits) in place, which it reads as they are', async () => {
-    await withDatabase(async (db) => {
-      await db.write([
-        { type: 'put', key: metaKey('format'), value: Buffer.from('channel-states-1') },
-        { type: 'put', key: offsetKey(0, 'messages'), value: Buffer.alloc(8) },
-      ]);
-      expect(await claimStateFormat(db)).toEqual({ holdsState: true });
-      expect((await db.get(metaKey('format')))?.toString()).toBe('channel-states-2');
-      expect(STATE_FORMAT).toBe('channel-states-2');
-    });
-  });
+  it.each(['channel-states-1', 'channel-states-2'])(
+    'upgrades channel states of %s (before edits or @everyone) in place, which it reads as they are',
+    async (older) => {
+      await withDatabase(async (db) => {
+        await db.write([
+          { type: 'put', key: metaKey('format'), value: Buffer.from(older) },
+          { type: 'put', key: offsetKey(0, 'messages'), value: Buffer.alloc(8) },
+        ]);
+        expect(await claimStateFormat(db)).toEqual({ holdsState: true });
+        expect((await db.get(metaKey('format')))?.toString()).toBe('channel-states-3');
+        expect(STATE_FORMAT).toBe('channel-states-3');
+      });
+    },
+  );
 
   it('refuses a layout it does not know', async () => {
     await withDatabase(async (db) => {

@@ -405,6 +405,7 @@ try {
   console.log(
     `\nIngest: ${int(events)} demo-stream events (seed ${seed}, ${int(channels)} channels, ${int(users)} users; ` +
       `${pct(mix.sent, events)} sent, ${pct(mix.sentWithMentions, mix.sent)} of them with mentions, ` +
+      `${pct(mix.sentToEveryone, events)} @everyone, ` +
       `${pct(mix.edited, events)} edited, ${pct(mix.deleted, events)} deleted, ${pct(mix.acked, events)} acked (${pct(mix.manualAcks, mix.acked)} manual), ` +
       `${pct(mix.duplicates, events)} duplicates; ${int(mix.channels)} channels and ${int(mix.users)} users seen) ` +
       `into 2 topics × ${partitions} partitions on ${config.KAFKA_BROKERS.join(',')}; ` +

@@ -31,6 +31,8 @@ export type PublishOptions = {
 export type StreamMix = {
   sent: number;
   sentWithMentions: number;
+  /** Sends with @everyone. */
+  sentToEveryone: number;
   deleted: number;
   edited: number;
   acked: number;
@@ -66,6 +68,7 @@ export async function publishStream(
   const mix: StreamMix = {
     sent: 0,
     sentWithMentions: 0,
+    sentToEveryone: 0,
     deleted: 0,
     edited: 0,
     acked: 0,
@@ -112,6 +115,7 @@ export async function publishStream(
         users.add(event.author_id);
         for (const user of event.mention_user_ids) users.add(user);
         if (event.mention_user_ids.length > 0) mix.sentWithMentions++;
+        if (event.mention_everyone === true) mix.sentToEveryone++;
       } else if (event.type === 'message_deleted') {
         mix.deleted++;
       } else if (event.type === 'message_edited') {

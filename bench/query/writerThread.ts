@@ -47,6 +47,7 @@ port.once('message', () => {
         true,
         words[2] ?? 0,
         words[3] ?? 0,
+        0,
       );
       idWords(1, user, words, 0);
       idWords(3, version, words, 2);

@@ -1,10 +1,19 @@
-import { MAX_MENTIONS, TIMESTAMP_PATTERN, type ChatEvent, type EventType } from './events.ts';
+import {
+  MAX_MENTIONS,
+  TIMESTAMP_PATTERN,
+  type ChatEvent,
+  type EventType,
+  type MessageSent,
+} from './events.ts';
 import { fitsInUint64, SNOWFLAKE_PATTERN } from './snowflake.ts';
 
 const isSnowflake = (value: unknown): value is string =>
   typeof value === 'string' && SNOWFLAKE_PATTERN.test(value) && fitsInUint64(value);
 const isTimestamp = (value: unknown): value is string =>
   typeof value === 'string' && TIMESTAMP_PATTERN.test(value);
+
+const isOptionalBoolean = (value: unknown): value is boolean | undefined =>
+  value === undefined || typeof value === 'boolean';
 
 function mentionsOf(value: unknown): string[] | undefined {
   if (value === undefined) return [];
@@ -24,10 +33,16 @@ export function decodeValid(type: EventType, fields: Record<string, unknown>): C
     return undefined;
   switch (type) {
     case 'message_sent': {
-      const { author_id: authorId, sent_at: sentAt } = fields;
+      const { author_id: authorId, sent_at: sentAt, mention_everyone: everyone } = fields;
       const mentions = mentionsOf(fields.mention_user_ids);
-      if (!isSnowflake(authorId) || mentions === undefined || !isTimestamp(sentAt)) return undefined;
-      return {
+      if (
+        !isSnowflake(authorId) ||
+        mentions === undefined ||
+        !isOptionalBoolean(everyone) ||
+        !isTimestamp(sentAt)
+      )
+        return undefined;
+      const event: MessageSent = {
         type,
         v: 1,
         channel_id: channelId,
@@ -36,6 +51,9 @@ export function decodeValid(type: EventType, fields: Record<string, unknown>): C
         mention_user_ids: mentions,
         sent_at: sentAt,
       };
+      // Only when sent, as zod leaves an optional field out (no spread: this is the hot path).
+      if (everyone !== undefined) event.mention_everyone = everyone;
+      return event;
     }
     case 'message_deleted': {
       const { deleted_at: deletedAt } = fields;
@@ -43,10 +61,10 @@ export function decodeValid(type: EventType, fields: Record<string, unknown>): C
       return { type, v: 1, channel_id: channelId, message_id: messageId, deleted_at: deletedAt };
     }
     case 'message_edited': {
-      const { edited_at: editedAt } = fields;
+      const { edited_at: editedAt, mention_everyone: everyone } = fields;
       const mentions =
         fields.mention_user_ids === undefined ? undefined : mentionsOf(fields.mention_user_ids);
-      if (mentions === undefined || !isTimestamp(editedAt)) return undefined;
+      if (mentions === undefined || !isOptionalBoolean(everyone) || !isTimestamp(editedAt)) return undefined;
       return {
         type,
         v: 1,
@@ -54,6 +72,7 @@ export function decodeValid(type: EventType, fields: Record<string, unknown>): C
         message_id: messageId,
         mention_user_ids: mentions,
         edited_at: editedAt,
+        ...(everyone === undefined ? {} : { mention_everyone: everyone }),
       };
     }
     case 'message_acked': {

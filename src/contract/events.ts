@@ -43,6 +43,18 @@ export const TIMESTAMP_PATTERN = new RegExp(z.toJSONSchema(timestampFormat).patt
 
 export const MAX_MENTIONS = 1000;
 
+/**
+ * @everyone: the message mentions every user with a read state in its channel but its author. Optional, and
+ * left out of the decoded event when it was (false is its meaning then), so events without it stay as they were.
+ */
+const mentionEveryone = z
+  .boolean({ error: mustBe('must be true or false') })
+  .optional()
+  .meta({
+    description:
+      'The message mentions everyone in the channel (every user with a read state there) but its author, as @everyone does. Role mentions are resolved by the publisher into mention_user_ids.',
+  });
+
 export const messageSentSchema = z
   .object({
     type: z.literal('message_sent'),
@@ -54,6 +66,7 @@ export const messageSentSchema = z
       .array(snowflake, { error: mustBe('must be an array of snowflake id strings') })
       .max(MAX_MENTIONS, { error: `must list at most ${MAX_MENTIONS} users` })
       .default([]),
+    mention_everyone: mentionEveryone,
     sent_at: timestamp,
   })
   .meta({
@@ -85,12 +98,14 @@ export const messageEditedSchema = z
     mention_user_ids: z
       .array(snowflake, { error: mustBe('must be an array of snowflake id strings') })
       .max(MAX_MENTIONS, { error: `must list at most ${MAX_MENTIONS} users` }),
+    // Part of the new mention set too: an edit that leaves it out takes @everyone away.
+    mention_everyone: mentionEveryone,
     edited_at: timestamp,
   })
   .meta({
     title: 'message_edited v1',
     description:
-      "A message's text changed: mention_user_ids is its whole new mention set (the author stays). Of several edits of one message, the latest edited_at counts. Topic: messages; record key: channel_id. Unknown fields are ignored.",
+      "A message's text changed: mention_user_ids and mention_everyone are its whole new mention set (the author stays). Of several edits of one message, the latest edited_at counts. Topic: messages; record key: channel_id. Unknown fields are ignored.",
   });
 
 export const messageAckedSchema = z

@@ -3,7 +3,8 @@ import { seededRandom } from './seededRandom.ts';
 
 /**
  * A realistic, reproducible chat stream for demos, benchmarks and end-to-end tests: mostly increasing message
- * ids with some late ones, mentions (some of the author, some repeated), edits of recent messages' mentions,
+ * ids with some late ones, mentions (some of the author, some repeated, 1% of all events @everyone), edits of
+ * recent messages' mentions,
  * deletions (some before the message), acks of recent messages (some manual, backwards), and duplicates. Same
  * seed, same stream.
  */
@@ -52,8 +53,9 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
         ID_BASE + (late ? nextMessage - 1n - BigInt(Math.floor(random() * 10)) : nextMessage)
       ).toString();
       const author_id = memberOf(c);
+      const mentions = random();
       const mention_user_ids =
-        random() < 0.15 ? Array.from({ length: 1 + Math.floor(random() * 3) }, () => memberOf(c)) : [];
+        mentions < 0.15 ? Array.from({ length: 1 + Math.floor(random() * 3) }, () => memberOf(c)) : [];
       if (random() < 0.03) mention_user_ids.push(author_id);
       event = {
         type: 'message_sent',
@@ -64,6 +66,8 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
         mention_user_ids,
         sent_at: at,
       };
+      // About 1% of all events: @everyone, with the names of a mention (the same draws as before it came).
+      if (mentions < 0.018) event.mention_everyone = true;
       seen.push(message_id);
       if (seen.length > 32) seen.shift();
     } else if (roll < 0.6) {

@@ -10,23 +10,30 @@ import { ENTRY_WORDS } from '../projection/compact/countedIds.ts';
  * of one write, replayed through the projection on load. Binary, little-endian, ids as two uint32 words.
  *
  *   snapshot  u8 version | u32 epoch | u32 members | members × (u32 hi, u32 lo, u8 flags, u32 ptr hi, u32 ptr lo)
- *             | u32 ids | ids × (u32 hi, u32 lo, u8 live, i32 author) | u32 mentioning
+ *             | u32 ids | ids × (u32 hi, u32 lo, u8 flags, i32 author) | u32 mentioning
  *             | mentioning × (u32 hi, u32 lo, u16 n, n × u32 member)
  *             | u32 edited | edited × (u32 hi, u32 lo, f64 edited_at ms)                      (version 2 on)
  *             | u32 pending | pending × (u32 hi, u32 lo, u16 n, n × u32 member)               (version 2 on)
+ *             | u32 pending @everyone | × (u32 hi, u32 lo)                                      (version 3 on)
+ *   flags     1: live, 2: mentions @everyone (version 3 on)
  *   delta     events × (u8 kind, …): sent (id, author, u16 n, n × user), deleted (id), acked (user, id),
- *             edited (id, f64 edited_at ms, u16 n, n × user)
+ *             edited (id, f64 edited_at ms, u16 n, n × user); sent and edited with @everyone are kinds of
+ *             their own
  *
  * Own and mention sets are not stored: they follow from the live ids' authors and the mentions.
  */
 
-/** Written; version 1 (before edits) is still read. */
-const VERSION = 2;
+/** Written; versions 1 (before edits) and 2 (before @everyone) are still read. */
+const VERSION = 3;
 const SENT = 1;
 const DELETED = 2;
 const ACKED = 3;
 const ACKED_MANUAL = 4;
 const EDITED = 5;
+const SENT_EVERYONE = 6;
+const EDITED_EVERYONE = 7;
+const LIVE_FLAG = 1;
+const EVERYONE_FLAG = 2;
 /** A snapshot's fixed part; its size estimate per id and per member. */
 const SNAPSHOT_HEADER = 13;
 const MEMBER_BYTES = 17;
@@ -151,6 +158,7 @@ export function snapshotBytes(channel: ChannelState): number {
     channel.mentionsOf.size * LIST_BYTES +
     channel.editedAt.size * EDITED_BYTES +
     channel.pendingMentions.size * LIST_BYTES +
+    channel.pendingEveryone.size * 8 +
     channel.pendingMembers * 4
   );
 }
@@ -174,7 +182,7 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter): Buffer {
   channel.messages.forEachEntry((_group, hi, lo, live, author) => {
     out.u32(hi);
     out.u32(lo);
-    out.u8(live ? 1 : 0);
+    out.u8((live ? LIVE_FLAG : 0) | (live && channel.isEveryone(hi, lo) ? EVERYONE_FLAG : 0));
     out.i32(author);
   });
   writeMemberLists(channel.mentionsOf, out);
@@ -184,6 +192,8 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter): Buffer {
     out.f64(editedAt);
   }
   writeMemberLists(channel.pendingMentions, out);
+  out.u32(channel.pendingEveryone.size);
+  for (const messageId of channel.pendingEveryone) out.id(messageId, words);
   return out.take();
 }
 
@@ -201,7 +211,7 @@ function writeMemberLists(lists: ReadonlyMap<Snowflake, readonly number[]>, out:
 export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelState {
   const reader = new ByteReader(bytes);
   const version = reader.u8();
-  if (version !== 1 && version !== VERSION)
+  if (!(version >= 1 && version <= VERSION))
     throw new Error(`channel snapshot of version ${version}; this build reads 1 to ${VERSION}`);
   channel.epoch = reader.u32();
   const members = reader.u32();
@@ -218,17 +228,26 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
   const messages = new Uint32Array(ids * ENTRY_WORDS);
   const authors = new Int32Array(ids);
   let live = 0;
+  /** The live @everyone messages, (hi, lo, author) each, in id order. */
+  const everyone: number[] = [];
   for (let i = 0, at = 0; i < ids; i++, at += ENTRY_WORDS) {
-    messages[at + 1] = reader.u32();
-    messages[at + 2] = reader.u32();
-    const isLive = reader.u8() === 1;
+    const hi = reader.u32();
+    const lo = reader.u32();
+    messages[at + 1] = hi;
+    messages[at + 2] = lo;
+    const flags = reader.u8();
+    const isLive = (flags & LIVE_FLAG) !== 0;
     const author = reader.i32();
     if (author < 0) throw new Error(`channel snapshot holds message author ${author}`);
     messages[at + 3] = (author << 1) | (isLive ? 1 : 0);
     authors[i] = isLive ? author : -1;
     if (isLive) live++;
+    if (isLive && (flags & EVERYONE_FLAG) !== 0) everyone.push(hi, lo, author);
   }
   channel.messages.fill(messages, ids);
+  for (let i = 0; i < everyone.length; i += 3) {
+    channel.addEveryone(everyone[i] as number, everyone[i + 1] as number, everyone[i + 2] as number);
+  }
   channel.own.fill(groupedByMember(messages, authors, live, members), live);
   const mentioning = reader.u32();
   const mentions: { hi: number; lo: number; members: number[] }[] = [];
@@ -237,9 +256,11 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     const hi = reader.u32();
     const lo = reader.u32();
     const list = reader.members();
+    channel.mentionsOf.set(formatSnowflakeWords(hi, lo), list);
+    // An @everyone message counts for its named members through `everyone`: they are not in `mentioned`.
+    if (channel.isEveryone(hi, lo)) continue;
     mentions.push({ hi, lo, members: list });
     mentioned += list.length;
-    channel.mentionsOf.set(formatSnowflakeWords(hi, lo), list);
   }
   mentions.sort((a, b) => (a.hi !== b.hi ? a.hi - b.hi : a.lo - b.lo));
   const byId = new Uint32Array(mentioned * ENTRY_WORDS);
@@ -263,6 +284,14 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
   for (let i = 0; i < pending; i++) {
     const messageId = reader.id();
     channel.setPendingMentions(messageId, reader.members());
+  }
+  if (version === 2) return channel;
+  const pendingEveryone = reader.u32();
+  for (let i = 0; i < pendingEveryone; i++) {
+    const messageId = reader.id();
+    if (!channel.pendingMentions.has(messageId))
+      throw new Error(`channel snapshot holds @everyone for ${messageId}, which has no pending edit`);
+    channel.pendingEveryone.add(messageId);
   }
   return channel;
 }
@@ -303,7 +332,7 @@ function groupedByMember(
 export function encodeDeltaEvent(event: ChatEvent, out: ByteWriter): void {
   switch (event.type) {
     case 'message_sent':
-      out.u8(SENT);
+      out.u8(event.mention_everyone === true ? SENT_EVERYONE : SENT);
       out.id(event.message_id, words);
       out.id(event.author_id, words);
       out.u16(event.mention_user_ids.length);
@@ -314,7 +343,7 @@ export function encodeDeltaEvent(event: ChatEvent, out: ByteWriter): void {
       out.id(event.message_id, words);
       return;
     case 'message_edited':
-      out.u8(EDITED);
+      out.u8(event.mention_everyone === true ? EDITED_EVERYONE : EDITED);
       out.id(event.message_id, words);
       out.f64(Date.parse(event.edited_at));
       out.u16(event.mention_user_ids.length);
@@ -333,7 +362,7 @@ export function replayDelta(bytes: Buffer, channelId: Snowflake, projection: Com
   while (!reader.done) {
     const kind = reader.u8();
     let event: ChatEvent;
-    if (kind === SENT) {
+    if (kind === SENT || kind === SENT_EVERYONE) {
       const messageId = reader.id();
       const authorId = reader.id();
       const mentions = reader.ids();
@@ -344,6 +373,7 @@ export function replayDelta(bytes: Buffer, channelId: Snowflake, projection: Com
         message_id: messageId,
         author_id: authorId,
         mention_user_ids: mentions,
+        ...(kind === SENT_EVERYONE ? { mention_everyone: true } : {}),
         sent_at: '',
       };
     } else if (kind === DELETED) {
@@ -354,7 +384,7 @@ export function replayDelta(bytes: Buffer, channelId: Snowflake, projection: Com
         message_id: reader.id(),
         deleted_at: '',
       };
-    } else if (kind === EDITED) {
+    } else if (kind === EDITED || kind === EDITED_EVERYONE) {
       const messageId = reader.id();
       const editedAt = new Date(reader.f64()).toISOString();
       const mentions = reader.ids();
@@ -364,6 +394,7 @@ export function replayDelta(bytes: Buffer, channelId: Snowflake, projection: Com
         channel_id: channelId,
         message_id: messageId,
         mention_user_ids: mentions,
+        ...(kind === EDITED_EVERYONE ? { mention_everyone: true } : {}),
         edited_at: editedAt,
       };
     } else if (kind === ACKED || kind === ACKED_MANUAL) {

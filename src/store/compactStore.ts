@@ -516,6 +516,7 @@ function weightOf(channel: ChannelState): number {
   return (
     channel.messages.size +
     channel.mentioned.size +
+    2 * (channel.everyone?.size ?? 0) +
     channel.memberCount +
     channel.editedAt.size +
     channel.pendingMentions.size +
@@ -591,6 +592,7 @@ function recordChannel(sink: HotChangeVisitor, channelId: Snowflake, channel: Ch
     hasHead,
     head[0] as number,
     head[1] as number,
+    channel.everyone?.liveCount ?? 0,
   );
 }
 
@@ -606,6 +608,9 @@ function recordReadState(sink: HotChangeVisitor, channel: ChannelState, member: 
   const hi = hasPointer ? channel.pointerHi(member) : 0;
   const lo = hasPointer ? channel.pointerLo(member) : 0;
   const hasFirstUnread = firstUnread(channel, member, hasPointer, hi, lo, first);
+  // The mention count less every live @everyone message (hotChanges.ts): @everyone messages appended later,
+  // which touch no member, then add to it in the tier.
+  const everyoneCount = channel.everyone?.liveCount ?? 0;
   if (!hasPointer) {
     sink.readState(
       uHi,
@@ -614,7 +619,7 @@ function recordReadState(sink: HotChangeVisitor, channel: ChannelState, member: 
       0,
       0,
       own.liveIn(member),
-      mentioned.liveIn(member),
+      mentioned.liveIn(member) + channel.everyoneAbove(member, false, 0, 0) - everyoneCount,
       false,
       channel.epoch,
       0,
@@ -634,7 +639,7 @@ function recordReadState(sink: HotChangeVisitor, channel: ChannelState, member: 
     hi,
     lo,
     own.liveAboveIn(member, hi, lo),
-    mentioned.liveAboveIn(member, hi, lo),
+    mentioned.liveAboveIn(member, hi, lo) + channel.everyoneAbove(member, true, hi, lo) - everyoneCount,
     atOrBelowHead,
     channel.epoch,
     messages.liveCount,
@@ -652,12 +657,15 @@ function recordsOf(
   member: number,
 ): {
   channel: ChannelRecord;
+  everyoneCount: number;
   readState: ReadStateRecord | undefined;
 } {
   let channelRecord: ChannelRecord = { epoch: 0, live: null };
+  let everyone = 0;
   let readState: ReadStateRecord | undefined;
   const sink: HotChangeVisitor = {
-    channel(_cHi, _cLo, epoch, liveCount, hasHead, hi, lo) {
+    channel(_cHi, _cLo, epoch, liveCount, hasHead, hi, lo, everyoneCount) {
+      everyone = everyoneCount;
       const live = hasHead
         ? {
             size: liveCount,
@@ -694,7 +702,7 @@ function recordsOf(
   };
   recordChannel(sink, channelId, channel);
   if (member !== -1 && channel.hasReadState(member)) recordReadState(sink, channel, member);
-  return { channel: channelRecord, readState };
+  return { channel: channelRecord, everyoneCount: everyone, readState };
 }
 
 /** A channel where nothing happened: epoch 0, nothing unread. */
@@ -724,11 +732,17 @@ export function pairRead(
         readState: undefined,
         ownCount: member === -1 ? 0 : channel.own.liveIn(member),
         firstUnread: firstUnreadAt,
+        everyoneCount: records.everyoneCount,
       },
     };
   }
   return {
     view,
-    found: { channel: records.channel, readState: records.readState, firstUnread: firstUnreadAt },
+    found: {
+      channel: records.channel,
+      readState: records.readState,
+      firstUnread: firstUnreadAt,
+      everyoneCount: records.everyoneCount,
+    },
   };
 }

@@ -4,7 +4,10 @@
  * (HotTier.applyChanges), a channel at a time: a channel's entry, then its members' entries, which belong to it.
  */
 export interface HotChangeVisitor {
-  /** The channel's epoch, live count and head (the greatest live id), `hasHead` false when none is live. */
+  /**
+   * The channel's epoch, live count and head (the greatest live id), `hasHead` false when none is live, and its
+   * live @everyone messages.
+   */
   channel(
     cHi: number,
     cLo: number,
@@ -13,10 +16,12 @@ export interface HotChangeVisitor {
     hasHead: boolean,
     hi: number,
     lo: number,
+    everyoneCount: number,
   ): void;
   /**
-   * A member's read state: its pointer (when it has one), the counts above it of its own and mentioning live
-   * messages, and, when the pointer is at or below the head (`hasSnapshot`), how many live messages lay above it
+   * A member's read state: its pointer (when it has one), the count above it of its own live messages, its
+   * mention count less the channel's live @everyone messages (`mentionsAbove`, so that @everyone messages sent
+   * later add to it without touching the member; negative when many are below the pointer), and, when the pointer is at or below the head (`hasSnapshot`), how many live messages lay above it
    * of how many (`liveCount`); its first unread message, when one is (`hasFirstUnread`); all in `epoch`, the
    * channel's.
    */
@@ -43,7 +48,7 @@ export interface HotChangeVisitor {
 const CHANNEL = 1;
 const READ_STATE = 2;
 const OWN_COUNT = 3;
-const CHANNEL_WORDS = 8;
+const CHANNEL_WORDS = 9;
 const READ_STATE_WORDS = 15;
 const OWN_COUNT_WORDS = 4;
 
@@ -65,6 +70,7 @@ export class HotChanges implements HotChangeVisitor {
     hasHead: boolean,
     hi: number,
     lo: number,
+    everyoneCount: number,
   ): void {
     this.#channels.push(this.#length);
     const w = this.#room(CHANNEL_WORDS);
@@ -77,6 +83,7 @@ export class HotChanges implements HotChangeVisitor {
     w[at + 5] = hasHead ? 1 : 0;
     w[at + 6] = hi;
     w[at + 7] = lo;
+    w[at + 8] = everyoneCount;
     this.#length += CHANNEL_WORDS;
   }
 
@@ -144,6 +151,7 @@ export class HotChanges implements HotChangeVisitor {
             w[at + 5] === 1,
             w[at + 6] as number,
             w[at + 7] as number,
+            w[at + 8] as number,
           );
           at += CHANNEL_WORDS;
           break;
@@ -155,7 +163,7 @@ export class HotChanges implements HotChangeVisitor {
             w[at + 4] as number,
             w[at + 5] as number,
             w[at + 6] as number,
-            w[at + 7] as number,
+            (w[at + 7] as number) | 0,
             w[at + 8] === 1,
             w[at + 9] as number,
             w[at + 10] as number,

@@ -66,8 +66,11 @@ export interface HotTier extends HotTierReader {
   /** The user's OWN(c, u) changed size: a held negative entry follows; a read state or no entry is left alone. */
   updateNoReadState(userId: Snowflake, channelId: Snowflake, ownCount: number): void;
   deleteReadState(userId: Snowflake, channelId: Snowflake): void;
-  /** Keeps the epoch, the live count and the head. */
-  putChannel(channelId: Snowflake, record: ChannelRecord): void;
+  /**
+   * Keeps the epoch, the live count, the head and `everyoneCount`, the live @everyone messages (which the record
+   * projection does not keep: 0); the read states put with it count their mentions less them.
+   */
+  putChannel(channelId: Snowflake, record: ChannelRecord, everyoneCount?: number): void;
   deleteChannel(channelId: Snowflake): void;
   clear(): void;
 }
@@ -121,10 +124,10 @@ export type HotTierOptions = {
 
 /**
  * Three quarters for read states: a channel has one entry, read by every member's reads, where each member who
- * acked or was mentioned has a read state, so read states are the many. At 56 against 40 bytes a slot, a quarter
- * still holds a channel for every ~2.1 read states, which covers the channels of the read states held unless
+ * acked or was mentioned has a read state, so read states are the many. At 56 against 44 bytes a slot, a quarter
+ * still holds a channel for every ~2.4 read states, which covers the channels of the read states held unless
  * most channels have a single active member. With the default 256 MiB: 3,595,116 read-state slots (192 MiB,
- * 2.88M entries at the 0.8 load) and 1,677,720 channel slots (64 MiB, 1.34M entries).
+ * 2.88M entries at the 0.8 load) and 1,525,200 channel slots (64 MiB, 1.22M entries).
  */
 const DEFAULT_READ_STATE_SHARE = 0.75;
 
@@ -137,6 +140,9 @@ const RS_POINTER_HI = 0;
 const RS_POINTER_LO = 1;
 const RS_FLAGS = 2;
 const RS_OWN_ABOVE = 3;
+// The mention count less the channel's live @everyone messages, as an int32 (negative when @everyone messages
+// lie below the pointer): the channel's @everyone count added back gives the count, also after @everyone
+// messages that touched no member were appended (hotChanges.ts).
 const RS_MENTIONS_ABOVE = 4;
 const RS_EPOCH = 5;
 const RS_SNAPSHOT_BELOW = 6;
@@ -160,7 +166,8 @@ const CH_LIVE_COUNT = 1;
 const CH_HEAD_HI = 2;
 const CH_HEAD_LO = 3;
 const CH_FLAGS = 4;
-const CH_WORDS = 5;
+const CH_EVERYONE = 5;
+const CH_WORDS = 6;
 export const CHANNEL_VALUE_WORDS = CH_WORDS;
 const HAS_HEAD = 1;
 
@@ -175,6 +182,10 @@ function firstUnreadInto(words: Uint32Array, firstUnread: FirstUnreadAt | undefi
 /** Numbers that do not fit a word are not cached: a missing entry is safe, a truncated one is not. */
 function isWord(value: number): boolean {
   return Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
+}
+
+function isInt32(value: number): boolean {
+  return Number.isInteger(value) && value >= -0x80000000 && value <= 0x7fffffff;
 }
 
 /**
@@ -262,7 +273,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
   let changedLo = 0;
   let changedStripe = -1;
   const applier: HotChangeVisitor = {
-    channel(cHi, cLo, epoch, liveCount, hasHead, hi, lo) {
+    channel(cHi, cLo, epoch, liveCount, hasHead, hi, lo, everyoneCount) {
       changedHi = cHi;
       changedLo = cLo;
       changedStripe = stripeOf(cHi, cLo);
@@ -275,6 +286,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
         channel[CH_HEAD_LO] = lo;
         channel[CH_FLAGS] = HAS_HEAD;
       }
+      channel[CH_EVERYONE] = everyoneCount;
       channels.set(cHi, cLo, 0, 0, channel);
     },
     readState(
@@ -356,7 +368,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
       const cHi = keys[2] ?? 0;
       const cLo = keys[3] ?? 0;
       const stripe = stripeOf(cHi, cLo);
-      if (!isWord(record.own_above) || !isWord(record.mentions_above)) {
+      if (!isWord(record.own_above) || !isInt32(record.mentions_above)) {
         writing(stripe, () => readStates.delete(uHi, uLo, cHi, cLo));
         return;
       }
@@ -436,13 +448,13 @@ export function createHotTier(options: HotTierOptions): HotTier {
       writing(stripeOf(cHi, cLo), () => readStates.delete(keys[0] ?? 0, keys[1] ?? 0, cHi, cLo));
     },
 
-    putChannel(channelId, record) {
+    putChannel(channelId, record, everyoneCount = 0) {
       parseSnowflakeInto(channelId, keys, 2);
       const cHi = keys[2] ?? 0;
       const cLo = keys[3] ?? 0;
       const live = record.live;
       const stripe = stripeOf(cHi, cLo);
-      if (!isWord(record.epoch) || (live !== null && !isWord(live.size))) {
+      if (!isWord(record.epoch) || (live !== null && !isWord(live.size)) || !isWord(everyoneCount)) {
         writing(stripe, () => channels.delete(cHi, cLo, 0, 0));
         return;
       }
@@ -453,6 +465,7 @@ export function createHotTier(options: HotTierOptions): HotTier {
         parseSnowflakeInto(live.max, channel, CH_HEAD_HI);
         channel[CH_FLAGS] = HAS_HEAD;
       }
+      channel[CH_EVERYONE] = everyoneCount;
       writing(stripe, () => {
         channels.set(cHi, cLo, 0, 0, channel);
       });
@@ -565,6 +578,7 @@ function createReader(
     let headHi = 0;
     let headLo = 0;
     let channelFlags = 0;
+    let everyoneCount = 0;
     let deadline = 0;
     const stripe = channelHash & STRIPE_MASK;
     for (let attempt = 1; ; attempt++) {
@@ -605,6 +619,7 @@ function createReader(
         headHi = channelWords[ch + CH_HEAD_HI] ?? 0;
         headLo = channelWords[ch + CH_HEAD_LO] ?? 0;
         channelFlags = channelWords[ch + CH_FLAGS] ?? 0;
+        everyoneCount = channelWords[ch + CH_EVERYONE] ?? 0;
       }
       if (Atomics.load(sequences, stripe) === before && Atomics.load(sequences, MOVES) === movesBefore) break;
     }
@@ -636,7 +651,8 @@ function createReader(
       last_acked_message_id: (flags & HAS_POINTER) === 0 ? null : formatSnowflakeWords(pointerHi, pointerLo),
       last_message_id: hasHead ? formatSnowflakeWords(headHi, headLo) : null,
       unread_count: unread,
-      mention_count: mentionsAbove >>> 0,
+      // Nothing above the pointer mentions anyone; a pair without a read state is mentioned by nothing.
+      mention_count: above === 0 || (flags & NO_READ_STATE) !== 0 ? 0 : mentionsAbove + (everyoneCount >>> 0),
       first_unread_message_id: firstUnread,
     };
   }

@@ -9,6 +9,8 @@ export type PairRecords = {
   readonly channel: ChannelRecord | undefined;
   /** The pair's first unread message; without it, the tier answers the pair only while nothing is unread. */
   readonly firstUnread?: FirstUnreadAt;
+  /** The channel's live @everyone messages (0 when left out); `readState.mentions_above` is then less them. */
+  readonly everyoneCount?: number;
 } & (
   | { readonly readState: ReadStateRecord }
   /** No read state: `ownCount` is how many of the channel's live messages the user wrote (OWN(c, u)'s size). */
@@ -85,7 +87,7 @@ export function createHotTierMirror(hot: HotTier): HotTierMirror {
     fill(partition, version, userId, channelId, found) {
       if ((versions.get(partition) ?? 0) + generation * 2 ** 32 !== version) return;
       hot.update(channelId, () => {
-        hot.putChannel(channelId, found.channel ?? NO_CHANNEL);
+        hot.putChannel(channelId, found.channel ?? NO_CHANNEL, found.everyoneCount);
         if (found.readState === undefined) {
           hot.putNoReadState(userId, channelId, found.ownCount, found.firstUnread);
         } else {

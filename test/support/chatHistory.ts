@@ -46,8 +46,10 @@ function idChoice(weights: Record<IdMode, number>): fc.Arbitrary<IdChoice> {
  */
 export function chatHistory(
   universe: Universe = SMALL_UNIVERSE,
-  sizes: { maxMessages?: number; maxAcks?: number } = {},
+  sizes: { maxMessages?: number; maxAcks?: number; everyone?: boolean } = {},
 ): fc.Arbitrary<ChatHistory> {
+  /** @everyone on one message or edit in six, when asked for (the record projection does not implement it). */
+  const everyone = sizes.everyone === true ? fc.nat(5).map((n) => n === 0) : fc.constant(false);
   const channel = fc.constantFrom(...universe.channels);
   const user = fc.constantFrom(...universe.users);
   const sentOp = fc.record({
@@ -56,6 +58,7 @@ export function chatHistory(
     id: idChoice({ next: 7, recent: 2, any: 1 }),
     author: user,
     mentions: fc.array(user, { maxLength: 4, size: 'max' }),
+    everyone,
   });
   const deletedOp = fc.record({
     kind: fc.constant('deleted' as const),
@@ -67,6 +70,7 @@ export function chatHistory(
     channel,
     id: idChoice({ next: 1, recent: 6, any: 2 }),
     mentions: fc.array(user, { maxLength: 3 }),
+    everyone,
     // Few distinct times: edits of one message tie, and come later or earlier than the one held.
     second: fc.nat(3),
   });
@@ -102,7 +106,13 @@ export function chatHistory(
           const id = op.id.mode === 'next' ? top + 1 : op.id.mode === 'recent' ? recent : op.id.n % span;
           return op.kind === 'deleted'
             ? deleted({ channel: op.channel, id: String(id) })
-            : edited({ channel: op.channel, id: String(id), mentions: op.mentions, second: op.second });
+            : edited({
+                channel: op.channel,
+                id: String(id),
+                mentions: op.mentions,
+                everyone: op.everyone,
+                second: op.second,
+              });
         }
         let id: number;
         if (op.id.mode === 'next') {
@@ -111,7 +121,13 @@ export function chatHistory(
         } else {
           id = op.id.mode === 'recent' ? recent : op.id.n % span;
         }
-        return sent({ channel: op.channel, id: String(id), author: op.author, mentions: op.mentions });
+        return sent({
+          channel: op.channel,
+          id: String(id),
+          author: op.author,
+          mentions: op.mentions,
+          everyone: op.everyone,
+        });
       });
       const climb = new Map<Snowflake, number>();
       const acks = ackOps.map((op) => {

@@ -9,6 +9,8 @@ export function sent(fields: {
   id: Snowflake;
   author: Snowflake;
   mentions?: readonly Snowflake[];
+  /** @everyone; left out of the event unless true, as publishers that do not use it send it. */
+  everyone?: boolean;
 }): MessageSent {
   return {
     type: 'message_sent',
@@ -17,6 +19,7 @@ export function sent(fields: {
     message_id: fields.id,
     author_id: fields.author,
     mention_user_ids: [...(fields.mentions ?? [])],
+    ...(fields.everyone === true ? { mention_everyone: true } : {}),
     sent_at: AT,
   };
 }
@@ -30,6 +33,7 @@ export function edited(fields: {
   channel: Snowflake;
   id: Snowflake;
   mentions?: readonly Snowflake[];
+  everyone?: boolean;
   second?: number;
 }): MessageEdited {
   return {
@@ -38,6 +42,7 @@ export function edited(fields: {
     channel_id: fields.channel,
     message_id: fields.id,
     mention_user_ids: [...(fields.mentions ?? [])],
+    ...(fields.everyone === true ? { mention_everyone: true } : {}),
     edited_at: `2024-05-01T12:00:${String(fields.second ?? 0).padStart(2, '0')}.000Z`,
   };
 }

@@ -25,9 +25,9 @@ export function createReferenceModel(): ReferenceModel {
   const deletedByChannel = new Map<Snowflake, Set<Snowflake>>();
   /**
    * Per channel: each message's latest edit (by edited_at; an edit no later than the one held is ignored), also
-   * of ids not sent yet, none of deleted ids. An edit's mentions replace the message's.
+   * of ids not sent yet, none of deleted ids. An edit's mentions (@everyone too) replace the message's.
    */
-  const editsByChannel = new Map<Snowflake, Map<Snowflake, { at: number; mentions: readonly Snowflake[] }>>();
+  const editsByChannel = new Map<Snowflake, Map<Snowflake, Edit>>();
   /** Per user: channel → pointer (null until the first ack), for each channel where the user has a read state. */
   const readStates = new Map<Snowflake, Map<Snowflake, Snowflake | null>>();
 
@@ -36,13 +36,12 @@ export function createReferenceModel(): ReferenceModel {
   const deletedIn = (channelId: Snowflake): Set<Snowflake> =>
     getOrCreate(deletedByChannel, channelId, () => new Set());
   const editsIn = (channelId: Snowflake) =>
-    getOrCreate(
-      editsByChannel,
-      channelId,
-      () => new Map<Snowflake, { at: number; mentions: readonly Snowflake[] }>(),
-    );
+    getOrCreate(editsByChannel, channelId, () => new Map<Snowflake, Edit>());
   const mentionsOf = (message: MessageSent): readonly Snowflake[] =>
     editsIn(message.channel_id).get(message.message_id)?.mentions ?? message.mention_user_ids;
+  /** @everyone mentions every user with a read state in the channel but the author, and gives none. */
+  const mentionsEveryone = (message: MessageSent): boolean =>
+    editsIn(message.channel_id).get(message.message_id)?.everyone ?? message.mention_everyone === true;
   /** Being mentioned in a live message by someone else gives a read state, pointer null. */
   const mentionedIn = (message: MessageSent) => {
     for (const userId of mentionsOf(message)) {
@@ -71,7 +70,9 @@ export function createReferenceModel(): ReferenceModel {
       last_acked_message_id: pointer,
       last_message_id: channelHead(channelId).last_message_id,
       unread_count: unread.length,
-      mention_count: unread.filter((message) => mentionsOf(message).includes(userId)).length,
+      mention_count: ofUser.has(channelId)
+        ? unread.filter((message) => mentionsEveryone(message) || mentionsOf(message).includes(userId)).length
+        : 0,
       first_unread_message_id:
         unread
           .map((message) => BigInt(message.message_id))
@@ -109,7 +110,11 @@ export function createReferenceModel(): ReferenceModel {
           const at = Date.parse(event.edited_at);
           const held = edits.get(event.message_id);
           if (held !== undefined && at <= held.at) return;
-          edits.set(event.message_id, { at, mentions: event.mention_user_ids });
+          edits.set(event.message_id, {
+            at,
+            mentions: event.mention_user_ids,
+            everyone: event.mention_everyone === true,
+          });
           const message = sentIn(event.channel_id).get(event.message_id);
           if (message !== undefined) mentionedIn(message);
           return;
@@ -137,6 +142,8 @@ export function createReferenceModel(): ReferenceModel {
     channelHead,
   };
 }
+
+type Edit = { at: number; mentions: readonly Snowflake[]; everyone: boolean };
 
 function byNumber(a: Snowflake, b: Snowflake): number {
   const difference = BigInt(a) - BigInt(b);

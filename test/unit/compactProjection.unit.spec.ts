@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { ChatEvent } from '../../src/contract/events.ts';
 import { applyEvent } from '../../src/projection/applyEvent.ts';
 import { CompactProjection } from '../../src/projection/compact/compactProjection.ts';
 import { createMemoryStore } from '../../src/projection/memoryStore.ts';
@@ -11,7 +12,7 @@ import {
   topicPicks,
   type Universe,
 } from '../support/chatHistory.ts';
-import { acked, deleted, sent } from '../support/eventBuilders.ts';
+import { acked, deleted, edited, sent } from '../support/eventBuilders.ts';
 import { createReferenceModel, type ReferenceModel } from '../support/referenceModel.ts';
 
 /** Small blocks, so that a channel of a few dozen ids already has several; 128 is the default. */
@@ -38,16 +39,21 @@ function referenceAnswers(reference: ReferenceModel, universe: Universe) {
 describe('compact projection against the reference model', () => {
   it('answers as the reference after every event, with the outcomes of applyEvent', () => {
     fc.assert(
-      fc.property(chatHistory(), topicPicks(), blockSize, (history, picks, size) => {
-        const projection = new CompactProjection({ blockSize: size });
-        const reference = createReferenceModel();
-        const records = createMemoryStore();
-        for (const event of interleave(history, picks)) {
-          expect(projection.apply(event)).toBe(applyEvent(records, event));
-          reference.apply(event);
-          expect(answers(projection, SMALL_UNIVERSE)).toEqual(referenceAnswers(reference, SMALL_UNIVERSE));
-        }
-      }),
+      fc.property(
+        chatHistory(SMALL_UNIVERSE, { everyone: true }),
+        topicPicks(),
+        blockSize,
+        (history, picks, size) => {
+          const projection = new CompactProjection({ blockSize: size });
+          const reference = createReferenceModel();
+          const records = createMemoryStore();
+          for (const event of interleave(history, picks)) {
+            expect(projection.apply(event)).toBe(applyEvent(records, event));
+            reference.apply(event);
+            expect(answers(projection, SMALL_UNIVERSE)).toEqual(referenceAnswers(reference, SMALL_UNIVERSE));
+          }
+        },
+      ),
       { numRuns: 5000 },
     );
   }, 120_000);
@@ -56,7 +62,7 @@ describe('compact projection against the reference model', () => {
     const universe = { channels: ['10'], users: ['1', '2', '3'], firstMessageId: 5 };
     fc.assert(
       fc.property(
-        chatHistory(universe, { maxMessages: 150, maxAcks: 60 }),
+        chatHistory(universe, { maxMessages: 150, maxAcks: 60, everyone: true }),
         topicPicks(210),
         (history, picks) => {
           const projection = new CompactProjection({ blockSize: 4 });
@@ -74,7 +80,7 @@ describe('compact projection against the reference model', () => {
 
   it('changes nothing when the whole history is delivered again', () => {
     fc.assert(
-      fc.property(chatHistory(), topicPicks(), (history, picks) => {
+      fc.property(chatHistory(SMALL_UNIVERSE, { everyone: true }), topicPicks(), (history, picks) => {
         const events = interleave(history, picks);
         const projection = new CompactProjection({ blockSize: 4 });
         for (const event of events) projection.apply(event);
@@ -147,5 +153,54 @@ describe('compact projection against the reference model', () => {
       ),
       { numRuns: 300 },
     );
+  });
+  it('walks through the @everyone example of docs/semantics.md', () => {
+    const C = '10';
+    const [ALICE, BOB, CAROL, DAVE] = ['1', '2', '3', '4'];
+    // [event, Bob's unread and mentions, Carol's, Dave's has_read_state, unread and mentions]
+    const steps: [ChatEvent, [number, number], [number, number], [boolean, number, number]][] = [
+      [sent({ channel: C, id: '6', author: ALICE, everyone: true }), [1, 1], [1, 1], [false, 1, 0]],
+      [
+        sent({ channel: C, id: '7', author: BOB, mentions: [CAROL], everyone: true }),
+        [1, 1],
+        [2, 2],
+        [false, 2, 0],
+      ],
+      [edited({ channel: C, id: '6', mentions: [], second: 5 }), [1, 0], [2, 1], [false, 2, 0]],
+      [edited({ channel: C, id: '7', mentions: [CAROL], second: 5 }), [1, 0], [2, 1], [false, 2, 0]],
+      [deleted({ channel: C, id: '7' }), [1, 0], [1, 0], [false, 1, 0]],
+      [sent({ channel: C, id: '8', author: DAVE, everyone: true }), [2, 1], [2, 1], [false, 1, 0]],
+      [acked({ channel: C, user: DAVE, id: '6' }), [2, 1], [2, 1], [true, 0, 0]],
+      [
+        edited({ channel: C, id: '6', mentions: [DAVE], everyone: true, second: 9 }),
+        [2, 2],
+        [2, 2],
+        [true, 0, 0],
+      ],
+    ];
+    const projection = new CompactProjection({ blockSize: 4 });
+    const reference = createReferenceModel();
+    for (const event of [
+      acked({ channel: C, user: BOB, id: '5' }),
+      acked({ channel: C, user: CAROL, id: '5' }),
+    ]) {
+      projection.apply(event);
+      reference.apply(event);
+    }
+    steps.forEach(([event, bob, carol, dave], step) => {
+      projection.apply(event);
+      reference.apply(event);
+      const row = `row ${step + 1}`;
+      for (const user of [BOB, CAROL, DAVE]) {
+        expect(projection.readState(user, C), `${row}, user ${user}`).toEqual(reference.readState(user, C));
+      }
+      const counts = (user: string) => {
+        const view = reference.readState(user, C);
+        return [view.unread_count, view.mention_count];
+      };
+      expect(counts(BOB), `${row}: Bob`).toEqual(bob);
+      expect(counts(CAROL), `${row}: Carol`).toEqual(carol);
+      expect([reference.readState(DAVE, C).has_read_state, ...counts(DAVE)], `${row}: Dave`).toEqual(dave);
+    });
   });
 });

@@ -221,6 +221,12 @@ describe('decodeEvent rejects', () => {
       says: /^mention_user_ids\[1\]: must be a decimal string/,
     },
     {
+      code: 'invalid_schema',
+      why: '@everyone as a string',
+      run: () => decodeJson({ ...sent, mention_everyone: 'yes' }),
+      says: /^mention_everyone: must be true or false$/,
+    },
+    {
       code: 'key_mismatch',
       why: 'a key of another channel',
       run: () => decodeJson(sent, { key: '124' }),

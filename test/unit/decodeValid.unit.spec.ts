@@ -66,7 +66,7 @@ describe('decodeValid, the fast path of decodeEvent', () => {
         fc.constantFrom(...EVENT_TYPES),
         (input, replacements, type) => {
           const fields: Record<string, unknown> = { ...input };
-          const names = [...Object.keys(input), 'mention_user_ids', 'manual', 'v'];
+          const names = [...Object.keys(input), 'mention_user_ids', 'mention_everyone', 'manual', 'v'];
           for (const [pick, value] of replacements) fields[names[pick % names.length] ?? 'v'] = value;
           const fast = decodeValid(type, fields);
           if (fast === undefined) return;

@@ -413,9 +413,9 @@ describe('HotTier', () => {
   it('splits its budget three to one and reports entries, hit ratio and evictions', () => {
     const hot = createHotTier({ bytesBudget: 16 * 2 ** 20 });
     const stats = hot.stats();
-    // 12 MiB of 56-byte slots, then what is left in 40-byte slots; each table's 64-byte header counts.
+    // 12 MiB of 56-byte slots, then what is left in 44-byte slots; each table's 64-byte header counts.
     expect(stats.readStates.capacity).toBe(Math.floor((12 * 2 ** 20 - 64) / 56));
-    expect(stats.channels.capacity).toBe(Math.floor((16 * 2 ** 20 - 64 - 224_693 * 56 - 64) / 40));
+    expect(stats.channels.capacity).toBe(Math.floor((16 * 2 ** 20 - 64 - 224_693 * 56 - 64) / 44));
     expect(stats.bytes).toBeLessThanOrEqual(16 * 2 ** 20);
 
     const small = createHotTier({ bytesBudget: 1000, readStateShare: 0.5 });

@@ -23,9 +23,9 @@ function changes(record: (changes: HotChanges) => void): HotChanges {
   record(recorded);
   return recorded;
 }
-/** Channel `id` with `size` live messages, the greatest of id `size`. */
+/** Channel `id` with `size` live messages, the greatest of id `size`, none of them @everyone. */
 const channelOf = (id: number, size: number) => (c: HotChanges) => {
-  c.channel(0, id, 0, size, size > 0, 0, size);
+  c.channel(0, id, 0, size, size > 0, 0, size, 0);
 };
 /**
  * User `id`'s read state, pointer null (or at `pointer`), no own or mentioning messages above it, its first

@@ -1,6 +1,6 @@
 import type { Snowflake } from '../../contract/snowflake.ts';
 import { parseSnowflakeInto } from '../../contract/snowflakeWords.ts';
-import { CountedIds } from './countedIds.ts';
+import { ABSENT, CountedIds, LIVE } from './countedIds.ts';
 
 /** Member flags. LISTED: the store has written the key that lists this read state under its user. */
 export const HAS_READ_STATE = 1;
@@ -18,6 +18,9 @@ export const LISTED = 4;
  *   set each for the whole channel, grouped by member number.
  * - `mentionsOf`: the members each live message mentions, for its deletion or edit; only messages that mention
  *   anyone. `editedAt` and `pendingMentions`: what edits left (see compactProjection.ts).
+ * - @everyone messages: the live ones in one set (`everyone`, each with its author), and again grouped by author
+ *   (`ownEveryone`), both made at the channel's first. Their named mentions are kept in `mentionsOf` but not in
+ *   `mentioned`: the message counts for everyone through `everyone` already.
  */
 export class ChannelState {
   readonly messages: CountedIds;
@@ -37,10 +40,16 @@ export class ChannelState {
   /** Per message whose mentions an edit set (live, or not sent yet): that edit's edited_at, in ms. */
   readonly editedAt = new Map<Snowflake, number>();
   readonly #pendingMentions = new Map<Snowflake, readonly number[]>();
+  /** Ids in `pendingMentions` whose edit mentions @everyone. */
+  readonly pendingEveryone = new Set<Snowflake>();
+  #everyone: CountedIds | undefined;
+  #ownEveryone: CountedIds | undefined;
+  readonly #blockSize: number | undefined;
   /** Members named across `pendingMentions`: they weigh in the store's budget as mentions do. */
   #pendingMembers = 0;
 
   constructor(blockSize?: number) {
+    this.#blockSize = blockSize;
     this.messages = new CountedIds(blockSize);
     this.own = new CountedIds(blockSize);
     this.mentioned = new CountedIds(blockSize);
@@ -62,13 +71,54 @@ export class ChannelState {
     this.#pendingMembers += members.length;
   }
 
-  /** Removes and returns the pending mentions of `messageId`, if any. */
+  /** Removes and returns the pending mentions of `messageId`, if any (and its @everyone, from `pendingEveryone`). */
   deletePendingMentions(messageId: Snowflake): readonly number[] | undefined {
     const members = this.#pendingMentions.get(messageId);
     if (members === undefined) return undefined;
     this.#pendingMentions.delete(messageId);
+    this.pendingEveryone.delete(messageId);
     this.#pendingMembers -= members.length;
     return members;
+  }
+
+  /** The live @everyone messages (undefined until the channel's first). */
+  get everyone(): CountedIds | undefined {
+    return this.#everyone;
+  }
+
+  /** The live @everyone messages grouped by author (undefined until the channel's first). */
+  get ownEveryone(): CountedIds | undefined {
+    return this.#ownEveryone;
+  }
+
+  /** Whether the live message (hi, lo) mentions @everyone. */
+  isEveryone(hi: number, lo: number): boolean {
+    return this.#everyone?.state(0, hi, lo) === LIVE;
+  }
+
+  /** The live message (hi, lo) by `author` mentions @everyone (again, after an edit that took it away). */
+  addEveryone(hi: number, lo: number, author: number): void {
+    const everyone = (this.#everyone ??= new CountedIds(this.#blockSize));
+    const own = (this.#ownEveryone ??= new CountedIds(this.#blockSize));
+    if (everyone.state(0, hi, lo) === ABSENT) everyone.insert(0, hi, lo, true, author);
+    else everyone.revive(0, hi, lo);
+    own.revive(author, hi, lo);
+  }
+
+  /** The live @everyone message (hi, lo) by `author` was deleted, or an edit took its @everyone away. */
+  removeEveryone(hi: number, lo: number, author: number): void {
+    this.#everyone?.kill(0, hi, lo);
+    this.#ownEveryone?.kill(author, hi, lo);
+  }
+
+  /** Live @everyone messages above (hi, lo) (all when `hasPointer` is false), not by `member` (-1: by anyone). */
+  everyoneAbove(member: number, hasPointer: boolean, hi: number, lo: number): number {
+    const everyone = this.#everyone;
+    const own = this.#ownEveryone;
+    if (everyone === undefined || own === undefined || everyone.liveCount === 0) return 0;
+    const all = hasPointer ? everyone.liveAbove(0, hi, lo) : everyone.liveCount;
+    if (member === -1) return all;
+    return all - (hasPointer ? own.liveAboveIn(member, hi, lo) : own.liveIn(member));
   }
 
   get memberCount(): number {

@@ -124,7 +124,10 @@ export class CompactProjection {
     this.touched.push(author);
 
     // An edit that came first decides the mentions.
+    const pendingEveryone = channel.pendingEveryone.has(event.message_id);
     const pending = channel.deletePendingMentions(event.message_id);
+    const everyone = pending === undefined ? event.mention_everyone === true : pendingEveryone;
+    if (everyone) channel.addEveryone(hi, lo, author);
     let mentioned: number[] | undefined;
     if (pending === undefined) {
       for (const userId of event.mention_user_ids) {
@@ -137,10 +140,22 @@ export class CompactProjection {
       for (const member of pending) if (member !== author) (mentioned ??= []).push(member);
     }
     if (mentioned !== undefined) {
-      for (const member of mentioned) this.#mention(channel, member, hi, lo);
+      for (const member of mentioned) {
+        if (everyone) this.#named(channel, member);
+        else this.#mention(channel, member, hi, lo);
+      }
       channel.mentionsOf.set(event.message_id, mentioned);
     }
     return 'applied';
+  }
+
+  /**
+   * A member named in an @everyone message: the message counts for them through `everyone` (once, however
+   * named), but being named still gives a read state.
+   */
+  #named(channel: ChannelState, member: number): void {
+    this.touched.push(member);
+    channel.giveReadState(member);
   }
 
   #mention(channel: ChannelState, member: number, hi: number, lo: number): void {
@@ -165,19 +180,41 @@ export class CompactProjection {
       const member = channel.member(userId);
       if (!listed.includes(member)) listed.push(member);
     }
+    const everyone = event.mention_everyone === true;
     if (seen === ABSENT) {
       channel.setPendingMentions(event.message_id, listed);
+      if (everyone) channel.pendingEveryone.add(event.message_id);
       return 'applied';
     }
     const author = messages.payloadOf(0, hi, lo);
     const before = channel.mentionsOf.get(event.message_id) ?? [];
     const after = listed.filter((member) => member !== author);
-    for (const member of before) {
-      if (after.includes(member)) continue;
-      channel.mentioned.kill(member, hi, lo);
-      this.touched.push(member);
+    const wasEveryone = channel.isEveryone(hi, lo);
+    if (wasEveryone !== everyone) {
+      // Everyone's count moves below some pointers: as for a deletion, the epoch says so to the hot tier.
+      channel.epoch++;
+      this.touched.push(author);
+      if (everyone) {
+        channel.addEveryone(hi, lo, author);
+        for (const member of before) {
+          channel.mentioned.kill(member, hi, lo);
+          this.touched.push(member);
+        }
+        for (const member of after) this.#named(channel, member);
+      } else {
+        channel.removeEveryone(hi, lo, author);
+        for (const member of after) this.#mention(channel, member, hi, lo);
+      }
+    } else if (everyone) {
+      for (const member of after) if (!before.includes(member)) this.#named(channel, member);
+    } else {
+      for (const member of before) {
+        if (after.includes(member)) continue;
+        channel.mentioned.kill(member, hi, lo);
+        this.touched.push(member);
+      }
+      for (const member of after) if (!before.includes(member)) this.#mention(channel, member, hi, lo);
     }
-    for (const member of after) if (!before.includes(member)) this.#mention(channel, member, hi, lo);
     if (after.length > 0) channel.mentionsOf.set(event.message_id, after);
     else channel.mentionsOf.delete(event.message_id);
     return 'applied';
@@ -199,9 +236,12 @@ export class CompactProjection {
     channel.epoch++;
     channel.own.kill(author, hi, lo);
     this.touched.push(author);
+    const everyone = channel.isEveryone(hi, lo);
+    if (everyone) channel.removeEveryone(hi, lo, author);
     const mentioned = channel.mentionsOf.get(event.message_id);
     if (mentioned !== undefined) {
-      for (const member of mentioned) channel.mentioned.kill(member, hi, lo);
+      // Named in an @everyone message, they were counted through `everyone`.
+      if (!everyone) for (const member of mentioned) channel.mentioned.kill(member, hi, lo);
       this.touched.push(...mentioned);
       channel.mentionsOf.delete(event.message_id);
     }
@@ -269,14 +309,14 @@ export function readStateView(
   } else if (!channel.hasPointer(member)) {
     view.has_read_state = true;
     view.unread_count = messages.liveCount - own.liveIn(member);
-    view.mention_count = mentioned.liveIn(member);
+    view.mention_count = mentioned.liveIn(member) + channel.everyoneAbove(member, false, 0, 0);
   } else {
     view.has_read_state = true;
     const hi = channel.pointerHi(member);
     const lo = channel.pointerLo(member);
     view.last_acked_message_id = formatSnowflakeWords(hi, lo);
     view.unread_count = messages.liveAbove(0, hi, lo) - own.liveAboveIn(member, hi, lo);
-    view.mention_count = mentioned.liveAboveIn(member, hi, lo);
+    view.mention_count = mentioned.liveAboveIn(member, hi, lo) + channel.everyoneAbove(member, true, hi, lo);
   }
   if (view.unread_count > 0) view.first_unread_message_id = firstUnreadId(channel, member);
   return view;

@@ -50,13 +50,29 @@ export function prefixViews(
     const deleted = new Set<Snowflake>();
     const live = new Map<Snowflake, MessageSent>();
     /** Each message's latest edit by edited_at (kept for ids not sent yet), as docs/semantics.md. */
-    const edits = new Map<Snowflake, { at: number; mentions: readonly Snowflake[] }>();
+    const edits = new Map<Snowflake, { at: number; mentions: readonly Snowflake[]; everyone: boolean }>();
     const counts = (message: MessageSent) =>
       message.author_id !== user && (at === null || BigInt(message.message_id) > BigInt(at));
     const mentionsUser = (message: MessageSent) =>
       (edits.get(message.message_id)?.mentions ?? message.mention_user_ids).includes(user);
+    const mentionsEveryone = (message: MessageSent) =>
+      edits.get(message.message_id)?.everyone ?? message.mention_everyone === true;
+    /** Named by someone else in a message, which gives a read state (as an ack does: `at` not null). */
+    let named = false;
+    const nameSeen = (message: MessageSent) => {
+      if (message.author_id !== user && mentionsUser(message)) named = true;
+    };
     let unread = 0;
+    /** Counted messages naming the user, and counted @everyone messages not naming them. */
     let mentions = 0;
+    let everyoneOnly = 0;
+    /** Adds (sign 1) or takes away (-1) what a live message counts for. */
+    const count = (message: MessageSent, sign: 1 | -1) => {
+      if (!counts(message)) return;
+      unread += sign;
+      if (mentionsUser(message)) mentions += sign;
+      else if (mentionsEveryone(message)) everyoneOnly += sign;
+    };
     const emit = (i: number) =>
       views.add(
         viewKey({
@@ -64,7 +80,8 @@ export function prefixViews(
           last_acked_message_id: at,
           last_message_id: lastIds[i] ?? null,
           unread_count: unread,
-          mention_count: mentions,
+          // @everyone counts for users with a read state only.
+          mention_count: mentions + (at !== null || named ? everyoneOnly : 0),
         }),
       );
     emit(0);
@@ -73,30 +90,31 @@ export function prefixViews(
         if (!sent.has(event.message_id) && !deleted.has(event.message_id)) {
           sent.add(event.message_id);
           live.set(event.message_id, event);
-          if (counts(event)) {
-            unread++;
-            if (mentionsUser(event)) mentions++;
-          }
+          count(event, 1);
+          nameSeen(event);
         }
       } else if (event.type === 'message_edited') {
         const editedAt = Date.parse(event.edited_at);
         const held = edits.get(event.message_id);
         if (!deleted.has(event.message_id) && (held === undefined || editedAt > held.at)) {
           const message = live.get(event.message_id);
-          const before = message !== undefined && counts(message) && mentionsUser(message);
-          edits.set(event.message_id, { at: editedAt, mentions: event.mention_user_ids });
-          const after = message !== undefined && counts(message) && mentionsUser(message);
-          mentions += Number(after) - Number(before);
+          if (message !== undefined) count(message, -1);
+          edits.set(event.message_id, {
+            at: editedAt,
+            mentions: event.mention_user_ids,
+            everyone: event.mention_everyone === true,
+          });
+          if (message !== undefined) {
+            count(message, 1);
+            nameSeen(message);
+          }
         }
       } else {
         deleted.add(event.message_id);
         const gone = live.get(event.message_id);
         if (gone !== undefined) {
+          count(gone, -1);
           live.delete(event.message_id);
-          if (counts(gone)) {
-            unread--;
-            if (mentionsUser(gone)) mentions--;
-          }
         }
       }
       emit(i + 1);
