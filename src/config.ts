@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { availableParallelism, hostname, networkInterfaces } from 'node:os';
 import { z } from 'zod';
+import { SNOWFLAKE_EPOCH_MS } from './contract/snowflake.ts';
 
 /**
  * The service's whole configuration: one schema, parsed once at start-up. Defaults here are the single source
@@ -124,6 +125,16 @@ export const configSchema = z.object({
     .describe(
       'ids (messages, tombstones, mentions and members of channels) the projector keeps resident in memory (least ' +
         'recently used channels leave first); about 120 bytes each',
+    ),
+  SNOWFLAKE_EPOCH_MS: z.coerce
+    .number({ error: 'must be milliseconds since 1970' })
+    .int('must be a whole number of milliseconds since 1970')
+    .min(0)
+    .max(Date.UTC(2100, 0, 1))
+    .default(SNOWFLAKE_EPOCH_MS)
+    .describe(
+      "the epoch of the snowflake ids (Discord's, 2015-01-01, unless they use another): a member_joined event's " +
+        'time gives the first id that counts for the member; changing it needs a rebuild',
     ),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   FAILPOINTS: z

@@ -10,7 +10,7 @@ import type { ChatEvent } from '../src/contract/events.ts';
 import { CompactStore, pairRead, PartitionForgotten } from '../src/store/compactStore.ts';
 import { createHotTier } from '../src/store/hotTier.ts';
 import { createHotTierMirror } from '../src/store/hotTierMirror.ts';
-import { queryReadStates } from '../src/store/queryReadStates.ts';
+import { listReadStateChannels, queryReadStates } from '../src/store/queryReadStates.ts';
 import { edited, sent } from './support/eventBuilders.ts';
 import { openRocksDatabase } from '../src/store/rocksDatabase.ts';
 import { createDemoStream } from '../src/ops/demoStream.ts';
@@ -39,6 +39,25 @@ function referenceAnswers(reference: ReferenceModel) {
   return channels.flatMap((channel) => users.map((user) => reference.readState(user, channel)));
 }
 
+/** Each user's listed read states (the keys RocksDB holds), as the listing endpoint reads them. */
+async function listings(store: CompactStore) {
+  const location = { partitionCount: 1, partitionOf: () => 0 };
+  return Promise.all(
+    users.map(async (user) =>
+      [...(await listReadStateChannels(store.db, location, user, { limit: 100 }))].sort(),
+    ),
+  );
+}
+
+function referenceListings(reference: ReferenceModel) {
+  return users.map((user) =>
+    reference
+      .readStatesOf(user)
+      .map((view) => view.channel_id)
+      .sort(),
+  );
+}
+
 async function applyChunk(store: CompactStore, partition: number, events: ChatEvent[]) {
   const { operations } = await store.projectChunk(partition, events);
   await store.db.write(operations);
@@ -52,7 +71,7 @@ describe('compact store on RocksDB', () => {
     try {
       await fc.assert(
         fc.asyncProperty(
-          chatHistory(SMALL_UNIVERSE, { maxMessages: 60, maxAcks: 40, everyone: true }),
+          chatHistory(SMALL_UNIVERSE, { maxMessages: 60, maxAcks: 40, everyone: true, membership: true }),
           topicPicks(100),
           fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 10 }),
           fc.boolean(),
@@ -70,6 +89,7 @@ describe('compact store on RocksDB', () => {
                 await applyChunk(store, 0, chunk);
                 for (const event of chunk) reference.apply(event);
                 expect(await answers(store, 0)).toEqual(referenceAnswers(reference));
+                expect(await listings(store)).toEqual(referenceListings(reference));
               }
               // A restart: nothing resident, the partition not known whole.
               const restarted = new CompactStore(db, 1_000, { blockSize: 5 });
@@ -80,6 +100,7 @@ describe('compact store on RocksDB', () => {
               await applyChunk(restarted, 0, more);
               for (const event of more) reference.apply(event);
               expect(await answers(restarted, 0)).toEqual(referenceAnswers(reference));
+              expect(await listings(restarted)).toEqual(referenceListings(reference));
             } finally {
               await db.close();
             }

@@ -29,8 +29,21 @@ function mentionsOf(value: unknown): string[] | undefined {
  */
 export function decodeValid(type: EventType, fields: Record<string, unknown>): ChatEvent | undefined {
   const { channel_id: channelId, message_id: messageId } = fields;
-  if (fields.type !== type || fields.v !== 1 || !isSnowflake(channelId) || !isSnowflake(messageId))
-    return undefined;
+  if (fields.type !== type || fields.v !== 1 || !isSnowflake(channelId)) return undefined;
+  switch (type) {
+    case 'member_joined': {
+      const { user_id: userId, joined_at: joinedAt } = fields;
+      if (!isSnowflake(userId) || !isTimestamp(joinedAt)) return undefined;
+      return { type, v: 1, channel_id: channelId, user_id: userId, joined_at: joinedAt };
+    }
+    case 'member_left': {
+      const { user_id: userId, left_at: leftAt } = fields;
+      if (!isSnowflake(userId) || !isTimestamp(leftAt)) return undefined;
+      return { type, v: 1, channel_id: channelId, user_id: userId, left_at: leftAt };
+    }
+  }
+  // Every other event names a message.
+  if (!isSnowflake(messageId)) return undefined;
   switch (type) {
     case 'message_sent': {
       const { author_id: authorId, sent_at: sentAt, mention_everyone: everyone } = fields;

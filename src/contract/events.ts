@@ -124,22 +124,64 @@ export const messageAckedSchema = z
       'A user read a channel up to message_id (manual: they marked it unread there). Topic: acks; record key: channel_id. Unknown fields are ignored.',
   });
 
+export const memberJoinedSchema = z
+  .object({
+    type: z.literal('member_joined'),
+    v: z.literal(1),
+    channel_id: snowflake,
+    user_id: snowflake,
+    joined_at: timestamp,
+  })
+  .meta({
+    title: 'member_joined v1',
+    description:
+      "A user joined a channel: it gives them a read state, and messages made before joined_at (by their snowflake time) never count for them. Of a pair's membership events the latest time wins, a leave on a tie. Topic: acks; record key: channel_id. Unknown fields are ignored.",
+  });
+
+export const memberLeftSchema = z
+  .object({
+    type: z.literal('member_left'),
+    v: z.literal(1),
+    channel_id: snowflake,
+    user_id: snowflake,
+    left_at: timestamp,
+  })
+  .meta({
+    title: 'member_left v1',
+    description:
+      "A user left a channel: until a later join the pair has no read state and counts nothing. Of a pair's membership events the latest time wins, a leave on a tie. Topic: acks; record key: channel_id. Unknown fields are ignored.",
+  });
+
 export type MessageSent = z.output<typeof messageSentSchema>;
 export type MessageDeleted = z.output<typeof messageDeletedSchema>;
 export type MessageEdited = z.output<typeof messageEditedSchema>;
 export type MessageAcked = z.output<typeof messageAckedSchema>;
+export type MemberJoined = z.output<typeof memberJoinedSchema>;
+export type MemberLeft = z.output<typeof memberLeftSchema>;
 /** What a publisher may send: optional fields may be left out. */
 export type MessageSentInput = z.input<typeof messageSentSchema>;
 export type MessageDeletedInput = z.input<typeof messageDeletedSchema>;
 export type MessageEditedInput = z.input<typeof messageEditedSchema>;
 export type MessageAckedInput = z.input<typeof messageAckedSchema>;
+export type MemberJoinedInput = z.input<typeof memberJoinedSchema>;
+export type MemberLeftInput = z.input<typeof memberLeftSchema>;
 
 /** Events on the messages topic. */
 export type MessageEvent = MessageSent | MessageDeleted | MessageEdited;
+/** Membership events, on the acks topic. */
+export type MembershipEvent = MemberJoined | MemberLeft;
+/** Events on the acks topic. */
+export type AckEvent = MessageAcked | MembershipEvent;
 /** Every event the projector folds. */
-export type ChatEvent = MessageSent | MessageDeleted | MessageEdited | MessageAcked;
+export type ChatEvent = MessageEvent | AckEvent;
 /** Every event a publisher may send, before defaults are filled in. */
-export type ChatEventInput = MessageSentInput | MessageDeletedInput | MessageEditedInput | MessageAckedInput;
+export type ChatEventInput =
+  | MessageSentInput
+  | MessageDeletedInput
+  | MessageEditedInput
+  | MessageAckedInput
+  | MemberJoinedInput
+  | MemberLeftInput;
 
 /** Each version of each event type: the decoder picks the schema from `type` and `v`. */
 export const eventSchemas = {
@@ -147,6 +189,8 @@ export const eventSchemas = {
   message_deleted: { 1: messageDeletedSchema },
   message_edited: { 1: messageEditedSchema },
   message_acked: { 1: messageAckedSchema },
+  member_joined: { 1: memberJoinedSchema },
+  member_left: { 1: memberLeftSchema },
 } as const;
 
 export type EventType = keyof typeof eventSchemas;
@@ -180,4 +224,6 @@ export const eventTopic = {
   message_deleted: 'messages',
   message_edited: 'messages',
   message_acked: 'acks',
+  member_joined: 'acks',
+  member_left: 'acks',
 } as const satisfies Record<EventType, TopicKind>;

@@ -57,6 +57,16 @@ export function greatestSnowflakeAt(ms: number, epochMs = SNOWFLAKE_EPOCH_MS): S
   return id.toString();
 }
 
+/**
+ * The greatest snowflake made before millisecond `ms` (a member who joined then counts only messages above it),
+ * or null when no id is (`ms` at or before the epoch). Past the last time an id can hold: the greatest id.
+ */
+export function belowJoinFloor(ms: number, epochMs = SNOWFLAKE_EPOCH_MS): Snowflake | null {
+  if (ms <= epochMs) return null;
+  const last = Number((BigInt(MAX_SNOWFLAKE) >> 22n) + BigInt(epochMs));
+  return ms - 1 >= last ? MAX_SNOWFLAKE : greatestSnowflakeAt(ms - 1, epochMs);
+}
+
 /** The millisecond `id` was made in (since 1970), under `epochMs`. */
 export function snowflakeTimeMs(id: Snowflake, epochMs = SNOWFLAKE_EPOCH_MS): number {
   return Number(BigInt(id) >> 22n) + epochMs;

@@ -148,6 +148,7 @@ async function open(): Promise<void> {
     },
     logger,
     residentRecords: config.RESIDENT_RECORDS,
+    snowflakeEpochMs: config.SNOWFLAKE_EPOCH_MS,
     hotTier: mirror,
     partitionStates,
     advertisedUrl: advertisedUrl(config),
@@ -252,6 +253,7 @@ async function open(): Promise<void> {
         pool,
         logger,
         residentRecords: config.RESIDENT_RECORDS,
+        snowflakeEpochMs: config.SNOWFLAKE_EPOCH_MS,
         live,
         onProgress: (progress) => {
           current.progress = progress;

@@ -118,6 +118,8 @@ export interface ProjectorOptions {
   syncWrites?: boolean;
   /** Ids (messages and members) kept resident across chunks (see CompactStore); RESIDENT_RECORDS. */
   residentRecords: number;
+  /** The ids' epoch (SNOWFLAKE_EPOCH_MS), for joins' floors; Discord's when unset. */
+  snowflakeEpochMs?: number;
   /** How other instances reach this one (HTTP_ADVERTISED_URL), told to the group; '' when none may. */
   advertisedUrl?: string;
   /** How long the state of a partition owned elsewhere is kept (PARTITION_RETAIN_MS); for ever when unset. */
@@ -174,6 +176,7 @@ export function createProjector(options: ProjectorOptions): Projector {
   let commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
   const resident = new CompactStore(db, options.residentRecords, {
     hotChanges: options.hotTier !== undefined,
+    ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
   });
   let paused = false;
   /** The batches being applied: pause() waits for them. */

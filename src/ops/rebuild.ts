@@ -60,6 +60,8 @@ export type RebuildOptions = {
   logger: Logger;
   /** Ids the rebuild's projector keeps resident in memory (RESIDENT_RECORDS). */
   residentRecords: number;
+  /** The ids' epoch (SNOWFLAKE_EPOCH_MS). */
+  snowflakeEpochMs?: number;
   /** Online: catch up with this generation, then switch to the new one. Offline (absent): catch up with `to`. */
   live?: LiveGeneration;
   onProgress?: (progress: RebuildProgress) => void;
@@ -148,6 +150,7 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
       storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
       logger: log,
       residentRecords: options.residentRecords,
+      ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
       syncWrites: false,
       onFatal: (error) => (failure = error),
       onApplied: ({ events }) => (eventsApplied += events),

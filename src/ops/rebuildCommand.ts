@@ -91,6 +91,7 @@ export async function rebuildOffline(config: Config, logger: Logger): Promise<Re
       pool,
       logger,
       residentRecords: config.RESIDENT_RECORDS,
+      snowflakeEpochMs: config.SNOWFLAKE_EPOCH_MS,
       onProgress: (progress) => {
         display.show(progress);
       },

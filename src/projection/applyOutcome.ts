@@ -15,4 +15,6 @@ export type ApplyOutcome =
   /** message_edited no later (edited_at) than the edit already applied to the message. */
   | 'stale_edit'
   /** message_acked that leaves the pointer where it was. */
-  | 'pointer_unchanged';
+  | 'pointer_unchanged'
+  /** member_joined or member_left no later than the pair's membership event applied (a leave wins a tie). */
+  | 'stale_membership';

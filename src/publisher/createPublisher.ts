@@ -8,6 +8,8 @@ import { InvalidEventError } from '../contract/invalidEventError.ts';
 import { greatestSnowflakeAt, type Snowflake } from '../contract/snowflake.ts';
 import type {
   PublishEvent,
+  PublishMemberJoined,
+  PublishMemberLeft,
   PublishMessageAcked,
   PublishMessageDeleted,
   PublishMessageEdited,
@@ -65,6 +67,10 @@ export interface Publisher {
   /** A message's new mention set (the whole set, not a change); the latest `edited_at` of a message counts. */
   publishMessageEdited(input: PublishMessageEdited): Promise<Published>;
   publishMessageAcked(input: PublishMessageAcked): Promise<Published>;
+  /** The user joined the channel at `joined_at`: messages made before then never count for them. */
+  publishMemberJoined(input: PublishMemberJoined): Promise<Published>;
+  /** The user left the channel at `left_at`: until a later join the pair counts nothing. */
+  publishMemberLeft(input: PublishMemberLeft): Promise<Published>;
   /** One request per broker for the whole batch; if any entry is invalid, none is sent. */
   publishBatch(inputs: readonly PublishEvent[]): Promise<Published>;
   /**
@@ -234,6 +240,8 @@ export function createPublisher(options: PublisherOptions): Publisher {
     publishMessageDeleted: (input) => publishOne('message_deleted', input),
     publishMessageEdited: (input) => publishOne('message_edited', input),
     publishMessageAcked: (input) => publishOne('message_acked', input),
+    publishMemberJoined: (input) => publishOne('member_joined', input),
+    publishMemberLeft: (input) => publishOne('member_left', input),
 
     publishBatch,
 

@@ -1,6 +1,8 @@
 import type {
   ChatEventInput,
   EventType,
+  MemberJoinedInput,
+  MemberLeftInput,
   MessageAckedInput,
   MessageDeletedInput,
   MessageEditedInput,
@@ -35,18 +37,33 @@ export type PublishMessageAcked = Omit<MessageAckedInput, 'type' | 'v' | 'acked_
   readonly acked_at: string | Date;
 };
 
+export type PublishMemberJoined = Omit<MemberJoinedInput, 'type' | 'v' | 'joined_at'> & {
+  readonly type?: 'member_joined';
+  readonly v?: 1;
+  readonly joined_at: string | Date;
+};
+export type PublishMemberLeft = Omit<MemberLeftInput, 'type' | 'v' | 'left_at'> & {
+  readonly type?: 'member_left';
+  readonly v?: 1;
+  readonly left_at: string | Date;
+};
+
 /** An entry of `publishBatch`: here `type` is required, since it decides the schema and the topic. */
 export type PublishEvent =
   | (PublishMessageSent & { readonly type: 'message_sent' })
   | (PublishMessageDeleted & { readonly type: 'message_deleted' })
   | (PublishMessageEdited & { readonly type: 'message_edited' })
-  | (PublishMessageAcked & { readonly type: 'message_acked' });
+  | (PublishMessageAcked & { readonly type: 'message_acked' })
+  | (PublishMemberJoined & { readonly type: 'member_joined' })
+  | (PublishMemberLeft & { readonly type: 'member_left' });
 
 const TIMESTAMP_FIELD = {
   message_sent: 'sent_at',
   message_deleted: 'deleted_at',
   message_edited: 'edited_at',
   message_acked: 'acked_at',
+  member_joined: 'joined_at',
+  member_left: 'left_at',
 } as const satisfies Record<EventType, string>;
 
 /** Fills in `type` and `v` and turns a `Date` timestamp into its ISO string; the schema checks the rest. */

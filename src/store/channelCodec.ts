@@ -1,7 +1,14 @@
 import type { ChatEvent } from '../contract/events.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
-import { ChannelState, HAS_READ_STATE, LISTED } from '../projection/compact/channelState.ts';
+import {
+  ChannelState,
+  FLOORED,
+  HAS_READ_STATE,
+  JOINED,
+  LEFT,
+  LISTED,
+} from '../projection/compact/channelState.ts';
 import type { CompactProjection } from '../projection/compact/compactProjection.ts';
 import { ENTRY_WORDS } from '../projection/compact/countedIds.ts';
 
@@ -9,7 +16,8 @@ import { ENTRY_WORDS } from '../projection/compact/countedIds.ts';
  * A channel's state on disk: a snapshot of its ChannelState, and deltas since, each the channel's applied events
  * of one write, replayed through the projection on load. Binary, little-endian, ids as two uint32 words.
  *
- *   snapshot  u8 version | u32 epoch | u32 members | members × (u32 hi, u32 lo, u8 flags, u32 ptr hi, u32 ptr lo)
+ *   snapshot  u8 version | u32 epoch | u32 members | members × (u32 hi, u32 lo, u8 flags, u32 ptr hi, u32 ptr lo
+ *             [, f64 membership ms, u32 floor hi, u32 floor lo: when flags say JOINED or LEFT (version 3 on)])
  *             | u32 ids | ids × (u32 hi, u32 lo, u8 flags, i32 author) | u32 mentioning
  *             | mentioning × (u32 hi, u32 lo, u16 n, n × u32 member)
  *             | u32 edited | edited × (u32 hi, u32 lo, f64 edited_at ms)                      (version 2 on)
@@ -18,7 +26,7 @@ import { ENTRY_WORDS } from '../projection/compact/countedIds.ts';
  *   flags     1: live, 2: mentions @everyone (version 3 on)
  *   delta     events × (u8 kind, …): sent (id, author, u16 n, n × user), deleted (id), acked (user, id),
  *             edited (id, f64 edited_at ms, u16 n, n × user); sent and edited with @everyone are kinds of
- *             their own
+ *             their own; joined and left (user, f64 ms)
  *
  * Own and mention sets are not stored: they follow from the live ids' authors and the mentions.
  */
@@ -32,6 +40,8 @@ const ACKED_MANUAL = 4;
 const EDITED = 5;
 const SENT_EVERYONE = 6;
 const EDITED_EVERYONE = 7;
+const JOINED_KIND = 8;
+const LEFT_KIND = 9;
 const LIVE_FLAG = 1;
 const EVERYONE_FLAG = 2;
 /** A snapshot's fixed part; its size estimate per id and per member. */
@@ -177,6 +187,11 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter): Buffer {
     out.u8(channel.flagsOf(member) & ~LISTED);
     out.u32(channel.pointerHi(member));
     out.u32(channel.pointerLo(member));
+    if (channel.hasMembership(member)) {
+      out.f64(channel.membershipAt(member));
+      out.u32(channel.floorHi(member));
+      out.u32(channel.floorLo(member));
+    }
   }
   out.u32(channel.messages.size);
   channel.messages.forEachEntry((_group, hi, lo, live, author) => {
@@ -220,7 +235,14 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     const flags = reader.u8();
     const hi = reader.u32();
     channel.restoreFlags(member, flags, hi, reader.u32());
-    if ((flags & HAS_READ_STATE) !== 0) channel.markListed(member);
+    if ((flags & (JOINED | LEFT)) !== 0) {
+      if (version < 3) throw new Error(`channel snapshot of version ${version} holds membership flags`);
+      const at = reader.f64();
+      const floorHi = reader.u32();
+      channel.setMembership(member, (flags & LEFT) !== 0, at, (flags & FLOORED) !== 0, floorHi, reader.u32());
+    }
+    // Every read state on disk was listed with it, but a left member's listing was deleted.
+    if ((flags & HAS_READ_STATE) !== 0 && (flags & LEFT) === 0) channel.markListed(member);
   }
   // The sets are filled whole (CountedIds.fill), in key order: the messages come in id order, and the own and
   // mention sets are grouped by member, which a counting sort by member gives while keeping id order.
@@ -353,6 +375,16 @@ export function encodeDeltaEvent(event: ChatEvent, out: ByteWriter): void {
       out.u8(event.manual ? ACKED_MANUAL : ACKED);
       out.id(event.user_id, words);
       out.id(event.message_id, words);
+      return;
+    case 'member_joined':
+      out.u8(JOINED_KIND);
+      out.id(event.user_id, words);
+      out.f64(Date.parse(event.joined_at));
+      return;
+    case 'member_left':
+      out.u8(LEFT_KIND);
+      out.id(event.user_id, words);
+      out.f64(Date.parse(event.left_at));
   }
 }
 
@@ -408,6 +440,13 @@ export function replayDelta(bytes: Buffer, channelId: Snowflake, projection: Com
         manual: kind === ACKED_MANUAL,
         acked_at: '',
       };
+    } else if (kind === JOINED_KIND || kind === LEFT_KIND) {
+      const userId = reader.id();
+      const at = new Date(reader.f64()).toISOString();
+      event =
+        kind === JOINED_KIND
+          ? { type: 'member_joined', v: 1, channel_id: channelId, user_id: userId, joined_at: at }
+          : { type: 'member_left', v: 1, channel_id: channelId, user_id: userId, left_at: at };
     } else {
       throw new Error(`channel delta holds an event of unknown kind ${kind}`);
     }

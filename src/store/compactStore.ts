@@ -71,8 +71,8 @@ class PartitionState {
   /** Evicted channels whose snapshot, taken as they left, is still to be written (their deltas deleted). */
   readonly compactions = new Set<Snowflake>();
   readonly onDisk = new Map<Snowflake, Resident>();
-  constructor(blockSize: number | undefined) {
-    this.projection = new CompactProjection(blockSize === undefined ? {} : { blockSize });
+  constructor(options: ProjectionOptions) {
+    this.projection = new CompactProjection(options);
   }
 }
 
@@ -112,7 +112,7 @@ export class PartitionForgotten extends Error {
  */
 export class CompactStore {
   readonly budget: number;
-  readonly #blockSize: number | undefined;
+  readonly #projection: ProjectionOptions;
   readonly #partitions = new Map<number, PartitionState>();
   /** Resident channels, least recently used first (a Set keeps insertion order). */
   readonly #lru = new Set<Resident>();
@@ -131,14 +131,24 @@ export class CompactStore {
   loads = 0;
   evictions = 0;
 
-  /** `hotChanges`: record what each chunk changes for the hot tier (a rebuild has none to keep). */
-  constructor(db: RocksDatabase, budget: number, options: { blockSize?: number; hotChanges?: boolean } = {}) {
+  /**
+   * `hotChanges`: record what each chunk changes for the hot tier (a rebuild has none to keep). `blockSize` and
+   * `snowflakeEpochMs`: the projection's (CompactProjection).
+   */
+  constructor(
+    db: RocksDatabase,
+    budget: number,
+    options: { blockSize?: number; snowflakeEpochMs?: number; hotChanges?: boolean } = {},
+  ) {
     if (!(Number.isInteger(budget) && budget > 0)) {
       throw new RangeError(`budget must be a whole number above 0 (got ${budget})`);
     }
     this.#db = db;
     this.budget = budget;
-    this.#blockSize = options.blockSize;
+    this.#projection = {
+      ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
+      ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
+    };
     this.#hotChanges = options.hotChanges ?? false;
   }
 
@@ -166,7 +176,7 @@ export class CompactStore {
   /** Starts tracking a partition; `empty`: RocksDB holds nothing of it, so it is known whole from now on. */
   startPartition(partition: number, empty: boolean): void {
     this.forget(partition);
-    const state = new PartitionState(this.#blockSize);
+    const state = new PartitionState(this.#projection);
     state.complete = empty;
     this.#partitions.set(partition, state);
   }
@@ -306,6 +316,16 @@ export class CompactStore {
       disk.touched.length = 0;
       if (this.#hotChanges) recordChannel(hotChanges, channelId, channel);
       for (const member of members) {
+        if (channel.isLeft(member)) {
+          // Left: no longer listed, and answered by the engine (hot-tier slots hold no membership).
+          if (channel.isListed(member)) {
+            const userId = channel.userIds[member] ?? '';
+            operations.push({ type: 'del', key: readStateKey(partition, userId, channelId) });
+            channel.unmarkListed(member);
+          }
+          if (this.#hotChanges) hotChanges.forget(channel.userHi(member), channel.userLo(member));
+          continue;
+        }
         if (!channel.hasReadState(member)) {
           if (this.#hotChanges) {
             hotChanges.ownCount(channel.userHi(member), channel.userLo(member), channel.own.liveIn(member));
@@ -375,7 +395,7 @@ export class CompactStore {
     const writes = this.#writes.get(partition) ?? 0;
     const [loaded] =
       state === undefined || this.#db !== db
-        ? [await readChannel(db, partition, channelId, this.#blockSize)]
+        ? [await readChannel(db, partition, channelId, this.#projection)]
         : await this.#fetch(db, partition, state, [channelId]);
     const kept =
       state !== undefined &&
@@ -405,12 +425,12 @@ export class CompactStore {
     channels.forEach((channelId, i) => {
       const evicted = state.evicted.get(channelId);
       if (evicted?.snapshot !== undefined) {
-        found[i] = loadedChannel(channelId, evicted.snapshot, [], evicted.nextSeq, this.#blockSize);
+        found[i] = loadedChannel(channelId, evicted.snapshot, [], evicted.nextSeq, this.#projection);
       } else if (evicted?.nextSeq === 1) {
         single.push(i);
       } else {
         scans.push(
-          readChannel(db, partition, channelId, this.#blockSize).then((loaded) => {
+          readChannel(db, partition, channelId, this.#projection).then((loaded) => {
             found[i] = loaded;
           }),
         );
@@ -427,7 +447,7 @@ export class CompactStore {
             `channel ${channelId} of partition ${partition} left a snapshot that is not on disk`,
           );
         }
-        found[i] = loadedChannel(channelId, value, [], 1, this.#blockSize);
+        found[i] = loadedChannel(channelId, value, [], 1, this.#projection);
       });
     }
     await Promise.all(scans);
@@ -526,13 +546,15 @@ function weightOf(channel: ChannelState): number {
 }
 
 type LoadedChannel = { channel: ChannelState; nextSeq: number; deltaBytes: number };
+/** What every CompactProjection of a store is made with. */
+type ProjectionOptions = { readonly blockSize?: number; readonly snowflakeEpochMs?: number };
 
 /** A channel as RocksDB holds it, or undefined when it holds nothing of it. */
 async function readChannel(
   db: RocksDatabase,
   partition: number,
   channelId: Snowflake,
-  blockSize: number | undefined,
+  options: ProjectionOptions,
 ): Promise<LoadedChannel | undefined> {
   const [snapshot, ...deltas] = await db.scan(channelStatePrefix(partition, channelId));
   if (snapshot === undefined) return undefined;
@@ -545,7 +567,7 @@ async function readChannel(
     snapshot.value,
     deltas.map((delta) => delta.value),
     last.key.readUInt32BE(last.key.length - 4) + 1,
-    blockSize,
+    options,
   );
 }
 
@@ -555,21 +577,21 @@ function loadedChannel(
   snapshot: Buffer,
   deltas: readonly Buffer[],
   nextSeq: number,
-  blockSize: number | undefined,
+  options: ProjectionOptions,
 ): LoadedChannel {
-  const channel = decodeSnapshot(snapshot, new ChannelState(blockSize));
+  const channel = decodeSnapshot(snapshot, new ChannelState(options.blockSize));
   let deltaBytes = 0;
   if (deltas.length > 0) {
-    const projection = new CompactProjection(blockSize === undefined ? {} : { blockSize });
+    const projection = new CompactProjection(options);
     projection.setChannel(channelId, channel);
     for (const delta of deltas) {
       replayDelta(delta, channelId, projection);
       deltaBytes += delta.length;
     }
   }
-  // Every read state on disk had its listing key written with it.
+  // Every read state on disk had its listing key written with it, but a left member's was deleted.
   for (let member = 0; member < channel.memberCount; member++) {
-    if (channel.hasReadState(member)) channel.markListed(member);
+    if (channel.hasReadState(member) && !channel.isLeft(member)) channel.markListed(member);
   }
   return { channel, nextSeq, deltaBytes };
 }
@@ -607,6 +629,13 @@ function recordReadState(sink: HotChangeVisitor, channel: ChannelState, member: 
   const hasPointer = channel.hasPointer(member);
   const hi = hasPointer ? channel.pointerHi(member) : 0;
   const lo = hasPointer ? channel.pointerLo(member) : 0;
+  // A join's floor above the pointer: counted above another pointer than the one answered, which a slot does
+  // not hold. The engine answers such a pair.
+  const counted = channel.countingPointer(member, first);
+  if (counted !== hasPointer || (hasPointer && (first[0] !== hi || first[1] !== lo))) {
+    sink.forget(uHi, uLo);
+    return;
+  }
   const hasFirstUnread = firstUnread(channel, member, hasPointer, hi, lo, first);
   // The mention count less every live @everyone message (hotChanges.ts): @everyone messages appended later,
   // which touch no member, then add to it in the tier.
@@ -659,10 +688,13 @@ function recordsOf(
   channel: ChannelRecord;
   everyoneCount: number;
   readState: ReadStateRecord | undefined;
+  /** False for a pair a hot-tier slot cannot hold (left, or counted above a join's floor). */
+  cacheable: boolean;
 } {
   let channelRecord: ChannelRecord = { epoch: 0, live: null };
   let everyone = 0;
   let readState: ReadStateRecord | undefined;
+  let cacheable = true;
   const sink: HotChangeVisitor = {
     channel(_cHi, _cLo, epoch, liveCount, hasHead, hi, lo, everyoneCount) {
       everyone = everyoneCount;
@@ -699,10 +731,14 @@ function recordsOf(
       };
     },
     ownCount() {},
+    forget() {
+      cacheable = false;
+    },
   };
   recordChannel(sink, channelId, channel);
-  if (member !== -1 && channel.hasReadState(member)) recordReadState(sink, channel, member);
-  return { channel: channelRecord, everyoneCount: everyone, readState };
+  if (member !== -1 && channel.isLeft(member)) cacheable = false;
+  else if (member !== -1 && channel.hasReadState(member)) recordReadState(sink, channel, member);
+  return { channel: channelRecord, everyoneCount: everyone, readState, cacheable };
 }
 
 /** A channel where nothing happened: epoch 0, nothing unread. */
@@ -733,6 +769,7 @@ export function pairRead(
         ownCount: member === -1 ? 0 : channel.own.liveIn(member),
         firstUnread: firstUnreadAt,
         everyoneCount: records.everyoneCount,
+        cacheable: records.cacheable,
       },
     };
   }
@@ -743,6 +780,7 @@ export function pairRead(
       readState: records.readState,
       firstUnread: firstUnreadAt,
       everyoneCount: records.everyoneCount,
+      cacheable: records.cacheable,
     },
   };
 }

@@ -43,14 +43,18 @@ export interface HotChangeVisitor {
   ): void;
   /** A member without a read state now wrote `ownCount` of the channel's live messages. */
   ownCount(uHi: number, uLo: number, ownCount: number): void;
+  /** A member whose answer depends on a membership (left, or a join's floor): the tier must not hold it. */
+  forget(uHi: number, uLo: number): void;
 }
 
 const CHANNEL = 1;
 const READ_STATE = 2;
 const OWN_COUNT = 3;
+const FORGET = 4;
 const CHANNEL_WORDS = 9;
 const READ_STATE_WORDS = 15;
 const OWN_COUNT_WORDS = 4;
+const FORGET_WORDS = 3;
 
 export class HotChanges implements HotChangeVisitor {
   #words = new Uint32Array(1024);
@@ -133,6 +137,15 @@ export class HotChanges implements HotChangeVisitor {
     this.#length += OWN_COUNT_WORDS;
   }
 
+  forget(uHi: number, uLo: number): void {
+    const w = this.#room(FORGET_WORDS);
+    const at = this.#length;
+    w[at] = FORGET;
+    w[at + 1] = uHi;
+    w[at + 2] = uLo;
+    this.#length += FORGET_WORDS;
+  }
+
   /** Hands channel `index`'s entries (in recorded order) to `visitor`. */
   replayChannel(index: number, visitor: HotChangeVisitor): void {
     const w = this.#words;
@@ -177,6 +190,10 @@ export class HotChanges implements HotChangeVisitor {
         case OWN_COUNT:
           visitor.ownCount(w[at + 1] as number, w[at + 2] as number, w[at + 3] as number);
           at += OWN_COUNT_WORDS;
+          break;
+        case FORGET:
+          visitor.forget(w[at + 1] as number, w[at + 2] as number);
+          at += FORGET_WORDS;
           break;
         default:
           throw new Error(`hot-tier change of unknown kind ${w[at]} at word ${at}`);

@@ -327,6 +327,9 @@ export function createHotTier(options: HotTierOptions): HotTier {
       readState[RS_MENTIONS_ABOVE] = mentionsAbove;
       readStates.set(uHi, uLo, changedHi, changedLo, readState);
     },
+    forget(uHi, uLo) {
+      readStates.delete(uHi, uLo, changedHi, changedLo);
+    },
     ownCount(uHi, uLo, ownCount) {
       if (readStates.peek(uHi, uLo, changedHi, changedLo, readState) < 0) return;
       if (((readState[RS_FLAGS] ?? 0) & NO_READ_STATE) === 0) return;

@@ -11,6 +11,8 @@ export type PairRecords = {
   readonly firstUnread?: FirstUnreadAt;
   /** The channel's live @everyone messages (0 when left out); `readState.mentions_above` is then less them. */
   readonly everyoneCount?: number;
+  /** False: the pair's answer depends on a membership a slot does not hold; nothing is filled. */
+  readonly cacheable?: boolean;
 } & (
   | { readonly readState: ReadStateRecord }
   /** No read state: `ownCount` is how many of the channel's live messages the user wrote (OWN(c, u)'s size). */
@@ -86,6 +88,7 @@ export function createHotTierMirror(hot: HotTier): HotTierMirror {
     version: (partition) => (versions.get(partition) ?? 0) + generation * 2 ** 32,
     fill(partition, version, userId, channelId, found) {
       if ((versions.get(partition) ?? 0) + generation * 2 ** 32 !== version) return;
+      if (found.cacheable === false) return;
       hot.update(channelId, () => {
         hot.putChannel(channelId, found.channel ?? NO_CHANNEL, found.everyoneCount);
         if (found.readState === undefined) {

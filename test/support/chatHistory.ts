@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import type { ChatEvent, MessageAcked, MessageEvent } from '../../src/contract/events.ts';
+import type { AckEvent, ChatEvent, MessageEvent } from '../../src/contract/events.ts';
 import type { Snowflake } from '../../src/contract/snowflake.ts';
-import { acked, deleted, edited, sent } from './eventBuilders.ts';
+import { acked, deleted, edited, joined, left, sent } from './eventBuilders.ts';
 
 /** The ids a generated history draws from: few of each, so messages, mentions and acks collide often. */
 export type Universe = {
@@ -21,7 +21,7 @@ export const SMALL_UNIVERSE: Universe = {
 /** The two topics' sequences, each in its own order. */
 export type ChatHistory = {
   readonly messages: readonly MessageEvent[];
-  readonly acks: readonly MessageAcked[];
+  readonly acks: readonly AckEvent[];
 };
 
 type IdMode = 'next' | 'recent' | 'any';
@@ -46,7 +46,7 @@ function idChoice(weights: Record<IdMode, number>): fc.Arbitrary<IdChoice> {
  */
 export function chatHistory(
   universe: Universe = SMALL_UNIVERSE,
-  sizes: { maxMessages?: number; maxAcks?: number; everyone?: boolean } = {},
+  sizes: { maxMessages?: number; maxAcks?: number; everyone?: boolean; membership?: boolean } = {},
 ): fc.Arbitrary<ChatHistory> {
   /** @everyone on one message or edit in six, when asked for (the record projection does not implement it). */
   const everyone = sizes.everyone === true ? fc.nat(5).map((n) => n === 0) : fc.constant(false);
@@ -81,6 +81,13 @@ export function chatHistory(
     manual: fc.nat(4).map((n) => n === 0),
   });
   const span = universe.firstMessageId + 40;
+  /** Joins and leaves at a few times (ties happen), from before the first message to past the last. */
+  const memberOp = fc.record({
+    channel,
+    user,
+    left: fc.nat(2).map((n) => n === 0),
+    ms: fc.constantFrom(0, universe.firstMessageId + 2, universe.firstMessageId + 6, span),
+  });
 
   return fc
     .record({
@@ -95,7 +102,12 @@ export function chatHistory(
           size: 'max',
         },
       ),
-      ackOps: fc.array(ackOp, { maxLength: sizes.maxAcks ?? 20, size: 'max' }),
+      ackOps: fc.array(
+        sizes.membership === true
+          ? fc.oneof({ arbitrary: ackOp, weight: 3 }, { arbitrary: memberOp, weight: 1 })
+          : ackOp,
+        { maxLength: sizes.maxAcks ?? 20, size: 'max' },
+      ),
     })
     .map(({ messageOps, ackOps }) => {
       const head = new Map<Snowflake, number>();
@@ -130,7 +142,11 @@ export function chatHistory(
         });
       });
       const climb = new Map<Snowflake, number>();
-      const acks = ackOps.map((op) => {
+      const acks = ackOps.map((op): AckEvent => {
+        if ('left' in op) {
+          const member = { channel: op.channel, user: op.user, ms: op.ms };
+          return op.left ? left(member) : joined(member);
+        }
         let id = op.id.n % (span + 4);
         if (op.id.mode === 'next') {
           id = (climb.get(op.channel) ?? universe.firstMessageId) + (op.id.n % 3);
@@ -138,7 +154,16 @@ export function chatHistory(
         }
         return acked({ channel: op.channel, user: op.user, id: String(id), manual: op.manual });
       });
-      return { messages, acks };
+      if (sizes.membership !== true) return { messages, acks };
+      // With membership: id n becomes n << 22, the first id of millisecond n after the epoch, so that a join at
+      // millisecond k (its floor k << 22) falls between the messages.
+      const scaled = (id: Snowflake) => (BigInt(id) << 22n).toString();
+      return {
+        messages: messages.map((event) => ({ ...event, message_id: scaled(event.message_id) })),
+        acks: acks.map((event) =>
+          event.type === 'message_acked' ? { ...event, message_id: scaled(event.message_id) } : event,
+        ),
+      };
     });
 }
 

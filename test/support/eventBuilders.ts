@@ -1,4 +1,11 @@
-import type { MessageAcked, MessageDeleted, MessageEdited, MessageSent } from '../../src/contract/events.ts';
+import type {
+  MemberJoined,
+  MemberLeft,
+  MessageAcked,
+  MessageDeleted,
+  MessageEdited,
+  MessageSent,
+} from '../../src/contract/events.ts';
 import type { Snowflake } from '../../src/contract/snowflake.ts';
 
 /** Events for tests, by named fields. The projection reads no timestamps, so every event has the same one. */
@@ -46,6 +53,30 @@ export function edited(fields: {
     edited_at: `2024-05-01T12:00:${String(fields.second ?? 0).padStart(2, '0')}.000Z`,
   };
 }
+
+/** A join or leave `ms` milliseconds after the ids' epoch (Discord's): the first id of that ms is (ms << 22). */
+export function joined(fields: { channel: Snowflake; user: Snowflake; ms: number }): MemberJoined {
+  return {
+    type: 'member_joined',
+    v: 1,
+    channel_id: fields.channel,
+    user_id: fields.user,
+    joined_at: new Date(DISCORD_EPOCH_MS + fields.ms).toISOString(),
+  };
+}
+
+export function left(fields: { channel: Snowflake; user: Snowflake; ms: number }): MemberLeft {
+  return {
+    type: 'member_left',
+    v: 1,
+    channel_id: fields.channel,
+    user_id: fields.user,
+    left_at: new Date(DISCORD_EPOCH_MS + fields.ms).toISOString(),
+  };
+}
+
+/** 2015-01-01: the snowflake epoch the projection uses unless configured otherwise. */
+const DISCORD_EPOCH_MS = 1_420_070_400_000;
 
 export function acked(fields: {
   channel: Snowflake;

@@ -7,8 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'vitest';
 import type { Producer } from 'kafkajs';
-import type { ChatEvent } from '../../src/contract/events.ts';
-import { createDemoStream } from '../../src/ops/demoStream.ts';
+import { createDemoStream, type DemoEvent } from '../../src/ops/demoStream.ts';
 import { createPublisher, type Publisher } from '../../src/publisher/createPublisher.ts';
 import { testKafka } from './kafka.ts';
 import { poisonRecords, type PoisonRecord } from './poisonRecords.ts';
@@ -69,7 +68,7 @@ export async function createProjectorHarness(file: string, shape: StreamShape, p
       const batchSize = options.batch ?? 200;
       let poisonCursor = poisonSent.length;
       for (let done = 0; done < count; done += batchSize) {
-        const events: ChatEvent[] = [];
+        const events: DemoEvent[] = [];
         for (let i = 0; i < Math.min(batchSize, count - done); i++) events.push(stream.next());
         for (const event of events) {
           model.apply(event);

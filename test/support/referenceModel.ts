@@ -1,5 +1,5 @@
 import type { ChatEvent, MessageSent } from '../../src/contract/events.ts';
-import type { Snowflake } from '../../src/contract/snowflake.ts';
+import { SNOWFLAKE_EPOCH_MS, type Snowflake } from '../../src/contract/snowflake.ts';
 import type { ChannelHead } from '../../src/projection/channelHeadOf.ts';
 import type { ReadStateView } from '../../src/projection/readStateOf.ts';
 
@@ -30,6 +30,9 @@ export function createReferenceModel(): ReferenceModel {
   const editsByChannel = new Map<Snowflake, Map<Snowflake, Edit>>();
   /** Per user: channel → pointer (null until the first ack), for each channel where the user has a read state. */
   const readStates = new Map<Snowflake, Map<Snowflake, Snowflake | null>>();
+  /** Per "user channel": the membership event with the latest time (a leave on a tie). */
+  const memberships = new Map<string, { left: boolean; at: number }>();
+  const membershipOf = (userId: Snowflake, channelId: Snowflake) => memberships.get(`${userId} ${channelId}`);
 
   const sentIn = (channelId: Snowflake): Map<Snowflake, MessageSent> =>
     getOrCreate(sentByChannel, channelId, () => new Map<Snowflake, MessageSent>());
@@ -58,19 +61,38 @@ export function createReferenceModel(): ReferenceModel {
 
   const readState = (userId: Snowflake, channelId: Snowflake): ReadStateView => {
     const ofUser = readStatesOfUser(userId);
+    const membership = membershipOf(userId, channelId);
+    if (membership?.left === true) {
+      // Left: no read state and nothing counts until a later join; the channel's last message still shows.
+      return {
+        user_id: userId,
+        channel_id: channelId,
+        has_read_state: false,
+        last_acked_message_id: null,
+        last_message_id: channelHead(channelId).last_message_id,
+        unread_count: 0,
+        mention_count: 0,
+        first_unread_message_id: null,
+      };
+    }
     const pointer = ofUser.get(channelId) ?? null;
+    const hasReadState = ofUser.has(channelId) || membership !== undefined;
+    // Messages made before a join (by their snowflake time) never count.
+    const joinedAt = membership === undefined ? null : BigInt(membership.at - SNOWFLAKE_EPOCH_MS);
     const unread = liveMessages(channelId).filter(
       (message) =>
-        message.author_id !== userId && (pointer === null || BigInt(message.message_id) > BigInt(pointer)),
+        message.author_id !== userId &&
+        (pointer === null || BigInt(message.message_id) > BigInt(pointer)) &&
+        (joinedAt === null || BigInt(message.message_id) >> 22n >= joinedAt),
     );
     return {
       user_id: userId,
       channel_id: channelId,
-      has_read_state: ofUser.has(channelId),
+      has_read_state: hasReadState,
       last_acked_message_id: pointer,
       last_message_id: channelHead(channelId).last_message_id,
       unread_count: unread.length,
-      mention_count: ofUser.has(channelId)
+      mention_count: hasReadState
         ? unread.filter((message) => mentionsEveryone(message) || mentionsOf(message).includes(userId)).length
         : 0,
       first_unread_message_id:
@@ -90,6 +112,19 @@ export function createReferenceModel(): ReferenceModel {
       live_message_count: ids.length,
     };
   };
+
+  /** The channels where the user has a read state now, by id. */
+  const withReadState = (userId: Snowflake): Snowflake[] =>
+    [
+      ...new Set([
+        ...readStatesOfUser(userId).keys(),
+        ...[...memberships.keys()]
+          .filter((key) => key.startsWith(`${userId} `))
+          .map((key) => key.split(' ')[1] ?? ''),
+      ]),
+    ]
+      .filter((channelId) => readState(userId, channelId).has_read_state)
+      .sort(byNumber);
 
   return {
     apply(event) {
@@ -119,6 +154,17 @@ export function createReferenceModel(): ReferenceModel {
           if (message !== undefined) mentionedIn(message);
           return;
         }
+        case 'member_joined':
+        case 'member_left': {
+          const left = event.type === 'member_left';
+          const at = Date.parse(left ? event.left_at : event.joined_at);
+          const key = `${event.user_id} ${event.channel_id}`;
+          const held = memberships.get(key);
+          if (held === undefined || at > held.at || (at === held.at && left && !held.left)) {
+            memberships.set(key, { left, at });
+          }
+          return;
+        }
         case 'message_acked': {
           const ofUser = readStatesOfUser(event.user_id);
           const pointer = ofUser.get(event.channel_id) ?? null;
@@ -129,16 +175,11 @@ export function createReferenceModel(): ReferenceModel {
       }
     },
     readState,
-    readStatesOf: (userId) =>
-      [...readStatesOfUser(userId).keys()].sort(byNumber).map((channelId) => readState(userId, channelId)),
+    readStatesOf: (userId) => withReadState(userId).map((channelId) => readState(userId, channelId)),
     allReadStates: () =>
-      [...readStates.keys()]
+      [...new Set([...readStates.keys(), ...[...memberships.keys()].map((key) => key.split(' ')[0] ?? '')])]
         .sort(byNumber)
-        .flatMap((userId) =>
-          [...readStatesOfUser(userId).keys()]
-            .sort(byNumber)
-            .map((channelId) => readState(userId, channelId)),
-        ),
+        .flatMap((userId) => withReadState(userId).map((channelId) => readState(userId, channelId))),
     channelHead,
   };
 }

@@ -115,7 +115,7 @@ describe('encodeEvent', () => {
     expect(
       thrownBy(() => encodeEvent({ type: 'message_pinned' } as unknown as ChatEventInput)).problems,
     ).toEqual([
-      'type: must be one of message_sent, message_deleted, message_edited, message_acked; got "message_pinned"',
+      'type: must be one of message_sent, message_deleted, message_edited, message_acked, member_joined, member_left; got "message_pinned"',
     ]);
     const v2 = { type: 'message_deleted', v: 2 } as unknown as ChatEventInput;
     expect(thrownBy(() => encodeEvent(v2)).problems).toEqual(['v: must be one of 1; got 2']);

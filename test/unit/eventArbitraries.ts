@@ -6,6 +6,8 @@ import type {
   MessageDeletedInput,
   MessageEditedInput,
   MessageSentInput,
+  MemberJoinedInput,
+  MemberLeftInput,
 } from '../../src/contract/events.ts';
 import { MAX_SNOWFLAKE } from '../../src/contract/snowflake.ts';
 
@@ -79,9 +81,27 @@ export const messageAckedArb: fc.Arbitrary<MessageAckedInput> = fc.record(
   { requiredKeys: ['type', 'v', 'channel_id', 'user_id', 'message_id', 'acked_at'] },
 );
 
+export const memberJoinedArb: fc.Arbitrary<MemberJoinedInput> = fc.record({
+  type: fc.constant('member_joined' as const),
+  v: fc.constant(1 as const),
+  channel_id: snowflakeArb,
+  user_id: snowflakeArb,
+  joined_at: timestampArb,
+});
+
+export const memberLeftArb: fc.Arbitrary<MemberLeftInput> = fc.record({
+  type: fc.constant('member_left' as const),
+  v: fc.constant(1 as const),
+  channel_id: snowflakeArb,
+  user_id: snowflakeArb,
+  left_at: timestampArb,
+});
+
 export const chatEventInputArb: fc.Arbitrary<ChatEventInput> = fc.oneof(
   messageSentArb,
   messageDeletedArb,
   messageEditedArb,
   messageAckedArb,
+  memberJoinedArb,
+  memberLeftArb,
 );

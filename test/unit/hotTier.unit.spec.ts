@@ -115,6 +115,9 @@ function shiftIds(event: ChatEvent, offset: bigint): ChatEvent {
         user_id: shift(event.user_id),
         message_id: shift(event.message_id),
       };
+    case 'member_joined':
+    case 'member_left':
+      return { ...event, channel_id: shift(event.channel_id), user_id: shift(event.user_id) };
   }
 }
 

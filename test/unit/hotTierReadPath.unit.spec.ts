@@ -33,7 +33,7 @@ const lookupArbitrary = fc.record({
 });
 
 const scenario = fc.record({
-  history: chatHistory(SMALL_UNIVERSE, { maxMessages: 40, maxAcks: 30, everyone: true }),
+  history: chatHistory(SMALL_UNIVERSE, { maxMessages: 40, maxAcks: 30, everyone: true, membership: true }),
   picks: topicPicks(),
   chunkSizes: fc.array(fc.integer({ min: 1, max: 8 }), { minLength: 1, maxLength: 5 }),
   budget: fc.constantFrom(...BUDGETS),

@@ -28,6 +28,8 @@ describe('schemas/*.json', () => {
       'message_deleted.v1.json',
       'message_edited.v1.json',
       'message_acked.v1.json',
+      'member_joined.v1.json',
+      'member_left.v1.json',
     ]);
     const committed = readdirSync(directory).filter((name) => name.endsWith('.json'));
     expect(committed.sort(), FIX).toEqual(files.map(({ fileName }) => fileName).sort());

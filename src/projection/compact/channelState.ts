@@ -2,10 +2,17 @@ import type { Snowflake } from '../../contract/snowflake.ts';
 import { parseSnowflakeInto } from '../../contract/snowflakeWords.ts';
 import { ABSENT, CountedIds, LIVE } from './countedIds.ts';
 
-/** Member flags. LISTED: the store has written the key that lists this read state under its user. */
+/**
+ * Member flags. LISTED: the store has written the key that lists this read state under its user. JOINED, LEFT:
+ * the member's latest membership event (by its time); FLOORED: that join's floor lies above id 0.
+ */
 export const HAS_READ_STATE = 1;
 export const HAS_POINTER = 2;
 export const LISTED = 4;
+export const JOINED = 8;
+export const LEFT = 16;
+export const FLOORED = 32;
+const MEMBERSHIP = JOINED | LEFT;
 
 /**
  * Everything the projection knows about one channel, mutated in place: every event touches one channel only, so
@@ -34,6 +41,9 @@ export class ChannelState {
   #pointers = new Uint32Array(8);
   /** Per member: the user id's hi, lo words at 2m, 2m + 1 (the hot tier's keys, parsed once). */
   #userWords = new Uint32Array(8);
+  /** Per member with a membership event: its time in ms, and for a join the greatest id below its floor. */
+  #membershipAt = new Float64Array(4);
+  #floors = new Uint32Array(8);
   readonly own: CountedIds;
   readonly mentioned: CountedIds;
   readonly mentionsOf = new Map<Snowflake, readonly number[]>();
@@ -147,6 +157,12 @@ export class ChannelState {
       const userWords = new Uint32Array(member * 4);
       userWords.set(this.#userWords);
       this.#userWords = userWords;
+      const membershipAt = new Float64Array(member * 2);
+      membershipAt.set(this.#membershipAt);
+      this.#membershipAt = membershipAt;
+      const floors = new Uint32Array(member * 4);
+      floors.set(this.#floors);
+      this.#floors = floors;
     }
     parseSnowflakeInto(userId, this.#userWords, 2 * member);
     return member;
@@ -187,12 +203,75 @@ export class ChannelState {
     this.#pointers[2 * member + 1] = lo;
   }
 
+  /** Whether a membership event of the member was applied. */
+  hasMembership(member: number): boolean {
+    return ((this.#flags[member] as number) & MEMBERSHIP) !== 0;
+  }
+
+  /** Whether the member's latest membership event is a leave: the pair then counts nothing. */
+  isLeft(member: number): boolean {
+    return ((this.#flags[member] as number) & LEFT) !== 0;
+  }
+
+  /** The time (ms) of the member's latest membership event. */
+  membershipAt(member: number): number {
+    return this.#membershipAt[member] as number;
+  }
+
+  /** The greatest id below the member's join floor (FLOORED): hi, lo. */
+  floorHi(member: number): number {
+    return this.#floors[2 * member] as number;
+  }
+
+  floorLo(member: number): number {
+    return this.#floors[2 * member + 1] as number;
+  }
+
+  /**
+   * Applies a membership event (the caller has checked that it is the latest): a leave, or a join whose floor
+   * (the first id of its millisecond) lies above `floored` words (hi, lo) = the greatest id below it, or none.
+   */
+  setMembership(member: number, left: boolean, at: number, floored: boolean, hi: number, lo: number): void {
+    const flags = (this.#flags[member] as number) & ~(MEMBERSHIP | FLOORED);
+    this.#flags[member] = flags | (left ? LEFT : JOINED) | (!left && floored ? FLOORED : 0);
+    this.#membershipAt[member] = at;
+    this.#floors[2 * member] = hi;
+    this.#floors[2 * member + 1] = lo;
+  }
+
+  /**
+   * The pointer the member's counts are taken above: the acked one, raised to just below a join's floor.
+   * Writes its hi, lo to out[0], out[1]; false when there is none (everything counts).
+   */
+  countingPointer(member: number, out: Uint32Array): boolean {
+    const flags = this.#flags[member] as number;
+    const acked = (flags & HAS_POINTER) !== 0;
+    const hi = this.#pointers[2 * member] as number;
+    const lo = this.#pointers[2 * member + 1] as number;
+    if ((flags & FLOORED) !== 0 && (flags & JOINED) !== 0) {
+      const fHi = this.#floors[2 * member] as number;
+      const fLo = this.#floors[2 * member + 1] as number;
+      if (!acked || hi < fHi || (hi === fHi && lo < fLo)) {
+        out[0] = fHi;
+        out[1] = fLo;
+        return true;
+      }
+    }
+    out[0] = hi;
+    out[1] = lo;
+    return acked;
+  }
+
   isListed(member: number): boolean {
     return ((this.#flags[member] as number) & LISTED) !== 0;
   }
 
   markListed(member: number): void {
     this.#flags[member] = (this.#flags[member] as number) | LISTED;
+  }
+
+  unmarkListed(member: number): void {
+    this.#flags[member] = (this.#flags[member] as number) & ~LISTED;
   }
 
   /** Gives the member a read state with a null pointer (a mention by someone else). */

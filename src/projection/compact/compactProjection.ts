@@ -1,11 +1,12 @@
 import type {
   ChatEvent,
+  MembershipEvent,
   MessageAcked,
   MessageDeleted,
   MessageEdited,
   MessageSent,
 } from '../../contract/events.ts';
-import type { Snowflake } from '../../contract/snowflake.ts';
+import { belowJoinFloor, SNOWFLAKE_EPOCH_MS, type Snowflake } from '../../contract/snowflake.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../../contract/snowflakeWords.ts';
 import type { ApplyOutcome } from '../applyOutcome.ts';
 import type { ChannelHead } from '../channelHeadOf.ts';
@@ -35,10 +36,15 @@ export class CompactProjection {
    * that mirrors changes: it reads this right after apply().
    */
   readonly touched: number[] = [];
+  readonly #snowflakeEpochMs: number;
 
-  /** `blockSize`: entries per block of every id set (small in tests, so blocks split early). */
-  constructor(options: { blockSize?: number } = {}) {
+  /**
+   * `blockSize`: entries per block of every id set (small in tests, so blocks split early). `snowflakeEpochMs`:
+   * the ids' epoch, to find a join's first id from its time (Discord's unless the ids use another).
+   */
+  constructor(options: { blockSize?: number; snowflakeEpochMs?: number } = {}) {
     this.#blockSize = options.blockSize;
+    this.#snowflakeEpochMs = options.snowflakeEpochMs ?? SNOWFLAKE_EPOCH_MS;
   }
 
   get channelCount(): number {
@@ -66,7 +72,10 @@ export class CompactProjection {
 
   apply(event: ChatEvent): ApplyOutcome {
     this.touched.length = 0;
-    // Every event names one message of one channel.
+    if (event.type === 'member_joined' || event.type === 'member_left') {
+      return this.#membership(this.#channelOf(event.channel_id), event);
+    }
+    // Every other event names one message of one channel.
     const words = this.#words;
     parseSnowflakeInto(event.message_id, words);
     const hi = words[0] as number;
@@ -248,6 +257,25 @@ export class CompactProjection {
     return 'applied';
   }
 
+  /** The latest membership event of a pair by its time wins, a leave on a tie, whatever the order consumed. */
+  #membership(channel: ChannelState, event: MembershipEvent): ApplyOutcome {
+    const member = channel.member(event.user_id);
+    const left = event.type === 'member_left';
+    const at = Date.parse(left ? event.left_at : event.joined_at);
+    if (channel.hasMembership(member)) {
+      const held = channel.membershipAt(member);
+      if (at < held || (at === held && (channel.isLeft(member) || !left))) return 'stale_membership';
+    }
+    const below = left ? null : belowJoinFloor(at, this.#snowflakeEpochMs);
+    const words = this.#words;
+    if (below !== null) parseSnowflakeInto(below, words);
+    channel.setMembership(member, left, at, below !== null, words[0] as number, words[1] as number);
+    // A join gives a read state; a leave answers none until a later join.
+    if (!left) channel.giveReadState(member);
+    this.touched.push(member);
+    return 'applied';
+  }
+
   #acked(channel: ChannelState, event: MessageAcked, hi: number, lo: number): ApplyOutcome {
     const member = channel.member(event.user_id);
     if (channel.hasPointer(member)) {
@@ -265,6 +293,8 @@ export class CompactProjection {
 }
 
 const scratch = new Uint32Array(3);
+/** A member's counting pointer (ChannelState.countingPointer). */
+const counting = new Uint32Array(2);
 
 function lastMessageId(channel: ChannelState, head: Uint32Array): Snowflake | null {
   return channel.messages.maxLive(head) ? formatSnowflakeWords(head[0] as number, head[1] as number) : null;
@@ -272,13 +302,13 @@ function lastMessageId(channel: ChannelState, head: Uint32Array): Snowflake | nu
 
 /** The member's first unread message as an id (see firstUnread.ts), null when nothing is unread. */
 export function firstUnreadId(channel: ChannelState, member: number): Snowflake | null {
-  const hasPointer = member !== -1 && channel.hasPointer(member);
+  const hasPointer = member !== -1 && channel.countingPointer(member, counting);
   const found = firstUnread(
     channel,
     member,
     hasPointer,
-    hasPointer ? channel.pointerHi(member) : 0,
-    hasPointer ? channel.pointerLo(member) : 0,
+    counting[0] as number,
+    counting[1] as number,
     scratch,
   );
   return found ? formatSnowflakeWords(scratch[0] as number, scratch[1] as number) : null;
@@ -304,19 +334,26 @@ export function readStateView(
   if (channel === undefined) return view;
   const { messages, own, mentioned } = channel;
   view.last_message_id = lastMessageId(channel, scratch);
+  // Left: nothing counts, no read state, until a later join.
+  if (member !== -1 && channel.isLeft(member)) return view;
   if (member === -1 || !channel.hasReadState(member)) {
     view.unread_count = messages.liveCount - (member === -1 ? 0 : own.liveIn(member));
-  } else if (!channel.hasPointer(member)) {
-    view.has_read_state = true;
-    view.unread_count = messages.liveCount - own.liveIn(member);
-    view.mention_count = mentioned.liveIn(member) + channel.everyoneAbove(member, false, 0, 0);
   } else {
     view.has_read_state = true;
-    const hi = channel.pointerHi(member);
-    const lo = channel.pointerLo(member);
-    view.last_acked_message_id = formatSnowflakeWords(hi, lo);
-    view.unread_count = messages.liveAbove(0, hi, lo) - own.liveAboveIn(member, hi, lo);
-    view.mention_count = mentioned.liveAboveIn(member, hi, lo) + channel.everyoneAbove(member, true, hi, lo);
+    if (channel.hasPointer(member)) {
+      view.last_acked_message_id = formatSnowflakeWords(channel.pointerHi(member), channel.pointerLo(member));
+    }
+    // Counted above the pointer, or above a join's floor when that is higher.
+    if (!channel.countingPointer(member, counting)) {
+      view.unread_count = messages.liveCount - own.liveIn(member);
+      view.mention_count = mentioned.liveIn(member) + channel.everyoneAbove(member, false, 0, 0);
+    } else {
+      const hi = counting[0] as number;
+      const lo = counting[1] as number;
+      view.unread_count = messages.liveAbove(0, hi, lo) - own.liveAboveIn(member, hi, lo);
+      view.mention_count =
+        mentioned.liveAboveIn(member, hi, lo) + channel.everyoneAbove(member, true, hi, lo);
+    }
   }
   if (view.unread_count > 0) view.first_unread_message_id = firstUnreadId(channel, member);
   return view;

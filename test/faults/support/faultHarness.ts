@@ -8,11 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import pg from '@databases/pg';
 import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
-import type { ChatEvent, MessageAcked, MessageEvent } from '../../../src/contract/events.ts';
+import type { MessageAcked, MessageEvent } from '../../../src/contract/events.ts';
 import type { Snowflake } from '../../../src/contract/snowflake.ts';
 import { createTopicsAndWait } from '../../../src/ingest/createTopicsAndWait.ts';
 import { createDatabasePool, type ConnectionPool } from '../../../src/ops/database.ts';
-import { createDemoStream } from '../../../src/ops/demoStream.ts';
+import { createDemoStream, type DemoEvent } from '../../../src/ops/demoStream.ts';
 import { seededRandom } from '../../../src/ops/seededRandom.ts';
 import {
   createPublisher,
@@ -188,7 +188,7 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
   }
 
   /** Feeds the model and the per-partition history with an event the service must apply. */
-  function applied(event: ChatEvent): void {
+  function applied(event: DemoEvent): void {
     model.apply(event);
     const entry = historyOf(event.channel_id);
     if (event.type === 'message_acked') {
@@ -207,7 +207,7 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
     }
   }
 
-  function contextOf(event: ChatEvent): HostileContext {
+  function contextOf(event: DemoEvent): HostileContext {
     return {
       channel: event.channel_id,
       user:
@@ -232,7 +232,7 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
     if (offset === undefined) throw new Error(`no produce answer for a ${record.kind} record`);
     const sent = { record, topic, offset };
     hostileSent.push(sent);
-    if (record.expected === 'valid' && record.event !== undefined) applied(record.event);
+    if (record.expected === 'valid' && record.event !== undefined) applied(record.event as DemoEvent);
     return sent;
   }
 
@@ -406,7 +406,7 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
       const rate = publishOptions.hostileRate ?? 0;
       const kinds = publishOptions.kinds;
       for (let done = 0; done < count; done += batchSize) {
-        const events: ChatEvent[] = [];
+        const events: DemoEvent[] = [];
         for (let i = 0; i < Math.min(batchSize, count - done); i++) events.push(stream.next());
         const { positions } = await publisher.publishBatch(events);
         for (const [partition, at] of Object.entries(positions)) {
@@ -425,7 +425,7 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
               );
         while (hostileDue >= 1 && candidates.length > 0) {
           hostileDue -= 1;
-          const ctx = contextOf(candidates[pick(candidates.length)] as ChatEvent);
+          const ctx = contextOf(candidates[pick(candidates.length)] as DemoEvent);
           const record =
             kinds === undefined
               ? hostile.next(ctx)
