@@ -636,43 +636,31 @@ function recordReadState(sink: HotChangeVisitor, channel: ChannelState, member: 
     sink.forget(uHi, uLo);
     return;
   }
-  const hasFirstUnread = firstUnread(channel, member, hasPointer, hi, lo, first);
+  // With no pointer everything is above it; a pointer above the head has nothing live above it.
+  const atOrBelowHead =
+    hasPointer &&
+    messages.maxLive(head) &&
+    (hi < (head[0] as number) || (hi === head[0] && lo <= (head[1] as number)));
+  const liveAbove = !hasPointer ? messages.liveCount : atOrBelowHead ? messages.liveAbove(0, hi, lo) : 0;
+  const ownAbove = hasPointer ? own.liveAboveIn(member, hi, lo) : own.liveIn(member);
+  const hasFirstUnread = firstUnread(channel, member, liveAbove, ownAbove, first);
   // The mention count less every live @everyone message (hotChanges.ts): @everyone messages appended later,
   // which touch no member, then add to it in the tier.
-  const everyoneCount = channel.everyone?.liveCount ?? 0;
-  if (!hasPointer) {
-    sink.readState(
-      uHi,
-      uLo,
-      false,
-      0,
-      0,
-      own.liveIn(member),
-      mentioned.liveIn(member) + channel.everyoneAbove(member, false, 0, 0) - everyoneCount,
-      false,
-      channel.epoch,
-      0,
-      0,
-      hasFirstUnread,
-      first[0] as number,
-      first[1] as number,
-    );
-    return;
-  }
-  const atOrBelowHead =
-    messages.maxLive(head) && (hi < (head[0] as number) || (hi === head[0] && lo <= (head[1] as number)));
+  const mentions = hasPointer
+    ? mentioned.liveAboveIn(member, hi, lo) + channel.everyoneAbove(member, true, hi, lo)
+    : mentioned.liveIn(member) + channel.everyoneAbove(member, false, 0, 0);
   sink.readState(
     uHi,
     uLo,
-    true,
+    hasPointer,
     hi,
     lo,
-    own.liveAboveIn(member, hi, lo),
-    mentioned.liveAboveIn(member, hi, lo) + channel.everyoneAbove(member, true, hi, lo) - everyoneCount,
+    ownAbove,
+    mentions - (channel.everyone?.liveCount ?? 0),
     atOrBelowHead,
     channel.epoch,
-    messages.liveCount,
-    atOrBelowHead ? messages.liveAbove(0, hi, lo) : 0,
+    atOrBelowHead ? messages.liveCount : 0,
+    atOrBelowHead ? liveAbove : 0,
     hasFirstUnread,
     first[0] as number,
     first[1] as number,

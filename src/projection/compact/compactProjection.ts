@@ -300,20 +300,6 @@ function lastMessageId(channel: ChannelState, head: Uint32Array): Snowflake | nu
   return channel.messages.maxLive(head) ? formatSnowflakeWords(head[0] as number, head[1] as number) : null;
 }
 
-/** The member's first unread message as an id (see firstUnread.ts), null when nothing is unread. */
-export function firstUnreadId(channel: ChannelState, member: number): Snowflake | null {
-  const hasPointer = member !== -1 && channel.countingPointer(member, counting);
-  const found = firstUnread(
-    channel,
-    member,
-    hasPointer,
-    counting[0] as number,
-    counting[1] as number,
-    scratch,
-  );
-  return found ? formatSnowflakeWords(scratch[0] as number, scratch[1] as number) : null;
-}
-
 /** What the API serves for (user, channel), from the channel's state (undefined: nothing happened there). */
 export function readStateView(
   channel: ChannelState | undefined,
@@ -336,25 +322,28 @@ export function readStateView(
   view.last_message_id = lastMessageId(channel, scratch);
   // Left: nothing counts, no read state, until a later join.
   if (member !== -1 && channel.isLeft(member)) return view;
-  if (member === -1 || !channel.hasReadState(member)) {
-    view.unread_count = messages.liveCount - (member === -1 ? 0 : own.liveIn(member));
-  } else {
+  // Counted above the pointer, or above a join's floor when that is higher (no pointer: everything).
+  let liveAbove = messages.liveCount;
+  let ownAbove = member === -1 ? 0 : own.liveIn(member);
+  if (member !== -1 && channel.hasReadState(member)) {
     view.has_read_state = true;
     if (channel.hasPointer(member)) {
       view.last_acked_message_id = formatSnowflakeWords(channel.pointerHi(member), channel.pointerLo(member));
     }
-    // Counted above the pointer, or above a join's floor when that is higher.
-    if (!channel.countingPointer(member, counting)) {
-      view.unread_count = messages.liveCount - own.liveIn(member);
-      view.mention_count = mentioned.liveIn(member) + channel.everyoneAbove(member, false, 0, 0);
-    } else {
+    if (channel.countingPointer(member, counting)) {
       const hi = counting[0] as number;
       const lo = counting[1] as number;
-      view.unread_count = messages.liveAbove(0, hi, lo) - own.liveAboveIn(member, hi, lo);
+      liveAbove = messages.liveAbove(0, hi, lo);
+      ownAbove = own.liveAboveIn(member, hi, lo);
       view.mention_count =
         mentioned.liveAboveIn(member, hi, lo) + channel.everyoneAbove(member, true, hi, lo);
+    } else {
+      view.mention_count = mentioned.liveIn(member) + channel.everyoneAbove(member, false, 0, 0);
     }
   }
-  if (view.unread_count > 0) view.first_unread_message_id = firstUnreadId(channel, member);
+  view.unread_count = liveAbove - ownAbove;
+  if (firstUnread(channel, member, liveAbove, ownAbove, scratch)) {
+    view.first_unread_message_id = formatSnowflakeWords(scratch[0] as number, scratch[1] as number);
+  }
   return view;
 }

@@ -1,9 +1,11 @@
 import type { ChannelState } from './channelState.ts';
 
 /**
- * The first unread message of a member (or of a user who is none, `member` -1) above a pointer (`hasPointer`
- * false: null, below everything): the smallest live message above it not written by the member. Writes its
- * hi, lo to out[0], out[1] (out[2] is scratch); false when every live message above the pointer is the member's.
+ * The first unread message of a member (or of a user who is none, `member` -1) above a pointer: the smallest live
+ * message above it not written by the member. The pointer is given by what every caller has counted already:
+ * `liveAbove`, the live messages above it (all of them for a null pointer), and `ownAbove`, the member's own
+ * among them. Writes its hi, lo to out[0], out[1] (out[2] is scratch); false when every live message above the
+ * pointer is the member's.
  *
  * O(log² n) at worst. The live messages above the pointer, in order, are L1, L2, …; the member's own live
  * messages there are a subset. If the first k of the L are all the member's, so are the first j < k, so the
@@ -13,15 +15,12 @@ import type { ChannelState } from './channelState.ts';
 export function firstUnread(
   channel: ChannelState,
   member: number,
-  hasPointer: boolean,
-  hi: number,
-  lo: number,
+  liveAbove: number,
+  ownAbove: number,
   out: Uint32Array,
 ): boolean {
   const { messages, own } = channel;
-  const liveAbove = hasPointer ? messages.liveAbove(0, hi, lo) : messages.liveCount;
   const below = messages.liveCount - liveAbove;
-  const ownAbove = member === -1 ? 0 : hasPointer ? own.liveAboveIn(member, hi, lo) : own.liveIn(member);
   if (liveAbove <= ownAbove) return false;
   messages.liveKeyAt(below, out);
   if (out[2] !== member) return true;
