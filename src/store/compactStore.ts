@@ -47,6 +47,8 @@ type Resident = {
   readonly applied: ChatEvent[];
   /** Members whose answers that chunk changed; repeats allowed. */
   readonly touched: number[];
+  /** Its state in the partition's projection, once an event or a load made one (saves a lookup an event). */
+  channelState: ChannelState | undefined;
 };
 
 function resident(
@@ -56,7 +58,17 @@ function resident(
   deltaBytes: number,
   weight: number,
 ): Resident {
-  return { partition, channel, nextSeq, deltaBytes, weight, chunk: 0, applied: [], touched: [] };
+  return {
+    partition,
+    channel,
+    nextSeq,
+    deltaBytes,
+    weight,
+    chunk: 0,
+    applied: [],
+    touched: [],
+    channelState: undefined,
+  };
 }
 
 class PartitionState {
@@ -127,6 +139,8 @@ export class CompactStore {
   readonly #hotChanges: boolean;
   /** Scratch: a changed channel's members, each once. */
   readonly #members = new Set<number>();
+  /** Scratch: the resident channel of each event of the chunk being projected. */
+  readonly #found: (Resident | undefined)[] = [];
   #db: RocksDatabase;
   loads = 0;
   evictions = 0;
@@ -209,14 +223,23 @@ export class CompactStore {
     for (;;) {
       const state = this.#started(partition);
       const missing = new Set<Snowflake>();
-      for (const event of events) {
-        const channel = event.channel_id;
-        if (!state.onDisk.has(channel) && this.#mayBeOnDisk(state, channel)) missing.add(channel);
+      // Each event's resident channel, found once: #project uses it without looking it up again.
+      const found = this.#found;
+      found.length = events.length;
+      for (let i = 0; i < events.length; i++) {
+        const channel = (events[i] as ChatEvent).channel_id;
+        const entry = state.onDisk.get(channel);
+        found[i] = entry;
+        if (entry === undefined && this.#mayBeOnDisk(state, channel)) missing.add(channel);
       }
       if (missing.size === 0) {
         // Synchronously before the first change: from here the memory is ahead of RocksDB until the write ends.
         beforeChanges?.();
-        return this.#project(partition, events);
+        try {
+          return this.#project(partition, events, found);
+        } finally {
+          found.length = 0;
+        }
       }
       const channels = [...missing];
       const loaded = await this.#fetch(db, partition, state, channels);
@@ -231,16 +254,23 @@ export class CompactStore {
     }
   }
 
-  #project(partition: number, events: readonly ChatEvent[]): ProjectedChunk {
+  /** `found`: each event's resident channel, as projectChunk found it (undefined: not resident then). */
+  #project(
+    partition: number,
+    events: readonly ChatEvent[],
+    found: readonly (Resident | undefined)[],
+  ): ProjectedChunk {
     const state = this.#started(partition);
     const { projection, onDisk } = state;
     const chunk = ++this.#chunks;
     const outcomes = new Map<ApplyOutcome, number>();
     const used: Resident[] = [];
     const changed: Resident[] = [];
-    for (const event of events) {
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as ChatEvent;
       const channelId = event.channel_id;
-      let entry = onDisk.get(channelId);
+      // A channel new to the partition became resident with an earlier event of the chunk.
+      let entry = found[i] ?? onDisk.get(channelId);
       if (entry === undefined) {
         if (this.#mayBeOnDisk(state, channelId)) {
           throw new Error(`channel ${channelId} of partition ${partition} was not loaded before its events`);
@@ -254,7 +284,8 @@ export class CompactStore {
         entry.touched.length = 0;
         used.push(entry);
       }
-      const outcome = projection.apply(event);
+      entry.channelState ??= projection.channelFor(channelId);
+      const outcome = projection.applyIn(entry.channelState, event);
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       if (outcome !== 'applied') continue;
       if (entry.applied.length === 0) changed.push(entry);
@@ -282,7 +313,7 @@ export class CompactStore {
     const members = this.#members;
     for (const disk of changed) {
       const channelId = disk.channel;
-      const channel = projection.channel(channelId);
+      const channel = disk.channelState;
       if (channel === undefined) throw new Error(`channel ${channelId} vanished`);
       writer.reset();
       for (const event of disk.applied) encodeDeltaEvent(event, writer);
@@ -356,7 +387,7 @@ export class CompactStore {
         if (state.onDisk.get(entry.channel) !== entry) continue;
         this.#lru.delete(entry);
         this.#lru.add(entry);
-        const now = state.projection.channel(entry.channel);
+        const now = entry.channelState;
         if (now === undefined) continue;
         const weight = weightOf(now);
         this.#weight += weight - entry.weight;
@@ -472,18 +503,17 @@ export class CompactStore {
     loaded: LoadedChannel | undefined,
   ): void {
     if (loaded !== undefined) state.projection.setChannel(channelId, loaded.channel);
-    this.#track(
-      state,
-      resident(
-        partition,
-        channelId,
-        loaded?.nextSeq ?? 0,
-        loaded?.deltaBytes ?? 0,
-        // A channel RocksDB does not hold still takes an entry: counted, so that lookups of any number of
-        // unknown channels cannot grow memory past the budget.
-        loaded === undefined ? 1 : weightOf(loaded.channel),
-      ),
+    const entry = resident(
+      partition,
+      channelId,
+      loaded?.nextSeq ?? 0,
+      loaded?.deltaBytes ?? 0,
+      // A channel RocksDB does not hold still takes an entry: counted, so that lookups of any number of
+      // unknown channels cannot grow memory past the budget.
+      loaded === undefined ? 1 : weightOf(loaded.channel),
     );
+    entry.channelState = loaded?.channel;
+    this.#track(state, entry);
     state.evicted.delete(channelId);
     state.compactions.delete(channelId);
     this.loads++;
@@ -509,7 +539,7 @@ export class CompactStore {
       this.evictions++;
       const state = this.#partitions.get(entry.partition);
       if (state === undefined) continue;
-      const channel = state.projection.channel(entry.channel);
+      const channel = entry.channelState;
       state.projection.deleteChannel(entry.channel);
       state.onDisk.delete(entry.channel);
       // Never written: RocksDB holds nothing of it, which is what a channel not tracked at all means.

@@ -71,16 +71,20 @@ export class CompactProjection {
   }
 
   apply(event: ChatEvent): ApplyOutcome {
+    return this.applyIn(this.channelFor(event.channel_id), event);
+  }
+
+  /** apply() for a caller that holds the event's channel already (`channelFor` of its channel_id). */
+  applyIn(channel: ChannelState, event: ChatEvent): ApplyOutcome {
     this.touched.length = 0;
     if (event.type === 'member_joined' || event.type === 'member_left') {
-      return this.#membership(this.#channelOf(event.channel_id), event);
+      return this.#membership(channel, event);
     }
     // Every other event names one message of one channel.
     const words = this.#words;
     parseSnowflakeInto(event.message_id, words);
     const hi = words[0] as number;
     const lo = words[1] as number;
-    const channel = this.#channelOf(event.channel_id);
     switch (event.type) {
       case 'message_sent':
         return this.#sent(channel, event, hi, lo);
@@ -111,7 +115,8 @@ export class CompactProjection {
     return lastMessageId(channel, head);
   }
 
-  #channelOf(channelId: Snowflake): ChannelState {
+  /** The channel's state, made (empty) when this projection holds none. */
+  channelFor(channelId: Snowflake): ChannelState {
     let channel = this.#channels.get(channelId);
     if (channel === undefined) {
       channel = this.newChannel();
