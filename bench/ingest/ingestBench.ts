@@ -2,8 +2,8 @@
  * `npm run bench:ingest`: how fast the projector applies events live and rebuilds state from Kafka, against
  * kafkajs's own ceiling on the same records, and how fresh answers are under load, in one run:
  *   1. publish  N events of the seeded demo stream (src/ops/demoStream.ts: about 58% message_sent, 17% of them
- *               with mentions; 2% message_edited; 6% message_deleted; 34% message_acked; 2% duplicate deliveries; the run prints the
- *               exact mix) through the publisher SDK into two fresh co-partitioned topics, with several publishers
+ *               with mentions, 1% of all events @everyone; 2% message_edited; 6% message_deleted; 33%
+ *               message_acked; 1% member_joined and member_left; 2% duplicate deliveries; the run prints the exact mix) through the publisher SDK into two fresh co-partitioned topics, with several publishers
  *               and large batches in flight (its rate is reported too; it is not part of the measured phases)
  *   2. raw      a kafkajs consumer in a group of its own reads both topics from the beginning to the high
  *               watermarks read before it started; each batch is counted and its offsets resolved, nothing else
@@ -407,6 +407,7 @@ try {
       `${pct(mix.sent, events)} sent, ${pct(mix.sentWithMentions, mix.sent)} of them with mentions, ` +
       `${pct(mix.sentToEveryone, events)} @everyone, ` +
       `${pct(mix.edited, events)} edited, ${pct(mix.deleted, events)} deleted, ${pct(mix.acked, events)} acked (${pct(mix.manualAcks, mix.acked)} manual), ` +
+      `${pct(mix.joined, events)} joins, ${pct(mix.left, events)} leaves, ` +
       `${pct(mix.duplicates, events)} duplicates; ${int(mix.channels)} channels and ${int(mix.users)} users seen) ` +
       `into 2 topics × ${partitions} partitions on ${config.KAFKA_BROKERS.join(',')}; ` +
       `${publishers} publishers × ${inFlight} batches of ${int(batch)} in flight\n`,

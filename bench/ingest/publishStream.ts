@@ -37,6 +37,8 @@ export type StreamMix = {
   edited: number;
   acked: number;
   manualAcks: number;
+  joined: number;
+  left: number;
   duplicates: number;
   /** Distinct channels and users that appeared; read states can only exist within these. */
   channels: number;
@@ -73,6 +75,8 @@ export async function publishStream(
     edited: 0,
     acked: 0,
     manualAcks: 0,
+    joined: 0,
+    left: 0,
     duplicates: 0,
     channels: 0,
     users: 0,
@@ -121,6 +125,12 @@ export async function publishStream(
       } else if (event.type === 'message_edited') {
         mix.edited++;
         for (const user of event.mention_user_ids) users.add(user);
+      } else if (event.type === 'member_joined') {
+        mix.joined++;
+        users.add(event.user_id);
+      } else if (event.type === 'member_left') {
+        mix.left++;
+        users.add(event.user_id);
       } else {
         mix.acked++;
         users.add(event.user_id);

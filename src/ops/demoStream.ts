@@ -1,12 +1,19 @@
-import type { MessageAcked, MessageDeleted, MessageEdited, MessageSent } from '../contract/events.ts';
+import type {
+  MembershipEvent,
+  MessageAcked,
+  MessageDeleted,
+  MessageEdited,
+  MessageSent,
+} from '../contract/events.ts';
+import { snowflakeTimeMs } from '../contract/snowflake.ts';
 import { seededRandom } from './seededRandom.ts';
 
 /**
  * A realistic, reproducible chat stream for demos, benchmarks and end-to-end tests: mostly increasing message
  * ids with some late ones, mentions (some of the author, some repeated, 1% of all events @everyone), edits of
  * recent messages' mentions,
- * deletions (some before the message), acks of recent messages (some manual, backwards), and duplicates. Same
- * seed, same stream.
+ * deletions (some before the message), acks of recent messages (some manual, backwards), members joining and
+ * leaving (1% of all events), and duplicates. Same seed, same stream.
  */
 export interface DemoStreamOptions {
   seed: number;
@@ -14,9 +21,11 @@ export interface DemoStreamOptions {
   users: number;
   /** Users who read and write in each channel. */
   membersPerChannel?: number;
+  /** Whether members join and leave (default true); without, those draws are acks. */
+  membership?: boolean;
 }
 
-export type DemoEvent = MessageSent | MessageDeleted | MessageEdited | MessageAcked;
+export type DemoEvent = MessageSent | MessageDeleted | MessageEdited | MessageAcked | MembershipEvent;
 
 /** Snowflake-like ids: large, 64-bit, decimal strings. */
 const ID_BASE = 1_300_000_000_000_000_000n;
@@ -34,6 +43,7 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
   /** The last few message ids per channel, for acks and deletions: bounded, whatever the stream length. */
   const recent = Array.from({ length: options.channels }, () => [] as string[]);
   let previous: DemoEvent | undefined;
+  const membership = options.membership ?? true;
 
   function next(): DemoEvent {
     clock += Math.floor(random() * 50);
@@ -88,6 +98,16 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
           ? (ID_BASE + nextMessage + 1n + BigInt(Math.floor(random() * 5))).toString()
           : pick(seen);
       event = { type: 'message_deleted', v: 1, channel_id, message_id, deleted_at: at };
+    } else if (roll < 0.67 && membership) {
+      // 1% of all events: a member joins or leaves at the time of the channel's latest id (the ids are snowflakes,
+      // so a join's floor falls among the channel's messages), now and then a millisecond earlier: ties and stale
+      // ones (the latest time wins, a leave on a tie).
+      const user_id = memberOf(c);
+      const when = new Date(snowflakeTimeMs(seen.at(-1) ?? '0') - Math.floor(random() * 2)).toISOString();
+      event =
+        random() < 0.5
+          ? { type: 'member_joined', v: 1, channel_id, user_id, joined_at: when }
+          : { type: 'member_left', v: 1, channel_id, user_id, left_at: when };
     } else {
       const manual = random() < 0.04;
       const message_id = manual

@@ -4,9 +4,12 @@ import { ChannelState } from '../../src/projection/compact/channelState.ts';
 import { CompactProjection, readStateView } from '../../src/projection/compact/compactProjection.ts';
 import { ByteWriter, decodeSnapshot, encodeSnapshot } from '../../src/store/channelCodec.ts';
 
-/** A demo stream folded in memory: channels with @everyone messages, edits of them, pending edits. */
-function folded(events: number) {
-  const stream = createDemoStream({ seed: 5, channels: 40, users: 200 });
+/**
+ * A demo stream folded in memory: channels with @everyone messages, edits of them, pending edits, and joins and
+ * leaves unless `membership` is false.
+ */
+function folded(events: number, membership = true) {
+  const stream = createDemoStream({ seed: 5, channels: 40, users: 200, membership });
   const projection = new CompactProjection({ blockSize: 4 });
   const users = new Set<string>();
   const channels = new Set<string>();
@@ -15,7 +18,7 @@ function folded(events: number) {
     projection.apply(event);
     channels.add(event.channel_id);
     if (event.type === 'message_sent') users.add(event.author_id);
-    if (event.type === 'message_acked') users.add(event.user_id);
+    if (event.type !== 'message_sent' && 'user_id' in event) users.add(event.user_id);
   }
   return { projection, users: [...users], channels: [...channels] };
 }
@@ -38,8 +41,8 @@ describe('channel snapshots', () => {
     expect(everyone).toBeGreaterThan(20);
   });
 
-  it('still reads version 2 (before @everyone)', () => {
-    const { projection, users, channels } = folded(3_000);
+  it('still reads version 2 (before @everyone and membership)', () => {
+    const { projection, users, channels } = folded(3_000, false);
     let read = 0;
     for (const channelId of channels) {
       const channel = projection.channel(channelId) as ChannelState;
