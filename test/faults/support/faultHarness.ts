@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from '@databases/pg';
 import { Kafka, logLevel, Partitioners, type Admin, type Producer } from 'kafkajs';
-import type { MessageAcked, MessageEvent } from '../../../src/contract/events.ts';
+import type { AckEvent, MessageEvent } from '../../../src/contract/events.ts';
 import type { Snowflake } from '../../../src/contract/snowflake.ts';
 import { createTopicsAndWait } from '../../../src/ingest/createTopicsAndWait.ts';
 import { createDatabasePool, type ConnectionPool } from '../../../src/ops/database.ts';
@@ -151,20 +151,13 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
   const token = randomBytes(24).toString('hex');
 
   const model: ReferenceModel = createReferenceModel();
-  // No joins or leaves: prefixViews, the oracle of answers part-way, knows none (test/projector.e2e.spec.ts and
-  // the property tests cover them).
-  const stream = createDemoStream({
-    seed: options.seed,
-    channels: options.channels,
-    users: options.users,
-    membership: false,
-  });
+  const stream = createDemoStream({ seed: options.seed, channels: options.channels, users: options.users });
   const hostile = createHostileRecords({ seed: options.seed + 1, partitions });
   const pick = (() => {
     const uint32 = seededRandom(options.seed + 2);
     return (n: number) => Math.floor((uint32() / 4294967296) * n);
   })();
-  const history = new Map<Snowflake, { messages: MessageEvent[]; acks: MessageAcked[] }>();
+  const history = new Map<Snowflake, { messages: MessageEvent[]; acks: AckEvent[] }>();
   const users = new Set<Snowflake>();
   const lastUserIn = new Map<Snowflake, Snowflake>();
   const hostileSent: SentHostile[] = [];
@@ -196,12 +189,12 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
 
   /** Feeds the model and the per-partition history with an event the service must apply. */
   function applied(event: DemoEvent): void {
-    if (event.type === 'member_joined' || event.type === 'member_left') {
-      throw new Error('the fault harness publishes no joins or leaves (prefixViews knows none)');
-    }
     model.apply(event);
     const entry = historyOf(event.channel_id);
-    if (event.type === 'message_acked') {
+    if (event.type === 'member_joined' || event.type === 'member_left') {
+      entry.acks.push(event);
+      users.add(event.user_id);
+    } else if (event.type === 'message_acked') {
       entry.acks.push(event);
       users.add(event.user_id);
       lastUserIn.set(event.channel_id, event.user_id);
@@ -219,7 +212,8 @@ export async function createFaultHarness(options: FaultHarnessOptions) {
 
   function contextOf(event: DemoEvent): HostileContext {
     if (event.type === 'member_joined' || event.type === 'member_left') {
-      throw new Error('the fault harness publishes no joins or leaves (prefixViews knows none)');
+      const latest = historyOf(event.channel_id).messages.at(-1);
+      return { channel: event.channel_id, user: event.user_id, messageId: latest?.message_id ?? '1' };
     }
     return {
       channel: event.channel_id,

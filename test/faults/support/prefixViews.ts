@@ -2,11 +2,12 @@
  * Every answer a correct service may give for one (user, channel) while it is part-way through a channel's
  * history: the read state after any prefix of the channel's messages-topic events combined with any prefix of
  * its acks-topic events (the two topics are consumed independently, each in order). An answer outside this set
- * is wrong whatever the service's lag. Computed incrementally (one pass over the messages per distinct ack
- * pointer), not with the reference model's brute force, so long histories stay cheap.
+ * is wrong whatever the service's lag. Computed incrementally (one pass over the messages per distinct state of
+ * the user's acks-topic events: pointer and membership), not with the reference model's brute force, so long
+ * histories stay cheap.
  */
-import type { MessageAcked, MessageEvent, MessageSent } from '../../../src/contract/events.ts';
-import type { Snowflake } from '../../../src/contract/snowflake.ts';
+import type { AckEvent, MessageEvent, MessageSent } from '../../../src/contract/events.ts';
+import { SNOWFLAKE_EPOCH_MS, type Snowflake } from '../../../src/contract/snowflake.ts';
 
 /** The wire fields of a read state (POST /v1/read-states/query), the ones compared. */
 export interface WireView {
@@ -33,26 +34,67 @@ export function prefixViews(
   user: Snowflake,
   channel: Snowflake,
   messages: readonly MessageEvent[],
-  acks: readonly MessageAcked[],
+  acks: readonly AckEvent[],
 ): Set<string> {
-  // The user's pointer after each prefix of the acks (only the user's own acks move it), as docs/semantics.md.
-  const pointers = new Set<Snowflake | null>([null]);
+  // The user's pointer and membership after each prefix of the acks topic (only the user's own events move
+  // them), as docs/semantics.md: a manual ack sets the pointer, another moves it forward only; the membership
+  // event with the latest time wins, a leave on a tie.
+  type Membership = { left: boolean; at: number } | undefined;
+  const states = new Map<string, { pointer: Snowflake | null; membership: Membership }>();
   let pointer: Snowflake | null = null;
-  for (const ack of acks) {
-    if (ack.user_id !== user) continue;
-    if (ack.manual || pointer === null || BigInt(ack.message_id) > BigInt(pointer)) pointer = ack.message_id;
-    pointers.add(pointer);
+  let membership: Membership;
+  const note = () => {
+    states.set(JSON.stringify([pointer, membership?.left, membership?.at]), { pointer, membership });
+  };
+  note();
+  for (const event of acks) {
+    if (event.user_id !== user) continue;
+    if (event.type === 'message_acked') {
+      if (event.manual || pointer === null || BigInt(event.message_id) > BigInt(pointer)) {
+        pointer = event.message_id;
+      }
+    } else {
+      const left = event.type === 'member_left';
+      const at = Date.parse(left ? event.left_at : event.joined_at);
+      if (
+        membership === undefined ||
+        at > membership.at ||
+        (at === membership.at && left && !membership.left)
+      ) {
+        membership = { left, at };
+      }
+    }
+    note();
   }
   const lastIds = lastMessageIds(messages);
   const views = new Set<string>();
-  for (const at of pointers) {
+  for (const { pointer: at, membership: joined } of states.values()) {
+    if (joined?.left === true) {
+      // Left: no pointer and nothing counts until a later join; the channel's last message still shows.
+      for (const last of lastIds) {
+        views.add(
+          viewKey({
+            channel_id: channel,
+            last_acked_message_id: null,
+            last_message_id: last,
+            unread_count: 0,
+            mention_count: 0,
+          }),
+        );
+      }
+      continue;
+    }
+    // Messages made before a join (by their snowflake time) never count; a join gives a read state.
+    const joinedAt = joined === undefined ? null : BigInt(joined.at - SNOWFLAKE_EPOCH_MS);
     const sent = new Set<Snowflake>();
     const deleted = new Set<Snowflake>();
     const live = new Map<Snowflake, MessageSent>();
     /** Each message's latest edit by edited_at (kept for ids not sent yet), as docs/semantics.md. */
     const edits = new Map<Snowflake, { at: number; mentions: readonly Snowflake[]; everyone: boolean }>();
     const counts = (message: MessageSent) =>
-      message.author_id !== user && (at === null || BigInt(message.message_id) > BigInt(at));
+      message.author_id !== user &&
+      (at === null || BigInt(message.message_id) > BigInt(at)) &&
+      (joinedAt === null || BigInt(message.message_id) >> 22n >= joinedAt);
     const mentionsUser = (message: MessageSent) =>
       (edits.get(message.message_id)?.mentions ?? message.mention_user_ids).includes(user);
     const mentionsEveryone = (message: MessageSent) =>
@@ -81,7 +123,7 @@ export function prefixViews(
           last_message_id: lastIds[i] ?? null,
           unread_count: unread,
           // @everyone counts for users with a read state only.
-          mention_count: mentions + (at !== null || named ? everyoneOnly : 0),
+          mention_count: mentions + (at !== null || named || joined !== undefined ? everyoneOnly : 0),
         }),
       );
     emit(0);
