@@ -13,6 +13,14 @@ export const JOINED = 8;
 export const LEFT = 16;
 export const FLOORED = 32;
 const MEMBERSHIP = JOINED | LEFT;
+/**
+ * Up to this many members a channel finds one by scanning their id words (a cache line or two); above, by a map
+ * made then. A string-keyed map costs a few cache misses a lookup (its table, its entry, the stored key's
+ * characters): the projection looks a member up for every event.
+ */
+const SCANNED_MEMBERS = 16;
+/** Scratch: the words of the user id being looked up. */
+const wanted = new Uint32Array(2);
 
 /**
  * Everything the projection knows about one channel, mutated in place: every event touches one channel only, so
@@ -33,7 +41,8 @@ export class ChannelState {
   readonly messages: CountedIds;
   /** Bumped by every change of the live set that is not an append above the head (as records.ts's). */
   epoch = 0;
-  readonly #members = new Map<Snowflake, number>();
+  /** Member numbers by user id, once there are more than SCANNED_MEMBERS. */
+  #members: Map<Snowflake, number> | undefined;
   readonly userIds: Snowflake[] = [];
   /** Per member: HAS_READ_STATE | HAS_POINTER. */
   #flags = new Uint8Array(4);
@@ -135,18 +144,31 @@ export class ChannelState {
     return this.userIds.length;
   }
 
-  /** The member number of `userId`, or -1. */
+  /** The member number of `userId` (a valid snowflake, as every id the fold sees), or -1. */
   memberOf(userId: Snowflake): number {
-    return this.#members.get(userId) ?? -1;
+    const members = this.#members;
+    if (members !== undefined) return members.get(userId) ?? -1;
+    parseSnowflakeInto(userId, wanted);
+    const hi = wanted[0] as number;
+    const lo = wanted[1] as number;
+    const words = this.#userWords;
+    for (let member = 0; member < this.userIds.length; member++) {
+      if (words[2 * member] === hi && words[2 * member + 1] === lo) return member;
+    }
+    return -1;
   }
 
   /** The member number of `userId`, numbering them if new (no read state, no pointer). */
   member(userId: Snowflake): number {
-    let member = this.#members.get(userId);
-    if (member !== undefined) return member;
+    let member = this.memberOf(userId);
+    if (member !== -1) return member;
     member = this.userIds.length;
-    this.#members.set(userId, member);
     this.userIds.push(userId);
+    if (this.#members !== undefined) {
+      this.#members.set(userId, member);
+    } else if (this.userIds.length > SCANNED_MEMBERS) {
+      this.#members = new Map(this.userIds.map((id, number) => [id, number]));
+    }
     if (member === this.#flags.length) {
       const flags = new Uint8Array(member * 2);
       flags.set(this.#flags);

@@ -1,0 +1,33 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ChannelState } from '../../src/projection/compact/channelState.ts';
+
+/** Any id, or one of a few (so that users come back). */
+const snowflake = fc.oneof(
+  fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map(String),
+  fc.integer({ min: 0, max: 40 }).map((n) => String(1_300_000_000_000_000_000n + BigInt(n))),
+);
+
+/** Members are found by their id words while few, by a map once many: the numbers must not notice. */
+describe('ChannelState members', () => {
+  it('numbers each user once, in order of first appearance, however many there are', () => {
+    fc.assert(
+      fc.property(
+        fc.array(snowflake, { maxLength: 60, size: 'max' }),
+        fc.array(snowflake, { maxLength: 10 }),
+        (ids, probes) => {
+          const channel = new ChannelState();
+          const numbers = new Map<string, number>();
+          for (const id of ids) {
+            if (!numbers.has(id)) numbers.set(id, numbers.size);
+            expect(channel.member(id)).toBe(numbers.get(id));
+            for (const [known, number] of numbers) expect(channel.memberOf(known)).toBe(number);
+          }
+          for (const probe of probes) expect(channel.memberOf(probe)).toBe(numbers.get(probe) ?? -1);
+          expect(channel.userIds).toEqual([...numbers.keys()]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
