@@ -144,8 +144,10 @@ class ByteReader {
   /** A list of member numbers: u16 n, then n × u32. */
   members(): number[] {
     const n = this.u16();
-    const members: number[] = [];
-    for (let i = 0; i < n; i++) members.push(this.u32());
+    // Sized up front: a list grown by push keeps room for 17 entries (184 bytes for a list of one), and a loaded
+    // channel keeps its lists as long as it stays resident.
+    const members = new Array<number>(n);
+    for (let i = 0; i < n; i++) members[i] = this.u32();
     return members;
   }
   /** A list of ids: u16 n, then n ids. */

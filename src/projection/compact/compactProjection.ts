@@ -158,7 +158,8 @@ export class CompactProjection {
         if (everyone) this.#named(channel, member);
         else this.#mention(channel, member, hi, lo);
       }
-      channel.mentionsOf.set(event.message_id, mentioned);
+      // A copy of exactly its length: a list grown by push keeps room for 17 entries as long as it is kept.
+      channel.mentionsOf.set(event.message_id, mentioned.slice());
     }
     return 'applied';
   }
