@@ -25,6 +25,8 @@
  *
  * Options: --events N (5000000) --quick (200000) --partitions P per topic (4)
  *          --channels C (events / 100: the same events per channel at every N) --users U (10 × channels)
+ *          --activity skewed|uniform (skewed: a few busy channels and a long tail, as issue 11's backlog;
+ *          uniform: every channel alike, the worst case for the resident state and the figures before 2026-12-01)
  *          --seed S (1) --batch B events per publishBatch (2000; a partition's share must stay under the
  *          broker's message.max.bytes, 1 MiB by default)
  *          --publishers K (one per partition) --in-flight F batches per publisher (2)
@@ -84,6 +86,7 @@ const { values } = parseArgs({
     'fresh-rate': { type: 'string', default: '50000' },
     'fresh-seconds': { type: 'string' },
     'long-events': { type: 'string' },
+    activity: { type: 'string', default: 'skewed' },
   },
 });
 const events = values.quick ? 200_000 : wholeNumber('events', values.events);
@@ -94,6 +97,10 @@ const channels =
     : wholeNumber('channels', values.channels);
 const users = values.users === undefined ? 10 * channels : wholeNumber('users', values.users);
 const seed = wholeNumber('seed', values.seed);
+if (values.activity !== 'skewed' && values.activity !== 'uniform') {
+  throw new Error(`--activity must be skewed or uniform; got "${values.activity}"`);
+}
+const activity: 'skewed' | 'uniform' = values.activity;
 const batch = wholeNumber('batch', values.batch);
 const publishers =
   values.publishers === undefined ? partitions : wholeNumber('publishers', values.publishers);
@@ -220,7 +227,7 @@ try {
       publishStream(kafka, topics, {
         events,
         partitions,
-        shape: { seed, channels, users },
+        shape: { seed, channels, users, activity },
         batch,
         publishers,
         inFlight,
@@ -350,7 +357,7 @@ try {
           rate: freshRate,
           seconds: freshSeconds,
           partitions,
-          shape: { seed: seed + 1, channels, users },
+          shape: { seed: seed + 1, channels, users, activity },
           publishers,
           signal: interrupt.signal,
         }),
@@ -403,7 +410,8 @@ try {
   const { mix } = published;
 
   console.log(
-    `\nIngest: ${int(events)} demo-stream events (seed ${seed}, ${int(channels)} channels, ${int(users)} users; ` +
+    `\nIngest: ${int(events)} demo-stream events (seed ${seed}, ${int(channels)} channels with ${activity} ` +
+      `activity, ${int(users)} users; ` +
       `${pct(mix.sent, events)} sent, ${pct(mix.sentWithMentions, mix.sent)} of them with mentions, ` +
       `${pct(mix.sentToEveryone, events)} @everyone, ` +
       `${pct(mix.edited, events)} edited, ${pct(mix.deleted, events)} deleted, ${pct(mix.acked, events)} acked (${pct(mix.manualAcks, mix.acked)} manual), ` +

@@ -10,7 +10,13 @@ import { createPartitionOf } from '../../src/contract/partitionOf.ts';
 import { createDemoStream, type DemoEvent } from '../../src/ops/demoStream.ts';
 import { createPublisher, type Publisher } from '../../src/publisher/createPublisher.ts';
 
-export type StreamShape = { seed: number; channels: number; users: number };
+export type StreamShape = {
+  seed: number;
+  channels: number;
+  users: number;
+  /** The demo stream's spread over channels (DemoStreamOptions.activity). */
+  activity?: 'uniform' | 'skewed';
+};
 
 export type PublishOptions = {
   events: number;

@@ -23,6 +23,12 @@ export interface DemoStreamOptions {
   membersPerChannel?: number;
   /** Whether members join and leave (default true); without, those draws are acks. */
   membership?: boolean;
+  /**
+   * How events spread over the channels: `uniform` (the default: every channel alike, the worst case for what
+   * the projector keeps resident) or `skewed` (channel c, counted from 0, in proportion to about 1/(c + 1): a few
+   * busy channels and a long tail, as chat traffic and issue 11's backlog).
+   */
+  activity?: 'uniform' | 'skewed';
 }
 
 export type DemoEvent = MessageSent | MessageDeleted | MessageEdited | MessageAcked | MembershipEvent;
@@ -44,11 +50,17 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
   const recent = Array.from({ length: options.channels }, () => [] as string[]);
   let previous: DemoEvent | undefined;
   const membership = options.membership ?? true;
+  // Log-uniform over 1..channels, less one: one draw either way, so the rest of the stream draws the same.
+  const logChannels = Math.log(options.channels + 1);
+  const pickChannel =
+    options.activity === 'skewed'
+      ? () => Math.min(options.channels - 1, Math.floor(Math.exp(random() * logChannels)) - 1)
+      : () => Math.floor(random() * options.channels);
 
   function next(): DemoEvent {
     clock += Math.floor(random() * 50);
     const at = new Date(clock).toISOString();
-    const c = Math.floor(random() * options.channels);
+    const c = pickChannel();
     const channel_id = channelId(c);
     const seen = recent[c] ?? [];
     const roll = random();
