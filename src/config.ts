@@ -121,7 +121,9 @@ export const configSchema = z.object({
     .int('must be a whole number of ids')
     .min(1_000)
     .max(1_000_000_000)
-    .default(2_000_000)
+    // 8M: a 5M-event backlog's channels (about 4.5M ids) stay resident. At 2M a caught-up projector loaded and
+    // evicted a channel for most events and fell behind 20,000 events/s (docs/performance.md).
+    .default(8_000_000)
     .describe(
       'ids (messages, tombstones, mentions and members of channels) the projector keeps resident in memory (least ' +
         'recently used channels leave first); about 120 bytes each',
