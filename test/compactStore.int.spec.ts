@@ -11,7 +11,7 @@ import { CompactStore, pairRead, PartitionForgotten } from '../src/store/compact
 import { createHotTier } from '../src/store/hotTier.ts';
 import { createHotTierMirror } from '../src/store/hotTierMirror.ts';
 import { listReadStateChannels, queryReadStates } from '../src/store/queryReadStates.ts';
-import { edited, sent } from './support/eventBuilders.ts';
+import { acked, edited, joined, left, sent } from './support/eventBuilders.ts';
 import { openRocksDatabase } from '../src/store/rocksDatabase.ts';
 import { createDemoStream } from '../src/ops/demoStream.ts';
 import { chatHistory, interleave, SMALL_UNIVERSE, topicPicks } from './support/chatHistory.ts';
@@ -112,6 +112,34 @@ describe('compact store on RocksDB', () => {
       await dir.remove();
     }
   }, 120_000);
+
+  it('lists a member who left in a delta and joined again after a restart', async () => {
+    const dir = await temporaryRocksDir();
+    const db = await openRocksDatabase(dir.path);
+    const user = users[0] ?? '';
+    const location = { partitionCount: 1, partitionOf: () => 0 };
+    const listed = (store: CompactStore) => listReadStateChannels(store.db, location, user, { limit: 10 });
+    try {
+      const first = new CompactStore(db, 1_000_000);
+      first.startPartition(0, true);
+      // A snapshot with the user listed (large enough that what follows is written as a delta), then a delta
+      // with their leave, which deletes the listing key.
+      const messages = Array.from({ length: 200 }, (_, i) =>
+        sent({ channel: '7', id: String(BigInt(i + 1) << 22n), author: '1' }),
+      );
+      await applyChunk(first, 0, [...messages, acked({ channel: '7', user, id: String(1n << 22n) })]);
+      await applyChunk(first, 0, [left({ channel: '7', user, ms: 300 })]);
+      expect(await listed(first)).toEqual([]);
+      // A restart reads the snapshot and replays the delta; a later join must list the pair again.
+      const second = new CompactStore(db, 1_000_000);
+      second.startPartition(0, false);
+      await applyChunk(second, 0, [joined({ channel: '7', user, ms: 400 })]);
+      expect(await listed(second)).toEqual(['7']);
+    } finally {
+      await db.close();
+      await dir.remove();
+    }
+  });
 
   it('weighs the mentions that edits keep for messages not sent yet, as mentions of sent ones', async () => {
     const dir = await temporaryRocksDir();

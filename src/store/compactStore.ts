@@ -619,9 +619,12 @@ function loadedChannel(
       deltaBytes += delta.length;
     }
   }
-  // Every read state on disk had its listing key written with it, but a left member's was deleted.
+  // Every read state on disk had its listing key written with it, but a left member's was deleted. Set both
+  // ways: a member listed in the snapshot may have left in a delta since (its key deleted), and a later join must
+  // write the key again.
   for (let member = 0; member < channel.memberCount; member++) {
     if (channel.hasReadState(member) && !channel.isLeft(member)) channel.markListed(member);
+    else channel.unmarkListed(member);
   }
   return { channel, nextSeq, deltaBytes };
 }
