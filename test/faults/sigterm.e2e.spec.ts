@@ -13,8 +13,11 @@ import { createFaultHarness, type FaultHarness } from './support/faultHarness.ts
 import { spawnService, type SpawnedService } from '../support/spawnService.ts';
 
 const EXIT_WITHIN_MS = 15_000;
-/** Large enough that the service is still part-way through it when the signal lands (it applies ~100,000/s). */
-const BACKLOG = 50_000;
+/**
+ * Large enough that the service is still part-way through it when the signal lands: it applies 100,000–130,000
+ * events/s, and the test learns of its first events from offsets it commits every 200 ms.
+ */
+const BACKLOG = 90_000;
 
 /** SIGTERM now; the exit, and how long it took (SIGKILL after 30 s so a hung process cannot hang the run). */
 async function terminate(service: SpawnedService): Promise<{ code: number | null; ms: number }> {
