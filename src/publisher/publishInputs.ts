@@ -14,39 +14,19 @@ import { InvalidEventError } from '../contract/invalidEventError.ts';
  * What the SDK's publish methods take. The contract's own input types, except that `type` and `v` may be left
  * out (the method names the type; this SDK speaks version 1) and the timestamp may be a `Date`, sent as its ISO
  * string. The timestamp is still required: the SDK never stamps an event with its own clock, because the time
- * an event happened is the publisher's to state.
+ * an event happened is the publisher's to state. `Stamp` names the timestamp field.
  */
-export type PublishMessageSent = Omit<MessageSentInput, 'type' | 'v' | 'sent_at'> & {
-  readonly type?: 'message_sent';
-  readonly v?: 1;
-  readonly sent_at: string | Date;
-};
-export type PublishMessageDeleted = Omit<MessageDeletedInput, 'type' | 'v' | 'deleted_at'> & {
-  readonly type?: 'message_deleted';
-  readonly v?: 1;
-  readonly deleted_at: string | Date;
-};
-export type PublishMessageEdited = Omit<MessageEditedInput, 'type' | 'v' | 'edited_at'> & {
-  readonly type?: 'message_edited';
-  readonly v?: 1;
-  readonly edited_at: string | Date;
-};
-export type PublishMessageAcked = Omit<MessageAckedInput, 'type' | 'v' | 'acked_at'> & {
-  readonly type?: 'message_acked';
-  readonly v?: 1;
-  readonly acked_at: string | Date;
-};
+type PublishInput<Input extends { type: string }, Stamp extends keyof Input & string> = Omit<
+  Input,
+  'type' | 'v' | Stamp
+> & { readonly type?: Input['type']; readonly v?: 1 } & { readonly [K in Stamp]: string | Date };
 
-export type PublishMemberJoined = Omit<MemberJoinedInput, 'type' | 'v' | 'joined_at'> & {
-  readonly type?: 'member_joined';
-  readonly v?: 1;
-  readonly joined_at: string | Date;
-};
-export type PublishMemberLeft = Omit<MemberLeftInput, 'type' | 'v' | 'left_at'> & {
-  readonly type?: 'member_left';
-  readonly v?: 1;
-  readonly left_at: string | Date;
-};
+export type PublishMessageSent = PublishInput<MessageSentInput, 'sent_at'>;
+export type PublishMessageDeleted = PublishInput<MessageDeletedInput, 'deleted_at'>;
+export type PublishMessageEdited = PublishInput<MessageEditedInput, 'edited_at'>;
+export type PublishMessageAcked = PublishInput<MessageAckedInput, 'acked_at'>;
+export type PublishMemberJoined = PublishInput<MemberJoinedInput, 'joined_at'>;
+export type PublishMemberLeft = PublishInput<MemberLeftInput, 'left_at'>;
 
 /** An entry of `publishBatch`: here `type` is required, since it decides the schema and the topic. */
 export type PublishEvent =

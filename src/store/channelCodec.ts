@@ -1,14 +1,7 @@
 import type { ChatEvent } from '../contract/events.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
-import {
-  ChannelState,
-  FLOORED,
-  HAS_READ_STATE,
-  JOINED,
-  LEFT,
-  LISTED,
-} from '../projection/compact/channelState.ts';
+import { ChannelState, FLOORED, JOINED, LEFT, LISTED } from '../projection/compact/channelState.ts';
 import type { CompactProjection } from '../projection/compact/compactProjection.ts';
 import { ENTRY_WORDS } from '../projection/compact/countedIds.ts';
 
@@ -243,8 +236,6 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
       const floorHi = reader.u32();
       channel.setMembership(member, (flags & LEFT) !== 0, at, (flags & FLOORED) !== 0, floorHi, reader.u32());
     }
-    // Every read state on disk was listed with it, but a left member's listing was deleted.
-    if ((flags & HAS_READ_STATE) !== 0 && (flags & LEFT) === 0) channel.markListed(member);
   }
   // The sets are filled whole (CountedIds.fill), in key order: the messages come in id order, and the own and
   // mention sets are grouped by member, which a counting sort by member gives while keeping id order.

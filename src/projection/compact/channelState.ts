@@ -22,6 +22,13 @@ const SCANNED_MEMBERS = 16;
 /** Scratch: the words of the user id being looked up. */
 const wanted = new Uint32Array(2);
 
+/** A copy of `column` twice as long, the rest zeros. */
+function doubled<T extends Uint8Array | Uint32Array | Float64Array>(column: T): T {
+  const grown = new (column.constructor as new (length: number) => T)(column.length * 2);
+  grown.set(column);
+  return grown;
+}
+
 /**
  * Everything the projection knows about one channel, mutated in place: every event touches one channel only, so
  * a channel is the unit that is applied, written and evicted together (see compactProjection.ts).
@@ -170,21 +177,12 @@ export class ChannelState {
       this.#members = new Map(this.userIds.map((id, number) => [id, number]));
     }
     if (member === this.#flags.length) {
-      const flags = new Uint8Array(member * 2);
-      flags.set(this.#flags);
-      this.#flags = flags;
-      const pointers = new Uint32Array(member * 4);
-      pointers.set(this.#pointers);
-      this.#pointers = pointers;
-      const userWords = new Uint32Array(member * 4);
-      userWords.set(this.#userWords);
-      this.#userWords = userWords;
-      const membershipAt = new Float64Array(member * 2);
-      membershipAt.set(this.#membershipAt);
-      this.#membershipAt = membershipAt;
-      const floors = new Uint32Array(member * 4);
-      floors.set(this.#floors);
-      this.#floors = floors;
+      // Every per-member column doubles together.
+      this.#flags = doubled(this.#flags);
+      this.#pointers = doubled(this.#pointers);
+      this.#userWords = doubled(this.#userWords);
+      this.#membershipAt = doubled(this.#membershipAt);
+      this.#floors = doubled(this.#floors);
     }
     parseSnowflakeInto(userId, this.#userWords, 2 * member);
     return member;
