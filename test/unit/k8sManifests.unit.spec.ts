@@ -303,5 +303,9 @@ describe('deploy/k8s', () => {
       config.HOT_TIER_MB + residentMiB + restOfProcessMiB,
     );
     expect(mebibytes(limits.memory)).toBeGreaterThan(mebibytes(requests.memory));
+    // An online rebuild keeps resident ids of its own beside the live projector's.
+    expect(mebibytes(limits.memory)).toBeGreaterThanOrEqual(
+      config.HOT_TIER_MB + 2 * residentMiB + restOfProcessMiB,
+    );
   });
 });
