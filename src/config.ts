@@ -39,6 +39,14 @@ const port = z.coerce
   .min(0, 'must be a port number (0-65535)')
   .max(65535, 'must be a port number (0-65535)');
 
+/** A thread count; by default the cores this process may run on. */
+const threads = z.coerce
+  .number({ error: 'must be a whole number of threads, 1 or more' })
+  .int('must be a whole number of threads, 1 or more')
+  .min(1, 'must be a whole number of threads, 1 or more')
+  .max(256, 'must be at most 256')
+  .default(() => availableParallelism());
+
 export const configSchema = z.object({
   KAFKA_BROKERS: list.default(['127.0.0.1:9092']).describe('comma-separated bootstrap brokers, host:port'),
   KAFKA_CLIENT_ID: z.string().min(1).default('readstates'),
@@ -64,15 +72,9 @@ export const configSchema = z.object({
     .default('postgres://postgres@127.0.0.1:5432/readstates'),
   HTTP_HOST: z.string().min(1).default('0.0.0.0'),
   HTTP_PORT: port.default(8080),
-  HTTP_THREADS: z.coerce
-    .number({ error: 'must be a whole number of threads, 1 or more' })
-    .int('must be a whole number of threads, 1 or more')
-    .min(1, 'must be a whole number of threads, 1 or more')
-    .max(256, 'must be at most 256')
-    .default(() => availableParallelism())
-    .describe(
-      'threads serving HTTP on the one port (SO_REUSEPORT, Linux only; elsewhere 1); default the number of cores',
-    ),
+  HTTP_THREADS: threads.describe(
+    'threads serving HTTP on the one port (SO_REUSEPORT, Linux only; elsewhere 1); default the number of cores',
+  ),
   HTTP_ADVERTISED_URL: z
     .url({
       protocol: /^https?$/,
@@ -128,6 +130,10 @@ export const configSchema = z.object({
       'ids (messages, tombstones, mentions and members of channels) the projector keeps resident in memory (least ' +
         'recently used channels leave first); about 120 bytes each',
     ),
+  REBUILD_THREADS: threads.describe(
+    'threads a rebuild folds on, each a share of the partitions (at most one per partition); default the ' +
+      'number of cores. An online rebuild shares them with live projection and lookups: fewer leave those more',
+  ),
   SNOWFLAKE_EPOCH_MS: z.coerce
     .number({ error: 'must be milliseconds since 1970' })
     .int('must be a whole number of milliseconds since 1970')

@@ -1,7 +1,10 @@
 /**
  * The thin RocksDB layer writes through one reused native batch: each write holds exactly its own operations,
  * also after a write that failed half-way, and a write after close() is refused, not made on a freed database.
+ * Other threads attach to an open database by its handle and write into it side by side (a rebuild's shards).
  */
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { openRocksDatabase, type WriteOperation } from '../src/store/rocksDatabase.ts';
 import { temporaryRocksDir } from './support/rocks.ts';
@@ -39,6 +42,37 @@ describe('openRocksDatabase', () => {
     try {
       await expect(db.write([put('a', '1')])).rejects.toThrow(/is closed, not open/);
     } finally {
+      await dir.remove();
+    }
+  });
+
+  it('takes writes from threads attached by its handle, side by side, and stays open when they let go', async () => {
+    const dir = await temporaryRocksDir();
+    const db = await openRocksDatabase(dir.path);
+    try {
+      const count = 2_000;
+      const threads = ['a:', 'b:'].map(
+        (prefix) =>
+          new Worker(new URL('./support/rocksWriterThread.ts', import.meta.url), {
+            workerData: { handle: db.handle, path: dir.path, prefix, count },
+          }),
+      );
+      const reports = (await Promise.all(threads.map((thread) => once(thread, 'message')))).map(
+        ([report]) => report as { read: (string | undefined)[]; refused: boolean },
+      );
+      await Promise.all(threads.map((thread) => once(thread, 'exit')));
+      // Each thread read its own writes, and its writes after letting go were refused.
+      expect(reports).toEqual([
+        { read: ['0', String(count - 1)], refused: true },
+        { read: ['0', String(count - 1)], refused: true },
+      ]);
+      // Every write of both threads is in the database, which is still open here after they let go.
+      expect(await db.scan(Buffer.from('a:'))).toHaveLength(count);
+      expect(await db.scan(Buffer.from('b:'))).toHaveLength(count);
+      await db.write([put('c', '1')]);
+      expect((await db.get(Buffer.from('c')))?.toString()).toBe('1');
+    } finally {
+      await db.close();
       await dir.remove();
     }
   });

@@ -3,7 +3,6 @@
  * on the main thread (a synchronous RocksDB write, say) is sampled; work on libuv's pool threads is not. The
  * profile samples wall-clock time: on a busy machine, time the thread spent descheduled lands on whatever ran.
  */
-import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import type { Profiler } from 'node:inspector';
 
@@ -26,10 +25,6 @@ export async function startCpuProfile(): Promise<() => Promise<Profiler.Profile>
     session.disconnect();
     return profile;
   };
-}
-
-export async function saveCpuProfile(path: string, profile: Profiler.Profile): Promise<void> {
-  await writeFile(path, JSON.stringify(profile));
 }
 
 /** Where code lives, coarsely: our layers by folder, dependencies by package, the rest by URL. */

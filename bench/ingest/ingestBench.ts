@@ -31,14 +31,15 @@
  *          broker's message.max.bytes, 1 MiB by default)
  *          --publishers K (one per partition) --in-flight F batches per publisher (2)
  *          --database NAME (readstates_bench, on DATABASE_URL's server; created when missing)
- *          --cpu-prof-rebuild FILE (profile the rebuild phase's main thread, write FILE, print where time went)
+ *          --cpu-prof-rebuild DIR (each of the rebuild's threads writes its CPU profile in DIR; prints where time went)
  *          --cpu-prof-live DIR (the live service runs with --cpu-prof: one profile per thread in DIR)
  *          --fresh-rate R events/s (50000) --fresh-seconds S (30; 10 with --quick)
  *          --long-events N (120000, about 100,000 of them messages; 30000 with --quick)
  * Environment: KAFKA_BROKERS and the rest of the service's Kafka settings, DATABASE_URL (its server only).
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import type { Profiler } from 'node:inspector';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -53,7 +54,7 @@ import { recordRebuildRequested } from '../../src/ops/rebuilds.ts';
 import { databaseUrlOf, openBenchDatabase } from './benchDatabase.ts';
 import { consumeRaw } from './consumeRaw.ts';
 import { countReadStates } from './countReadStates.ts';
-import { saveCpuProfile, startCpuProfile, summariseCpuProfile, type ProfileSummary } from './cpuProfile.ts';
+import { summariseCpuProfile, type ProfileSummary } from './cpuProfile.ts';
 import { measureFreshness } from './freshness.ts';
 import { projectLive, startLiveService, type GcPauses, type LiveService } from './liveProjection.ts';
 import { createLongChannelStream } from './longChannelStream.ts';
@@ -105,7 +106,7 @@ const batch = wholeNumber('batch', values.batch);
 const publishers =
   values.publishers === undefined ? partitions : wholeNumber('publishers', values.publishers);
 const inFlight = wholeNumber('in-flight', values['in-flight']);
-const profilePath = values['cpu-prof-rebuild'];
+const profileDir = values['cpu-prof-rebuild'];
 const freshRate = wholeNumber('fresh-rate', values['fresh-rate']);
 const freshSeconds = wholeNumber('fresh-seconds', values['fresh-seconds'] ?? (values.quick ? '10' : '30'));
 const longEvents = wholeNumber('long-events', values['long-events'] ?? (values.quick ? '30000' : '120000'));
@@ -183,11 +184,11 @@ const int = (value: number) => Math.round(value).toLocaleString('en-US');
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 const pct = (part: number, whole: number) => `${((100 * part) / whole).toFixed(1)}%`;
 
-function printProfile(summary: ProfileSummary): void {
+function printProfile(file: string, summary: ProfileSummary): void {
   const rows = (items: { name?: string; area?: string; ms: number }[]) =>
     items.map(({ name, area, ms }) => [name ?? area ?? '', int(ms), pct(ms, summary.totalMs)]);
   console.log(
-    `\nRebuild phase, main-thread CPU profile (${int(summary.totalMs)} ms sampled): self time by area`,
+    `\nRebuild phase, ${file} (one of its threads; ${int(summary.totalMs)} ms sampled): self time by area`,
   );
   printTable(['area', 'ms', 'share'], rows(summary.byArea.filter(({ ms }) => ms >= summary.totalMs / 1000)));
   console.log('\nTop functions by self time');
@@ -261,7 +262,7 @@ try {
   const groupId = `bench.ingest.${runId}`;
   rebuilding = `${groupId}.rebuild-${id}`;
   const display = progressDisplay();
-  const stopProfile = profilePath === undefined ? undefined : await startCpuProfile();
+  if (profileDir !== undefined) await mkdir(profileDir, { recursive: true });
   const rebuilt = await phase(
     'offline rebuild',
     () =>
@@ -275,16 +276,23 @@ try {
         pool: benchPool,
         logger,
         residentRecords: config.RESIDENT_RECORDS,
+        // The rebuild's threads reach the bench's database, and say only what goes wrong.
+        config: {
+          ...config,
+          DATABASE_URL: databaseUrlOf(config.DATABASE_URL, values.database),
+          LOG_LEVEL: 'warn',
+        },
+        threads: config.REBUILD_THREADS,
         onProgress: (progress) => {
           display.show(progress);
         },
+        ...(profileDir === undefined ? {} : { cpuProfileDir: profileDir }),
       }),
     () => published.events,
   ).finally(() => {
     display.stop();
     rebuilding = undefined;
   });
-  const profile = await stopProfile?.();
   if (rebuilt.status !== 'succeeded') throw new Error(`rebuild ${id} failed: ${rebuilt.error ?? '?'}`);
   const [deadLetters] = (await benchPool.query(
     sql`SELECT count(*)::int AS count FROM dead_letters WHERE topic IN (${topics.messages}, ${topics.acks})`,
@@ -556,10 +564,12 @@ try {
       `${(loadAfter[0] ?? 0).toFixed(2)} at end; wall time ${((performance.now() - wallStarted) / 1000).toFixed(0)} s`,
   );
 
-  if (profile !== undefined && profilePath !== undefined) {
-    await saveCpuProfile(profilePath, profile);
-    printProfile(summariseCpuProfile(profile));
-    console.log(`\nProfile written to ${profilePath} (open it in Chrome DevTools or speedscope)`);
+  if (profileDir !== undefined) {
+    for (const file of (await readdir(profileDir)).filter((name) => name.startsWith('rebuild-')).sort()) {
+      const profile = JSON.parse(await readFile(join(profileDir, file), 'utf8')) as Profiler.Profile;
+      printProfile(file, summariseCpuProfile(profile));
+    }
+    console.log(`\nProfiles written to ${profileDir} (open them in Chrome DevTools or speedscope)`);
   }
   // The headline figures, as the last line, for whoever compares runs.
   console.log(

@@ -254,6 +254,8 @@ async function open(): Promise<void> {
         logger,
         residentRecords: config.RESIDENT_RECORDS,
         snowflakeEpochMs: config.SNOWFLAKE_EPOCH_MS,
+        config,
+        threads: config.REBUILD_THREADS,
         live,
         onProgress: (progress) => {
           current.progress = progress;

@@ -15,6 +15,7 @@ import { readGroupLag, type GroupLag } from './groupLag.ts';
 import { readClusterMap } from './readClusterMap.ts';
 import { createChunkSizer, type ChunkSizer } from './chunkSizer.ts';
 import { createCoPartitionedAssigner } from './coPartitionedAssigner.ts';
+import { createShardAssigner, type Shard } from './shardAssigner.ts';
 import { createHeartbeatWatch } from './heartbeatWatch.ts';
 import { createRetainedPartitions } from './retainedPartitions.ts';
 import { deadLetterOf, type DeadLetter } from './deadLetter.ts';
@@ -126,6 +127,11 @@ export interface ProjectorOptions {
   retainMs?: number;
   /** Every member's URL and every partition's owner, after each rebalance (clusterMap.ts). */
   onClusterMap?: (map: ClusterMap) => void;
+  /**
+   * A fixed share of the partitions instead of what the group hands out (shardAssigner.ts): a rebuild's
+   * projectors, one per thread over one database, each in a group of its own.
+   */
+  shard?: Shard;
 }
 
 export interface PartitionProgress {
@@ -211,14 +217,17 @@ export function createProjector(options: ProjectorOptions): Projector {
     // Partition p of both topics to one member: its RocksDB then holds p's whole state. Round robin only while an
     // older instance in the group knows no other (a rolling upgrade): a partition it splits is served by no one,
     // and each topic's stored offset lets whoever gets it whole later catch up exactly.
-    partitionAssigners: [
-      createCoPartitionedAssigner(() => ({
-        url: options.advertisedUrl ?? '',
-        owned: ownedNumbers(),
-        held: retained.held(),
-      })),
-      PartitionAssigners.roundRobin,
-    ],
+    partitionAssigners:
+      options.shard === undefined
+        ? [
+            createCoPartitionedAssigner(() => ({
+              url: options.advertisedUrl ?? '',
+              owned: ownedNumbers(),
+              held: retained.held(),
+            })),
+            PartitionAssigners.roundRobin,
+          ]
+        : [createShardAssigner(options.shard)],
     // kafkajs restarts the consumer after a retriable crash (brokers away, a failed chunk); RocksDB's offsets
     // say where to go on. A non-retriable one (say, authorisation) reaches CRASH with restart false: fatal.
     retry: { retries: 5, restartOnFailure: () => Promise.resolve(!stopping) },

@@ -1,8 +1,9 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kafka } from 'kafkajs';
+import type { Config } from '../config.ts';
 import type { Topics } from '../ingest/ensureTopics.ts';
-import { createProjector, type PartitionProgress, type Projector } from '../ingest/projector.ts';
+import type { PartitionProgress } from '../ingest/projector.ts';
 import type { Logger } from '../logger.ts';
 import {
   currentGeneration,
@@ -13,7 +14,7 @@ import {
 import { metaKey } from '../store/keys.ts';
 import { openRocksDatabase, type RocksDatabase } from '../store/rocksDatabase.ts';
 import type { ConnectionPool } from './database.ts';
-import { storeDeadLetters } from './deadLetters.ts';
+import { startRebuildShards, type RebuildShards } from './rebuildShards.ts';
 import {
   type Offsets,
   recordRebuildFinished,
@@ -51,6 +52,10 @@ export interface LiveGeneration {
 export type RebuildOptions = {
   id: string;
   kafka: Kafka;
+  /** How the rebuild's threads reach Kafka and PostgreSQL (KAFKA_*, DATABASE_URL) and log (LOG_LEVEL). */
+  config: Config;
+  /** Threads that split the partitions between them (REBUILD_THREADS); at most one per partition number. */
+  threads: number;
   /** The live group; the rebuild consumes in a group of its own derived from it, and never commits to this one. */
   groupId: string;
   sessionTimeoutMs: number;
@@ -58,13 +63,15 @@ export type RebuildOptions = {
   dataDir: string;
   pool: ConnectionPool;
   logger: Logger;
-  /** Ids the rebuild's projector keeps resident in memory (RESIDENT_RECORDS). */
+  /** Ids the rebuild's projectors keep resident in memory, all together (RESIDENT_RECORDS). */
   residentRecords: number;
   /** The ids' epoch (SNOWFLAKE_EPOCH_MS). */
   snowflakeEpochMs?: number;
   /** Online: catch up with this generation, then switch to the new one. Offline (absent): catch up with `to`. */
   live?: LiveGeneration;
   onProgress?: (progress: RebuildProgress) => void;
+  /** For benchmarks: each of the rebuild's threads writes a V8 CPU profile there (rebuildShards.ts). */
+  cpuProfileDir?: string;
 };
 
 /** A second rebuild asked for while one runs: the caller's mistake (the API answers 409), not a failure. */
@@ -91,8 +98,9 @@ function lagBehind(progress: readonly PartitionProgress[], target: ReadonlyMap<s
 }
 
 /**
- * Rebuilds the state from the topics into a new generation with the live projector's own code, in a consumer
- * group of its own (so the live group's offsets are untouched), from the earliest offsets. Dead letters met again
+ * Rebuilds the state from the topics into a new generation with the live projector's own code, from the earliest
+ * offsets, on `threads` threads that split the partitions (rebuildShards.ts), in consumer groups of their own (so
+ * the live group's offsets are untouched). Dead letters met again
  * are stored idempotently (once per Kafka position). When the new generation has caught up, an online rebuild
  * pauses the live projector, lets the new one reach the exact offsets it stopped at and switches; an offline one
  * makes the new generation current. On failure the new generation is deleted and the live one is untouched.
@@ -131,7 +139,7 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
 
   const groupId = `${options.groupId}.rebuild-${id}`;
   let db: RocksDatabase | undefined;
-  let projector: Projector | undefined;
+  let shards: RebuildShards | undefined;
   try {
     const { from, to } = await replayRange(kafka, topics);
     const toOffsets = Object.fromEntries([...to].map(([k, v]) => [k, v.toString()]));
@@ -141,23 +149,25 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
     await recordRebuildStarted(pool, id, { generation, fromOffsets: from, toOffsets });
     log.info({ mode, generation, to: toOffsets }, 'rebuild started');
 
-    const started = createProjector({
-      kafka,
+    const partitions = to.size;
+    const started = startRebuildShards({
+      config: options.config,
+      rebuildId: id,
+      threads: options.threads,
+      sizes: recordsByPartition(to, topics),
+      handle: opened.handle,
+      path,
       groupId,
       sessionTimeoutMs: options.sessionTimeoutMs,
       topics,
-      db: opened,
-      storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
-      logger: log,
       residentRecords: options.residentRecords,
-      ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
-      syncWrites: false,
+      snowflakeEpochMs: options.snowflakeEpochMs,
+      ...(options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir }),
       onFatal: (error) => (failure = error),
-      onApplied: ({ events }) => (eventsApplied += events),
+      onApplied: (events) => (eventsApplied += events),
     });
-    projector = started;
-    const { partitionCount } = await started.start();
-    const partitions = 2 * partitionCount;
+    shards = started;
+    await started.started();
     let lastRecorded = performance.now();
     /** Waits until the new generation has reached `target` on every partition of both topics. */
     const catchUp = async (
@@ -221,7 +231,8 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
       return done;
     }
     log.error({ err: error }, 'rebuild failed; the live generation is untouched');
-    await projector?.stop().catch(() => undefined);
+    // Before the database closes: no shard may write into it after.
+    await shards?.stop().catch(() => undefined);
     if (pausedLive) live?.resume();
     await db?.close().catch(() => undefined);
     await rm(path, { recursive: true, force: true }).catch(() => undefined);
@@ -232,8 +243,8 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
     options.onProgress?.(failed);
     return failed;
   } finally {
-    // The rebuild's group served its purpose; leave no empty group behind in the broker.
-    if (projector !== undefined) await deleteGroup(kafka, groupId, log);
+    // The rebuild's groups served their purpose; leave no empty group behind in the broker.
+    if (shards !== undefined) await deleteGroups(kafka, shards.groupIds, log);
   }
 }
 
@@ -271,6 +282,19 @@ async function replayRange(
 }
 
 /**
+ * Records per partition number on both topics, from their high watermarks (the logs start at 0: replayRange).
+ * Topics that are not co-partitioned are refused by the shards' projectors (ensureTopics); the smaller count is
+ * used meanwhile.
+ */
+function recordsByPartition(to: ReadonlyMap<string, bigint>, topics: Topics): number[] {
+  const count = (topic: string) => [...to.keys()].filter((k) => k.startsWith(`${topic}:`)).length;
+  const partitions = Math.min(count(topics.messages), count(topics.acks));
+  return Array.from({ length: partitions }, (_, p) =>
+    Number((to.get(key(topics.messages, p)) ?? 0n) + (to.get(key(topics.acks, p)) ?? 0n)),
+  );
+}
+
+/**
  * The rebuild wrote without fsync; one fsynced write makes everything before it durable too (RocksDB syncs every
  * write-ahead log not yet synced, and flushed tables are synced as they are written).
  */
@@ -283,13 +307,13 @@ async function makeDurable(db: RocksDatabase): Promise<void> {
   await db.write([rebuiltAt], { sync: true });
 }
 
-async function deleteGroup(kafka: Kafka, groupId: string, log: Logger): Promise<void> {
+async function deleteGroups(kafka: Kafka, groupIds: readonly string[], log: Logger): Promise<void> {
   const admin = kafka.admin();
   try {
     await admin.connect();
-    await admin.deleteGroups([groupId]);
+    await admin.deleteGroups([...groupIds]);
   } catch (error) {
-    log.debug({ err: error, groupId }, 'could not delete the rebuild consumer group');
+    log.debug({ err: error, groupIds }, 'could not delete the rebuild consumer groups');
   } finally {
     await admin.disconnect().catch(() => undefined);
   }

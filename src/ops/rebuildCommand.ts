@@ -92,6 +92,8 @@ export async function rebuildOffline(config: Config, logger: Logger): Promise<Re
       logger,
       residentRecords: config.RESIDENT_RECORDS,
       snowflakeEpochMs: config.SNOWFLAKE_EPOCH_MS,
+      config,
+      threads: config.REBUILD_THREADS,
       onProgress: (progress) => {
         display.show(progress);
       },

@@ -20,12 +20,19 @@ export interface RocksDatabase {
     prefix: Buffer,
     options?: { limit?: number; after?: Buffer },
   ): Promise<{ key: Buffer; value: Buffer }[]>;
+  /**
+   * The native database, for `attachRocksDatabase` in another thread of this process. Valid while this database
+   * is open: whoever opened it closes it only after every thread that attached has stopped using it.
+   */
+  readonly handle: bigint;
+  /** Closes the database (opened here), or only lets go of it (attached). */
   close(): Promise<void>;
 }
 
 /** The part of the binding used here: the abstract-level 1 API plus the fork's synchronous multi-get. */
 interface RocksLevel {
   readonly status: 'opening' | 'open' | 'closing' | 'closed';
+  readonly handle: bigint;
   open(options: { createIfMissing: boolean }): Promise<void>;
   close(): Promise<void>;
   getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]>;
@@ -42,7 +49,7 @@ interface RocksLevel {
 
 interface Binding {
   RocksLevel: new (
-    location: string,
+    locationOrHandle: string | bigint,
     options: { keyEncoding: 'buffer'; valueEncoding: 'buffer' },
   ) => RocksLevel;
 }
@@ -79,12 +86,38 @@ export async function openRocksDatabase(path: string): Promise<RocksDatabase> {
   } catch (error) {
     throw new Error(`Cannot open RocksDB at ${path}: ${(error as Error).message}`, { cause: error });
   }
+  return wrap(db, path, () => db.close());
+}
 
+/**
+ * The database another thread of this process opened (`handle` of its RocksDatabase): RocksDB takes reads and
+ * writes from several threads at once. Opening a handle only attaches to the open database (the binding's
+ * db_open returns at once), and close() lets go of it without closing it; the opener must outlive this.
+ */
+export async function attachRocksDatabase(handle: bigint, path: string): Promise<RocksDatabase> {
+  const db = new RocksLevel(handle, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open({ createIfMissing: false });
+  let attached = true;
+  const wrapped = wrap(db, path, () => {
+    attached = false;
+    return Promise.resolve();
+  });
+  return {
+    ...wrapped,
+    write: (operations, options) =>
+      attached
+        ? wrapped.write(operations, options)
+        : Promise.reject(new Error(`RocksDB at ${path} was let go of here: the write was not made`)),
+  };
+}
+
+function wrap(db: RocksLevel, path: string, close: () => Promise<void>): RocksDatabase {
   const context = nativeContext(db);
   const batch = native.batch_init();
 
   return {
     path,
+    handle: db.handle,
     get: async (key) => (await db.getMany([key]))[0],
     getMany: (keys) => (keys.length === 0 ? Promise.resolve([]) : db.getMany(keys)),
     getManySync: (keys) => (keys.length === 0 ? [] : db._getManySync(keys)),
@@ -124,7 +157,7 @@ export async function openRocksDatabase(path: string): Promise<RocksDatabase> {
         .all();
       return entries.map(([key, value]) => ({ key, value }));
     },
-    close: () => db.close(),
+    close,
   };
 }
 

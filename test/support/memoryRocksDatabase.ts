@@ -23,6 +23,9 @@ export function createMemoryRocksDatabase(options: { pause?: () => number } = {}
   };
   return {
     path: ':memory:',
+    get handle(): bigint {
+      throw new Error('a database in memory has no native handle for another thread');
+    },
     async get(key) {
       await turns();
       const [value] = read([key]);

@@ -1,0 +1,99 @@
+/**
+ * One shard of a rebuild (rebuildShards.ts): the live projector's own code over a fixed share of the partitions,
+ * in a thread of its own, writing into the rebuild's database, which the thread that opened it shares by handle.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createKafka } from '../ingest/createKafka.ts';
+import { createProjector, type Projector } from '../ingest/projector.ts';
+import { createLogger } from '../logger.ts';
+import { attachRocksDatabase } from '../store/rocksDatabase.ts';
+import { createDatabasePool } from './database.ts';
+import { storeDeadLetters } from './deadLetters.ts';
+import type { FromShard, ShardData, ToShard } from './rebuildShards.ts';
+
+/** How often progress goes to the rebuild: it waits for the last partition by polling every 500 ms. */
+const PROGRESS_EVERY_MS = 100;
+
+if (parentPort === null)
+  throw new Error('rebuildShardThread.ts runs as a worker thread; see rebuildShards.ts');
+const port = parentPort;
+const data = workerData as ShardData;
+const post = (message: FromShard) => {
+  port.postMessage(message);
+};
+const logger = createLogger(data.config.LOG_LEVEL).child({
+  thread: `rebuild-${data.shard.index}`,
+  rebuild: data.rebuildId,
+});
+const pool = createDatabasePool(data.config.DATABASE_URL);
+let applied = 0;
+let projector: Projector | undefined;
+let profiler: Session | undefined;
+
+const progressTimer = setInterval(() => {
+  if (projector === undefined) return;
+  post({ type: 'progress', progress: projector.progress(), applied });
+  applied = 0;
+}, PROGRESS_EVERY_MS);
+
+async function start(): Promise<void> {
+  if (data.cpuProfileDir !== undefined) {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
+  const db = await attachRocksDatabase(data.handle, data.path);
+  projector = createProjector({
+    kafka: createKafka(data.config, logger),
+    groupId: data.groupId,
+    sessionTimeoutMs: data.sessionTimeoutMs,
+    topics: data.topics,
+    db,
+    storeDeadLetters: (letters) => storeDeadLetters(pool, letters),
+    logger,
+    residentRecords: data.residentRecords,
+    snowflakeEpochMs: data.snowflakeEpochMs,
+    syncWrites: false,
+    shard: data.shard,
+    onFatal: (error) => {
+      post({ type: 'fatal', message: error.message });
+    },
+    onApplied: ({ events }) => (applied += events),
+  });
+  await projector.start();
+  post({ type: 'started' });
+}
+
+async function stop(): Promise<void> {
+  clearInterval(progressTimer);
+  try {
+    await projector?.stop();
+    if (projector !== undefined) post({ type: 'progress', progress: projector.progress(), applied });
+    if (profiler !== undefined && data.cpuProfileDir !== undefined) {
+      const { profile } = await profiler.post('Profiler.stop');
+      await writeFile(
+        join(data.cpuProfileDir, `rebuild-${data.shard.index}.cpuprofile`),
+        JSON.stringify(profile),
+      );
+    }
+  } finally {
+    await pool.dispose();
+    post({ type: 'stopped' });
+    port.close();
+  }
+}
+
+// The one message a shard takes: stop.
+port.on('message', (_message: ToShard) => {
+  stop().catch((error: unknown) => {
+    logger.error({ err: error }, 'rebuild shard did not stop cleanly');
+  });
+});
+
+start().catch((error: unknown) => {
+  post({ type: 'fatal', message: (error as Error).message });
+});

@@ -1,0 +1,169 @@
+import { Worker } from 'node:worker_threads';
+import type { Config } from '../config.ts';
+import type { Topics } from '../ingest/ensureTopics.ts';
+import type { PartitionProgress } from '../ingest/projector.ts';
+import { planShards, type Shard } from '../ingest/shardAssigner.ts';
+
+export type ToShard = { type: 'stop' };
+export type FromShard =
+  | { type: 'started' }
+  /** Every partition of the shard as stored, and the events applied since the last report. */
+  | { type: 'progress'; progress: PartitionProgress[]; applied: number }
+  | { type: 'fatal'; message: string }
+  | { type: 'stopped' };
+
+export interface RebuildShardsOptions {
+  /** How to reach Kafka and PostgreSQL, and the log level. */
+  readonly config: Config;
+  readonly rebuildId: string;
+  /** Threads that split the partitions: as many shards, at most one per partition number. */
+  readonly threads: number;
+  /** Records per partition number, both topics together: the shards take about equal shares of them. */
+  readonly sizes: readonly number[];
+  /** The rebuild's database, opened by the thread that runs the rebuild (RocksDatabase.handle). */
+  readonly handle: bigint;
+  readonly path: string;
+  /** Shard i consumes in the group `${groupId}.${i}`. */
+  readonly groupId: string;
+  readonly sessionTimeoutMs: number;
+  readonly topics: Topics;
+  /** The whole rebuild's budget (RESIDENT_RECORDS), split in proportion to the shards' records. */
+  readonly residentRecords: number;
+  readonly snowflakeEpochMs: number | undefined;
+  /** For benchmarks: each shard's thread writes a V8 CPU profile of its run there, `rebuild-<shard>.cpuprofile`. */
+  readonly cpuProfileDir?: string;
+  /** A shard cannot go on (its projector's onFatal, or its start failed). */
+  readonly onFatal: (error: Error) => void;
+  readonly onApplied: (events: number) => void;
+}
+
+/** What a shard's thread starts from (its workerData): the rebuild's settings, and its own share of them. */
+export type ShardData = Pick<
+  RebuildShardsOptions,
+  | 'config'
+  | 'rebuildId'
+  | 'handle'
+  | 'path'
+  | 'sessionTimeoutMs'
+  | 'topics'
+  | 'snowflakeEpochMs'
+  | 'cpuProfileDir'
+> & {
+  readonly shard: Shard;
+  /** Its consumer group. */
+  readonly groupId: string;
+  /** Its share of the budget. */
+  readonly residentRecords: number;
+};
+
+export interface RebuildShards {
+  /** The consumer groups the shards use, to delete when the rebuild ends. */
+  readonly groupIds: readonly string[];
+  /** Resolves when every shard's projector has started; rejects when one could not. */
+  started(): Promise<void>;
+  /** Every shard's partitions, as last reported (at most PROGRESS_EVERY_MS old; only ever behind). */
+  progress(): PartitionProgress[];
+  /** Stops every shard (each finishes its batch in hand) and waits until their threads are gone. */
+  stop(): Promise<void>;
+}
+
+/** The smallest budget a projector takes (RESIDENT_RECORDS's minimum). */
+const MIN_RESIDENT = 1_000;
+/** How long a shard may take to finish its batch and leave its group before its thread is ended. */
+const STOP_TIMEOUT_MS = 30_000;
+
+/**
+ * A rebuild's projectors, one thread each, over one database: each takes a share of the partitions (planShards),
+ * in a consumer group of its own (shardAssigner.ts), so the shards never share a partition and the fold,
+ * which takes one core, runs on as many as there are shards. The database stays open in the calling thread
+ * until every shard's thread has exited: closing it under a thread still writing would touch freed memory.
+ */
+export function startRebuildShards(options: RebuildShardsOptions): RebuildShards {
+  const { sizes } = options;
+  const plan = planShards(sizes, Math.max(1, Math.min(options.threads, sizes.length)));
+  const total = sizes.reduce((sum, size) => sum + size, 0);
+  const groupIdOf = (index: number) => `${options.groupId}.${index}`;
+  const shards = plan.map((partitions, index) => {
+    const records = partitions.reduce((sum, partition) => sum + (sizes[partition] ?? 0), 0);
+    const share = total === 0 ? 1 / plan.length : records / total;
+    const data: ShardData = {
+      config: options.config,
+      rebuildId: options.rebuildId,
+      shard: { index, partitions },
+      handle: options.handle,
+      path: options.path,
+      groupId: groupIdOf(index),
+      sessionTimeoutMs: options.sessionTimeoutMs,
+      topics: options.topics,
+      residentRecords: Math.max(MIN_RESIDENT, Math.floor(options.residentRecords * share)),
+      snowflakeEpochMs: options.snowflakeEpochMs,
+      ...(options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir }),
+    };
+    const worker = new Worker(new URL('./rebuildShardThread.ts', import.meta.url), { workerData: data });
+    let progress: PartitionProgress[] = [];
+    let stopping = false;
+    let starting!: { resolve: () => void; reject: (error: Error) => void };
+    const started = new Promise<void>((resolve, reject) => (starting = { resolve, reject }));
+    // Awaited by started(); a failure after the start is told through onFatal.
+    started.catch(() => undefined);
+    const exited = new Promise<void>((resolve) => {
+      worker.once('exit', () => {
+        resolve();
+      });
+    });
+    const fail = (message: string) => {
+      if (stopping) return;
+      const error = new Error(`rebuild shard ${index}: ${message}`);
+      starting.reject(error);
+      options.onFatal(error);
+    };
+    worker.on('message', (message: FromShard) => {
+      switch (message.type) {
+        case 'started':
+          starting.resolve();
+          break;
+        case 'progress':
+          progress = message.progress;
+          if (message.applied > 0) options.onApplied(message.applied);
+          break;
+        case 'fatal':
+          fail(message.message);
+          break;
+        case 'stopped':
+          break;
+      }
+    });
+    worker.on('error', (error: Error) => {
+      fail(error.message);
+    });
+    void exited.then(() => {
+      fail('its thread exited');
+    });
+    return {
+      started,
+      progress: () => progress,
+      async stop() {
+        stopping = true;
+        worker.postMessage({ type: 'stop' } satisfies ToShard);
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)));
+        await Promise.race([exited, late]);
+        clearTimeout(timer);
+        // A shard that did not stop in time is ended: the database must outlive every thread using it.
+        await worker.terminate();
+        await exited;
+      },
+    };
+  });
+
+  return {
+    groupIds: plan.map((_, index) => groupIdOf(index)),
+    started: async () => {
+      await Promise.all(shards.map((shard) => shard.started));
+    },
+    progress: () => shards.flatMap((shard) => shard.progress()),
+    stop: async () => {
+      await Promise.all(shards.map((shard) => shard.stop()));
+    },
+  };
+}
