@@ -5,10 +5,9 @@ import {
   type EventType,
   type MessageSent,
 } from './events.ts';
-import { fitsInUint64, SNOWFLAKE_PATTERN } from './snowflake.ts';
+import { isSnowflake as isSnowflakeText } from './snowflake.ts';
 
-const isSnowflake = (value: unknown): value is string =>
-  typeof value === 'string' && SNOWFLAKE_PATTERN.test(value) && fitsInUint64(value);
+const isSnowflake = (value: unknown): value is string => typeof value === 'string' && isSnowflakeText(value);
 const isTimestamp = (value: unknown): value is string =>
   typeof value === 'string' && TIMESTAMP_PATTERN.test(value);
 
