@@ -39,6 +39,9 @@ const port = z.coerce
   .min(0, 'must be a port number (0-65535)')
   .max(65535, 'must be a port number (0-65535)');
 
+/** The smallest RESIDENT_RECORDS: a rebuild's threads never split the budget below it either. */
+export const MIN_RESIDENT_RECORDS = 1_000;
+
 /** A thread count; by default the cores this process may run on. */
 const threads = z.coerce
   .number({ error: 'must be a whole number of threads, 1 or more' })
@@ -121,7 +124,7 @@ export const configSchema = z.object({
   RESIDENT_RECORDS: z.coerce
     .number({ error: 'must be a whole number of ids' })
     .int('must be a whole number of ids')
-    .min(1_000)
+    .min(MIN_RESIDENT_RECORDS)
     .max(1_000_000_000)
     // 8M: a 5M-event backlog's channels (about 4.5M ids) stay resident. At 2M a caught-up projector loaded and
     // evicted a channel for most events and fell behind 20,000 events/s (docs/performance.md).

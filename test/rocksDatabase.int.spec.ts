@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { openRocksDatabase, type WriteOperation } from '../src/store/rocksDatabase.ts';
+import { attachRocksDatabase, openRocksDatabase, type WriteOperation } from '../src/store/rocksDatabase.ts';
 import { temporaryRocksDir } from './support/rocks.ts';
 
 const put = (key: string, value: string): WriteOperation => ({
@@ -57,10 +57,12 @@ describe('openRocksDatabase', () => {
             workerData: { handle: db.handle, path: dir.path, prefix, count },
           }),
       );
+      // Listened for from the start: a thread may exit before the other's report arrives.
+      const exits = threads.map((thread) => once(thread, 'exit'));
       const reports = (await Promise.all(threads.map((thread) => once(thread, 'message')))).map(
         ([report]) => report as { read: (string | undefined)[]; refused: boolean },
       );
-      await Promise.all(threads.map((thread) => once(thread, 'exit')));
+      await Promise.all(exits);
       // Each thread read its own writes, and its writes after letting go were refused.
       expect(reports).toEqual([
         { read: ['0', String(count - 1)], refused: true },
@@ -71,6 +73,24 @@ describe('openRocksDatabase', () => {
       expect(await db.scan(Buffer.from('b:'))).toHaveLength(count);
       await db.write([put('c', '1')]);
       expect((await db.get(Buffer.from('c')))?.toString()).toBe('1');
+    } finally {
+      await db.close();
+      await dir.remove();
+    }
+  });
+
+  it('refuses reads and writes through an attachment let go of, and the database stays open', async () => {
+    const dir = await temporaryRocksDir();
+    const db = await openRocksDatabase(dir.path);
+    try {
+      const attached = await attachRocksDatabase(db.handle, dir.path);
+      await attached.write([put('a', '1')]);
+      await attached.close();
+      await expect(attached.write([put('b', '1')])).rejects.toThrow(/let go of/);
+      await expect(attached.get(Buffer.from('a'))).rejects.toThrow(/let go of/);
+      await expect(attached.scan(Buffer.alloc(0))).rejects.toThrow(/let go of/);
+      expect(() => attached.getManySync([Buffer.from('a')])).toThrow(/let go of/);
+      expect((await db.get(Buffer.from('a')))?.toString()).toBe('1');
     } finally {
       await db.close();
       await dir.remove();

@@ -769,7 +769,16 @@ export function createProjector(options: ProjectorOptions): Projector {
         }
         fatal(`the Kafka consumer failed and cannot restart: ${event.payload.error.message}`);
       });
+      // stop() may come while this waits: it disconnects what is connected by then, so whatever connects
+      // after it is disconnected here, and the start gives up.
+      const unlessStopped = async () => {
+        if (!isStopping()) return;
+        await consumer.disconnect().catch(() => undefined);
+        throw new StoppedWhileStarting();
+      };
+      await unlessStopped();
       await consumer.connect();
+      await unlessStopped();
       await consumer.subscribe({ topics: [topics.messages, topics.acks], fromBeginning: true });
       await consumer.run({
         autoCommit: false,
@@ -778,6 +787,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         partitionsConsumedConcurrently: Math.min(MAX_PARTITIONS_AT_ONCE, 2 * partitionCount),
         eachBatch,
       });
+      await unlessStopped();
       log.info({ topics, partitionCount, groupId: options.groupId }, 'projector started');
       return { partitionCount };
     },

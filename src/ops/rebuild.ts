@@ -88,11 +88,13 @@ const RATE_WINDOW_MS = 5_000;
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
 
+/** Events between `progress` and `target`; a partition not reported yet counts whole. */
 function lagBehind(progress: readonly PartitionProgress[], target: ReadonlyMap<string, bigint>): number {
+  const stored = new Map(progress.map((p) => [key(p.topic, p.partition), p.stored]));
   let lag = 0n;
-  for (const p of progress) {
-    const wanted = target.get(key(p.topic, p.partition)) ?? 0n;
-    if (wanted > p.stored) lag += wanted - p.stored;
+  for (const [id, wanted] of target) {
+    const at = stored.get(id) ?? 0n;
+    if (wanted > at) lag += wanted - at;
   }
   return Number(lag);
 }
@@ -152,6 +154,7 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
     const partitions = to.size;
     const started = startRebuildShards({
       config: options.config,
+      logLevel: options.logger.level,
       rebuildId: id,
       threads: options.threads,
       sizes: recordsByPartition(to, topics),
@@ -163,7 +166,8 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
       residentRecords: options.residentRecords,
       snowflakeEpochMs: options.snowflakeEpochMs,
       ...(options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir }),
-      onFatal: (error) => (failure = error),
+      // The first failure says why; what failed after it may only be its consequence.
+      onFatal: (error) => (failure ??= error),
       onApplied: (events) => (eventsApplied += events),
     });
     shards = started;

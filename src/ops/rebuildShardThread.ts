@@ -24,7 +24,7 @@ const data = workerData as ShardData;
 const post = (message: FromShard) => {
   port.postMessage(message);
 };
-const logger = createLogger(data.config.LOG_LEVEL).child({
+const logger = createLogger(data.logLevel).child({
   thread: `rebuild-${data.shard.index}`,
   rebuild: data.rebuildId,
 });
@@ -32,6 +32,8 @@ const pool = createDatabasePool(data.config.DATABASE_URL);
 let applied = 0;
 let projector: Projector | undefined;
 let profiler: Session | undefined;
+/** Set by stop(): a start still under way gives up at its next step instead of joining a group after it. */
+let stopRequested = false;
 
 const progressTimer = setInterval(() => {
   if (projector === undefined) return;
@@ -47,6 +49,7 @@ async function start(): Promise<void> {
     await profiler.post('Profiler.start');
   }
   const db = await attachRocksDatabase(data.handle, data.path);
+  if (stopRequested) return;
   projector = createProjector({
     kafka: createKafka(data.config, logger),
     groupId: data.groupId,
@@ -67,11 +70,17 @@ async function start(): Promise<void> {
   await projector.start();
   post({ type: 'started' });
 }
+const starting = start();
 
 async function stop(): Promise<void> {
+  stopRequested = true;
   clearInterval(progressTimer);
   try {
-    await projector?.stop();
+    // projector.stop() ends a start under way (StoppedWhileStarting); the start is then let finish, so that
+    // nothing it does comes after the pool's disposal.
+    const stopped = projector?.stop();
+    await starting.catch(() => undefined);
+    await stopped;
     if (projector !== undefined) post({ type: 'progress', progress: projector.progress(), applied });
     if (profiler !== undefined && data.cpuProfileDir !== undefined) {
       const { profile } = await profiler.post('Profiler.stop');
@@ -79,6 +88,7 @@ async function stop(): Promise<void> {
         join(data.cpuProfileDir, `rebuild-${data.shard.index}.cpuprofile`),
         JSON.stringify(profile),
       );
+      profiler.disconnect();
     }
   } finally {
     await pool.dispose();
@@ -94,6 +104,6 @@ port.on('message', (_message: ToShard) => {
   });
 });
 
-start().catch((error: unknown) => {
-  post({ type: 'fatal', message: (error as Error).message });
+starting.catch((error: unknown) => {
+  if (!stopRequested) post({ type: 'fatal', message: (error as Error).message });
 });

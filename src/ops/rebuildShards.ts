@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import type { Config } from '../config.ts';
+import { MIN_RESIDENT_RECORDS, type Config } from '../config.ts';
 import type { Topics } from '../ingest/ensureTopics.ts';
 import type { PartitionProgress } from '../ingest/projector.ts';
-import { planShards, type Shard } from '../ingest/shardAssigner.ts';
+import type { Shard } from '../ingest/shardAssigner.ts';
+import { planShards } from './shardPlan.ts';
 
 export type ToShard = { type: 'stop' };
 export type FromShard =
@@ -13,8 +14,10 @@ export type FromShard =
   | { type: 'stopped' };
 
 export interface RebuildShardsOptions {
-  /** How to reach Kafka and PostgreSQL, and the log level. */
+  /** How to reach Kafka and PostgreSQL. */
   readonly config: Config;
+  /** The rebuild's own (the offline command's is quieter than LOG_LEVEL: its progress display shares stdout). */
+  readonly logLevel: string;
   readonly rebuildId: string;
   /** Threads that split the partitions: as many shards, at most one per partition number. */
   readonly threads: number;
@@ -41,6 +44,7 @@ export interface RebuildShardsOptions {
 export type ShardData = Pick<
   RebuildShardsOptions,
   | 'config'
+  | 'logLevel'
   | 'rebuildId'
   | 'handle'
   | 'path'
@@ -67,8 +71,6 @@ export interface RebuildShards {
   stop(): Promise<void>;
 }
 
-/** The smallest budget a projector takes (RESIDENT_RECORDS's minimum). */
-const MIN_RESIDENT = 1_000;
 /** How long a shard may take to finish its batch and leave its group before its thread is ended. */
 const STOP_TIMEOUT_MS = 30_000;
 
@@ -83,78 +85,34 @@ export function startRebuildShards(options: RebuildShardsOptions): RebuildShards
   const plan = planShards(sizes, Math.max(1, Math.min(options.threads, sizes.length)));
   const total = sizes.reduce((sum, size) => sum + size, 0);
   const groupIdOf = (index: number) => `${options.groupId}.${index}`;
-  const shards = plan.map((partitions, index) => {
-    const records = partitions.reduce((sum, partition) => sum + (sizes[partition] ?? 0), 0);
-    const share = total === 0 ? 1 / plan.length : records / total;
-    const data: ShardData = {
-      config: options.config,
-      rebuildId: options.rebuildId,
-      shard: { index, partitions },
-      handle: options.handle,
-      path: options.path,
-      groupId: groupIdOf(index),
-      sessionTimeoutMs: options.sessionTimeoutMs,
-      topics: options.topics,
-      residentRecords: Math.max(MIN_RESIDENT, Math.floor(options.residentRecords * share)),
-      snowflakeEpochMs: options.snowflakeEpochMs,
-      ...(options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir }),
-    };
-    const worker = new Worker(new URL('./rebuildShardThread.ts', import.meta.url), { workerData: data });
-    let progress: PartitionProgress[] = [];
-    let stopping = false;
-    let starting!: { resolve: () => void; reject: (error: Error) => void };
-    const started = new Promise<void>((resolve, reject) => (starting = { resolve, reject }));
-    // Awaited by started(); a failure after the start is told through onFatal.
-    started.catch(() => undefined);
-    const exited = new Promise<void>((resolve) => {
-      worker.once('exit', () => {
-        resolve();
-      });
+  const shards: ShardThread[] = [];
+  try {
+    plan.forEach((partitions, index) => {
+      const records = partitions.reduce((sum, partition) => sum + (sizes[partition] ?? 0), 0);
+      const share = total === 0 ? 1 / plan.length : records / total;
+      shards.push(
+        startShardThread(options, {
+          config: options.config,
+          logLevel: options.logLevel,
+          rebuildId: options.rebuildId,
+          shard: { index, partitions },
+          handle: options.handle,
+          path: options.path,
+          groupId: groupIdOf(index),
+          sessionTimeoutMs: options.sessionTimeoutMs,
+          topics: options.topics,
+          residentRecords: Math.max(MIN_RESIDENT_RECORDS, Math.floor(options.residentRecords * share)),
+          snowflakeEpochMs: options.snowflakeEpochMs,
+          ...(options.cpuProfileDir === undefined ? {} : { cpuProfileDir: options.cpuProfileDir }),
+        }),
+      );
     });
-    const fail = (message: string) => {
-      if (stopping) return;
-      const error = new Error(`rebuild shard ${index}: ${message}`);
-      starting.reject(error);
-      options.onFatal(error);
-    };
-    worker.on('message', (message: FromShard) => {
-      switch (message.type) {
-        case 'started':
-          starting.resolve();
-          break;
-        case 'progress':
-          progress = message.progress;
-          if (message.applied > 0) options.onApplied(message.applied);
-          break;
-        case 'fatal':
-          fail(message.message);
-          break;
-        case 'stopped':
-          break;
-      }
-    });
-    worker.on('error', (error: Error) => {
-      fail(error.message);
-    });
-    void exited.then(() => {
-      fail('its thread exited');
-    });
-    return {
-      started,
-      progress: () => progress,
-      async stop() {
-        stopping = true;
-        worker.postMessage({ type: 'stop' } satisfies ToShard);
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)));
-        await Promise.race([exited, late]);
-        clearTimeout(timer);
-        // A shard that did not stop in time is ended: the database must outlive every thread using it.
-        await worker.terminate();
-        await exited;
-      },
-    };
-  });
+  } catch (error) {
+    // A thread that could not be made (out of memory, say): the ones made already must be gone before the caller
+    // may close the database.
+    void Promise.all(shards.map((shard) => shard.stop()));
+    throw error;
+  }
 
   return {
     groupIds: plan.map((_, index) => groupIdOf(index)),
@@ -164,6 +122,74 @@ export function startRebuildShards(options: RebuildShardsOptions): RebuildShards
     progress: () => shards.flatMap((shard) => shard.progress()),
     stop: async () => {
       await Promise.all(shards.map((shard) => shard.stop()));
+    },
+  };
+}
+
+interface ShardThread {
+  readonly started: Promise<void>;
+  progress(): PartitionProgress[];
+  stop(): Promise<void>;
+}
+
+/** One shard's thread: its reports kept, its failure told once, its stop bounded by STOP_TIMEOUT_MS. */
+function startShardThread(options: RebuildShardsOptions, data: ShardData): ShardThread {
+  const worker = new Worker(new URL('./rebuildShardThread.ts', import.meta.url), { workerData: data });
+  let progress: PartitionProgress[] = [];
+  let stopping = false;
+  let failed = false;
+  let starting!: { resolve: () => void; reject: (error: Error) => void };
+  const started = new Promise<void>((resolve, reject) => (starting = { resolve, reject }));
+  // Awaited by started(); a failure after the start is told through onFatal.
+  started.catch(() => undefined);
+  const exited = new Promise<void>((resolve) => {
+    worker.once('exit', () => {
+      resolve();
+    });
+  });
+  /** The first failure only: a thread that throws also exits, and the exit says less. */
+  const fail = (message: string) => {
+    if (stopping || failed) return;
+    failed = true;
+    const error = new Error(`rebuild shard ${data.shard.index}: ${message}`);
+    starting.reject(error);
+    options.onFatal(error);
+  };
+  worker.on('message', (message: FromShard) => {
+    switch (message.type) {
+      case 'started':
+        starting.resolve();
+        break;
+      case 'progress':
+        progress = message.progress;
+        if (message.applied > 0) options.onApplied(message.applied);
+        break;
+      case 'fatal':
+        fail(message.message);
+        break;
+      case 'stopped':
+        break;
+    }
+  });
+  worker.on('error', (error: Error) => {
+    fail(error.message);
+  });
+  void exited.then(() => {
+    fail('its thread exited');
+  });
+  return {
+    started,
+    progress: () => progress,
+    async stop() {
+      stopping = true;
+      worker.postMessage({ type: 'stop' } satisfies ToShard);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)));
+      await Promise.race([exited, late]);
+      clearTimeout(timer);
+      // A shard that did not stop in time is ended: the database must outlive every thread using it.
+      await worker.terminate();
+      await exited;
     },
   };
 }

@@ -102,12 +102,19 @@ export async function attachRocksDatabase(handle: bigint, path: string): Promise
     attached = false;
     return Promise.resolve();
   });
+  const refused = () =>
+    new Error(`RocksDB at ${path} was let go of by this thread: nothing is read or written`);
   return {
     ...wrapped,
+    get: (key) => (attached ? wrapped.get(key) : Promise.reject(refused())),
+    getMany: (keys) => (attached ? wrapped.getMany(keys) : Promise.reject(refused())),
+    getManySync: (keys) => {
+      if (!attached) throw refused();
+      return wrapped.getManySync(keys);
+    },
     write: (operations, options) =>
-      attached
-        ? wrapped.write(operations, options)
-        : Promise.reject(new Error(`RocksDB at ${path} was let go of here: the write was not made`)),
+      attached ? wrapped.write(operations, options) : Promise.reject(refused()),
+    scan: (prefix, options) => (attached ? wrapped.scan(prefix, options) : Promise.reject(refused())),
   };
 }
 
