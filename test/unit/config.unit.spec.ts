@@ -40,14 +40,20 @@ describe('loadConfig', () => {
     expect(config.API_TOKENS).toBeUndefined();
   });
 
-  it('serves HTTP on as many threads as there are cores unless HTTP_THREADS says otherwise', async () => {
-    const { availableParallelism } = await import('node:os');
-    expect(loadConfig({}).HTTP_THREADS).toBe(availableParallelism());
-    expect(loadConfig({ HTTP_THREADS: '3' }).HTTP_THREADS).toBe(3);
-    expect(() => loadConfig({ HTTP_THREADS: '0' })).toThrow(
-      /HTTP_THREADS="0": must be a whole number of threads/,
-    );
-  });
+  it.each(['HTTP_THREADS', 'REBUILD_THREADS'] as const)(
+    'runs %s on as many threads as there are cores unless it says otherwise',
+    async (name) => {
+      const { availableParallelism } = await import('node:os');
+      expect(loadConfig({})[name]).toBe(availableParallelism());
+      expect(loadConfig({ [name]: '3' })[name]).toBe(3);
+      expect(() => loadConfig({ [name]: '0' })).toThrow(
+        new RegExp(`${name}="0": must be a whole number of threads`),
+      );
+      expect(() => loadConfig({ [name]: '1.5' })).toThrow(
+        new RegExp(`${name}="1.5": must be a whole number of threads`),
+      );
+    },
+  );
 
   it('advertises HTTP_ADVERTISED_URL, else the listening address, with the host name for a wildcard', async () => {
     const { hostname } = await import('node:os');
