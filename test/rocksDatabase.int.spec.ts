@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { attachRocksDatabase, openRocksDatabase, type WriteOperation } from '../src/store/rocksDatabase.ts';
-import { temporaryRocksDir } from './support/rocks.ts';
+import { temporaryRocksDir, withRocksDatabase } from './support/rocks.ts';
 
 const put = (key: string, value: string): WriteOperation => ({
   type: 'put',
@@ -17,9 +17,7 @@ const put = (key: string, value: string): WriteOperation => ({
 
 describe('openRocksDatabase', () => {
   it('writes each batch alone, also after one that failed half-way', async () => {
-    const dir = await temporaryRocksDir();
-    const db = await openRocksDatabase(dir.path);
-    try {
+    await withRocksDatabase(async (db) => {
       await db.write([put('a', '1'), put('b', '1')]);
       await db.write([{ type: 'del', key: Buffer.from('a') }]);
       const broken = { type: 'put', key: undefined, value: Buffer.from('x') } as unknown as WriteOperation;
@@ -29,32 +27,29 @@ describe('openRocksDatabase', () => {
         ({ key, value }) => `${key.toString()}=${value.toString()}`,
       );
       expect(keys).toEqual(['b=1', 'd=1']);
-    } finally {
-      await db.close();
-      await dir.remove();
-    }
+    });
   });
 
-  it('refuses a write after close', async () => {
+  it('refuses a write after close, and reads: the native calls would touch a freed database', async () => {
     const dir = await temporaryRocksDir();
     const db = await openRocksDatabase(dir.path);
     await db.close();
     try {
       await expect(db.write([put('a', '1')])).rejects.toThrow(/is closed, not open/);
+      expect(() => db.getManySync([Buffer.from('a')])).toThrow(/is closed, not open/);
+      await expect(db.get(Buffer.from('a'))).rejects.toThrow(/is closed, not open/);
     } finally {
       await dir.remove();
     }
   });
 
   it('takes writes from threads attached by its handle, side by side, and stays open when they let go', async () => {
-    const dir = await temporaryRocksDir();
-    const db = await openRocksDatabase(dir.path);
-    try {
+    await withRocksDatabase(async (db, path) => {
       const count = 2_000;
       const threads = ['a:', 'b:'].map(
         (prefix) =>
           new Worker(new URL('./support/rocksWriterThread.ts', import.meta.url), {
-            workerData: { handle: db.handle, path: dir.path, prefix, count },
+            workerData: { handle: db.handle, path: path, prefix, count },
           }),
       );
       // Listened for from the start: a thread may exit before the other's report arrives.
@@ -73,17 +68,12 @@ describe('openRocksDatabase', () => {
       expect(await db.scan(Buffer.from('b:'))).toHaveLength(count);
       await db.write([put('c', '1')]);
       expect((await db.get(Buffer.from('c')))?.toString()).toBe('1');
-    } finally {
-      await db.close();
-      await dir.remove();
-    }
+    });
   });
 
   it('refuses reads and writes through an attachment let go of, and the database stays open', async () => {
-    const dir = await temporaryRocksDir();
-    const db = await openRocksDatabase(dir.path);
-    try {
-      const attached = await attachRocksDatabase(db.handle, dir.path);
+    await withRocksDatabase(async (db, path) => {
+      const attached = await attachRocksDatabase(db.handle, path);
       await attached.write([put('a', '1')]);
       await attached.close();
       await expect(attached.write([put('b', '1')])).rejects.toThrow(/let go of/);
@@ -91,9 +81,6 @@ describe('openRocksDatabase', () => {
       await expect(attached.scan(Buffer.alloc(0))).rejects.toThrow(/let go of/);
       expect(() => attached.getManySync([Buffer.from('a')])).toThrow(/let go of/);
       expect((await db.get(Buffer.from('a')))?.toString()).toBe('1');
-    } finally {
-      await db.close();
-      await dir.remove();
-    }
+    });
   });
 });

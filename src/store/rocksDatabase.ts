@@ -97,49 +97,49 @@ export async function openRocksDatabase(path: string): Promise<RocksDatabase> {
 export async function attachRocksDatabase(handle: bigint, path: string): Promise<RocksDatabase> {
   const db = new RocksLevel(handle, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await db.open({ createIfMissing: false });
-  let attached = true;
-  const wrapped = wrap(db, path, () => {
-    attached = false;
-    return Promise.resolve();
-  });
-  const refused = () =>
-    new Error(`RocksDB at ${path} was let go of by this thread: nothing is read or written`);
-  return {
-    ...wrapped,
-    get: (key) => (attached ? wrapped.get(key) : Promise.reject(refused())),
-    getMany: (keys) => (attached ? wrapped.getMany(keys) : Promise.reject(refused())),
-    getManySync: (keys) => {
-      if (!attached) throw refused();
-      return wrapped.getManySync(keys);
-    },
-    write: (operations, options) =>
-      attached ? wrapped.write(operations, options) : Promise.reject(refused()),
-    scan: (prefix, options) => (attached ? wrapped.scan(prefix, options) : Promise.reject(refused())),
-  };
+  return wrap(db, path, () => Promise.resolve());
 }
 
-function wrap(db: RocksLevel, path: string, close: () => Promise<void>): RocksDatabase {
+/** `release` closes the database (opened here) or does nothing (attached): after it, every call is refused. */
+function wrap(db: RocksLevel, path: string, release: () => Promise<void>): RocksDatabase {
   const context = nativeContext(db);
   const batch = native.batch_init();
+  let released = false;
+  /**
+   * Why the database may not be touched any more, if so. The native calls check nothing: after a close they would
+   * touch freed memory. abstract-level's own calls refused on this status; an attachment let go of stays "open"
+   * to abstract-level, so it is refused on its own flag.
+   */
+  const refusal = (): Error | undefined => {
+    if (db.status !== 'open') {
+      return new Error(`RocksDB at ${path} is ${db.status}, not open: nothing was read or written`);
+    }
+    if (released)
+      return new Error(`RocksDB at ${path} was let go of by this thread: nothing was read or written`);
+    return undefined;
+  };
+  const refused = <T>(call: () => Promise<T>): Promise<T> => {
+    const error = refusal();
+    return error === undefined ? call() : Promise.reject(error);
+  };
 
   return {
     path,
     handle: db.handle,
-    get: async (key) => (await db.getMany([key]))[0],
-    getMany: (keys) => (keys.length === 0 ? Promise.resolve([]) : db.getMany(keys)),
-    getManySync: (keys) => (keys.length === 0 ? [] : db._getManySync(keys)),
+    get: (key) => refused(async () => (await db.getMany([key]))[0]),
+    getMany: (keys) => refused(() => (keys.length === 0 ? Promise.resolve([]) : db.getMany(keys))),
+    getManySync: (keys) => {
+      const error = refusal();
+      if (error !== undefined) throw error;
+      return keys.length === 0 ? [] : db._getManySync(keys);
+    },
     // One native WriteBatch, cleared and reused for every write (writes run on this thread, one at a time).
     // batch(array) never releases its native batch (~1.4 KB an event leaked); a chained batch per write releases
     // its buffer only when the garbage collector finalizes it, and V8, not told of that native memory, rarely
     // does: RSS grew ~130 bytes per record written, to 1.1 GiB after 6.4M (decision 0001, addendum 2).
     write: (operations, options = {}) => {
-      // The native calls check nothing: after close() they would touch a freed database. abstract-level's own
-      // batch refused with this status check; so does this.
-      if (db.status !== 'open') {
-        return Promise.reject(
-          new Error(`RocksDB at ${path} is ${db.status}, not open: the write was not made`),
-        );
-      }
+      const error = refusal();
+      if (error !== undefined) return Promise.reject(error);
       try {
         for (const operation of operations) {
           if (operation.type === 'put') native.batch_put(batch, operation.key, operation.value, NO_OPTIONS);
@@ -153,18 +153,22 @@ function wrap(db: RocksLevel, path: string, close: () => Promise<void>): RocksDa
         native.batch_clear(batch);
       }
     },
-    scan: async (prefix, options = {}) => {
-      const upper = prefixUpperBound(prefix);
-      const entries = await db
-        .iterator({
-          ...(options.after === undefined ? { gte: prefix } : { gt: options.after }),
-          ...(upper === undefined ? {} : { lt: upper }),
-          ...(options.limit === undefined ? {} : { limit: options.limit }),
-        })
-        .all();
-      return entries.map(([key, value]) => ({ key, value }));
+    scan: (prefix, options = {}) =>
+      refused(async () => {
+        const upper = prefixUpperBound(prefix);
+        const entries = await db
+          .iterator({
+            ...(options.after === undefined ? { gte: prefix } : { gt: options.after }),
+            ...(upper === undefined ? {} : { lt: upper }),
+            ...(options.limit === undefined ? {} : { limit: options.limit }),
+          })
+          .all();
+        return entries.map(([key, value]) => ({ key, value }));
+      }),
+    close: () => {
+      released = true;
+      return release();
     },
-    close,
   };
 }
 
