@@ -86,6 +86,7 @@ export function startRebuildShards(options: RebuildShardsOptions): RebuildShards
   const total = sizes.reduce((sum, size) => sum + size, 0);
   const groupIdOf = (index: number) => `${options.groupId}.${index}`;
   const shards: ShardThread[] = [];
+  let failure: Error | undefined;
   try {
     plan.forEach((partitions, index) => {
       const records = partitions.reduce((sum, partition) => sum + (sizes[partition] ?? 0), 0);
@@ -108,15 +109,16 @@ export function startRebuildShards(options: RebuildShardsOptions): RebuildShards
       );
     });
   } catch (error) {
-    // A thread that could not be made (out of memory, say): the ones made already must be gone before the caller
-    // may close the database.
-    void Promise.all(shards.map((shard) => shard.stop()));
-    throw error;
+    // A thread that could not be made (out of memory, say) fails the rebuild like a shard that failed. The
+    // threads made before it are stopped by stop(), as any: the caller must not close the database before.
+    failure = error instanceof Error ? error : new Error(String(error));
+    options.onFatal(failure);
   }
 
   return {
     groupIds: plan.map((_, index) => groupIdOf(index)),
     started: async () => {
+      if (failure !== undefined) throw failure;
       await Promise.all(shards.map((shard) => shard.started));
     },
     progress: () => shards.flatMap((shard) => shard.progress()),
