@@ -12,18 +12,21 @@
  *   compact  the compact projection alone (src/projection/compact): channel states in typed arrays, in memory
  *   durable  the projector's path: CompactStore (resident budget RESIDENT_RECORDS' default) into RocksDB on
  *            disk, each chunk's writes in one batch through the group commit (fsync on), then commit()
+ *   rebuild  a rebuild's path: the same store written back (changed channels kept in memory, written when
+ *            evicted and by the flush at the end, which is timed too), no fsync
  *
  * per chunk size (events per partition per chunk; the live projector takes up to 16,000 of a fetched batch).
  * It reports CPU time per event (this process, all threads: RocksDB's flushes included), events per second, and
  * for the durable path the records written per event, by kind, and their size.
  *
  * Options: --events N (200000) --partitions P (4) --chunks LIST (2000,16000) --rounds R (2; the best is kept)
- *          --seed S (1) --fanout F (32, the reference store's rank-index fanout) --paths (memory,compact,durable)
+ *          --seed S (1) --fanout F (32, the reference store's rank-index fanout) --paths (memory,compact,durable,rebuild)
  *          --resident N (1000000: the durable path's RESIDENT_RECORDS)
  *          --hot-tier MB (0: none; else the durable path also records what each chunk changes for a hot tier of
  *          that many MiB and applies it after the write, as the live service does)
  * Last line: {"events":…,"memory_events_per_s":[…],"compact_events_per_s":[…],"durable_events_per_s":[…],
- *             "durable_cpu_us_per_event":[…],"records_per_event":[…]} (one entry per chunk size)
+ *             "durable_cpu_us_per_event":[…],"records_per_event":[…],"rebuild_events_per_s":[…]} (one entry per
+ *             chunk size)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -40,7 +43,7 @@ import { createGroupCommit } from '../../src/store/groupCommit.ts';
 import { KeyKind } from '../../src/store/keys.ts';
 import { CompactStore } from '../../src/store/compactStore.ts';
 import { createHotTier } from '../../src/store/hotTier.ts';
-import { openRocksDatabase } from '../../src/store/rocksDatabase.ts';
+import { openRocksDatabase, type WriteOperation } from '../../src/store/rocksDatabase.ts';
 import { machineLine } from '../machineLine.ts';
 import { printTable } from '../markdownTable.ts';
 import { wholeNumber } from '../wholeNumberOption.ts';
@@ -53,7 +56,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     seed: { type: 'string', default: '1' },
     fanout: { type: 'string', default: '32' },
-    paths: { type: 'string', default: 'memory,compact,durable' },
+    paths: { type: 'string', default: 'memory,compact,durable,rebuild' },
     resident: { type: 'string', default: '1000000' },
     'hot-tier': { type: 'string', default: '0' },
   },
@@ -65,7 +68,7 @@ const chunkSizes = values.chunks.split(',').map((chunk) => wholeNumber('chunks',
 const rounds = wholeNumber('rounds', values.rounds);
 const seed = wholeNumber('seed', values.seed);
 const fanout = wholeNumber('fanout', values.fanout);
-const ALL_PATHS = ['memory', 'compact', 'durable'] as const;
+const ALL_PATHS = ['memory', 'compact', 'durable', 'rebuild'] as const;
 const PATHS = values.paths.split(',').map((path) => {
   const known = ALL_PATHS.find((name) => name === path);
   if (known === undefined) throw new Error(`--paths takes ${ALL_PATHS.join(', ')} (got ${path})`);
@@ -73,7 +76,7 @@ const PATHS = values.paths.split(',').map((path) => {
 });
 /** The durable path's resident budget (RESIDENT_RECORDS' default unless --resident says). */
 const RESIDENT_RECORDS = wholeNumber('resident', values.resident);
-const HOT_TIER_MB = wholeNumber('hot-tier', values['hot-tier']);
+const HOT_TIER_MB = wholeNumber('hot-tier', values['hot-tier'], 0);
 
 type KafkaRecord = { key: Buffer; value: Buffer; topic: TopicKind };
 const partitionOf = createPartitionOf(partitions);
@@ -150,19 +153,19 @@ type Written = { records: number; bytes: number; byKind: Map<string, { records: 
 /** The last durable run's loads and evictions. */
 let loads = () => ({ loads: 0, evictions: 0 });
 
-async function foldDurably(size: number): Promise<{ folded: number; written: Written }> {
+/** `writeBack`: the rebuild's path (no hot tier, no fsync, changed channels flushed at the end). */
+async function foldDurably(size: number, writeBack: boolean): Promise<{ folded: number; written: Written }> {
   const dir = await mkdtemp(join(os.tmpdir(), 'readstates-bench-fold-'));
   const db = await openRocksDatabase(dir);
   try {
-    const commits = createGroupCommit(db, { sync: true });
-    const hot = HOT_TIER_MB > 0 ? createHotTier({ bytesBudget: HOT_TIER_MB * 2 ** 20 }) : undefined;
-    const store = new CompactStore(db, RESIDENT_RECORDS, { hotChanges: hot !== undefined });
+    const commits = createGroupCommit(db, { sync: !writeBack });
+    const hot =
+      HOT_TIER_MB > 0 && !writeBack ? createHotTier({ bytesBudget: HOT_TIER_MB * 2 ** 20 }) : undefined;
+    const store = new CompactStore(db, RESIDENT_RECORDS, { hotChanges: hot !== undefined, writeBack });
     loads = () => ({ loads: store.loads, evictions: store.evictions });
     for (let partition = 0; partition < partitions; partition++) store.startPartition(partition, true);
     const written: Written = { records: 0, bytes: 0, byKind: new Map() };
-    let folded = 0;
-    for (const chunk of chunks(size)) {
-      const { operations, hotChanges } = await store.projectChunk(chunk.partition, chunk.events);
+    const count = (operations: readonly WriteOperation[]) => {
       for (const operation of operations) {
         const bytes = operation.key.length + (operation.type === 'put' ? operation.value.length : 0);
         const kind = KIND_NAMES.get(operation.key.readUInt8(2)) ?? 'other';
@@ -173,11 +176,19 @@ async function foldDurably(size: number): Promise<{ folded: number; written: Wri
         written.records++;
         written.bytes += bytes;
       }
+    };
+    let folded = 0;
+    for (const chunk of chunks(size)) {
+      const { operations, hotChanges } = await store.projectChunk(chunk.partition, chunk.events);
+      count(operations);
       await commits.write(operations);
       store.commit(chunk.partition);
       hot?.applyChanges(hotChanges);
       folded += chunk.events.length;
     }
+    const flushed = store.flush();
+    count(flushed);
+    await commits.write(flushed);
     return { folded, written };
   } finally {
     await db.close();
@@ -199,7 +210,7 @@ for (const size of chunkSizes) {
               ...m,
               folded: m.result,
             }))
-          : await measure(() => foldDurably(size)).then((m) => ({ ...m, ...m.result }));
+          : await measure(() => foldDurably(size, path === 'rebuild')).then((m) => ({ ...m, ...m.result }));
       if (best === undefined || measured.cpuMicros < best.cpuMicros) best = measured;
     }
     if (best !== undefined)
@@ -222,13 +233,16 @@ printTable(
     row.written === undefined ? '–' : int(row.written.bytes / row.written.records),
   ]),
 );
-console.log('\nRecords written per event by kind (durable path), with their mean size (key and value)\n');
+console.log(
+  '\nRecords written per event by kind (durable and rebuild paths), with their mean size (key and value)\n',
+);
 const kinds = [...KIND_NAMES.values()];
 printTable(
-  ['chunk', ...kinds],
+  ['path', 'chunk', ...kinds],
   rows
     .filter((row) => row.written !== undefined)
     .map((row) => [
+      row.path,
       int(row.chunk),
       ...kinds.map((kind) => {
         const seen = row.written?.byKind.get(kind);
@@ -238,10 +252,10 @@ printTable(
       }),
     ]),
 );
-if (PATHS.includes('durable')) {
+if (PATHS.includes('durable') || PATHS.includes('rebuild')) {
   const { loads: loaded, evictions } = loads();
   console.log(
-    `\nLast durable round: ${int(evictions)} channels evicted, ${int(loaded)} loaded back (budget ${int(RESIDENT_RECORDS)} ids)`,
+    `\nLast durable or rebuild round: ${int(evictions)} channels evicted, ${int(loaded)} loaded back (budget ${int(RESIDENT_RECORDS)} ids)`,
   );
 }
 console.log(`\n${machineLine()}`);
@@ -256,5 +270,8 @@ console.log(
     durable_events_per_s: durable.map((row) => Math.round(row.folded / row.best.seconds)),
     durable_cpu_us_per_event: durable.map((row) => Number((row.best.cpuMicros / row.folded).toFixed(1))),
     records_per_event: durable.map((row) => Number(((row.written?.records ?? 0) / row.folded).toFixed(2))),
+    rebuild_events_per_s: rows
+      .filter((row) => row.path === 'rebuild')
+      .map((row) => Math.round(row.folded / row.best.seconds)),
   }),
 );

@@ -57,6 +57,8 @@ const FETCH_MAX_WAIT_MS = 250;
 const HEARTBEAT_CHECK_MS = 1_000;
 /** Keys deleted per write when the state of a partition owned elsewhere is dropped. */
 const DROP_SLICE = 10_000;
+/** Records per write when written-back channels are flushed at stop. */
+const FLUSH_SLICE = 10_000;
 /** Between attempts to reach Kafka at start-up. */
 const CONNECT_RETRY_MAX_MS = 10_000;
 
@@ -117,6 +119,12 @@ export interface ProjectorOptions {
    * and it fsyncs once before its generation becomes current.
    */
   syncWrites?: boolean;
+  /**
+   * Keep changed channels in memory instead of writing them with every chunk, and write them when evicted or by
+   * `flush()` (CompactStore's `writeBack`). For a rebuild: nobody reads its database before it is flushed, and an
+   * interrupted rebuild is discarded. Each chunk still writes its offsets.
+   */
+  writeBack?: boolean;
   /** Ids (messages and members) kept resident across chunks (see CompactStore); RESIDENT_RECORDS. */
   residentRecords: number;
   /** The ids' epoch (SNOWFLAKE_EPOCH_MS), for joins' floors; Discord's when unset. */
@@ -149,6 +157,11 @@ export interface Projector {
   start(): Promise<{ partitionCount: number }>;
   /** Stops fetching, finishes the batch in hand, commits, leaves the group. */
   stop(): Promise<void>;
+  /**
+   * After stop(), with `writeBack`: writes every channel changed since it was last written; RocksDB then holds
+   * the state the stored offsets say. Throws when the projector failed (its state cannot be trusted).
+   */
+  flush(): Promise<void>;
   /** Progress of the partitions assigned to this instance. */
   progress(): PartitionProgress[];
   /**
@@ -182,6 +195,7 @@ export function createProjector(options: ProjectorOptions): Projector {
   let commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
   const resident = new CompactStore(db, options.residentRecords, {
     hotChanges: options.hotTier !== undefined,
+    writeBack: options.writeBack ?? false,
     ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
   });
   let paused = false;
@@ -804,6 +818,16 @@ export function createProjector(options: ProjectorOptions): Projector {
       await consumer.disconnect();
       await admin.disconnect();
       log.info('projector stopped');
+    },
+    async flush() {
+      if (!stopping) throw new Error('flush() needs the projector stopped');
+      // Memory may be ahead of RocksDB after a failure (and was cleared): what it holds is not to be trusted.
+      if (failed) throw new Error('the projector failed: its state is not written back');
+      const operations = resident.flush();
+      for (let start = 0; start < operations.length; start += FLUSH_SLICE) {
+        await commits.write(operations.slice(start, start + FLUSH_SLICE));
+      }
+      log.info({ records: operations.length }, 'wrote back the changed channels');
     },
     async refreshHighWatermarks() {
       for (const topic of [topics.messages, topics.acks]) {

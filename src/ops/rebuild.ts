@@ -194,7 +194,7 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
 
     if (live === undefined) {
       await catchUp(() => Promise.resolve(to), 'running');
-      await started.stop();
+      await started.finish();
       await makeDurable(opened);
       await opened.close();
       await switchGeneration(dataDir, generation);
@@ -207,7 +207,7 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
       const final = await live.pause();
       pausedLive = true;
       await catchUp(() => Promise.resolve(final), 'switching');
-      await started.stop();
+      await started.finish();
       await makeDurable(opened);
       await live.switchTo(opened, generation);
       pausedLive = false;

@@ -61,6 +61,7 @@ async function start(): Promise<void> {
     residentRecords: data.residentRecords,
     snowflakeEpochMs: data.snowflakeEpochMs,
     syncWrites: false,
+    writeBack: true,
     shard: data.shard,
     onFatal: (error) => {
       post({ type: 'fatal', message: error.message });
@@ -72,15 +73,24 @@ async function start(): Promise<void> {
 }
 const starting = start();
 
-async function stop(): Promise<void> {
+async function stop(flush: boolean): Promise<void> {
   stopRequested = true;
   clearInterval(progressTimer);
+  let error: string | undefined;
   try {
     // projector.stop() ends a start under way (StoppedWhileStarting); the start is then let finish, so that
     // nothing it does comes after the pool's disposal.
     const stopped = projector?.stop();
     await starting.catch(() => undefined);
-    await stopped;
+    // Leaving the group may fail (the brokers away): the state applied so far is whole all the same.
+    await stopped?.catch((leaving: unknown) => {
+      logger.warn({ err: leaving }, 'the rebuild shard did not leave its consumer group cleanly');
+    });
+    if (flush) {
+      if (projector === undefined) throw new Error('its projector never started');
+      post({ type: 'flushing' });
+      await projector.flush();
+    }
     if (projector !== undefined) post({ type: 'progress', progress: projector.progress(), applied });
     if (profiler !== undefined && data.cpuProfileDir !== undefined) {
       const { profile } = await profiler.post('Profiler.stop');
@@ -90,18 +100,19 @@ async function stop(): Promise<void> {
       );
       profiler.disconnect();
     }
+  } catch (failure) {
+    error = (failure as Error).message;
+    logger.error({ err: failure }, 'rebuild shard did not stop cleanly');
   } finally {
-    await pool.dispose();
-    post({ type: 'stopped' });
+    await pool.dispose().catch(() => undefined);
+    post({ type: 'stopped', ...(error === undefined ? {} : { error }) });
     port.close();
   }
 }
 
 // The one message a shard takes: stop.
-port.on('message', (_message: ToShard) => {
-  stop().catch((error: unknown) => {
-    logger.error({ err: error }, 'rebuild shard did not stop cleanly');
-  });
+port.on('message', (message: ToShard) => {
+  void stop(message.flush);
 });
 
 starting.catch((error: unknown) => {

@@ -5,13 +5,17 @@ import type { PartitionProgress } from '../ingest/projector.ts';
 import type { Shard } from '../ingest/shardAssigner.ts';
 import { planShards } from './shardPlan.ts';
 
-export type ToShard = { type: 'stop' };
+/** `flush`: write the shard's state back (its projector's `flush`) once stopped; not when the rebuild is given up. */
+export type ToShard = { type: 'stop'; flush: boolean };
 export type FromShard =
   | { type: 'started' }
   /** Every partition of the shard as stored, and the events applied since the last report. */
   | { type: 'progress'; progress: PartitionProgress[]; applied: number }
   | { type: 'fatal'; message: string }
-  | { type: 'stopped' };
+  /** Stopped, and writing its state back: bounded by the state's size, not by Kafka, so no longer timed out. */
+  | { type: 'flushing' }
+  /** `error`: why its state was not written back, when asked to. */
+  | { type: 'stopped'; error?: string };
 
 export interface RebuildShardsOptions {
   /** How to reach Kafka and PostgreSQL. */
@@ -67,7 +71,12 @@ export interface RebuildShards {
   started(): Promise<void>;
   /** Every shard's partitions, as last reported (at most PROGRESS_EVERY_MS old; only ever behind). */
   progress(): PartitionProgress[];
-  /** Stops every shard (each finishes its batch in hand) and waits until their threads are gone. */
+  /**
+   * Stops every shard (each finishes its batch in hand), has each write its state back, and waits until their
+   * threads are gone. Rejects unless every shard wrote its state back: the database is complete only then.
+   */
+  finish(): Promise<void>;
+  /** Stops every shard without writing anything back (the rebuild is given up) and waits for their threads. */
   stop(): Promise<void>;
 }
 
@@ -122,8 +131,14 @@ export function startRebuildShards(options: RebuildShardsOptions): RebuildShards
       await Promise.all(shards.map((shard) => shard.started));
     },
     progress: () => shards.flatMap((shard) => shard.progress()),
+    finish: async () => {
+      if (failure !== undefined) throw failure;
+      const stopped = await Promise.allSettled(shards.map((shard) => shard.stop(true)));
+      const failed = stopped.find((result) => result.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+    },
     stop: async () => {
-      await Promise.all(shards.map((shard) => shard.stop()));
+      await Promise.allSettled(shards.map((shard) => shard.stop(false)));
     },
   };
 }
@@ -131,7 +146,8 @@ export function startRebuildShards(options: RebuildShardsOptions): RebuildShards
 interface ShardThread {
   readonly started: Promise<void>;
   progress(): PartitionProgress[];
-  stop(): Promise<void>;
+  /** Resolves once the thread is gone; with `flush`, rejects unless it wrote its state back. */
+  stop(flush: boolean): Promise<void>;
 }
 
 /** One shard's thread: its reports kept, its failure told once, its stop bounded by STOP_TIMEOUT_MS. */
@@ -140,6 +156,9 @@ function startShardThread(options: RebuildShardsOptions, data: ShardData): Shard
   let progress: PartitionProgress[] = [];
   let stopping = false;
   let failed = false;
+  let flushing = false;
+  /** How the thread's stop ended, once it said so. */
+  let stopped: { error?: string } | undefined;
   let starting!: { resolve: () => void; reject: (error: Error) => void };
   const started = new Promise<void>((resolve, reject) => (starting = { resolve, reject }));
   // Awaited by started(); a failure after the start is told through onFatal.
@@ -169,7 +188,11 @@ function startShardThread(options: RebuildShardsOptions, data: ShardData): Shard
       case 'fatal':
         fail(message.message);
         break;
+      case 'flushing':
+        flushing = true;
+        break;
       case 'stopped':
+        stopped = message.error === undefined ? {} : { error: message.error };
         break;
     }
   });
@@ -182,16 +205,27 @@ function startShardThread(options: RebuildShardsOptions, data: ShardData): Shard
   return {
     started,
     progress: () => progress,
-    async stop() {
+    async stop(flush) {
       stopping = true;
-      worker.postMessage({ type: 'stop' } satisfies ToShard);
+      worker.postMessage({ type: 'stop', flush } satisfies ToShard);
       let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS)));
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          if (!flushing) resolve();
+        }, STOP_TIMEOUT_MS);
+      });
       await Promise.race([exited, late]);
       clearTimeout(timer);
       // A shard that did not stop in time is ended: the database must outlive every thread using it.
       await worker.terminate();
       await exited;
+      if (!flush) return;
+      if (stopped === undefined) {
+        throw new Error(`rebuild shard ${data.shard.index} did not stop within ${STOP_TIMEOUT_MS} ms`);
+      }
+      if (stopped.error !== undefined) {
+        throw new Error(`rebuild shard ${data.shard.index} did not write its state: ${stopped.error}`);
+      }
     },
   };
 }

@@ -44,7 +44,11 @@ type Resident = {
   weight: number;
   /** The chunk that used it last (`CompactStore.#chunks`), and that chunk's applied events of it. */
   chunk: number;
+  /** The chunk that changed it last: it is then in that chunk's writes (or, written back, dirty). */
+  changedIn: number;
   readonly applied: ChatEvent[];
+  /** Written back: changed since its state was last put in RocksDB. */
+  dirty: boolean;
   /** Members whose answers that chunk changed; repeats allowed. */
   readonly touched: number[];
   /** Its state in the partition's projection, once an event or a load made one (saves a lookup an event). */
@@ -65,7 +69,9 @@ function resident(
     deltaBytes,
     weight,
     chunk: 0,
+    changedIn: 0,
     applied: [],
+    dirty: false,
     touched: [],
     channelState: undefined,
   };
@@ -137,6 +143,7 @@ export class CompactStore {
   /** Chunks projected: marks the channels each uses. */
   #chunks = 0;
   readonly #hotChanges: boolean;
+  readonly #writeBack: boolean;
   /** Scratch: a changed channel's members, each once. */
   readonly #members = new Set<number>();
   /** Scratch: the resident channel of each event of the chunk being projected. */
@@ -146,13 +153,20 @@ export class CompactStore {
   evictions = 0;
 
   /**
-   * `hotChanges`: record what each chunk changes for the hot tier (a rebuild has none to keep). `blockSize` and
-   * `snowflakeEpochMs`: the projection's (CompactProjection).
+   * `hotChanges`: record what each chunk changes for the hot tier (a rebuild has none to keep). `writeBack`: a
+   * chunk's writes leave out the channels it changed, which stay dirty in memory until evicted or `flush`ed: for a
+   * rebuild, whose database nobody reads before it is flushed. `blockSize` and `snowflakeEpochMs`: the
+   * projection's (CompactProjection).
    */
   constructor(
     db: RocksDatabase,
     budget: number,
-    options: { blockSize?: number; snowflakeEpochMs?: number; hotChanges?: boolean } = {},
+    options: {
+      blockSize?: number;
+      snowflakeEpochMs?: number;
+      hotChanges?: boolean;
+      writeBack?: boolean;
+    } = {},
   ) {
     if (!(Number.isInteger(budget) && budget > 0)) {
       throw new RangeError(`budget must be a whole number above 0 (got ${budget})`);
@@ -164,6 +178,7 @@ export class CompactStore {
       ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
     };
     this.#hotChanges = options.hotChanges ?? false;
+    this.#writeBack = options.writeBack ?? false;
   }
 
   /** The database this store mirrors and writes to. */
@@ -288,60 +303,24 @@ export class CompactStore {
       const outcome = projection.applyIn(entry.channelState, event);
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       if (outcome !== 'applied') continue;
-      if (entry.applied.length === 0) changed.push(entry);
-      entry.applied.push(event);
+      if (entry.changedIn !== chunk) {
+        entry.changedIn = chunk;
+        changed.push(entry);
+      }
+      if (!this.#writeBack) entry.applied.push(event);
       for (const member of projection.touched) entry.touched.push(member);
     }
 
     const operations: WriteOperation[] = [];
     const hotChanges = this.#hotChanges ? new HotChanges() : NO_HOT_CHANGES;
-    const writer = this.#writer;
-    for (const channelId of state.compactions) {
-      const evicted = state.evicted.get(channelId);
-      if (evicted?.snapshot === undefined) continue;
-      for (let seq = 1; seq < evicted.nextSeq; seq++) {
-        operations.push({ type: 'del', key: channelStateKey(partition, channelId, seq) });
-      }
-      operations.push({
-        type: 'put',
-        key: channelStateKey(partition, channelId, 0),
-        value: evicted.snapshot,
-      });
-      state.evicted.set(channelId, { nextSeq: 1 });
-    }
-    state.compactions.clear();
+    compact(partition, state, operations);
     const members = this.#members;
     for (const disk of changed) {
       const channelId = disk.channel;
       const channel = disk.channelState;
       if (channel === undefined) throw new Error(`channel ${channelId} vanished`);
-      writer.reset();
-      for (const event of disk.applied) encodeDeltaEvent(event, writer);
-      disk.applied.length = 0;
-      if (
-        disk.nextSeq === 0 ||
-        disk.nextSeq > MAX_DELTAS ||
-        disk.deltaBytes + writer.length > snapshotBytes(channel)
-      ) {
-        for (let seq = 1; seq < disk.nextSeq; seq++) {
-          operations.push({ type: 'del', key: channelStateKey(partition, channelId, seq) });
-        }
-        operations.push({
-          type: 'put',
-          key: channelStateKey(partition, channelId, 0),
-          value: encodeSnapshot(channel, writer),
-        });
-        disk.nextSeq = 1;
-        disk.deltaBytes = 0;
-      } else {
-        operations.push({
-          type: 'put',
-          key: channelStateKey(partition, channelId, disk.nextSeq),
-          value: writer.take(),
-        });
-        disk.nextSeq++;
-        disk.deltaBytes += writer.length;
-      }
+      if (this.#writeBack) disk.dirty = true;
+      else this.#writeChanges(disk, channel, operations);
       members.clear();
       for (const member of disk.touched) members.add(member);
       disk.touched.length = 0;
@@ -373,6 +352,56 @@ export class CompactStore {
     }
     this.#used.set(partition, used);
     return { operations, hotChanges, outcomes };
+  }
+
+  /** A changed channel's delta (the chunk's events of it), or its snapshot when the deltas outgrew it. */
+  #writeChanges(disk: Resident, channel: ChannelState, operations: WriteOperation[]): void {
+    const writer = this.#writer;
+    writer.reset();
+    for (const event of disk.applied) encodeDeltaEvent(event, writer);
+    disk.applied.length = 0;
+    if (
+      disk.nextSeq === 0 ||
+      disk.nextSeq > MAX_DELTAS ||
+      disk.deltaBytes + writer.length > snapshotBytes(channel)
+    ) {
+      putSnapshot(operations, disk.partition, disk.channel, disk.nextSeq, encodeSnapshot(channel, writer));
+      disk.nextSeq = 1;
+      disk.deltaBytes = 0;
+    } else {
+      operations.push({
+        type: 'put',
+        key: channelStateKey(disk.partition, disk.channel, disk.nextSeq),
+        value: writer.take(),
+      });
+      disk.nextSeq++;
+      disk.deltaBytes += writer.length;
+    }
+  }
+
+  /**
+   * Written back: the writes that put every changed channel's state in RocksDB, as one snapshot each (and the
+   * snapshots of channels evicted since the last write). Once they are written, RocksDB holds what memory does.
+   */
+  flush(): WriteOperation[] {
+    const operations: WriteOperation[] = [];
+    for (const [partition, state] of this.#partitions) {
+      compact(partition, state, operations);
+      for (const disk of state.onDisk.values()) {
+        if (!disk.dirty || disk.channelState === undefined) continue;
+        putSnapshot(
+          operations,
+          partition,
+          disk.channel,
+          disk.nextSeq,
+          encodeSnapshot(disk.channelState, this.#writer),
+        );
+        disk.nextSeq = 1;
+        disk.deltaBytes = 0;
+        disk.dirty = false;
+      }
+    }
+    return operations;
   }
 
   /** After a chunk's writes are durable: they count as written, and least recently used channels may go. */
@@ -513,6 +542,9 @@ export class CompactStore {
       loaded === undefined ? 1 : weightOf(loaded.channel),
     );
     entry.channelState = loaded?.channel;
+    // Back before the snapshot it left with was written: written back, RocksDB is behind it (else its deltas are
+    // still there, and RocksDB holds the same).
+    entry.dirty = this.#writeBack && state.compactions.has(channelId);
     this.#track(state, entry);
     state.evicted.delete(channelId);
     state.compactions.delete(channelId);
@@ -543,8 +575,8 @@ export class CompactStore {
       state.projection.deleteChannel(entry.channel);
       state.onDisk.delete(entry.channel);
       // Never written: RocksDB holds nothing of it, which is what a channel not tracked at all means.
-      if (entry.nextSeq === 0) continue;
-      if (channel !== undefined && entry.nextSeq > 1) {
+      if (entry.nextSeq === 0 && !entry.dirty) continue;
+      if (channel !== undefined && (entry.nextSeq > 1 || entry.dirty)) {
         state.evicted.set(entry.channel, {
           nextSeq: entry.nextSeq,
           snapshot: encodeSnapshot(channel, this.#writer),
@@ -555,6 +587,31 @@ export class CompactStore {
       }
     }
   }
+}
+
+/** Puts a channel's snapshot and deletes the deltas it replaces (those below `nextSeq`). */
+function putSnapshot(
+  operations: WriteOperation[],
+  partition: number,
+  channelId: Snowflake,
+  nextSeq: number,
+  snapshot: Buffer,
+): void {
+  for (let seq = 1; seq < nextSeq; seq++) {
+    operations.push({ type: 'del', key: channelStateKey(partition, channelId, seq) });
+  }
+  operations.push({ type: 'put', key: channelStateKey(partition, channelId, 0), value: snapshot });
+}
+
+/** The snapshots evicted channels left with, to write with the partition's next write. */
+function compact(partition: number, state: PartitionState, operations: WriteOperation[]): void {
+  for (const channelId of state.compactions) {
+    const evicted = state.evicted.get(channelId);
+    if (evicted?.snapshot === undefined) continue;
+    putSnapshot(operations, partition, channelId, evicted.nextSeq, evicted.snapshot);
+    state.evicted.set(channelId, { nextSeq: 1 });
+  }
+  state.compactions.clear();
 }
 
 /**
