@@ -80,6 +80,12 @@ export interface RebuildShards {
   stop(): Promise<void>;
 }
 
+/**
+ * A shard's young generation, above V8's default (48 MiB): a fetched batch of up to 12 MiB keeps its messages and
+ * events alive across many scavenges, which then copy them. A rebuild answers no one, so longer pauses cost
+ * nothing; 128 MiB gained about 7% of a 5M-event rebuild (256 no more), at up to that much more memory a thread.
+ */
+const SHARD_YOUNG_GENERATION_MB = 128;
 /** How long a shard may take to finish its batch and leave its group before its thread is ended. */
 const STOP_TIMEOUT_MS = 30_000;
 
@@ -152,7 +158,10 @@ interface ShardThread {
 
 /** One shard's thread: its reports kept, its failure told once, its stop bounded by STOP_TIMEOUT_MS. */
 function startShardThread(options: RebuildShardsOptions, data: ShardData): ShardThread {
-  const worker = new Worker(new URL('./rebuildShardThread.ts', import.meta.url), { workerData: data });
+  const worker = new Worker(new URL('./rebuildShardThread.ts', import.meta.url), {
+    workerData: data,
+    resourceLimits: { maxYoungGenerationSizeMb: SHARD_YOUNG_GENERATION_MB },
+  });
   let progress: PartitionProgress[] = [];
   let stopping = false;
   let failed = false;
