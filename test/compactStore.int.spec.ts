@@ -139,8 +139,9 @@ describe('compact store on RocksDB', () => {
                 for (const event of chunk) reference.apply(event);
                 expect(await answers(store, 0)).toEqual(referenceAnswers(reference));
               }
-              await db.write(store.flush());
-              expect(store.flush()).toEqual([]);
+              // In slices of a few records: a channel's snapshot and the deltas it replaces stay in one.
+              for (const operations of store.flush(3)) await db.write(operations);
+              expect([...store.flush(3)]).toEqual([]);
               const restarted = new CompactStore(db, 1_000, { blockSize: 5 });
               restarted.startPartition(0, false);
               expect(await answers(restarted, 0)).toEqual(referenceAnswers(reference));

@@ -186,9 +186,10 @@ async function foldDurably(size: number, writeBack: boolean): Promise<{ folded: 
       hot?.applyChanges(hotChanges);
       folded += chunk.events.length;
     }
-    const flushed = store.flush();
-    count(flushed);
-    await commits.write(flushed);
+    for (const flushed of store.flush(10_000)) {
+      count(flushed);
+      await commits.write(flushed);
+    }
     return { folded, written };
   } finally {
     await db.close();

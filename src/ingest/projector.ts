@@ -826,11 +826,12 @@ export function createProjector(options: ProjectorOptions): Projector {
       if (!stopping) throw new Error('flush() needs the projector stopped');
       // Memory may be ahead of RocksDB after a failure (and was cleared): what it holds is not to be trusted.
       if (failed) throw new Error('the projector failed: its state is not written back');
-      const operations = resident.flush();
-      for (let start = 0; start < operations.length; start += FLUSH_SLICE) {
-        await commits.write(operations.slice(start, start + FLUSH_SLICE));
+      let records = 0;
+      for (const operations of resident.flush(FLUSH_SLICE)) {
+        await commits.write(operations);
+        records += operations.length;
       }
-      log.info({ records: operations.length }, 'wrote back the changed channels');
+      log.info({ records }, 'wrote back the changed channels');
     },
     async refreshHighWatermarks() {
       for (const topic of [topics.messages, topics.acks]) {

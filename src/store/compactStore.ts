@@ -380,11 +380,12 @@ export class CompactStore {
   }
 
   /**
-   * Written back: the writes that put every changed channel's state in RocksDB, as one snapshot each (and the
-   * snapshots of channels evicted since the last write). Once they are written, RocksDB holds what memory does.
+   * Written back: the writes that put every changed channel's state in RocksDB, one snapshot each (and the
+   * snapshots of channels evicted since the last write), in slices of about `records` records, so that they are
+   * never all in memory at once. Once every slice is written, RocksDB holds what memory does.
    */
-  flush(): WriteOperation[] {
-    const operations: WriteOperation[] = [];
+  *flush(records: number): Generator<WriteOperation[]> {
+    let operations: WriteOperation[] = [];
     for (const [partition, state] of this.#partitions) {
       compact(partition, state, operations);
       for (const disk of state.onDisk.values()) {
@@ -399,9 +400,13 @@ export class CompactStore {
         disk.nextSeq = 1;
         disk.deltaBytes = 0;
         disk.dirty = false;
+        if (operations.length >= records) {
+          yield operations;
+          operations = [];
+        }
       }
     }
-    return operations;
+    if (operations.length > 0) yield operations;
   }
 
   /** After a chunk's writes are durable: they count as written, and least recently used channels may go. */
