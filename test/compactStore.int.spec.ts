@@ -313,4 +313,47 @@ describe('compact store on RocksDB', () => {
       await dir.remove();
     }
   });
+
+  it('written back, writes the snapshots of channels evicted from any partition with the next write', async () => {
+    const dir = await temporaryRocksDir();
+    const db = await openRocksDatabase(dir.path);
+    try {
+      // Room for about one channel: each chunk evicts the other partition's channel.
+      const store = new CompactStore(db, 3, { writeBack: true });
+      store.startPartition(0, true);
+      store.startPartition(1, true);
+      await applyChunk(store, 0, [sent({ channel: '7', id: '10', author: '1' })]);
+      // Its commit evicts channel 7, dirty: its snapshot waits for a write.
+      await applyChunk(store, 1, [sent({ channel: '8', id: '11', author: '1' })]);
+      await applyChunk(store, 1, [sent({ channel: '8', id: '12', author: '1' })]);
+      // Partition 0 is not written again, but the snapshot its channel left with went with partition 1's write.
+      const restarted = new CompactStore(db, 1_000);
+      restarted.startPartition(0, false);
+      expect((await read(restarted, 0, '2', '7')).view.unread_count).toBe(1);
+    } finally {
+      await db.close();
+      await dir.remove();
+    }
+  });
+
+  it('written back, refuses to flush once a partition was forgotten with changes not written', async () => {
+    const dir = await temporaryRocksDir();
+    const db = await openRocksDatabase(dir.path);
+    try {
+      const store = new CompactStore(db, 1_000_000, { writeBack: true });
+      store.startPartition(0, true);
+      store.startPartition(1, true);
+      await applyChunk(store, 0, [sent({ channel: '7', id: '10', author: '1' })]);
+      store.forget(1); // nothing changed there: nothing lost
+      expect([...store.flush(10)].flat().length).toBeGreaterThan(0);
+      await applyChunk(store, 0, [sent({ channel: '7', id: '12', author: '1' })]);
+      store.forget(0);
+      expect(() => [...store.flush(10)]).toThrow(
+        /partition 0 was forgotten with changes not yet written back/,
+      );
+    } finally {
+      await db.close();
+      await dir.remove();
+    }
+  });
 });

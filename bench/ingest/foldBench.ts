@@ -186,9 +186,11 @@ async function foldDurably(size: number, writeBack: boolean): Promise<{ folded: 
       hot?.applyChanges(hotChanges);
       folded += chunk.events.length;
     }
-    for (const flushed of store.flush(10_000)) {
-      count(flushed);
-      await commits.write(flushed);
+    if (writeBack) {
+      for (const flushed of store.flush(10_000)) {
+        count(flushed);
+        await commits.write(flushed);
+      }
     }
     return { folded, written };
   } finally {

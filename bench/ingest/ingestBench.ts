@@ -7,9 +7,10 @@
  *               and large batches in flight (its rate is reported too; it is not part of the measured phases)
  *   2. raw      a kafkajs consumer in a group of its own reads both topics from the beginning to the high
  *               watermarks read before it started; each batch is counted and its offsets resolved, nothing else
- *   3. rebuild  `runRebuild` offline, the code path of `readstates rebuild --offline` (the live projector's code:
- *               decode, fold, one fsynced RocksDB batch per 4,000 records), into a temporary DATA_DIR, recorded in
- *               PostgreSQL; from the call until the rebuilt generation is current
+ *   3. rebuild  `runRebuild` offline, the code path of `readstates rebuild --offline` (the live projector's code
+ *               on REBUILD_THREADS threads, written back: changed channels written when evicted and when each
+ *               thread finishes), into a temporary DATA_DIR, recorded in PostgreSQL; from the call until the
+ *               rebuilt generation is current
  *   4. live     the service as users start it (`node src/cli.ts serve`, fsync on, hot tier mirrored, dead letters
  *               to PostgreSQL) on the same topics, fresh DATA_DIR: from its first event handled to its last (its
  *               /metrics), its RSS then, and each thread's GC pauses (the service runs with --trace-gc)

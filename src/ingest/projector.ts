@@ -44,15 +44,15 @@ const CHUNK_MAX = 64_000;
 const CHUNK_MIN = 2_000;
 const CHUNK_FIRST = 16_000;
 /** Batches applied at once, each of another topic-partition (kafkajs's partitionsConsumedConcurrently). */
-const MAX_PARTITIONS_AT_ONCE = 16;
+export const MAX_PARTITIONS_AT_ONCE = 16;
 /** kafkajs's maxBytesPerPartition: room for a whole chunk of typical events (about 150 bytes each). */
-const FETCH_MAX_BYTES_PER_PARTITION = 12 * 2 ** 20;
+export const FETCH_MAX_BYTES_PER_PARTITION = 12 * 2 ** 20;
 /** kafkajs's maxBytes, a whole fetch's: room for two partitions' full batches (decoded, ~3× that in memory). */
-const FETCH_MAX_BYTES = 24 * 2 ** 20;
+export const FETCH_MAX_BYTES = 24 * 2 ** 20;
 /** How often applied offsets are committed to the group (for lag monitoring; RocksDB holds the truth). */
 const COMMIT_EVERY_MS = 200;
 /** How long the broker holds a fetch that finds nothing new (kafkajs's maxWaitTimeInMs). */
-const FETCH_MAX_WAIT_MS = 250;
+export const FETCH_MAX_WAIT_MS = 250;
 /** How often the time since the last heartbeat is looked at. */
 const HEARTBEAT_CHECK_MS = 1_000;
 /** Keys deleted per write when the state of a partition owned elsewhere is dropped. */
@@ -818,14 +818,22 @@ export function createProjector(options: ProjectorOptions): Projector {
       // longer than a moment, with the brokers maybe away.
       await Promise.race([commitNow(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
       // disconnect() waits for the batch in hand to finish, then leaves the group.
-      await consumer.disconnect();
-      await admin.disconnect();
+      try {
+        await consumer.disconnect();
+      } finally {
+        // Even when leaving failed: an open admin connection would keep the thread alive.
+        await admin.disconnect();
+      }
       log.info('projector stopped');
     },
     async flush() {
       if (!stopping) throw new Error('flush() needs the projector stopped');
       // Memory may be ahead of RocksDB after a failure (and was cleared): what it holds is not to be trusted.
       if (failed) throw new Error('the projector failed: its state is not written back');
+      // kafkajs may still be applying a batch it fetched before a crash and restart (its runner's stop does not
+      // wait for those): nothing more starts once paused, and the store is read only after they end.
+      paused = true;
+      await Promise.all(applying);
       let records = 0;
       for (const operations of resident.flush(FLUSH_SLICE)) {
         await commits.write(operations);

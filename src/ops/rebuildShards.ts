@@ -166,6 +166,8 @@ function startShardThread(options: RebuildShardsOptions, data: ShardData): Shard
   let stopping = false;
   let failed = false;
   let flushing = false;
+  /** Ends the wait for the thread to exit (stop() then terminates it). */
+  let giveUp: (() => void) | undefined;
   /** How the thread's stop ended, once it said so. */
   let stopped: { error?: string } | undefined;
   let starting!: { resolve: () => void; reject: (error: Error) => void };
@@ -202,6 +204,8 @@ function startShardThread(options: RebuildShardsOptions, data: ShardData): Shard
         break;
       case 'stopped':
         stopped = message.error === undefined ? {} : { error: message.error };
+        // Said it is done: its thread ends by itself, but is given no longer than a stop to do so.
+        giveUp?.();
         break;
     }
   });
@@ -219,9 +223,16 @@ function startShardThread(options: RebuildShardsOptions, data: ShardData): Shard
       worker.postMessage({ type: 'stop', flush } satisfies ToShard);
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<void>((resolve) => {
+        // Flushing is bounded by the state's size, not by Kafka: not timed out. Once the thread said it stopped,
+        // it has a stop's time to exit (an open connection could keep it alive).
         timer = setTimeout(() => {
-          if (!flushing) resolve();
+          if (!flushing || stopped !== undefined) resolve();
         }, STOP_TIMEOUT_MS);
+        giveUp = () => {
+          clearTimeout(timer);
+          timer = setTimeout(resolve, STOP_TIMEOUT_MS);
+        };
+        if (stopped !== undefined) giveUp();
       });
       await Promise.race([exited, late]);
       clearTimeout(timer);

@@ -127,6 +127,9 @@ export class PartitionForgotten extends Error {
  * resident ids (messages, mentions and members, across partitions) exceed `budget`. It stays equal to RocksDB because
  * only this projector writes these partitions, a chunk's changes are applied and handed to the write without
  * yielding, and a channel loaded by a reader is kept only if no write to its partition happened meanwhile.
+ *
+ * Written back (`writeBack`, a rebuild's store) it does not: RocksDB's offsets run ahead of its channels until
+ * `flush` has written every slice, which is why nobody may read such a database before.
  */
 export class CompactStore {
   readonly budget: number;
@@ -144,6 +147,8 @@ export class CompactStore {
   #chunks = 0;
   readonly #hotChanges: boolean;
   readonly #writeBack: boolean;
+  /** Written back: a partition forgotten with changes not written (flush refuses from then on). */
+  #lostChanges: number | undefined;
   /** Scratch: a changed channel's members, each once. */
   readonly #members = new Set<number>();
   /** Scratch: the resident channel of each event of the chunk being projected. */
@@ -214,6 +219,14 @@ export class CompactStore {
   forget(partition: number): void {
     const state = this.#partitions.get(partition);
     if (state === undefined) return;
+    // Written back, its changes not yet on disk go with it, while its offsets stay: the database can no longer be
+    // completed, and flush() says so instead of writing a state that misses them.
+    if (
+      this.#writeBack &&
+      (state.compactions.size > 0 || [...state.onDisk.values()].some((resident) => resident.dirty))
+    ) {
+      this.#lostChanges ??= partition;
+    }
     for (const resident of state.onDisk.values()) this.#untrack(resident);
     this.#partitions.delete(partition);
     this.#used.delete(partition);
@@ -313,7 +326,13 @@ export class CompactStore {
 
     const operations: WriteOperation[] = [];
     const hotChanges = this.#hotChanges ? new HotChanges() : NO_HOT_CHANGES;
-    compact(partition, state, operations);
+    if (this.#writeBack) {
+      // Any partition's: a rebuild's partitions share one database nobody reads meanwhile, and the snapshots of
+      // evicted channels are held outside the budget until written.
+      for (const [other, otherState] of this.#partitions) compact(other, otherState, operations);
+    } else {
+      compact(partition, state, operations);
+    }
     const members = this.#members;
     for (const disk of changed) {
       const channelId = disk.channel;
@@ -385,9 +404,19 @@ export class CompactStore {
    * never all in memory at once. Once every slice is written, RocksDB holds what memory does.
    */
   *flush(records: number): Generator<WriteOperation[]> {
+    if (this.#lostChanges !== undefined) {
+      throw new Error(
+        `partition ${this.#lostChanges} was forgotten with changes not yet written back: the database cannot be ` +
+          'completed',
+      );
+    }
     let operations: WriteOperation[] = [];
     for (const [partition, state] of this.#partitions) {
       compact(partition, state, operations);
+      if (operations.length >= records) {
+        yield operations;
+        operations = [];
+      }
       for (const disk of state.onDisk.values()) {
         if (!disk.dirty || disk.channelState === undefined) continue;
         putSnapshot(
