@@ -1,6 +1,6 @@
 /**
  * `npm run bench:ceiling`: what a rebuild could reach on this machine at most, whatever the storage does. The
- * rebuild's threads each consume a share of the partitions (shardAssigner.ts) with the projector's fetch settings;
+ * rebuild's threads each consume a share of the partitions (shardAssigner.ts) with the rebuild's fetch settings;
  * here each does only part of the projector's work, step by step, on 1 to T threads:
  *   raw     kafkajs alone: each batch counted and its offsets resolved
  *   decode  and every record decoded and validated (decodeEvent, as the projector does)
@@ -23,10 +23,10 @@ import { decodeEvent } from '../../src/contract/decode.ts';
 import { createKafka } from '../../src/ingest/createKafka.ts';
 import { createTopicsAndWait } from '../../src/ingest/createTopicsAndWait.ts';
 import {
-  FETCH_MAX_BYTES,
-  FETCH_MAX_BYTES_PER_PARTITION,
   FETCH_MAX_WAIT_MS,
   MAX_PARTITIONS_AT_ONCE,
+  WRITE_BACK_FETCH_MAX_BYTES,
+  WRITE_BACK_FETCH_MAX_BYTES_PER_PARTITION,
 } from '../../src/ingest/projector.ts';
 import { createShardAssigner } from '../../src/ingest/shardAssigner.ts';
 import { CompactProjection } from '../../src/projection/compact/compactProjection.ts';
@@ -60,8 +60,8 @@ async function consumeShare(data: ThreadData): Promise<number> {
   const consumer = kafka.consumer({
     groupId: data.groupId,
     partitionAssigners: [createShardAssigner({ index: data.index, partitions: data.partitions })],
-    maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION,
-    maxBytes: FETCH_MAX_BYTES,
+    maxBytesPerPartition: WRITE_BACK_FETCH_MAX_BYTES_PER_PARTITION,
+    maxBytes: WRITE_BACK_FETCH_MAX_BYTES,
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
   });
   let records = 0;
@@ -216,7 +216,7 @@ if (!isMainThread) {
   const int = (value: number) => Math.round(value).toLocaleString('en-US');
   console.log(
     `\nCeiling: ${int(events)} demo-stream events (${int(channels)} channels, ${int(users)} users, skewed) over ` +
-      `${partitions} partitions a topic, consumed with the projector's fetch settings, each thread its share\n`,
+      `${partitions} partitions a topic, consumed with the rebuild's fetch settings, each thread its share\n`,
   );
   printTable(
     ['step', 'threads', 'events/s', 'CPU cores (process)'],
