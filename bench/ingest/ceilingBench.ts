@@ -1,6 +1,7 @@
 /**
  * `npm run bench:ceiling`: what a rebuild could reach on this machine at most, whatever the storage does. The
- * rebuild's threads each consume a share of the partitions (shardAssigner.ts) with the rebuild's fetch settings;
+ * rebuild's threads each consume a share of the partitions (shardAssigner.ts) with the rebuild's fetch settings
+ * and young generation;
  * here each does only part of the projector's work, step by step, on 1 to T threads:
  *   raw     kafkajs alone: each batch counted and its offsets resolved
  *   decode  and every record decoded and validated (decodeEvent, as the projector does)
@@ -30,6 +31,7 @@ import {
 } from '../../src/ingest/projector.ts';
 import { createShardAssigner } from '../../src/ingest/shardAssigner.ts';
 import { CompactProjection } from '../../src/projection/compact/compactProjection.ts';
+import { SHARD_YOUNG_GENERATION_MB } from '../../src/ops/rebuildShards.ts';
 import { planShards } from '../../src/ops/shardPlan.ts';
 import { machineLine } from '../machineLine.ts';
 import { printTable } from '../markdownTable.ts';
@@ -188,7 +190,11 @@ if (!isMainThread) {
                   topics,
                   ends: ends.filter(([id]) => shard.includes(Number(id.slice(id.lastIndexOf(':') + 1)))),
                 };
-                const worker = new Worker(new URL(import.meta.url), { workerData: data });
+                // As the rebuild's threads: the same young generation.
+                const worker = new Worker(new URL(import.meta.url), {
+                  workerData: data,
+                  resourceLimits: { maxYoungGenerationSizeMb: SHARD_YOUNG_GENERATION_MB },
+                });
                 worker.once('message', (count: number) => {
                   resolve(count);
                 });

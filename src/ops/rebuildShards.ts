@@ -85,7 +85,7 @@ export interface RebuildShards {
  * events alive across many scavenges, which then copy them. A rebuild answers no one, so longer pauses cost
  * nothing; 128 MiB gained about 7% of a 5M-event rebuild (256 no more), at up to that much more memory a thread.
  */
-const SHARD_YOUNG_GENERATION_MB = 128;
+export const SHARD_YOUNG_GENERATION_MB = 128;
 /** How long a shard may take to finish its batch and leave its group before its thread is ended. */
 const STOP_TIMEOUT_MS = 30_000;
 
