@@ -62,10 +62,8 @@ const COMMIT_EVERY_MS = 200;
 export const FETCH_MAX_WAIT_MS = 250;
 /** How often the time since the last heartbeat is looked at. */
 const HEARTBEAT_CHECK_MS = 1_000;
-/** Keys deleted per write when the state of a partition owned elsewhere is dropped. */
-const DROP_SLICE = 10_000;
-/** Records per write when written-back channels are flushed at stop. */
-const FLUSH_SLICE = 10_000;
+/** Records per write of the bulk writes: dropping a partition owned elsewhere, flushing written-back channels. */
+const BULK_WRITE_RECORDS = 10_000;
 /** Between attempts to reach Kafka at start-up. */
 const CONNECT_RETRY_MAX_MS = 10_000;
 
@@ -233,9 +231,12 @@ export function createProjector(options: ProjectorOptions): Projector {
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     // Larger batches than kafkajs's 1 MiB: a chunk's write holds one record per channel however often its
     // events changed it (see chunkSizer.ts). Only a backlog fills them; caught up, batches are what just arrived.
-    maxBytesPerPartition:
-      options.writeBack === true ? WRITE_BACK_FETCH_MAX_BYTES_PER_PARTITION : FETCH_MAX_BYTES_PER_PARTITION,
-    maxBytes: options.writeBack === true ? WRITE_BACK_FETCH_MAX_BYTES : FETCH_MAX_BYTES,
+    ...(options.writeBack === true
+      ? {
+          maxBytesPerPartition: WRITE_BACK_FETCH_MAX_BYTES_PER_PARTITION,
+          maxBytes: WRITE_BACK_FETCH_MAX_BYTES,
+        }
+      : { maxBytesPerPartition: FETCH_MAX_BYTES_PER_PARTITION, maxBytes: FETCH_MAX_BYTES }),
     // Partition p of both topics to one member: its RocksDB then holds p's whole state. Round robin only while an
     // older instance in the group knows no other (a rolling upgrade): a partition it splits is served by no one,
     // and each topic's stored offset lets whoever gets it whole later catch up exactly.
@@ -376,7 +377,10 @@ export function createProjector(options: ProjectorOptions): Projector {
   async function deletePartitionKeys(partition: number): Promise<void> {
     const { start } = partitionRange(partition);
     for (let after: Buffer | undefined; ;) {
-      const entries = await db.scan(start, { limit: DROP_SLICE, ...(after === undefined ? {} : { after }) });
+      const entries = await db.scan(start, {
+        limit: BULK_WRITE_RECORDS,
+        ...(after === undefined ? {} : { after }),
+      });
       if (entries.length === 0) break;
       await db.write(entries.map(({ key }) => ({ type: 'del', key })));
       after = entries.at(-1)?.key;
@@ -843,7 +847,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       paused = true;
       await Promise.all(applying);
       let records = 0;
-      for (const operations of resident.flush(FLUSH_SLICE)) {
+      for (const operations of resident.flush(BULK_WRITE_RECORDS)) {
         await commits.write(operations);
         records += operations.length;
       }

@@ -81,9 +81,10 @@ export interface RebuildShards {
 }
 
 /**
- * A shard's young generation, above V8's default (48 MiB): a fetched batch of up to 12 MiB keeps its messages and
- * events alive across many scavenges, which then copy them. A rebuild answers no one, so longer pauses cost
- * nothing; 128 MiB gained about 7% of a 5M-event rebuild (256 no more), at up to that much more memory a thread.
+ * A shard's young generation, above V8's default (48 MiB): a fetched batch keeps its messages and events alive
+ * across many scavenges, which then copy them. A rebuild answers no one, so longer pauses cost nothing; 128 MiB
+ * gained about 7% of a 5M-event rebuild (256 no more), at up to that much more memory a thread. Measured with
+ * batches of up to 12 MiB, before a written-back projector's fetches became 4 MiB.
  */
 export const SHARD_YOUNG_GENERATION_MB = 128;
 /** How long a shard may take to finish its batch and leave its group before its thread is ended. */
