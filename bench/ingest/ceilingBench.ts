@@ -36,7 +36,7 @@ import { planShards } from '../../src/ops/shardPlan.ts';
 import { machineLine } from '../machineLine.ts';
 import { printTable } from '../markdownTable.ts';
 import { wholeNumber } from '../wholeNumberOption.ts';
-import { publishStream } from './publishStream.ts';
+import { publishStream, streamSize } from './publishStream.ts';
 
 const STEPS = ['raw', 'decode', 'fold'] as const;
 type Step = (typeof STEPS)[number];
@@ -129,11 +129,7 @@ if (!isMainThread) {
   });
   const events = wholeNumber('events', values.events);
   const partitions = wholeNumber('partitions', values.partitions);
-  const channels =
-    values.channels === undefined
-      ? Math.max(1, Math.floor(events / 100))
-      : wholeNumber('channels', values.channels);
-  const users = values.users === undefined ? 10 * channels : wholeNumber('users', values.users);
+  const { channels, users } = streamSize(events, values);
   const cores = os.availableParallelism();
   const threadCounts = (values.threads ?? Array.from({ length: cores }, (_, i) => i + 1).join(','))
     .split(',')

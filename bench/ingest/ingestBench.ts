@@ -59,7 +59,7 @@ import { summariseCpuProfile, type ProfileSummary } from './cpuProfile.ts';
 import { measureFreshness } from './freshness.ts';
 import { projectLive, startLiveService, type GcPauses, type LiveService } from './liveProjection.ts';
 import { createLongChannelStream } from './longChannelStream.ts';
-import { publishStream, type PublishResult } from './publishStream.ts';
+import { publishStream, streamSize, type PublishResult } from './publishStream.ts';
 import { printTable } from '../markdownTable.ts';
 import { wholeNumber } from '../wholeNumberOption.ts';
 
@@ -93,11 +93,7 @@ const { values } = parseArgs({
 });
 const events = values.quick ? 200_000 : wholeNumber('events', values.events);
 const partitions = wholeNumber('partitions', values.partitions);
-const channels =
-  values.channels === undefined
-    ? Math.max(1, Math.round(events / 100))
-    : wholeNumber('channels', values.channels);
-const users = values.users === undefined ? 10 * channels : wholeNumber('users', values.users);
+const { channels, users } = streamSize(events, values);
 const seed = wholeNumber('seed', values.seed);
 if (values.activity !== 'skewed' && values.activity !== 'uniform') {
   throw new Error(`--activity must be skewed or uniform; got "${values.activity}"`);

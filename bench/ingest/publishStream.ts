@@ -9,6 +9,7 @@ import type { Topics } from '../../src/ingest/ensureTopics.ts';
 import { createPartitionOf } from '../../src/contract/partitionOf.ts';
 import { createDemoStream, type DemoEvent } from '../../src/ops/demoStream.ts';
 import { createPublisher, type Publisher } from '../../src/publisher/createPublisher.ts';
+import { wholeNumber } from '../wholeNumberOption.ts';
 
 export type StreamShape = {
   seed: number;
@@ -17,6 +18,22 @@ export type StreamShape = {
   /** The demo stream's spread over channels (DemoStreamOptions.activity). */
   activity?: 'uniform' | 'skewed';
 };
+
+/**
+ * The demo stream's channels and users from the command line: by default as many channels as a hundredth of the
+ * events (the same events per channel at every N) and ten users a channel.
+ */
+export function streamSize(
+  events: number,
+  options: { channels?: string | undefined; users?: string | undefined },
+): { channels: number; users: number } {
+  const channels =
+    options.channels === undefined
+      ? Math.max(1, Math.round(events / 100))
+      : wholeNumber('channels', options.channels);
+  const users = options.users === undefined ? 10 * channels : wholeNumber('users', options.users);
+  return { channels, users };
+}
 
 export type PublishOptions = {
   events: number;
