@@ -29,87 +29,48 @@ import {
   WRITE_BACK_FETCH_MAX_BYTES,
   WRITE_BACK_FETCH_MAX_BYTES_PER_PARTITION,
 } from '../../src/ingest/projector.ts';
-import { createShardAssigner } from '../../src/ingest/shardAssigner.ts';
 import { CompactProjection } from '../../src/projection/compact/compactProjection.ts';
 import { SHARD_YOUNG_GENERATION_MB } from '../../src/ops/rebuildShards.ts';
 import { planShards } from '../../src/ops/shardPlan.ts';
 import { machineLine } from '../machineLine.ts';
 import { printTable } from '../markdownTable.ts';
 import { wholeNumber } from '../wholeNumberOption.ts';
+import { consumeRaw } from './consumeRaw.ts';
 import { publishStream, streamSize } from './publishStream.ts';
 
 const STEPS = ['raw', 'decode', 'fold'] as const;
 type Step = (typeof STEPS)[number];
 type Topics = { messages: string; acks: string };
-/** What a thread is given: its partitions and the last offset to reach on each topic-partition. */
-type ThreadData = {
-  step: Step;
-  index: number;
-  partitions: number[];
-  groupId: string;
-  topics: Topics;
-  ends: [string, string][];
-};
+/** What a thread is given: its step and its share of the partitions. */
+type ThreadData = { step: Step; index: number; partitions: number[]; groupId: string; topics: Topics };
 
 const config = loadConfig(process.env);
 const logger = pino({ level: 'warn', base: { service: 'readstates-bench' } }, pino.destination(2));
 const kafka = createKafka(config, logger);
 
-/** One thread's share: consumed to the ends, doing `step`'s work; resolves with the records it read. */
+/** One thread's share, consumed to the log ends doing `step`'s work; resolves with the records it read. */
 async function consumeShare(data: ThreadData): Promise<number> {
-  const remaining = new Map(data.ends.map(([id, end]) => [id, BigInt(end)]));
   const projection = new CompactProjection();
-  const consumer = kafka.consumer({
+  const { events } = await consumeRaw(kafka, data.topics, {
     groupId: data.groupId,
-    partitionAssigners: [createShardAssigner({ index: data.index, partitions: data.partitions })],
-    maxBytesPerPartition: WRITE_BACK_FETCH_MAX_BYTES_PER_PARTITION,
-    maxBytes: WRITE_BACK_FETCH_MAX_BYTES,
-    maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+    sessionTimeoutMs: config.KAFKA_SESSION_TIMEOUT_MS,
+    shard: { index: data.index, partitions: data.partitions },
+    consumer: {
+      maxBytesPerPartition: WRITE_BACK_FETCH_MAX_BYTES_PER_PARTITION,
+      maxBytes: WRITE_BACK_FETCH_MAX_BYTES,
+      maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
+    },
+    partitionsConsumedConcurrently: MAX_PARTITIONS_AT_ONCE,
+    onBatch: (batch) => {
+      if (data.step === 'raw') return;
+      const kind = batch.topic === data.topics.acks ? 'acks' : 'messages';
+      for (const message of batch.messages) {
+        const decoded = decodeEvent(message.value, message.key, kind);
+        if (decoded.ok && data.step === 'fold') projection.apply(decoded.event);
+      }
+    },
   });
-  let records = 0;
-  let finish: () => void = () => undefined;
-  let fail: (error: Error) => void = () => undefined;
-  const done = new Promise<void>((resolve, reject) => {
-    finish = resolve;
-    fail = reject;
-  });
-  consumer.on(consumer.events.CRASH, (event) => {
-    fail(event.payload.error);
-  });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: [data.topics.messages, data.topics.acks], fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: MAX_PARTITIONS_AT_ONCE,
-      eachBatch: (payload) => {
-        const { batch } = payload;
-        const kind = batch.topic === data.topics.acks ? 'acks' : 'messages';
-        if (data.step !== 'raw') {
-          for (const message of batch.messages) {
-            const decoded = decodeEvent(message.value, message.key, kind);
-            if (decoded.ok && data.step === 'fold') projection.apply(decoded.event);
-          }
-        }
-        records += batch.messages.length;
-        const last = batch.messages.at(-1);
-        if (last !== undefined) {
-          payload.resolveOffset(last.offset);
-          const id = `${batch.topic}:${batch.partition}`;
-          const end = remaining.get(id);
-          if (end !== undefined && BigInt(last.offset) + 1n >= end) remaining.delete(id);
-          if (remaining.size === 0) finish();
-        }
-        return Promise.resolve();
-      },
-    });
-    if (remaining.size === 0) finish();
-    await done;
-  } finally {
-    await consumer.disconnect();
-  }
-  return records;
+  return events;
 }
 
 if (!isMainThread) {
@@ -159,11 +120,9 @@ if (!isMainThread) {
       publishers: partitions,
       inFlight: 2,
     });
-    const ends: [string, string][] = [];
     const sizes = new Array<number>(partitions).fill(0);
     for (const topic of [topics.messages, topics.acks]) {
       for (const { partition, high } of await admin.fetchTopicOffsets(topic)) {
-        ends.push([`${topic}:${partition}`, high]);
         sizes[partition] = (sizes[partition] ?? 0) + Number(high);
       }
     }
@@ -184,7 +143,6 @@ if (!isMainThread) {
                   partitions: shard,
                   groupId: `bench.ceiling.${runId}.${step}.${threads}.${index}`,
                   topics,
-                  ends: ends.filter(([id]) => shard.includes(Number(id.slice(id.lastIndexOf(':') + 1)))),
                 };
                 // As the rebuild's threads: the same young generation.
                 const worker = new Worker(new URL(import.meta.url), {

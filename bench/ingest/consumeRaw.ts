@@ -4,8 +4,9 @@
  * batch is only counted and its offsets resolved. Done when every partition reached the high watermark read
  * before the consumer started.
  */
-import type { Kafka } from 'kafkajs';
+import type { Batch, ConsumerConfig, Kafka } from 'kafkajs';
 import type { Topics } from '../../src/ingest/ensureTopics.ts';
+import { createShardAssigner, type Shard } from '../../src/ingest/shardAssigner.ts';
 
 export type RawResult = {
   events: number;
@@ -18,7 +19,18 @@ export type RawResult = {
 export async function consumeRaw(
   kafka: Kafka,
   topics: Topics,
-  options: { groupId: string; sessionTimeoutMs: number; signal?: AbortSignal },
+  options: {
+    groupId: string;
+    sessionTimeoutMs: number;
+    signal?: AbortSignal;
+    /** Only this share of the partitions, as a rebuild's thread takes it (shardAssigner.ts); all by default. */
+    shard?: Shard;
+    /** More consumer settings (fetch sizes, say); kafkajs's defaults otherwise. */
+    consumer?: Partial<ConsumerConfig>;
+    partitionsConsumedConcurrently?: number;
+    /** Work done on each batch before it is counted (bench:ceiling's steps); none by default. */
+    onBatch?: (batch: Batch) => void;
+  },
 ): Promise<RawResult> {
   const admin = kafka.admin();
   await admin.connect();
@@ -27,6 +39,7 @@ export async function consumeRaw(
   try {
     for (const topic of [topics.messages, topics.acks]) {
       for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+        if (options.shard !== undefined && !options.shard.partitions.includes(partition)) continue;
         if (BigInt(high) > BigInt(low)) remaining.set(`${topic}:${partition}`, BigInt(high));
       }
     }
@@ -38,6 +51,8 @@ export async function consumeRaw(
     groupId: options.groupId,
     sessionTimeout: options.sessionTimeoutMs,
     heartbeatInterval: Math.floor(options.sessionTimeoutMs / 10),
+    ...(options.shard === undefined ? {} : { partitionAssigners: [createShardAssigner(options.shard)] }),
+    ...options.consumer,
   });
   let events = 0;
   let firstBatchAt: number | undefined;
@@ -61,9 +76,13 @@ export async function consumeRaw(
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
+      ...(options.partitionsConsumedConcurrently === undefined
+        ? {}
+        : { partitionsConsumedConcurrently: options.partitionsConsumedConcurrently }),
       eachBatch: (payload) => {
         const { batch } = payload;
         firstBatchAt ??= performance.now();
+        options.onBatch?.(batch);
         const last = batch.messages.at(-1);
         if (last !== undefined) {
           events += batch.messages.length;
