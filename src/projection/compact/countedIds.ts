@@ -25,6 +25,8 @@ export const DEFAULT_BLOCK_SIZE = 128;
 const FIRST_CAPACITY = 2;
 /** Words per entry: group, hi, lo, then payload << 1 | live. */
 export const ENTRY_WORDS = 4;
+/** Words of a key: group, hi, lo. */
+const KEY_WORDS = 3;
 const STRIDE = ENTRY_WORDS;
 const MAX_WORD = 0xffffffff;
 
@@ -90,11 +92,6 @@ class Block {
     for (let i = from * STRIDE + 3; i < this.size * STRIDE; i += STRIDE) count += (e[i] as number) & 1;
     return count;
   }
-
-  /** Whether the last entry is below (g, hi, lo). An empty block holds nothing above anything. */
-  endsBelow(g: number, hi: number, lo: number): boolean {
-    return this.size === 0 || this.below(this.size - 1, g, hi, lo);
-  }
 }
 
 const NO_TREE = new Int32Array(0);
@@ -113,6 +110,12 @@ export class CountedIds {
   readonly blockSize: number;
   /** In key order; never empty, and only the first may be empty. */
   private blocks: Block[];
+  /**
+   * Each block's greatest key (group, hi, lo), block after block, kept for every block but an empty first one:
+   * finding a key's block searches this one array instead of touching a block (two objects away) per step,
+   * which in a channel of 100,000 messages was most of a lookup's time (5M events: 4.2 s of a live profile).
+   */
+  private ends = new Uint32Array(KEY_WORDS * 4);
   /** Fenwick tree over the blocks' live counts (index i + 1 for block i); unused while there is one block. */
   private tree = NO_TREE;
   #liveCount = 0;
@@ -185,6 +188,7 @@ export class CountedIds {
     e[i + 2] = lo;
     e[i + 3] = (payload << 1) | (live ? 1 : 0);
     block.size++;
+    if (at === block.size - 1) this.setEnd(b, block);
     this.#size++;
     if (live) this.changeLive(b, block, 1);
   }
@@ -215,6 +219,10 @@ export class CountedIds {
       blocks.push(block);
     }
     this.blocks = blocks;
+    this.ends = new Uint32Array(KEY_WORDS * Math.max(4, blocks.length));
+    blocks.forEach((block, b) => {
+      this.setEnd(b, block);
+    });
     this.#size = count;
     this.#liveCount = liveCount;
     this.tree = NO_TREE;
@@ -366,15 +374,37 @@ export class CountedIds {
     const blocks = this.blocks;
     const last = blocks.length - 1;
     // Keys mostly arrive in order, so the last block is the usual answer: one comparison.
-    if (last === 0 || (blocks[last - 1] as Block).endsBelow(g, hi, lo)) return last;
+    // With more than one block, none is empty, so each has an end.
+    if (last === 0 || this.endsBelow(last - 1, g, hi, lo)) return last;
     let low = 0;
     let high = last;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if ((blocks[mid] as Block).endsBelow(g, hi, lo)) low = mid + 1;
+      if (this.endsBelow(mid, g, hi, lo)) low = mid + 1;
       else high = mid;
     }
     return low;
+  }
+
+  /** Whether block b's greatest key is below (g, hi, lo). */
+  private endsBelow(b: number, g: number, hi: number, lo: number): boolean {
+    const ends = this.ends;
+    const at = b * KEY_WORDS;
+    const eg = ends[at] as number;
+    if (eg !== g) return eg < g;
+    const eh = ends[at + 1] as number;
+    return eh !== hi ? eh < hi : (ends[at + 2] as number) < lo;
+  }
+
+  /** Records `block` (block b, not empty) as ending with its last key. */
+  private setEnd(b: number, block: Block): void {
+    if (this.ends.length < (b + 1) * KEY_WORDS) {
+      const ends = new Uint32Array(Math.max(this.ends.length * 2, (b + 1) * KEY_WORDS));
+      ends.set(this.ends);
+      this.ends = ends;
+    }
+    const from = (block.size - 1) * STRIDE;
+    this.ends.set(block.entries.subarray(from, from + KEY_WORDS), b * KEY_WORDS);
   }
 
   private changeLive(b: number, block: Block, delta: 1 | -1): void {
@@ -404,6 +434,12 @@ export class CountedIds {
     block.size = half;
     block.liveCount -= right.liveCount;
     this.blocks.splice(b + 1, 0, right);
+    // The ends after b move up one block (the last first, which makes room), then b and b + 1 end anew.
+    const moved = this.blocks.length - 1;
+    if (moved > b + 1) this.setEnd(moved, this.blocks[moved] as Block);
+    this.ends.copyWithin((b + 2) * KEY_WORDS, (b + 1) * KEY_WORDS, (moved - 1) * KEY_WORDS);
+    this.setEnd(b, block);
+    this.setEnd(b + 1, right);
   }
 
   /**
