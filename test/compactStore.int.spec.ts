@@ -272,8 +272,8 @@ describe('compact store on RocksDB', () => {
     const dir = await temporaryRocksDir();
     const db = await openRocksDatabase(dir.path);
     try {
-      const store = new CompactStore(db, 30, { hotChanges: true });
       const mirror = createHotTierMirror(createHotTier({ bytesBudget: 2 ** 20 }));
+      const store = new CompactStore(db, 30, { hotChanges: mirror.holds });
       store.startPartition(0, true);
       // Two channels of 20 messages each (and their deltas on disk), over a budget of 30 ids.
       for (const channel of ['10', '20']) {

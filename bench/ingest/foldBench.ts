@@ -23,7 +23,8 @@
  *          --seed S (1) --fanout F (32, the reference store's rank-index fanout) --paths (memory,compact,durable,rebuild)
  *          --resident N (1000000: the durable path's RESIDENT_RECORDS)
  *          --hot-tier MB (0: none; else the durable path also records what each chunk changes for a hot tier of
- *          that many MiB and applies it after the write, as the live service does)
+ *          that many MiB and applies it after the write, as the live service does; nothing looks pairs up here,
+ *          so the tier holds none and only the channels' own entries are recorded)
  * Last line: {"events":…,"memory_events_per_s":[…],"compact_events_per_s":[…],"durable_events_per_s":[…],
  *             "durable_cpu_us_per_event":[…],"records_per_event":[…],"rebuild_events_per_s":[…]} (one entry per
  *             chunk size)
@@ -43,6 +44,7 @@ import { createGroupCommit } from '../../src/store/groupCommit.ts';
 import { KeyKind } from '../../src/store/keys.ts';
 import { CompactStore } from '../../src/store/compactStore.ts';
 import { createHotTier } from '../../src/store/hotTier.ts';
+import { createHotTierMirror } from '../../src/store/hotTierMirror.ts';
 import { openRocksDatabase, type WriteOperation } from '../../src/store/rocksDatabase.ts';
 import { machineLine } from '../machineLine.ts';
 import { printTable } from '../markdownTable.ts';
@@ -161,7 +163,10 @@ async function foldDurably(size: number, writeBack: boolean): Promise<{ folded: 
     const commits = createGroupCommit(db, { sync: !writeBack });
     const hot =
       HOT_TIER_MB > 0 && !writeBack ? createHotTier({ bytesBudget: HOT_TIER_MB * 2 ** 20 }) : undefined;
-    const store = new CompactStore(db, RESIDENT_RECORDS, { hotChanges: hot !== undefined, writeBack });
+    const store = new CompactStore(db, RESIDENT_RECORDS, {
+      ...(hot === undefined ? {} : { hotChanges: createHotTierMirror(hot).holds }),
+      writeBack,
+    });
     loads = () => ({ loads: store.loads, evictions: store.evictions });
     for (let partition = 0; partition < partitions; partition++) store.startPartition(partition, true);
     const written: Written = { records: 0, bytes: 0, byKind: new Map() };

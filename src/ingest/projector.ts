@@ -199,7 +199,7 @@ export function createProjector(options: ProjectorOptions): Projector {
   let db = options.db;
   let commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
   const resident = new CompactStore(db, options.residentRecords, {
-    hotChanges: options.hotTier !== undefined,
+    ...(options.hotTier === undefined ? {} : { hotChanges: options.hotTier.holds }),
     writeBack: options.writeBack ?? false,
     ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
   });

@@ -15,7 +15,7 @@ import {
   replayDelta,
   snapshotBytes,
 } from './channelCodec.ts';
-import { HotChanges, type HotChangeVisitor } from './hotChanges.ts';
+import { HotChanges, type HeldEntries, type HotChangeVisitor } from './hotChanges.ts';
 import type { FirstUnreadAt } from './hotTier.ts';
 import type { PairRecords } from './hotTierMirror.ts';
 import { channelStateKey, channelStatePrefix, readStateKey } from './keys.ts';
@@ -25,6 +25,7 @@ import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 const MAX_DELTAS = 64;
 /** What a store without a hot tier returns for every chunk: nothing is ever recorded in it. */
 const NO_HOT_CHANGES = new HotChanges();
+const NOTHING_HELD: HeldEntries = () => false;
 /** The value of a key that lists a read state under its user (its key says everything). */
 const EMPTY = Buffer.alloc(0);
 
@@ -146,6 +147,7 @@ export class CompactStore {
   /** Chunks projected: marks the channels each uses. */
   #chunks = 0;
   readonly #hotChanges: boolean;
+  readonly #held: HeldEntries;
   readonly #writeBack: boolean;
   /** Written back: a partition forgotten with changes not written (flush refuses from then on). */
   #lostChanges: number | undefined;
@@ -158,7 +160,8 @@ export class CompactStore {
   evictions = 0;
 
   /**
-   * `hotChanges`: record what each chunk changes for the hot tier (a rebuild has none to keep). `writeBack`: a
+   * `hotChanges`: record what each chunk changes for the hot tier, in the entries it holds (a rebuild has none to
+   * keep); every changed channel's own entry is recorded. `writeBack`: a
    * chunk's writes leave out the channels it changed, which stay dirty in memory until evicted or `flush`ed: for a
    * rebuild, whose database nobody reads before it is flushed. `blockSize` and `snowflakeEpochMs`: the
    * projection's (CompactProjection).
@@ -169,7 +172,7 @@ export class CompactStore {
     options: {
       blockSize?: number;
       snowflakeEpochMs?: number;
-      hotChanges?: boolean;
+      hotChanges?: HeldEntries;
       writeBack?: boolean;
     } = {},
   ) {
@@ -182,7 +185,8 @@ export class CompactStore {
       ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
       ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
     };
-    this.#hotChanges = options.hotChanges ?? false;
+    this.#hotChanges = options.hotChanges !== undefined;
+    this.#held = options.hotChanges ?? NOTHING_HELD;
     this.#writeBack = options.writeBack ?? false;
   }
 
@@ -334,6 +338,7 @@ export class CompactStore {
       compact(partition, state, operations);
     }
     const members = this.#members;
+    const held = this.#held;
     for (const disk of changed) {
       const channelId = disk.channel;
       const channel = disk.channelState;
@@ -343,7 +348,10 @@ export class CompactStore {
       members.clear();
       for (const member of disk.touched) members.add(member);
       disk.touched.length = 0;
-      if (this.#hotChanges) recordChannel(hotChanges, channelId, channel);
+      if (this.#hotChanges) parseSnowflakeInto(channelId, channelWords);
+      const cHi = channelWords[0] as number;
+      const cLo = channelWords[1] as number;
+      if (this.#hotChanges) recordChannel(hotChanges, cHi, cLo, channel);
       for (const member of members) {
         if (channel.isLeft(member)) {
           // Left: no longer listed, and answered by the engine (hot-tier slots hold no membership).
@@ -355,10 +363,10 @@ export class CompactStore {
           if (this.#hotChanges) hotChanges.forget(channel.userHi(member), channel.userLo(member));
           continue;
         }
+        const hot = this.#hotChanges && held(channel.userHi(member), channel.userLo(member), cHi, cLo);
         if (!channel.hasReadState(member)) {
-          if (this.#hotChanges) {
+          if (hot)
             hotChanges.ownCount(channel.userHi(member), channel.userLo(member), channel.own.liveIn(member));
-          }
           continue;
         }
         if (!channel.isListed(member)) {
@@ -366,7 +374,7 @@ export class CompactStore {
           operations.push({ type: 'put', key: readStateKey(partition, userId, channelId), value: EMPTY });
           channel.markListed(member);
         }
-        if (this.#hotChanges) recordReadState(hotChanges, channel, member);
+        if (hot) recordReadState(hotChanges, channel, member);
       }
     }
     this.#used.set(partition, used);
@@ -727,12 +735,11 @@ const channelWords = new Uint32Array(2);
 const first = new Uint32Array(3);
 
 /** The channel as the hot tier keeps it: its epoch, live count and head. */
-function recordChannel(sink: HotChangeVisitor, channelId: Snowflake, channel: ChannelState): void {
-  parseSnowflakeInto(channelId, channelWords);
+function recordChannel(sink: HotChangeVisitor, cHi: number, cLo: number, channel: ChannelState): void {
   const hasHead = channel.messages.maxLive(head);
   sink.channel(
-    channelWords[0] as number,
-    channelWords[1] as number,
+    cHi,
+    cLo,
     channel.epoch,
     channel.messages.liveCount,
     hasHead,
@@ -847,7 +854,8 @@ function recordsOf(
       cacheable = false;
     },
   };
-  recordChannel(sink, channelId, channel);
+  parseSnowflakeInto(channelId, channelWords);
+  recordChannel(sink, channelWords[0] as number, channelWords[1] as number, channel);
   if (member !== -1 && channel.isLeft(member)) cacheable = false;
   else if (member !== -1 && channel.hasReadState(member)) recordReadState(sink, channel, member);
   return { channel: channelRecord, everyoneCount: everyone, readState, cacheable };

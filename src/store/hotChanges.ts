@@ -3,6 +3,12 @@
  * The projector records it as it applies a chunk, and the hot tier applies it once the write is durable
  * (HotTier.applyChanges), a channel at a time: a channel's entry, then its members' entries, which belong to it.
  */
+/**
+ * Whether the hot tier holds the entry of user (uHi, uLo) in channel (cHi, cLo): the tier updates only the
+ * entries it holds (HotTier.applyChanges), so changes to others need not be worked out at all.
+ */
+export type HeldEntries = (uHi: number, uLo: number, cHi: number, cLo: number) => boolean;
+
 export interface HotChangeVisitor {
   /**
    * The channel's epoch, live count and head (the greatest live id), `hasHead` false when none is live, and its

@@ -1,6 +1,6 @@
 import type { Snowflake } from '../contract/snowflake.ts';
 import type { ChannelRecord, ReadStateRecord } from '../projection/records.ts';
-import type { HotChanges } from './hotChanges.ts';
+import type { HeldEntries, HotChanges } from './hotChanges.ts';
 import type { FirstUnreadAt, HotTier } from './hotTier.ts';
 
 /** What a read of RocksDB found for one (user, channel): enough for the hot tier to answer it next time. */
@@ -46,6 +46,8 @@ export interface HotTierMirror {
   fill(partition: number, version: number, userId: Snowflake, channelId: Snowflake, found: PairRecords): void;
   /** This instance lost partitions (a rebalance): their records will change elsewhere, so forget everything. */
   forgetAll(): void;
+  /** Whether the tier holds the pair's entry: only those are updated, so only their changes need recording. */
+  readonly holds: HeldEntries;
 }
 
 /** readStateOf reads a channel without a record as one without live messages, and so does the hot tier. */
@@ -99,5 +101,6 @@ export function createHotTierMirror(hot: HotTier): HotTierMirror {
       });
     },
     forgetAll,
+    holds: (uHi, uLo, cHi, cLo) => hot.holdsReadState(uHi, uLo, cHi, cLo),
   };
 }

@@ -365,6 +365,20 @@ export class OffHeapTable {
     for (let i = 0; i < this.valueWords; i++) words[from + i] = values[i] ?? 0;
   }
 
+  /** Overwrites the key's value if it is held (as `set` does); false, and nothing written, when it is not. */
+  replace(k1hi: number, k1lo: number, k2hi: number, k2lo: number, values: ArrayLike<number>): boolean {
+    if (values.length < this.valueWords) {
+      throw new RangeError(`replace needs ${this.valueWords} value words, got ${values.length}`);
+    }
+    const slot = this.#slotOf(k1hi >>> 0, k1lo >>> 0, k2hi >>> 0, k2lo >>> 0);
+    if (slot < 0) return false;
+    this.#updates++;
+    const words = this.#words;
+    const from = HEADER_WORDS + slot * this.#slotWords + VALUES;
+    for (let i = 0; i < this.valueWords; i++) words[from + i] = values[i] ?? 0;
+    return true;
+  }
+
   /** Removes the key; false when it was not held. */
   delete(k1hi: number, k1lo: number, k2hi: number, k2lo: number): boolean {
     const slot = this.#slotOf(k1hi >>> 0, k1lo >>> 0, k2hi >>> 0, k2lo >>> 0);

@@ -46,7 +46,10 @@ export function createReadPath(
   const partitionCount = options.partitionCount ?? 3;
   const hot = createHotTier(options.hotTier);
   const mirror = createHotTierMirror(hot);
-  const store = new CompactStore(db, options.residentIds ?? 1_000_000, { blockSize: 4, hotChanges: true });
+  const store = new CompactStore(db, options.residentIds ?? 1_000_000, {
+    blockSize: 4,
+    hotChanges: mirror.holds,
+  });
   const location: StateLocation = {
     partitionCount,
     partitionOf: (channelId: Snowflake) => Number(BigInt(channelId) % BigInt(partitionCount)),

@@ -56,17 +56,30 @@ function setup() {
 }
 
 describe('the hot tier mirror', () => {
-  it('puts what a batch wrote, so reads see it', () => {
+  it('updates what a batch wrote in the entries it holds, so reads see it, and adds none', () => {
     const { hot, mirror } = setup();
+    // User 9's pair in channel 5 was looked up (filled); user 8's was not.
+    mirror.fill(0, mirror.version(0), '9', '5', { readState, firstUnread, channel: channel(1) });
+    expect(hot.readView('9', '5')).toMatchObject({ unread_count: 1, last_message_id: '1' });
+    expect(mirror.holds(0, 9, 0, 5)).toBe(true);
+    expect(mirror.holds(0, 8, 0, 5)).toBe(false);
     mirror.beforeWrite(0);
     mirror.afterWrite(
       0,
       changes((c) => {
         channelOf(5, 3)(c);
         readStateOf(9)(c);
+        readStateOf(8)(c);
+        // Channel 6 is held by no entry: its record stays out too.
+        channelOf(6, 2)(c);
+        readStateOf(9)(c);
       }),
     );
     expect(hot.readView('9', '5')).toMatchObject({ unread_count: 3, last_message_id: '3' });
+    expect(hot.readView('8', '5')).toBeUndefined();
+    expect(hot.readView('9', '6')).toBeUndefined();
+    expect(mirror.holds(0, 8, 0, 5)).toBe(false);
+    expect(mirror.holds(0, 9, 0, 6)).toBe(false);
   });
 
   it('fills from a read only if the partition was not written since the read began', () => {
