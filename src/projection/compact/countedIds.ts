@@ -404,7 +404,11 @@ export class CountedIds {
       this.ends = ends;
     }
     const from = (block.size - 1) * STRIDE;
-    this.ends.set(block.entries.subarray(from, from + KEY_WORDS), b * KEY_WORDS);
+    const to = b * KEY_WORDS;
+    const { entries } = block;
+    this.ends[to] = entries[from] as number;
+    this.ends[to + 1] = entries[from + 1] as number;
+    this.ends[to + 2] = entries[from + 2] as number;
   }
 
   private changeLive(b: number, block: Block, delta: 1 | -1): void {
