@@ -273,7 +273,7 @@ describe('compact store on RocksDB', () => {
     const db = await openRocksDatabase(dir.path);
     try {
       const mirror = createHotTierMirror(createHotTier({ bytesBudget: 2 ** 20 }));
-      const store = new CompactStore(db, 30, { hotChanges: mirror.holds });
+      const store = new CompactStore(db, 30, { heldInHotTier: mirror.held });
       store.startPartition(0, true);
       // Two channels of 20 messages each (and their deltas on disk), over a budget of 30 ids.
       for (const channel of ['10', '20']) {

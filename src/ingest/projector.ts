@@ -199,7 +199,7 @@ export function createProjector(options: ProjectorOptions): Projector {
   let db = options.db;
   let commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
   const resident = new CompactStore(db, options.residentRecords, {
-    ...(options.hotTier === undefined ? {} : { hotChanges: options.hotTier.holds }),
+    ...(options.hotTier === undefined ? {} : { heldInHotTier: options.hotTier.held }),
     writeBack: options.writeBack ?? false,
     ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
   });

@@ -25,7 +25,6 @@ import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 const MAX_DELTAS = 64;
 /** What a store without a hot tier returns for every chunk: nothing is ever recorded in it. */
 const NO_HOT_CHANGES = new HotChanges();
-const NOTHING_HELD: HeldEntries = () => false;
 /** The value of a key that lists a read state under its user (its key says everything). */
 const EMPTY = Buffer.alloc(0);
 
@@ -146,8 +145,7 @@ export class CompactStore {
   readonly #used = new Map<number, Resident[]>();
   /** Chunks projected: marks the channels each uses. */
   #chunks = 0;
-  readonly #hotChanges: boolean;
-  readonly #held: HeldEntries;
+  readonly #held: HeldEntries | undefined;
   readonly #writeBack: boolean;
   /** Written back: a partition forgotten with changes not written (flush refuses from then on). */
   #lostChanges: number | undefined;
@@ -160,8 +158,8 @@ export class CompactStore {
   evictions = 0;
 
   /**
-   * `hotChanges`: record what each chunk changes for the hot tier, in the entries it holds (a rebuild has none to
-   * keep); every changed channel's own entry is recorded. `writeBack`: a
+   * `heldInHotTier`: record what each chunk changes in the entries the hot tier holds (a rebuild has no tier).
+   * `writeBack`: a
    * chunk's writes leave out the channels it changed, which stay dirty in memory until evicted or `flush`ed: for a
    * rebuild, whose database nobody reads before it is flushed. `blockSize` and `snowflakeEpochMs`: the
    * projection's (CompactProjection).
@@ -172,7 +170,7 @@ export class CompactStore {
     options: {
       blockSize?: number;
       snowflakeEpochMs?: number;
-      hotChanges?: HeldEntries;
+      heldInHotTier?: HeldEntries;
       writeBack?: boolean;
     } = {},
   ) {
@@ -185,8 +183,7 @@ export class CompactStore {
       ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
       ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
     };
-    this.#hotChanges = options.hotChanges !== undefined;
-    this.#held = options.hotChanges ?? NOTHING_HELD;
+    this.#held = options.heldInHotTier;
     this.#writeBack = options.writeBack ?? false;
   }
 
@@ -329,7 +326,8 @@ export class CompactStore {
     }
 
     const operations: WriteOperation[] = [];
-    const hotChanges = this.#hotChanges ? new HotChanges() : NO_HOT_CHANGES;
+    const held = this.#held;
+    const hotChanges = held === undefined ? NO_HOT_CHANGES : new HotChanges();
     if (this.#writeBack) {
       // Any partition's: a rebuild's partitions share one database nobody reads meanwhile, and the snapshots of
       // evicted channels are held outside the budget until written.
@@ -338,7 +336,6 @@ export class CompactStore {
       compact(partition, state, operations);
     }
     const members = this.#members;
-    const held = this.#held;
     for (const disk of changed) {
       const channelId = disk.channel;
       const channel = disk.channelState;
@@ -348,34 +345,21 @@ export class CompactStore {
       members.clear();
       for (const member of disk.touched) members.add(member);
       disk.touched.length = 0;
-      if (this.#hotChanges) parseSnowflakeInto(channelId, channelWords);
-      const cHi = channelWords[0] as number;
-      const cLo = channelWords[1] as number;
-      if (this.#hotChanges) recordChannel(hotChanges, cHi, cLo, channel);
       for (const member of members) {
+        const listed = channel.isListed(member);
         if (channel.isLeft(member)) {
-          // Left: no longer listed, and answered by the engine (hot-tier slots hold no membership).
-          if (channel.isListed(member)) {
-            const userId = channel.userIds[member] ?? '';
-            operations.push({ type: 'del', key: readStateKey(partition, userId, channelId) });
-            channel.unmarkListed(member);
-          }
-          if (this.#hotChanges) hotChanges.forget(channel.userHi(member), channel.userLo(member));
-          continue;
-        }
-        const hot = this.#hotChanges && held(channel.userHi(member), channel.userLo(member), cHi, cLo);
-        if (!channel.hasReadState(member)) {
-          if (hot)
-            hotChanges.ownCount(channel.userHi(member), channel.userLo(member), channel.own.liveIn(member));
-          continue;
-        }
-        if (!channel.isListed(member)) {
+          if (!listed) continue;
+          // Left: no longer listed (and answered by the engine: hot-tier slots hold no membership).
+          const userId = channel.userIds[member] ?? '';
+          operations.push({ type: 'del', key: readStateKey(partition, userId, channelId) });
+          channel.unmarkListed(member);
+        } else if (!listed && channel.hasReadState(member)) {
           const userId = channel.userIds[member] ?? '';
           operations.push({ type: 'put', key: readStateKey(partition, userId, channelId), value: EMPTY });
           channel.markListed(member);
         }
-        if (hot) recordReadState(hotChanges, channel, member);
       }
+      if (held !== undefined) recordHeld(hotChanges, held, channelId, channel, members);
     }
     this.#used.set(partition, used);
     return { operations, hotChanges, outcomes };
@@ -733,6 +717,38 @@ const head = new Uint32Array(2);
 const channelWords = new Uint32Array(2);
 /** A first unread message's words (and firstUnread's scratch). */
 const first = new Uint32Array(3);
+
+/**
+ * What a chunk changed in the entries of `channel` the hot tier holds: its record, then its touched members'
+ * entries (one who left is forgotten: slots hold no membership). A channel none of whose entries is held is left
+ * out whole, so that applying the changes does not even take its stripe.
+ */
+function recordHeld(
+  sink: HotChanges,
+  held: HeldEntries,
+  channelId: Snowflake,
+  channel: ChannelState,
+  members: Iterable<number>,
+): void {
+  parseSnowflakeInto(channelId, channelWords);
+  const cHi = channelWords[0] as number;
+  const cLo = channelWords[1] as number;
+  // The channel's record comes first (it opens the channel in the changes), once anything of it is held.
+  let opened = held.channel(cHi, cLo);
+  if (opened) recordChannel(sink, cHi, cLo, channel);
+  for (const member of members) {
+    const uHi = channel.userHi(member);
+    const uLo = channel.userLo(member);
+    if (!held.readState(uHi, uLo, cHi, cLo)) continue;
+    if (!opened) {
+      recordChannel(sink, cHi, cLo, channel);
+      opened = true;
+    }
+    if (channel.isLeft(member)) sink.forget(uHi, uLo);
+    else if (channel.hasReadState(member)) recordReadState(sink, channel, member);
+    else sink.ownCount(uHi, uLo, channel.own.liveIn(member));
+  }
+}
 
 /** The channel as the hot tier keeps it: its epoch, live count and head. */
 function recordChannel(sink: HotChangeVisitor, cHi: number, cLo: number, channel: ChannelState): void {

@@ -4,10 +4,16 @@
  * (HotTier.applyChanges), a channel at a time: a channel's entry, then its members' entries, which belong to it.
  */
 /**
- * Whether the hot tier holds the entry of user (uHi, uLo) in channel (cHi, cLo): the tier updates only the
- * entries it holds (HotTier.applyChanges), so changes to others need not be worked out at all.
+ * Which entries the hot tier holds: it updates only those (HotTier.applyChanges), so changes to others need not be
+ * worked out at all. Nothing adds an entry of a partition between a chunk's changes and their apply (a fill waits
+ * for the write under way, and one that began before it is refused), so what is held then was held before.
  */
-export type HeldEntries = (uHi: number, uLo: number, cHi: number, cLo: number) => boolean;
+export interface HeldEntries {
+  /** The channel's record. */
+  channel(cHi: number, cLo: number): boolean;
+  /** User (uHi, uLo)'s entry in channel (cHi, cLo): a read state or its absence. */
+  readState(uHi: number, uLo: number, cHi: number, cLo: number): boolean;
+}
 
 export interface HotChangeVisitor {
   /**

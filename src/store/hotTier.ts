@@ -9,7 +9,7 @@ import {
   type OffHeapTableStats,
 } from './offHeapTable.ts';
 import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
-import type { HotChanges, HotChangeVisitor } from './hotChanges.ts';
+import type { HeldEntries, HotChanges, HotChangeVisitor } from './hotChanges.ts';
 import {
   createSeqlockBuffer,
   MOVES,
@@ -50,8 +50,8 @@ export interface HotTier extends HotTierReader {
    * mostly never looked up, and pushed out the ones that were.
    */
   applyChanges(changes: HotChanges): void;
-  /** Whether the tier holds an entry (a read state or its absence) of user (uHi, uLo) in channel (cHi, cLo). */
-  holdsReadState(uHi: number, uLo: number, cHi: number, cLo: number): boolean;
+  /** The entries the tier holds. */
+  readonly held: HeldEntries;
   /** `firstUnread`: the pair's first unread message as of a channel epoch; without it the tier answers the pair
    * only while nothing is unread. */
   putReadState(
@@ -370,7 +370,10 @@ export function createHotTier(options: HotTierOptions): HotTier {
       }
     },
 
-    holdsReadState: (uHi, uLo, cHi, cLo) => readStates.has(uHi, uLo, cHi, cLo),
+    held: {
+      channel: (cHi, cLo) => channels.has(cHi, cLo, 0, 0),
+      readState: (uHi, uLo, cHi, cLo) => readStates.has(uHi, uLo, cHi, cLo),
+    },
 
     putReadState(userId, channelId, record, firstUnread) {
       parseSnowflakeInto(userId, keys, 0);

@@ -46,8 +46,8 @@ export interface HotTierMirror {
   fill(partition: number, version: number, userId: Snowflake, channelId: Snowflake, found: PairRecords): void;
   /** This instance lost partitions (a rebalance): their records will change elsewhere, so forget everything. */
   forgetAll(): void;
-  /** Whether the tier holds the pair's entry: only those are updated, so only their changes need recording. */
-  readonly holds: HeldEntries;
+  /** The entries the tier holds: only those are updated, so only their changes need recording. */
+  readonly held: HeldEntries;
 }
 
 /** readStateOf reads a channel without a record as one without live messages, and so does the hot tier. */
@@ -101,6 +101,6 @@ export function createHotTierMirror(hot: HotTier): HotTierMirror {
       });
     },
     forgetAll,
-    holds: (uHi, uLo, cHi, cLo) => hot.holdsReadState(uHi, uLo, cHi, cLo),
+    held: hot.held,
   };
 }

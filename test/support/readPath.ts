@@ -48,7 +48,7 @@ export function createReadPath(
   const mirror = createHotTierMirror(hot);
   const store = new CompactStore(db, options.residentIds ?? 1_000_000, {
     blockSize: 4,
-    hotChanges: mirror.holds,
+    heldInHotTier: mirror.held,
   });
   const location: StateLocation = {
     partitionCount,

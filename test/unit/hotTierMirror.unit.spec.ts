@@ -61,8 +61,9 @@ describe('the hot tier mirror', () => {
     // User 9's pair in channel 5 was looked up (filled); user 8's was not.
     mirror.fill(0, mirror.version(0), '9', '5', { readState, firstUnread, channel: channel(1) });
     expect(hot.readView('9', '5')).toMatchObject({ unread_count: 1, last_message_id: '1' });
-    expect(mirror.holds(0, 9, 0, 5)).toBe(true);
-    expect(mirror.holds(0, 8, 0, 5)).toBe(false);
+    expect(mirror.held.readState(0, 9, 0, 5)).toBe(true);
+    expect(mirror.held.readState(0, 8, 0, 5)).toBe(false);
+    expect(mirror.held.channel(0, 5)).toBe(true);
     mirror.beforeWrite(0);
     mirror.afterWrite(
       0,
@@ -78,8 +79,9 @@ describe('the hot tier mirror', () => {
     expect(hot.readView('9', '5')).toMatchObject({ unread_count: 3, last_message_id: '3' });
     expect(hot.readView('8', '5')).toBeUndefined();
     expect(hot.readView('9', '6')).toBeUndefined();
-    expect(mirror.holds(0, 8, 0, 5)).toBe(false);
-    expect(mirror.holds(0, 9, 0, 6)).toBe(false);
+    expect(mirror.held.readState(0, 8, 0, 5)).toBe(false);
+    expect(mirror.held.readState(0, 9, 0, 6)).toBe(false);
+    expect(mirror.held.channel(0, 6)).toBe(false);
   });
 
   it('fills from a read only if the partition was not written since the read began', () => {
