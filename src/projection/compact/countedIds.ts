@@ -30,6 +30,14 @@ const KEY_WORDS = 3;
 const STRIDE = ENTRY_WORDS;
 const MAX_WORD = 0xffffffff;
 
+/** Whether the key at word `at` of `words` (group, hi, lo) is below (g, hi, lo). */
+function wordsBelow(words: Uint32Array, at: number, g: number, hi: number, lo: number): boolean {
+  const wg = words[at] as number;
+  if (wg !== g) return wg < g;
+  const wh = words[at + 1] as number;
+  return wh !== hi ? wh < hi : (words[at + 2] as number) < lo;
+}
+
 class Block {
   entries: Uint32Array;
   size = 0;
@@ -51,12 +59,7 @@ class Block {
 
   /** Whether entry `i` is below (g, hi, lo). */
   below(i: number, g: number, hi: number, lo: number): boolean {
-    const e = this.entries;
-    const at = i * STRIDE;
-    const eg = e[at] as number;
-    if (eg !== g) return eg < g;
-    const eh = e[at + 1] as number;
-    return eh !== hi ? eh < hi : (e[at + 2] as number) < lo;
+    return wordsBelow(this.entries, i * STRIDE, g, hi, lo);
   }
 
   /** The first position whose key is ≥ (g, hi, lo), or `size`. */
@@ -388,12 +391,7 @@ export class CountedIds {
 
   /** Whether block b's greatest key is below (g, hi, lo). */
   private endsBelow(b: number, g: number, hi: number, lo: number): boolean {
-    const ends = this.ends;
-    const at = b * KEY_WORDS;
-    const eg = ends[at] as number;
-    if (eg !== g) return eg < g;
-    const eh = ends[at + 1] as number;
-    return eh !== hi ? eh < hi : (ends[at + 2] as number) < lo;
+    return wordsBelow(this.ends, b * KEY_WORDS, g, hi, lo);
   }
 
   /** Records `block` (block b, not empty) as ending with its last key. */
