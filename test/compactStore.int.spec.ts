@@ -16,7 +16,7 @@ import { openRocksDatabase } from '../src/store/rocksDatabase.ts';
 import { createDemoStream } from '../src/ops/demoStream.ts';
 import { chatHistory, interleave, SMALL_UNIVERSE, topicPicks } from './support/chatHistory.ts';
 import { createReferenceModel, type ReferenceModel } from './support/referenceModel.ts';
-import { temporaryRocksDir } from './support/rocks.ts';
+import { temporaryRocksDir, withRocksDatabase } from './support/rocks.ts';
 
 const { channels, users } = SMALL_UNIVERSE;
 
@@ -168,12 +168,10 @@ describe('compact store on RocksDB', () => {
   }, 120_000);
 
   it('lists a member who left in a delta and joined again after a restart', async () => {
-    const dir = await temporaryRocksDir();
-    const db = await openRocksDatabase(dir.path);
     const user = users[0] ?? '';
     const location = { partitionCount: 1, partitionOf: () => 0 };
     const listed = (store: CompactStore) => listReadStateChannels(store.db, location, user, { limit: 10 });
-    try {
+    await withRocksDatabase(async (db) => {
       const first = new CompactStore(db, 1_000_000);
       first.startPartition(0, true);
       // A snapshot with the user listed (large enough that what follows is written as a delta), then a delta
@@ -189,16 +187,11 @@ describe('compact store on RocksDB', () => {
       second.startPartition(0, false);
       await applyChunk(second, 0, [joined({ channel: '7', user, ms: 400 })]);
       expect(await listed(second)).toEqual(['7']);
-    } finally {
-      await db.close();
-      await dir.remove();
-    }
+    });
   });
 
   it('weighs the mentions that edits keep for messages not sent yet, as mentions of sent ones', async () => {
-    const dir = await temporaryRocksDir();
-    const db = await openRocksDatabase(dir.path);
-    try {
+    await withRocksDatabase(async (db) => {
       const store = new CompactStore(db, 1_000_000);
       store.startPartition(0, true);
       const named = Array.from({ length: 100 }, (_, i) => String(1_000 + i));
@@ -216,16 +209,11 @@ describe('compact store on RocksDB', () => {
       );
       expect(store.size).toBeGreaterThanOrEqual(5_000);
       expect(store.size).toBeLessThan(5_300);
-    } finally {
-      await db.close();
-      await dir.remove();
-    }
+    });
   });
 
   it('holds in memory what a reload from RocksDB gives, for a busy stream, and keeps to its budget', async () => {
-    const dir = await temporaryRocksDir();
-    const db = await openRocksDatabase(dir.path);
-    try {
+    await withRocksDatabase(async (db) => {
       const stream = createDemoStream({ seed: 5, channels: 40, users: 200 });
       const store = new CompactStore(db, 2_000);
       store.startPartition(0, true);
@@ -262,16 +250,11 @@ describe('compact store on RocksDB', () => {
           expect(memory.view).toEqual(reference.readState(user, channel));
         }
       }
-    } finally {
-      await db.close();
-      await dir.remove();
-    }
+    });
   }, 120_000);
 
   it('answers a lookup of channels that together outgrow the budget, each load evicting the other', async () => {
-    const dir = await temporaryRocksDir();
-    const db = await openRocksDatabase(dir.path);
-    try {
+    await withRocksDatabase(async (db) => {
       const mirror = createHotTierMirror(createHotTier({ bytesBudget: 2 ** 20 }));
       const store = new CompactStore(db, 30, { heldInHotTier: mirror.held });
       store.startPartition(0, true);
@@ -295,16 +278,11 @@ describe('compact store on RocksDB', () => {
       expect(views.map((view) => view.unread_count)).toEqual([20, 20, 20]);
       // Each was read once: an answer taken from the copies read, not after loading until both are resident.
       expect(store.loads).toBeLessThanOrEqual(2);
-    } finally {
-      await db.close();
-      await dir.remove();
-    }
+    });
   });
 
   it('refuses a chunk whose partition was forgotten (moved away) while its channels loaded, and applies none of it', async () => {
-    const dir = await temporaryRocksDir();
-    const db = await openRocksDatabase(dir.path);
-    try {
+    await withRocksDatabase(async (db) => {
       const store = new CompactStore(db, 1_000_000);
       store.startPartition(0, true);
       await applyChunk(store, 0, [sent({ channel: '7', id: '10', author: '1' })]);
@@ -317,16 +295,11 @@ describe('compact store on RocksDB', () => {
       // What it loaded was not installed: the partition holds nothing resident, as after any forget.
       expect(restarted.knows(0)).toBe(false);
       expect(restarted.size).toBe(0);
-    } finally {
-      await db.close();
-      await dir.remove();
-    }
+    });
   });
 
   it('written back, writes the snapshots of channels evicted from any partition with the next write', async () => {
-    const dir = await temporaryRocksDir();
-    const db = await openRocksDatabase(dir.path);
-    try {
+    await withRocksDatabase(async (db) => {
       // Room for about one channel: each chunk evicts the other partition's channel.
       const store = new CompactStore(db, 3, { writeBack: true });
       store.startPartition(0, true);
@@ -339,16 +312,11 @@ describe('compact store on RocksDB', () => {
       const restarted = new CompactStore(db, 1_000);
       restarted.startPartition(0, false);
       expect((await read(restarted, 0, '2', '7')).view.unread_count).toBe(1);
-    } finally {
-      await db.close();
-      await dir.remove();
-    }
+    });
   });
 
   it('written back, refuses to flush once a partition was forgotten with changes not written', async () => {
-    const dir = await temporaryRocksDir();
-    const db = await openRocksDatabase(dir.path);
-    try {
+    await withRocksDatabase(async (db) => {
       const store = new CompactStore(db, 1_000_000, { writeBack: true });
       store.startPartition(0, true);
       store.startPartition(1, true);
@@ -360,9 +328,6 @@ describe('compact store on RocksDB', () => {
       expect(() => [...store.flush(10)]).toThrow(
         /partition 0 was forgotten with changes not yet written back/,
       );
-    } finally {
-      await db.close();
-      await dir.remove();
-    }
+    });
   });
 });
