@@ -159,10 +159,9 @@ export class CompactStore {
 
   /**
    * `heldInHotTier`: record what each chunk changes in the entries the hot tier holds (a rebuild has no tier).
-   * `writeBack`: a
-   * chunk's writes leave out the channels it changed, which stay dirty in memory until evicted or `flush`ed: for a
-   * rebuild, whose database nobody reads before it is flushed. `blockSize` and `snowflakeEpochMs`: the
-   * projection's (CompactProjection).
+   * `writeBack`: a chunk's writes leave out the channels it changed, which stay dirty in memory until evicted or
+   * `flush`ed: for a rebuild, whose database nobody reads before it is flushed. `blockSize` and
+   * `snowflakeEpochMs`: the projection's (CompactProjection).
    */
   constructor(
     db: RocksDatabase,

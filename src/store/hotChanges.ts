@@ -3,18 +3,6 @@
  * The projector records it as it applies a chunk, and the hot tier applies it once the write is durable
  * (HotTier.applyChanges), a channel at a time: a channel's entry, then its members' entries, which belong to it.
  */
-/**
- * Which entries the hot tier holds: it updates only those (HotTier.applyChanges), so changes to others need not be
- * worked out at all. Nothing adds an entry of a partition between a chunk's changes and their apply (a fill waits
- * for the write under way, and one that began before it is refused), so what is held then was held before.
- */
-export interface HeldEntries {
-  /** The channel's record. */
-  channel(cHi: number, cLo: number): boolean;
-  /** User (uHi, uLo)'s entry in channel (cHi, cLo): a read state or its absence. */
-  readState(uHi: number, uLo: number, cHi: number, cLo: number): boolean;
-}
-
 export interface HotChangeVisitor {
   /**
    * The channel's epoch, live count and head (the greatest live id), `hasHead` false when none is live, and its
@@ -221,4 +209,16 @@ export class HotChanges implements HotChangeVisitor {
     }
     return this.#words;
   }
+}
+
+/**
+ * Which entries the hot tier holds: it updates only those (HotTier.applyChanges), so changes to others need not be
+ * worked out at all. Nothing adds an entry of a partition between a chunk's changes and their apply (a fill waits
+ * for the write under way, and one that began before it is refused), so what is held then was held before.
+ */
+export interface HeldEntries {
+  /** The channel's record. */
+  channel(cHi: number, cLo: number): boolean;
+  /** User (uHi, uLo)'s entry in channel (cHi, cLo): a read state or its absence. */
+  readState(uHi: number, uLo: number, cHi: number, cLo: number): boolean;
 }

@@ -27,10 +27,9 @@ import {
  *
  * Staying exact is the caller's part: apply every write's changes (`applyChanges`, which updates the entries
  * held), in write order, and all of one batch's in one synchronous run (a read then never sees half a batch).
- * An entry may go
- * missing (evicted, never put) but must never be older than RocksDB: filling it from a RocksDB read must not
- * overwrite a newer put, and a partition handed to another instance must be dropped (`clear`), since its
- * records will change elsewhere.
+ * An entry may go missing (evicted, never put) but must never be older than RocksDB: filling it from a RocksDB
+ * read must not overwrite a newer put, and a partition handed to another instance must be dropped (`clear`),
+ * since its records will change elsewhere.
  *
  * One thread writes (the engine, which also writes RocksDB); the HTTP threads read the same shared buffers
  * through `attachHotTier`. A seqlock striped by channel keeps readers exact (stripedSeqlock.ts): the writer makes

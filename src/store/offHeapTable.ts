@@ -335,9 +335,7 @@ export class OffHeapTable {
    * inserting a new key first evicts one entry (see the class comment).
    */
   set(k1hi: number, k1lo: number, k2hi: number, k2lo: number, values: ArrayLike<number>): void {
-    if (values.length < this.valueWords) {
-      throw new RangeError(`set needs ${this.valueWords} value words, got ${values.length}`);
-    }
+    this.#checkValues('set', values);
     k1hi >>>= 0;
     k1lo >>>= 0;
     k2hi >>>= 0;
@@ -361,21 +359,16 @@ export class OffHeapTable {
       words[H_SIZE] = this.size + 1;
       this.#inserts++;
     }
-    const from = HEADER_WORDS + slot * this.#slotWords + VALUES;
-    for (let i = 0; i < this.valueWords; i++) words[from + i] = values[i] ?? 0;
+    this.#writeValues(slot, values);
   }
 
   /** Overwrites the key's value if it is held (as `set` does); false, and nothing written, when it is not. */
   replace(k1hi: number, k1lo: number, k2hi: number, k2lo: number, values: ArrayLike<number>): boolean {
-    if (values.length < this.valueWords) {
-      throw new RangeError(`replace needs ${this.valueWords} value words, got ${values.length}`);
-    }
+    this.#checkValues('replace', values);
     const slot = this.#slotOf(k1hi >>> 0, k1lo >>> 0, k2hi >>> 0, k2lo >>> 0);
     if (slot < 0) return false;
     this.#updates++;
-    const words = this.#words;
-    const from = HEADER_WORDS + slot * this.#slotWords + VALUES;
-    for (let i = 0; i < this.valueWords; i++) words[from + i] = values[i] ?? 0;
+    this.#writeValues(slot, values);
     return true;
   }
 
@@ -408,6 +401,18 @@ export class OffHeapTable {
       deletes: this.#deletes,
       evictions: this.#evictions,
     };
+  }
+
+  #checkValues(call: string, values: ArrayLike<number>): void {
+    if (values.length < this.valueWords) {
+      throw new RangeError(`${call} needs ${this.valueWords} value words, got ${values.length}`);
+    }
+  }
+
+  #writeValues(slot: number, values: ArrayLike<number>): void {
+    const words = this.#words;
+    const from = HEADER_WORDS + slot * this.#slotWords + VALUES;
+    for (let i = 0; i < this.valueWords; i++) words[from + i] = values[i] ?? 0;
   }
 
   /** The next slot, cyclically. */
