@@ -98,6 +98,7 @@ class Block {
 }
 
 const NO_TREE = new Int32Array(0);
+const NO_ENDS = new Uint32Array(0);
 
 /** Whether the key of the entry at word `a` of `e` is below that at word `b`. */
 function keyBelow(e: Uint32Array, a: number, b: number): boolean {
@@ -114,11 +115,12 @@ export class CountedIds {
   /** In key order; never empty, and only the first may be empty. */
   private blocks: Block[];
   /**
-   * Each block's greatest key (group, hi, lo), block after block, kept for every block but an empty first one:
-   * finding a key's block searches this one array instead of touching a block (two objects away) per step,
-   * which in a channel of 100,000 messages was most of a lookup's time (5M events: 4.2 s of a live profile).
+   * Each block's greatest key (group, hi, lo), block after block, kept while there is more than one block (none
+   * is empty then): finding a key's block searches this one array instead of touching a block (two objects away)
+   * per step, which in a channel of 100,000 messages was most of a lookup's time (5M events: 4.2 s of a live
+   * profile). A set of one block, as most are, has none: an array each would be an object per set.
    */
-  private ends = new Uint32Array(KEY_WORDS * 4);
+  private ends = NO_ENDS;
   /** Fenwick tree over the blocks' live counts (index i + 1 for block i); unused while there is one block. */
   private tree = NO_TREE;
   #liveCount = 0;
@@ -166,6 +168,7 @@ export class CountedIds {
     if (block.size === this.blockSize) {
       if (at === block.size && b === this.blocks.length - 1) {
         // An append to a full last block starts a new one: appends leave blocks full, not half empty.
+        if (b === 0) this.setEnd(0, block);
         block = new Block(FIRST_CAPACITY);
         this.blocks.push(block);
         this.appendToTree();
@@ -191,7 +194,7 @@ export class CountedIds {
     e[i + 2] = lo;
     e[i + 3] = (payload << 1) | (live ? 1 : 0);
     block.size++;
-    if (at === block.size - 1) this.setEnd(b, block);
+    if (at === block.size - 1 && this.blocks.length > 1) this.setEnd(b, block);
     this.#size++;
     if (live) this.changeLive(b, block, 1);
   }
@@ -222,10 +225,12 @@ export class CountedIds {
       blocks.push(block);
     }
     this.blocks = blocks;
-    this.ends = new Uint32Array(KEY_WORDS * Math.max(4, blocks.length));
-    blocks.forEach((block, b) => {
-      this.setEnd(b, block);
-    });
+    this.ends = NO_ENDS;
+    if (blocks.length > 1) {
+      blocks.forEach((block, b) => {
+        this.setEnd(b, block);
+      });
+    }
     this.#size = count;
     this.#liveCount = liveCount;
     this.tree = NO_TREE;
@@ -397,7 +402,7 @@ export class CountedIds {
   /** Records `block` (block b, not empty) as ending with its last key. */
   private setEnd(b: number, block: Block): void {
     if (this.ends.length < (b + 1) * KEY_WORDS) {
-      const ends = new Uint32Array(Math.max(this.ends.length * 2, (b + 1) * KEY_WORDS));
+      const ends = new Uint32Array(Math.max(this.ends.length * 2, (b + 1) * KEY_WORDS, 4 * KEY_WORDS));
       ends.set(this.ends);
       this.ends = ends;
     }
