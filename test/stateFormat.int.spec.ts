@@ -36,8 +36,8 @@ describe('the state layout a database holds', () => {
     });
   });
 
-  it.each(['channel-states-1', 'channel-states-2'])(
-    'upgrades channel states of %s (before edits or @everyone) in place, which it reads as they are',
+  it.each(['channel-states-1', 'channel-states-2', 'channel-states-3'])(
+    'upgrades channel states of %s (before edits, @everyone or replays) in place, which it reads as they are',
     async (older) => {
       await withDatabase(async (db) => {
         await db.write([
@@ -45,8 +45,8 @@ describe('the state layout a database holds', () => {
           { type: 'put', key: offsetKey(0, 'messages'), value: Buffer.alloc(8) },
         ]);
         expect(await claimStateFormat(db)).toEqual({ holdsState: true });
-        expect((await db.get(metaKey('format')))?.toString()).toBe('channel-states-3');
-        expect(STATE_FORMAT).toBe('channel-states-3');
+        expect((await db.get(metaKey('format')))?.toString()).toBe('channel-states-4');
+        expect(STATE_FORMAT).toBe('channel-states-4');
       });
     },
   );

@@ -35,7 +35,8 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeEvent } from '../../src/contract/decode.ts';
-import type { ChatEvent, TopicKind } from '../../src/contract/events.ts';
+import { eventTopic, type ChatEvent, type TopicKind } from '../../src/contract/events.ts';
+import { WRITE_BACK_AFTER } from '../../src/ingest/projector.ts';
 import { createPartitionOf } from '../../src/contract/partitionOf.ts';
 import { createDemoStream } from '../../src/ops/demoStream.ts';
 import { applyEvent } from '../../src/projection/applyEvent.ts';
@@ -43,7 +44,7 @@ import { CompactProjection } from '../../src/projection/compact/compactProjectio
 import { createMemoryStore } from '../../src/projection/memoryStore.ts';
 import { createGroupCommit } from '../../src/store/groupCommit.ts';
 import { KeyKind } from '../../src/store/keys.ts';
-import { CompactStore } from '../../src/store/compactStore.ts';
+import { CompactStore, type ChunkSource } from '../../src/store/compactStore.ts';
 import { createHotTier } from '../../src/store/hotTier.ts';
 import { openRocksDatabase, type WriteOperation } from '../../src/store/rocksDatabase.ts';
 import { machineLine } from '../machineLine.ts';
@@ -80,7 +81,7 @@ const PATHS = values.paths.split(',').map((path) => {
 const RESIDENT_RECORDS = wholeNumber('resident', values.resident);
 const HOT_TIER_MB = wholeNumber('hot-tier', values['hot-tier'], 0);
 
-type KafkaRecord = { key: Buffer; value: Buffer; topic: TopicKind };
+type KafkaRecord = { key: Buffer; value: Buffer; topic: TopicKind; offset: string };
 const partitionOf = createPartitionOf(partitions);
 const byPartition: KafkaRecord[][] = Array.from({ length: partitions }, () => []);
 const stream = createDemoStream({
@@ -88,25 +89,39 @@ const stream = createDemoStream({
   channels: Math.max(1, events / 100),
   users: Math.max(1, events / 10),
 });
+const logEnds = Array.from({ length: partitions }, () => ({ messages: 0, acks: 0 }));
 for (let i = 0; i < events; i++) {
   const event = stream.next();
-  byPartition[partitionOf(event.channel_id)]?.push({
+  const partition = partitionOf(event.channel_id);
+  const topic = eventTopic[event.type];
+  const ends = logEnds[partition] ?? { messages: 0, acks: 0 };
+  byPartition[partition]?.push({
     key: Buffer.from(event.channel_id),
     value: Buffer.from(JSON.stringify(event)),
-    topic: event.type === 'message_acked' ? 'acks' : 'messages',
+    topic,
+    offset: String(ends[topic]++),
   });
 }
 
 /** Each partition's records decoded a chunk at a time, partitions in turn, as the projector interleaves them. */
-function* chunks(size: number): Generator<{ partition: number; events: ChatEvent[] }> {
+function* chunks(size: number): Generator<{ partition: number; events: ChatEvent[]; source: ChunkSource }> {
   for (let start = 0; byPartition.some((records) => records.length > start); start += size) {
     for (let partition = 0; partition < partitions; partition++) {
-      const decoded: ChatEvent[] = [];
-      for (const record of byPartition[partition]?.slice(start, start + size) ?? []) {
-        const result = decodeEvent(record.value, record.key, record.topic);
-        if (result.ok) decoded.push(result.event);
+      // Each topic's records of the slice, as the projector's chunks are of one topic's batch.
+      for (const topic of ['messages', 'acks'] as const) {
+        const decoded: ChatEvent[] = [];
+        const offsets: string[] = [];
+        for (const record of byPartition[partition]?.slice(start, start + size) ?? []) {
+          if (record.topic !== topic) continue;
+          const result = decodeEvent(record.value, record.key, record.topic);
+          if (!result.ok) continue;
+          decoded.push(result.event);
+          offsets.push(record.offset);
+        }
+        if (decoded.length === 0) continue;
+        const next = BigInt(offsets.at(-1) ?? '0') + 1n;
+        yield { partition, events: decoded, source: { topic, offsets, next } };
       }
-      if (decoded.length > 0) yield { partition, events: decoded };
     }
   }
 }
@@ -155,20 +170,25 @@ type Written = { records: number; bytes: number; byKind: Map<string, { records: 
 /** The last durable run's loads and evictions. */
 let loads = () => ({ loads: 0, evictions: 0 });
 
-/** `writeBack`: the rebuild's path (no hot tier, no fsync, changed channels flushed at the end). */
-async function foldDurably(size: number, writeBack: boolean): Promise<{ folded: number; written: Written }> {
+/**
+ * `rebuild`: the rebuild's path (no hot tier, no fsync, changed channels written back only when evicted, and at
+ * the end); else the live one, which writes them back after WRITE_BACK_AFTER too.
+ */
+async function foldDurably(size: number, rebuild: boolean): Promise<{ folded: number; written: Written }> {
   const dir = await mkdtemp(join(os.tmpdir(), 'readstates-bench-fold-'));
   const db = await openRocksDatabase(dir);
   try {
-    const commits = createGroupCommit(db, { sync: !writeBack });
+    const commits = createGroupCommit(db, { sync: !rebuild });
     const hot =
-      HOT_TIER_MB > 0 && !writeBack ? createHotTier({ bytesBudget: HOT_TIER_MB * 2 ** 20 }) : undefined;
+      HOT_TIER_MB > 0 && !rebuild ? createHotTier({ bytesBudget: HOT_TIER_MB * 2 ** 20 }) : undefined;
     const store = new CompactStore(db, RESIDENT_RECORDS, {
       ...(hot === undefined ? {} : { heldInHotTier: hot.held }),
-      writeBack,
+      ...(rebuild ? {} : { writeBackAfter: WRITE_BACK_AFTER }),
     });
     loads = () => ({ loads: store.loads, evictions: store.evictions });
-    for (let partition = 0; partition < partitions; partition++) store.startPartition(partition, true);
+    for (let partition = 0; partition < partitions; partition++) {
+      store.startPartition(partition, true, { messages: 0n, acks: 0n });
+    }
     const written: Written = { records: 0, bytes: 0, byKind: new Map() };
     const count = (operations: readonly WriteOperation[]) => {
       for (const operation of operations) {
@@ -184,18 +204,20 @@ async function foldDurably(size: number, writeBack: boolean): Promise<{ folded: 
     };
     let folded = 0;
     for (const chunk of chunks(size)) {
-      const { operations, hotChanges } = await store.projectChunk(chunk.partition, chunk.events);
+      const { operations, hotChanges } = await store.projectChunk(
+        chunk.partition,
+        chunk.events,
+        chunk.source,
+      );
       count(operations);
       await commits.write(operations);
       store.commit(chunk.partition);
       hot?.applyChanges(hotChanges);
       folded += chunk.events.length;
     }
-    if (writeBack) {
-      for (const flushed of store.flush(10_000)) {
-        count(flushed);
-        await commits.write(flushed);
-      }
+    for (const flushed of store.flush(10_000)) {
+      count(flushed);
+      await commits.write(flushed);
     }
     return { folded, written };
   } finally {

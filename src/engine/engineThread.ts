@@ -277,6 +277,27 @@ async function open(): Promise<void> {
   post({ type: 'started', partitionCount });
 }
 
+/** Within the engine's close (CLOSE_TIMEOUT_MS in startEngine.ts): the rest of it needs a moment too. */
+const CLOSE_PROJECTOR_MS = 2_500;
+let projectorStopped: Promise<void> | undefined;
+
+/** Stops the projector and writes back what it changed, once: a restart then replays nothing. */
+function stopProjector(): Promise<void> {
+  const stopping = projector;
+  if (stopping === undefined) return Promise.resolve();
+  projectorStopped ??= (async () => {
+    await stopping.stop();
+    // Without it (a crash, a kill, a failure) the next start replays from the stored offsets, as exactly.
+    await stopping.flush().catch((error: unknown) => {
+      logger.warn(
+        { err: error },
+        'changed channels not written back; the next start replays them from the log',
+      );
+    });
+  })();
+  return projectorStopped;
+}
+
 type Handler<T extends EngineRequest['type']> = (
   request: Extract<EngineRequest, { type: T }>,
 ) => Promise<unknown>;
@@ -287,15 +308,22 @@ const handlers: { [T in EngineRequest['type']]: Handler<T> } = {
   groupLag: async () => (projector === undefined ? [] : projector.groupLag()),
   startRebuild: notStarted,
   rebuildStatus: () => Promise.resolve(rebuild?.progress ?? null),
-  stopProjector: async () => {
-    await projector?.stop();
-  },
+  stopProjector: () => stopProjector(),
   close: async () => {
     closing = true;
     clearInterval(progressTimer);
     // Each step on its own: one that fails (RocksDB after a write error refuses to flush) must not keep the
     // others from running, nor the thread from ending.
     const steps: [string, () => Promise<unknown>][] = [
+      // Stopped already, unless the stop came while it started (the service's stop step did not exist yet).
+      [
+        'the projector',
+        () =>
+          Promise.race([
+            stopProjector(),
+            new Promise((resolve) => setTimeout(resolve, CLOSE_PROJECTOR_MS).unref()),
+          ]),
+      ],
       // A rebuild in progress is abandoned: the next start deletes its generation.
       ['RocksDB', async () => serving?.close()],
       ['PostgreSQL', () => pool.dispose()],

@@ -25,7 +25,8 @@ export function createDeadLetterKeeper(options: {
   consumer: Pick<Consumer, 'pause' | 'resume' | 'seek'>;
   /** Stores durably and idempotently; throws when it cannot. */
   store: (letters: readonly DeadLetter[]) => Promise<unknown>;
-  storedOffset: (topic: string, partition: number) => Promise<bigint | undefined>;
+  /** Where the partition's next batch must begin (the offset of its first record not yet applied). */
+  nextOffset: (topic: string, partition: number) => Promise<bigint | undefined>;
   isStopping: () => boolean;
   log: Logger;
   /** Told when the first partition starts waiting (true) and when the last one stops (false). */
@@ -63,7 +64,7 @@ export function createDeadLetterKeeper(options: {
       options.onOutage?.(waiting.size > 0);
       log.warn({ topic, partition }, 'dead-letter store reachable again; this partition resumes');
       try {
-        const from = await options.storedOffset(topic, partition);
+        const from = await options.nextOffset(topic, partition);
         if (from !== undefined) consumer.seek({ topic, partition, offset: from.toString() });
         consumer.resume([{ topic, partitions: [partition] }]);
       } catch (resumeError) {

@@ -7,7 +7,7 @@ import { KeyKind, partitionRange } from '../store/keys.ts';
 import { createGroupCommit } from '../store/groupCommit.ts';
 import { CompactStore, PartitionForgotten } from '../store/compactStore.ts';
 import { claimStateFormat } from '../store/stateFormat.ts';
-import { readStoredOffset, storedOffsetWrite } from '../store/storedOffsets.ts';
+import { readStoredOffset } from '../store/storedOffsets.ts';
 import type { HotTierMirror } from '../store/hotTierMirror.ts';
 import type { RocksDatabase } from '../store/rocksDatabase.ts';
 import type { ClusterMap } from './clusterMap.ts';
@@ -64,6 +64,13 @@ export const FETCH_MAX_WAIT_MS = 250;
 const HEARTBEAT_CHECK_MS = 1_000;
 /** Records per write of the bulk writes: dropping a partition owned elsewhere, flushing written-back channels. */
 const BULK_WRITE_RECORDS = 10_000;
+/**
+ * Live, a channel changed this many events of its partition ago, or this long ago, is written back with the
+ * partition's next write (CompactStore's `writeBackAfter`): what a restart replays, at most, per partition.
+ */
+export const WRITE_BACK_AFTER = { events: 200_000, ms: 10_000 } as const;
+/** How often partitions no chunk came to are looked at for channels due to be written back. */
+const WRITE_BACK_CHECK_MS = 1_000;
 /** Between attempts to reach Kafka at start-up. */
 const CONNECT_RETRY_MAX_MS = 10_000;
 
@@ -125,11 +132,11 @@ export interface ProjectorOptions {
    */
   syncWrites?: boolean;
   /**
-   * Keep changed channels in memory instead of writing them with every chunk, and write them when evicted or by
-   * `flush()` (CompactStore's `writeBack`). For a rebuild: nobody reads its database before it is flushed, and an
-   * interrupted rebuild is discarded. Each chunk still writes its offsets.
+   * Write changed channels back only when evicted or by `flush()`, not after WRITE_BACK_AFTER (CompactStore's
+   * `writeBackAfter`). For a rebuild: nobody reads its database before it is flushed, and an interrupted rebuild
+   * is discarded.
    */
-  writeBack?: boolean;
+  lazyWriteBack?: boolean;
   /** Ids (messages and members) kept resident across chunks (see CompactStore); RESIDENT_RECORDS. */
   residentRecords: number;
   /** The ids' epoch (SNOWFLAKE_EPOCH_MS), for joins' floors; Discord's when unset. */
@@ -163,8 +170,8 @@ export interface Projector {
   /** Stops fetching, finishes the batch in hand, commits, leaves the group. */
   stop(): Promise<void>;
   /**
-   * After stop(), with `writeBack`: writes every channel changed since it was last written; RocksDB then holds
-   * the state the stored offsets say. Throws when the projector failed (its state cannot be trusted).
+   * After stop(): writes every channel changed since it was last written; RocksDB then holds the state the stored
+   * offsets say, and a restart replays nothing. Throws when the projector failed (its state cannot be trusted).
    */
   flush(): Promise<void>;
   /** Progress of the partitions assigned to this instance. */
@@ -174,7 +181,10 @@ export interface Projector {
    * stuck projector's lag would look frozen instead of growing.
    */
   refreshHighWatermarks(): Promise<void>;
-  /** Stops applying (fetching pauses; the batch in hand finishes first) without leaving the group. */
+  /**
+   * Stops applying (fetching pauses; the batch in hand finishes first) without leaving the group, and writes back
+   * what changed: RocksDB's offsets are then where the projector stands.
+   */
   pause(): Promise<void>;
   /** While paused: apply to `db` from now on (a rebuilt generation), starting at the offsets stored there. */
   useDatabase(db: RocksDatabase): Promise<void>;
@@ -200,7 +210,7 @@ export function createProjector(options: ProjectorOptions): Projector {
   let commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
   const resident = new CompactStore(db, options.residentRecords, {
     ...(options.hotTier === undefined ? {} : { heldInHotTier: options.hotTier.held }),
-    writeBack: options.writeBack ?? false,
+    ...(options.lazyWriteBack === true ? {} : { writeBackAfter: WRITE_BACK_AFTER }),
     ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
   });
   let paused = false;
@@ -231,7 +241,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
     // Larger batches than kafkajs's 1 MiB: a chunk's write holds one record per channel however often its
     // events changed it (see chunkSizer.ts). Only a backlog fills them; caught up, batches are what just arrived.
-    ...(options.writeBack === true
+    ...(options.lazyWriteBack === true
       ? {
           maxBytesPerPartition: WRITE_BACK_FETCH_MAX_BYTES_PER_PARTITION,
           maxBytes: WRITE_BACK_FETCH_MAX_BYTES,
@@ -268,7 +278,7 @@ export function createProjector(options: ProjectorOptions): Projector {
   const deadLetters = createDeadLetterKeeper({
     consumer,
     store: options.storeDeadLetters,
-    storedOffset,
+    nextOffset: nextToApply,
     isStopping,
     log,
     ...(options.onDeadLetterOutage === undefined ? {} : { onOutage: options.onDeadLetterOutage }),
@@ -320,6 +330,22 @@ export function createProjector(options: ProjectorOptions): Projector {
     heartbeats.check();
   }, HEARTBEAT_CHECK_MS);
   heartbeatTimer.unref();
+  // A partition no chunk comes to writes back all the same: the snapshots of channels evicted since its last
+  // write (held in memory until then), and, live, its channels changed WRITE_BACK_AFTER ago, whose stored offsets
+  // must not stay behind for ever (a restart would replay from there, and the log may not reach so far).
+  const writeBackTimer = setInterval(() => {
+    for (const partition of new Set([...assigned.values()].map((a) => a.partition))) {
+      void inTurn(partition, async () => {
+        if (paused || stopping) return;
+        const operations = resident.writeBackDue(partition, performance.now());
+        if (operations.length === 0) return;
+        await commits.write(operations).catch((error: unknown) => {
+          writeFailed(error);
+        });
+      }).catch(() => undefined);
+    }
+  }, WRITE_BACK_CHECK_MS);
+  writeBackTimer.unref();
 
   let knownPartitionCount = 0;
   /**
@@ -343,6 +369,12 @@ export function createProjector(options: ProjectorOptions): Projector {
     }
   }
 
+  /** Once no batch is being applied and no partition's turn is taken (paused or stopped: none starts after). */
+  async function settled(): Promise<void> {
+    await Promise.all(applying);
+    await Promise.all(turns.values());
+  }
+
   /** Runs `work` after the batch of `partition` in hand, before any later one (the partition's turn). */
   function inTurn(partition: number, work: () => Promise<void>): Promise<void> {
     const run = (turns.get(partition) ?? Promise.resolve()).then(work);
@@ -362,7 +394,6 @@ export function createProjector(options: ProjectorOptions): Projector {
     options.partitionStates?.setPosition(partition, 'acks', 0n);
     resident.forget(partition);
     for (const topic of [topics.messages, topics.acks]) {
-      knownOffsets.delete(`${topic}:${partition}`);
       // Or the next high-watermark refresh would report its old position again.
       progress.delete(`${topic}:${partition}`);
     }
@@ -398,6 +429,35 @@ export function createProjector(options: ProjectorOptions): Projector {
       };
     });
 
+  /**
+   * A write to RocksDB failed. Part of it may have landed: nothing resident may be trusted. And RocksDB refuses
+   * every write after one failed (a full disk, an I/O error) until it is opened again: stop, so that a restart
+   * reopens it and replays from the offsets it holds (exact, as after a crash).
+   */
+  function writeFailed(error: unknown): never {
+    resident.clear();
+    fatal(
+      `writing to RocksDB in DATA_DIR failed (${(error as Error).message}); RocksDB accepts no write after ` +
+        'that until it is opened again, so the service stops. Free space or fix the disk, then start it ' +
+        'again: it resumes exactly where its last write ended',
+      error,
+    );
+    throw error;
+  }
+
+  /**
+   * Writes back what changed in `partition` (in every partition when undefined), with the offsets it reaches. In
+   * the partition's turn, or with nothing applying.
+   */
+  async function writeBack(partition?: number): Promise<void> {
+    let records = 0;
+    for (const operations of resident.flush(BULK_WRITE_RECORDS, partition)) {
+      await commits.write(operations).catch((error: unknown) => writeFailed(error));
+      records += operations.length;
+    }
+    if (records > 0) log.info({ partition, records }, 'wrote back the changed channels');
+  }
+
   let failed = false;
   function fatal(message: string, cause?: unknown): void {
     if (failed) return;
@@ -410,16 +470,12 @@ export function createProjector(options: ProjectorOptions): Projector {
   }
 
   /**
-   * The offsets this projector last wrote, by `topic:partition`: only it writes them, so after the first read
-   * from RocksDB they are known without one (a read per batch was a tenth of a steady trickle's cost).
+   * The next offset to apply: where the resident state stands, for a partition it holds (RocksDB's offsets may be
+   * older: CompactStore writes back); else the offsets RocksDB stores, from which a replay starts.
    */
-  const knownOffsets = new Map<string, bigint>();
-
-  async function storedOffset(topic: string, partition: number): Promise<bigint | undefined> {
-    const id = `${topic}:${partition}`;
-    const known = knownOffsets.get(id);
-    if (known !== undefined) return known;
-    return readStoredOffset(db, partition, topicKind(topic));
+  async function nextToApply(topic: string, partition: number): Promise<bigint | undefined> {
+    const kind = topicKind(topic);
+    return resident.position(partition)?.[kind] ?? readStoredOffset(db, partition, kind);
   }
 
   async function lowWatermark(topic: string, partition: number): Promise<bigint> {
@@ -495,7 +551,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         const found = offsets.find((o) => o.partition === partition);
         const target = targets.get(partition);
         if (found === undefined || target === undefined) continue;
-        const stored = await storedOffset(topic, partition);
+        const stored = await nextToApply(topic, partition);
         const problem = outsideLogFor(topic, partition, stored, BigInt(found.low), BigInt(found.high));
         if (problem === WAIT_FOR_LOG) throw new Error(`${topic} partition ${partition}: waiting for the log`);
         if (problem !== undefined) {
@@ -539,7 +595,7 @@ export function createProjector(options: ProjectorOptions): Projector {
     const { batch } = payload;
     const { topic, partition } = batch;
     const kind = topicKind(topic);
-    const stored = await storedOffset(topic, partition);
+    const stored = await nextToApply(topic, partition);
     const expected = stored ?? (await lowWatermark(topic, partition));
     const first = batch.firstOffset();
     if (first !== null && BigInt(first) > expected) {
@@ -590,10 +646,19 @@ export function createProjector(options: ProjectorOptions): Projector {
     }
     if (!resident.knows(partition)) {
       // A partition RocksDB holds nothing of is known whole from here on: every channel it gets is written here.
-      resident.startPartition(
-        partition,
-        (await db.scan(partitionRange(partition).start, { limit: 1 })).length === 0,
-      );
+      const empty = (await db.scan(partitionRange(partition).start, { limit: 1 })).length === 0;
+      const startsAt = async (other: string) =>
+        (await nextToApply(other, partition)) ?? (await lowWatermark(other, partition));
+      const position =
+        kind === 'messages'
+          ? { messages: expected, acks: await startsAt(topics.acks) }
+          : { messages: await startsAt(topics.messages), acks: expected };
+      // Whatever an earlier run applied (and wrote listing keys for) lies below the log's end at start.
+      const replayUntil = {
+        messages: startHighs.get(`${topics.messages}:${partition}`) ?? 0n,
+        acks: startHighs.get(`${topics.acks}:${partition}`) ?? 0n,
+      };
+      resident.startPartition(partition, empty, position, replayUntil);
     }
     let next = expected;
     for (let start = 0; start < fresh.length;) {
@@ -602,6 +667,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       const chunk = fresh.slice(start, start + chunkSizers[kind].size);
       start += chunk.length;
       const events: ChatEvent[] = [];
+      const offsets: string[] = [];
       const letters: DeadLetter[] = [];
       for (const message of chunk) {
         const decoded = decodeEvent(message.value, message.key, kind);
@@ -622,12 +688,16 @@ export function createProjector(options: ProjectorOptions): Projector {
                 `${home}, not ${partition}: produce with the default partitioner and no explicit partition`,
             }),
           );
-        } else events.push(decoded.event);
+        } else {
+          events.push(decoded.event);
+          offsets.push(message.offset);
+        }
       }
       if (!(await deadLetters.keep(letters, topic, partition))) break;
       let changing = false;
+      const last = chunk.at(-1)?.offset ?? next.toString();
       const projected = await resident
-        .projectChunk(partition, events, () => {
+        .projectChunk(partition, events, { topic: kind, offsets, next: BigInt(last) + 1n }, () => {
           changing = true;
           options.hotTier?.beforeWrite(partition);
         })
@@ -657,28 +727,14 @@ export function createProjector(options: ProjectorOptions): Projector {
         break;
       }
       const { operations, hotChanges } = projected;
-      const last = chunk.at(-1)?.offset ?? next.toString();
       next = BigInt(last) + 1n;
-      operations.push(storedOffsetWrite(partition, kind, next));
       try {
         await commits.write(operations);
       } catch (error) {
-        // Part of it may have landed: nothing cached may be trusted. And RocksDB refuses every write after one
-        // failed (a full disk, an I/O error) until it is opened again: stop, so that a restart reopens it and
-        // replays from the offsets it holds (exact, as after a crash).
         options.hotTier?.writeFailed(partition);
-        resident.clear();
-        knownOffsets.clear();
-        fatal(
-          `writing to RocksDB in DATA_DIR failed (${(error as Error).message}); RocksDB accepts no write after ` +
-            'that until it is opened again, so the service stops. Free space or fix the disk, then start it ' +
-            'again: it resumes exactly where its last write ended',
-          error,
-        );
-        throw error;
+        writeFailed(error);
       }
       resident.commit(partition);
-      knownOffsets.set(`${topic}:${partition}`, next);
       options.hotTier?.afterWrite(partition, hotChanges);
       payload.resolveOffset(last);
       noteProgress(topic, partition, next, BigInt(batch.highWatermark));
@@ -747,14 +803,18 @@ export function createProjector(options: ProjectorOptions): Projector {
             partitions.map((partition) => [`${topic}:${partition}`, { topic, partition }] as const),
           ),
         );
-        // Partitions that moved away are written elsewhere from now on: their resident channels go, their state on
-        // disk stays (answered as handing over, then kept for PARTITION_RETAIN_MS). The hot tier keeps them too:
-        // it mirrors this instance's RocksDB, which nothing changes meanwhile.
+        // Partitions that moved away are written elsewhere from now on: their changed channels are written back,
+        // then their resident channels go, their state on disk stays (answered as handing over, then kept for
+        // PARTITION_RETAIN_MS). The hot tier keeps them too: it mirrors this state, which nothing changes meanwhile.
         for (const [id, { partition }] of before) {
           if (assigned.has(id)) continue;
-          resident.forget(partition);
-          knownOffsets.delete(id);
           retained.released(partition);
+          void inTurn(partition, async () => {
+            // Back meanwhile (on either topic): its resident state is as current as ever.
+            if (ownsPartition(partition)) return;
+            await writeBack(partition);
+            resident.forget(partition);
+          }).catch(() => undefined);
         }
         log.info({ assignment: event.payload.memberAssignment }, 'joined the consumer group');
         const acks = new Set(event.payload.memberAssignment[topics.acks] ?? []);
@@ -784,7 +844,7 @@ export function createProjector(options: ProjectorOptions): Projector {
         })();
         // Report assigned partitions right away, from RocksDB, before their first batch arrives.
         for (const [id, { topic, partition }] of assigned) {
-          void storedOffset(topic, partition).then((stored) => {
+          void nextToApply(topic, partition).then((stored) => {
             if (!progress.has(id)) noteProgress(topic, partition, stored ?? 0n);
           });
         }
@@ -824,6 +884,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       stopping = true;
       retained.stop();
       clearInterval(heartbeatTimer);
+      clearInterval(writeBackTimer);
       wake?.();
       clearTimeout(commitTimer);
       // What is applied so far, for lag monitoring (the next assignment commits RocksDB's offsets anyway): not
@@ -845,13 +906,8 @@ export function createProjector(options: ProjectorOptions): Projector {
       // kafkajs may still be applying a batch it fetched before a crash and restart (its runner's stop does not
       // wait for those): nothing more starts once paused, and the store is read only after they end.
       paused = true;
-      await Promise.all(applying);
-      let records = 0;
-      for (const operations of resident.flush(BULK_WRITE_RECORDS)) {
-        await commits.write(operations);
-        records += operations.length;
-      }
-      log.info({ records }, 'wrote back the changed channels');
+      await settled();
+      await writeBack();
     },
     async refreshHighWatermarks() {
       for (const topic of [topics.messages, topics.acks]) {
@@ -864,7 +920,8 @@ export function createProjector(options: ProjectorOptions): Projector {
     async pause() {
       paused = true;
       consumer.pause([{ topic: topics.messages }, { topic: topics.acks }]);
-      await Promise.all(applying);
+      await settled();
+      await writeBack();
     },
     async useDatabase(next) {
       if (!paused) throw new Error('useDatabase() needs the projector paused');
@@ -872,10 +929,9 @@ export function createProjector(options: ProjectorOptions): Projector {
       db = next;
       commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
       resident.useDatabase(db);
-      knownOffsets.clear();
       await retainWhatIsOnDisk();
       for (const { topic, partition } of assigned.values()) {
-        noteProgress(topic, partition, (await storedOffset(topic, partition)) ?? 0n);
+        noteProgress(topic, partition, (await nextToApply(topic, partition)) ?? 0n);
       }
     },
     resident: () => ({ records: resident.size, evictions: resident.evictions }),

@@ -61,7 +61,7 @@ async function start(): Promise<void> {
     residentRecords: data.residentRecords,
     snowflakeEpochMs: data.snowflakeEpochMs,
     syncWrites: false,
-    writeBack: true,
+    lazyWriteBack: true,
     shard: data.shard,
     onFatal: (error) => {
       post({ type: 'fatal', message: error.message });

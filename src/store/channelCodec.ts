@@ -6,10 +6,12 @@ import type { CompactProjection } from '../projection/compact/compactProjection.
 import { ENTRY_WORDS } from '../projection/compact/countedIds.ts';
 
 /**
- * A channel's state on disk: a snapshot of its ChannelState, and deltas since, each the channel's applied events
- * of one write, replayed through the projection on load. Binary, little-endian, ids as two uint32 words.
+ * A channel's state on disk: a snapshot of its ChannelState, and, in databases of earlier builds, deltas since,
+ * each the channel's applied events of one write, replayed through the projection on load (this build writes
+ * snapshots only: compactStore.ts). Binary, little-endian, ids as two uint32 words.
  *
- *   snapshot  u8 version | u32 epoch | u32 members | members × (u32 hi, u32 lo, u8 flags, u32 ptr hi, u32 ptr lo
+ *   snapshot  u8 version | i64 messages, i64 acks: the next offset on each topic it includes (version 4 on)
+ *             | u32 epoch | u32 members | members × (u32 hi, u32 lo, u8 flags, u32 ptr hi, u32 ptr lo
  *             [, f64 membership ms, u32 floor hi, u32 floor lo: when flags say JOINED or LEFT (version 3 on)])
  *             | u32 ids | ids × (u32 hi, u32 lo, u8 flags, i32 author) | u32 mentioning
  *             | mentioning × (u32 hi, u32 lo, u16 n, n × u32 member)
@@ -24,8 +26,11 @@ import { ENTRY_WORDS } from '../projection/compact/countedIds.ts';
  * Own and mention sets are not stored: they follow from the live ids' authors and the mentions.
  */
 
-/** Written; versions 1 (before edits) and 2 (before @everyone) are still read. */
-const VERSION = 3;
+/**
+ * Written; versions 1 (before edits), 2 (before @everyone) and 3 (before the offsets a snapshot includes) are still
+ * read.
+ */
+const VERSION = 4;
 const SENT = 1;
 const DELETED = 2;
 const ACKED = 3;
@@ -37,14 +42,6 @@ const JOINED_KIND = 8;
 const LEFT_KIND = 9;
 const LIVE_FLAG = 1;
 const EVERYONE_FLAG = 2;
-/** A snapshot's fixed part; its size estimate per id and per member. */
-const SNAPSHOT_HEADER = 13;
-const MEMBER_BYTES = 17;
-const ID_BYTES = 13;
-/** A list of members of one message (id, length), without its members; an edit time (id, ms). */
-const LIST_BYTES = 10;
-const EDITED_BYTES = 16;
-
 /** A growable buffer written front to back. */
 export class ByteWriter {
   #bytes = Buffer.allocUnsafe(256);
@@ -77,6 +74,11 @@ export class ByteWriter {
     this.length = this.#bytes.writeInt32LE(value, this.length);
   }
 
+  i64(value: bigint): void {
+    this.#room(8);
+    this.#bytes.writeBigInt64LE(value, this.length);
+    this.length += 8;
+  }
   f64(value: number): void {
     this.#room(8);
     this.length = this.#bytes.writeDoubleLE(value, this.length);
@@ -125,6 +127,11 @@ class ByteReader {
     this.at += 4;
     return value;
   }
+  i64(): bigint {
+    const value = this.#bytes.readBigInt64LE(this.at);
+    this.at += 8;
+    return value;
+  }
   f64(): number {
     const value = this.#bytes.readDoubleLE(this.at);
     this.at += 8;
@@ -152,27 +159,19 @@ class ByteReader {
   }
 }
 
-/** Roughly the bytes a snapshot of `channel` takes: when deltas outgrow it, a snapshot is cheaper to load. */
-export function snapshotBytes(channel: ChannelState): number {
-  return (
-    SNAPSHOT_HEADER +
-    channel.memberCount * MEMBER_BYTES +
-    channel.messages.size * ID_BYTES +
-    // Mentions (of live messages, dead ones included: an upper bound) and what edits left.
-    channel.mentioned.size * 4 +
-    channel.mentionsOf.size * LIST_BYTES +
-    channel.editedAt.size * EDITED_BYTES +
-    channel.pendingMentions.size * LIST_BYTES +
-    channel.pendingEveryone.size * 8 +
-    channel.pendingMembers * 4
-  );
-}
-
 const words = new Uint32Array(2);
 
-export function encodeSnapshot(channel: ChannelState, out: ByteWriter): Buffer {
+/**
+ * Where a snapshot stands in the log: the next offset of each topic whose events it includes. A restart replays
+ * from the partition's stored offsets, which may be older (compactStore.ts), and skips a channel's events below these.
+ */
+export type Includes = { readonly messages: bigint; readonly acks: bigint };
+
+export function encodeSnapshot(channel: ChannelState, out: ByteWriter, includes: Includes): Buffer {
   out.reset();
   out.u8(VERSION);
+  out.i64(includes.messages);
+  out.i64(includes.acks);
   out.u32(channel.epoch);
   out.u32(channel.memberCount);
   for (let member = 0; member < channel.memberCount; member++) {
@@ -217,12 +216,19 @@ function writeMemberLists(lists: ReadonlyMap<Snowflake, readonly number[]>, out:
   }
 }
 
+/** What a snapshot includes; undefined before version 4, whose snapshots include what their offsets say. */
+export function snapshotIncludes(bytes: Buffer): Includes | undefined {
+  if (bytes.readUInt8(0) < 4) return undefined;
+  return { messages: bytes.readBigInt64LE(1), acks: bytes.readBigInt64LE(9) };
+}
+
 /** The channel a snapshot holds, own and mention sets rebuilt; every read state counts as listed. */
 export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelState {
   const reader = new ByteReader(bytes);
   const version = reader.u8();
   if (!(version >= 1 && version <= VERSION))
     throw new Error(`channel snapshot of version ${version}; this build reads 1 to ${VERSION}`);
+  if (version >= 4) reader.at += 16;
   channel.epoch = reader.u32();
   const members = reader.u32();
   for (let i = 0; i < members; i++) {
@@ -343,7 +349,7 @@ function groupedByMember(
   return grouped;
 }
 
-/** Appends one applied event of the channel to a delta. */
+/** Appends one applied event of the channel to a delta (as earlier builds wrote them; tests build such databases). */
 export function encodeDeltaEvent(event: ChatEvent, out: ByteWriter): void {
   switch (event.type) {
     case 'message_sent':

@@ -1,4 +1,4 @@
-import type { ChatEvent } from '../contract/events.ts';
+import type { ChatEvent, TopicKind } from '../contract/events.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
 import type { ApplyOutcome } from '../projection/applyOutcome.ts';
@@ -10,19 +10,23 @@ import type { ChannelRecord, ReadStateRecord } from '../projection/records.ts';
 import {
   ByteWriter,
   decodeSnapshot,
-  encodeDeltaEvent,
   encodeSnapshot,
   replayDelta,
-  snapshotBytes,
+  snapshotIncludes,
+  type Includes,
 } from './channelCodec.ts';
 import { HotChanges, type HeldEntries, type HotChangeVisitor } from './hotChanges.ts';
 import type { FirstUnreadAt } from './hotTier.ts';
 import type { PairRecords } from './hotTierMirror.ts';
 import { channelStateKey, channelStatePrefix, readStateKey } from './keys.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
+import { storedOffsetWrite } from './storedOffsets.ts';
 
-/** Deltas a channel keeps before its next write is a snapshot, whatever their size: bounds a load's replay. */
-const MAX_DELTAS = 64;
+/**
+ * Snapshots of channels changed long enough ago that one write takes at most: a burst of them (say, every channel
+ * a backlog's first seconds changed) is spread over the next writes instead of stalling one.
+ */
+const WRITE_BACK_PER_WRITE = 1_024;
 /** What a store without a hot tier returns for every chunk: nothing is ever recorded in it. */
 const NO_HOT_CHANGES = new HotChanges();
 /** The value of a key that lists a read state under its user (its key says everything). */
@@ -34,46 +38,53 @@ const EMPTY = Buffer.alloc(0);
  */
 type Evicted = { nextSeq: number; snapshot?: Buffer };
 
+/** Where a partition stands: the next offset to apply on each topic, and when it got there (performance.now()). */
+type Position = Includes & { readonly at: number };
+
+/**
+ * A chunk's place in the log: its topic, each event's offset (as kafkajs gives them), and the next offset to apply
+ * after it (past its dead letters too).
+ */
+export type ChunkSource = {
+  readonly topic: TopicKind;
+  readonly offsets: readonly string[];
+  readonly next: bigint;
+};
+
 /** A resident channel: where it stands on disk, and its place in the least-recently-used order. */
 type Resident = {
   readonly partition: number;
   readonly channel: Snowflake;
+  /** 0: RocksDB holds nothing of it; 1: its snapshot; above: deltas after it too (written by earlier builds). */
   nextSeq: number;
-  deltaBytes: number;
   /** Ids it held when last counted. */
   weight: number;
-  /** The chunk that used it last (`CompactStore.#chunks`), and that chunk's applied events of it. */
+  /** The chunk that used it last (`CompactStore.#chunks`). */
   chunk: number;
-  /** The chunk that changed it last: it is then in that chunk's writes (or, written back, dirty). */
+  /** The chunk that changed it last. */
   changedIn: number;
-  readonly applied: ChatEvent[];
-  /** Written back: changed since its state was last put in RocksDB. */
-  dirty: boolean;
   /** Members whose answers that chunk changed; repeats allowed. */
   readonly touched: number[];
   /** Its state in the partition's projection, once an event or a load made one (saves a lookup an event). */
   channelState: ChannelState | undefined;
+  /**
+   * Loaded from a snapshot ahead of its partition (a replay after a restart): what the snapshot includes, whose
+   * events are skipped, until the partition has passed it.
+   */
+  replayFrom: Includes | undefined;
 };
 
-function resident(
-  partition: number,
-  channel: Snowflake,
-  nextSeq: number,
-  deltaBytes: number,
-  weight: number,
-): Resident {
+function resident(partition: number, channel: Snowflake, nextSeq: number, weight: number): Resident {
   return {
     partition,
     channel,
     nextSeq,
-    deltaBytes,
     weight,
     chunk: 0,
     changedIn: 0,
-    applied: [],
-    dirty: false,
     touched: [],
     channelState: undefined,
+    replayFrom: undefined,
   };
 }
 
@@ -89,8 +100,22 @@ class PartitionState {
   /** Evicted channels whose snapshot, taken as they left, is still to be written (their deltas deleted). */
   readonly compactions = new Set<Snowflake>();
   readonly onDisk = new Map<Snowflake, Resident>();
-  constructor(options: ProjectionOptions) {
+  /** Where the partition stands in memory: what its chunks applied. */
+  position: Position;
+  /**
+   * Channels changed since RocksDB last got their state (resident, or evicted with a snapshot not yet written), in
+   * the order they were first changed, each with the partition's position then: RocksDB holds every event of it
+   * below that position. The first one's is therefore where a replay must start (the stored offsets).
+   */
+  readonly dirty = new Map<Snowflake, Position>();
+  /**
+   * Until the partition reaches it: where a replay after a restart ends, at most (what an earlier run may have
+   * applied, and written listing keys for).
+   */
+  replayUntil: Includes | undefined;
+  constructor(options: ProjectionOptions, position: Position) {
     this.projection = new CompactProjection(options);
+    this.position = position;
   }
 }
 
@@ -120,16 +145,22 @@ export class PartitionForgotten extends Error {
 
 /**
  * The authoritative state of the partitions one projector writes (decision 0003): each channel a ChannelState
- * resident in memory, mutated in place by the compact projection, and on disk a snapshot plus the deltas of the
- * writes since (channelCodec.ts): one RocksDB record per channel a write touches, whatever the events did.
+ * resident in memory, mutated in place by the compact projection, and on disk its snapshot (channelCodec.ts).
+ *
+ * Written back, with Kafka as the journal: a chunk's write holds its listing keys and the partition's offsets,
+ * not the channels it changed. Those stay dirty in memory and are written, one snapshot each, when they leave
+ * memory, when they have been dirty longer than `writeBackAfter`, or by `flush`. Each snapshot says which offsets
+ * it includes; the offsets stored with a write are where the partition's oldest dirty channel was first changed.
+ * A restart replays from there and skips, per channel, the events its snapshot includes: so whatever a crash
+ * interrupts, every event counts exactly once, and a steady trickle of events costs no record per channel.
  *
  * Channels come back from disk when an event or a read needs them, and least recently used ones leave when the
- * resident ids (messages, mentions and members, across partitions) exceed `budget`. It stays equal to RocksDB because
- * only this projector writes these partitions, a chunk's changes are applied and handed to the write without
- * yielding, and a channel loaded by a reader is kept only if no write to its partition happened meanwhile.
- *
- * Written back (`writeBack`, a rebuild's store) it does not: RocksDB's offsets run ahead of its channels until
- * `flush` has written every slice, which is why nobody may read such a database before.
+ * resident ids (messages, mentions and members, across partitions) exceed `budget`. Memory and RocksDB never
+ * disagree on a channel that is not dirty, because only this projector writes these partitions, a chunk's changes
+ * are applied and handed to the write without yielding, and a channel loaded by a reader is kept only if no write
+ * to its partition happened meanwhile. Readers of a partition this store writes therefore read through it (a
+ * dirty channel is resident, or its snapshot is); RocksDB alone holds a partition as of one position only once
+ * `flush` wrote it.
  */
 export class CompactStore {
   readonly budget: number;
@@ -146,8 +177,8 @@ export class CompactStore {
   /** Chunks projected: marks the channels each uses. */
   #chunks = 0;
   readonly #held: HeldEntries | undefined;
-  readonly #writeBack: boolean;
-  /** Written back: a partition forgotten with changes not written (flush refuses from then on). */
+  readonly #writeBackAfter: { readonly events: number; readonly ms: number } | undefined;
+  /** A partition forgotten with changes not written: a flush cannot complete the database any more. */
   #lostChanges: number | undefined;
   /** Scratch: a changed channel's members, each once. */
   readonly #members = new Set<number>();
@@ -159,9 +190,10 @@ export class CompactStore {
 
   /**
    * `heldInHotTier`: record what each chunk changes in the entries the hot tier holds (a rebuild has no tier).
-   * `writeBack`: a chunk's writes leave out the channels it changed, which stay dirty in memory until evicted or
-   * `flush`ed: for a rebuild, whose database nobody reads before it is flushed. `blockSize` and
-   * `snowflakeEpochMs`: the projection's (CompactProjection).
+   * `writeBackAfter`: a channel dirty since more events of its partition than `events` (both topics), or for
+   * longer than `ms`, goes out with the partition's next write: bounds what a restart replays, and how far back
+   * the log must reach. Unset (a rebuild, replayed whole after a crash anyway): only when evicted or flushed.
+   * `blockSize` and `snowflakeEpochMs`: the projection's (CompactProjection).
    */
   constructor(
     db: RocksDatabase,
@@ -170,7 +202,7 @@ export class CompactStore {
       blockSize?: number;
       snowflakeEpochMs?: number;
       heldInHotTier?: HeldEntries;
-      writeBack?: boolean;
+      writeBackAfter?: { events: number; ms: number };
     } = {},
   ) {
     if (!(Number.isInteger(budget) && budget > 0)) {
@@ -183,7 +215,7 @@ export class CompactStore {
       ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
     };
     this.#held = options.heldInHotTier;
-    this.#writeBack = options.writeBack ?? false;
+    this.#writeBackAfter = options.writeBackAfter;
   }
 
   /** The database this store mirrors and writes to. */
@@ -207,26 +239,37 @@ export class CompactStore {
     return this.#partitions.has(partition);
   }
 
-  /** Starts tracking a partition; `empty`: RocksDB holds nothing of it, so it is known whole from now on. */
-  startPartition(partition: number, empty: boolean): void {
+  /**
+   * Starts tracking a partition at `position`, the offsets RocksDB stores for it (or, for a topic it stores none
+   * of, where the log begins); `empty`: RocksDB holds nothing of it, so it is known whole from now on.
+   * `replayUntil`: the log's end when this process started, or any offsets beyond all an earlier run may have
+   * applied; until the partition reaches them, every listing key a chunk touches is written again.
+   */
+  startPartition(partition: number, empty: boolean, position: Includes, replayUntil?: Includes): void {
     this.forget(partition);
-    const state = new PartitionState(this.#projection);
+    const state = new PartitionState(this.#projection, { ...position, at: performance.now() });
     state.complete = empty;
+    if (
+      replayUntil !== undefined &&
+      (replayUntil.messages > position.messages || replayUntil.acks > position.acks)
+    ) {
+      state.replayUntil = replayUntil;
+    }
     this.#partitions.set(partition, state);
+  }
+
+  /** Where a partition stands in memory (undefined when not started): the next offset to apply on each topic. */
+  position(partition: number): Includes | undefined {
+    return this.#partitions.get(partition)?.position;
   }
 
   /** Forgets a partition (it moved away, or its database changed). */
   forget(partition: number): void {
     const state = this.#partitions.get(partition);
     if (state === undefined) return;
-    // Written back, its changes not yet on disk go with it, while its offsets stay: the database can no longer be
-    // completed, and flush() says so instead of writing a state that misses them.
-    if (
-      this.#writeBack &&
-      (state.compactions.size > 0 || [...state.onDisk.values()].some((resident) => resident.dirty))
-    ) {
-      this.#lostChanges ??= partition;
-    }
+    // Its changes not yet on disk go with it: its stored offsets still replay them after a restart, but a flush
+    // can no longer complete the database, and says so instead of writing a state that misses them.
+    if (state.dirty.size > 0) this.#lostChanges ??= partition;
     for (const resident of state.onDisk.values()) this.#untrack(resident);
     this.#partitions.delete(partition);
     this.#used.delete(partition);
@@ -245,6 +288,7 @@ export class CompactStore {
   async projectChunk(
     partition: number,
     events: readonly ChatEvent[],
+    source: ChunkSource,
     beforeChanges?: () => void,
   ): Promise<ProjectedChunk> {
     const db = this.#db;
@@ -264,7 +308,7 @@ export class CompactStore {
         // Synchronously before the first change: from here the memory is ahead of RocksDB until the write ends.
         beforeChanges?.();
         try {
-          return this.#project(partition, events, found);
+          return this.#project(partition, events, source, found);
         } finally {
           found.length = 0;
         }
@@ -286,10 +330,16 @@ export class CompactStore {
   #project(
     partition: number,
     events: readonly ChatEvent[],
+    source: ChunkSource,
     found: readonly (Resident | undefined)[],
   ): ProjectedChunk {
     const state = this.#started(partition);
     const { projection, onDisk } = state;
+    const { topic, offsets } = source;
+    if (offsets.length !== events.length) {
+      throw new Error(`a chunk of ${events.length} events came with ${offsets.length} offsets`);
+    }
+    const before = state.position;
     const chunk = ++this.#chunks;
     const outcomes = new Map<ApplyOutcome, number>();
     const used: Resident[] = [];
@@ -303,14 +353,20 @@ export class CompactStore {
         if (this.#mayBeOnDisk(state, channelId)) {
           throw new Error(`channel ${channelId} of partition ${partition} was not loaded before its events`);
         }
-        entry = resident(partition, channelId, 0, 0, 1);
+        entry = resident(partition, channelId, 0, 1);
         this.#track(state, entry);
       }
       if (entry.chunk !== chunk) {
         entry.chunk = chunk;
-        entry.applied.length = 0;
         entry.touched.length = 0;
         used.push(entry);
+      }
+      const replayFrom = entry.replayFrom;
+      if (replayFrom !== undefined) {
+        // Replayed from the stored offsets after a restart: the channel's snapshot has this event already.
+        if (BigInt(offsets[i] ?? '') < replayFrom[topic]) continue;
+        if (before.messages >= replayFrom.messages && before.acks >= replayFrom.acks)
+          entry.replayFrom = undefined;
       }
       entry.channelState ??= projection.channelFor(channelId);
       const outcome = projection.applyIn(entry.channelState, event);
@@ -320,111 +376,137 @@ export class CompactStore {
         entry.changedIn = chunk;
         changed.push(entry);
       }
-      if (!this.#writeBack) entry.applied.push(event);
       for (const member of projection.touched) entry.touched.push(member);
     }
+    const now = performance.now();
+    state.position =
+      topic === 'messages'
+        ? { messages: source.next, acks: before.acks, at: now }
+        : { messages: before.messages, acks: source.next, at: now };
 
     const operations: WriteOperation[] = [];
     const held = this.#held;
     const hotChanges = held === undefined ? NO_HOT_CHANGES : new HotChanges();
-    if (this.#writeBack) {
-      // Any partition's: a rebuild's partitions share one database nobody reads meanwhile, and the snapshots of
-      // evicted channels are held outside the budget until written.
-      for (const [other, otherState] of this.#partitions) compact(other, otherState, operations);
-    } else {
-      compact(partition, state, operations);
-    }
+    // This partition's only: its loads (a chunk's, a reader's) wait for its write, another's do not.
+    compact(partition, state, operations);
     const members = this.#members;
+    const replaying = state.replayUntil;
     for (const disk of changed) {
       const channelId = disk.channel;
       const channel = disk.channelState;
       if (channel === undefined) throw new Error(`channel ${channelId} vanished`);
-      if (this.#writeBack) disk.dirty = true;
-      else this.#writeChanges(disk, channel, operations);
+      // RocksDB has every event of it below where the chunk began (or nothing of it, when it is new).
+      if (!state.dirty.has(channelId)) state.dirty.set(channelId, before);
       members.clear();
       for (const member of disk.touched) members.add(member);
       disk.touched.length = 0;
       for (const member of members) {
-        const listed = channel.isListed(member);
-        if (channel.isLeft(member)) {
-          if (!listed) continue;
-          // Left: no longer listed (and answered by the engine: hot-tier slots hold no membership).
-          const userId = channel.userIds[member] ?? '';
-          operations.push({ type: 'del', key: readStateKey(partition, userId, channelId) });
-          channel.unmarkListed(member);
-        } else if (!listed && channel.hasReadState(member)) {
-          const userId = channel.userIds[member] ?? '';
-          operations.push({ type: 'put', key: readStateKey(partition, userId, channelId), value: EMPTY });
+        // Left: no longer listed (and answered by the engine: hot-tier slots hold no membership).
+        const listing = channel.hasReadState(member) && !channel.isLeft(member);
+        // Replaying, RocksDB may hold the listing key as a later state left it (keys are written with each
+        // chunk, the snapshot later), which `isListed`, taken from the snapshot, does not know: say it anew.
+        if (listing === channel.isListed(member) && replaying === undefined) continue;
+        const key = readStateKey(partition, channel.userIds[member] ?? '', channelId);
+        if (listing) {
+          operations.push({ type: 'put', key, value: EMPTY });
           channel.markListed(member);
+        } else {
+          operations.push({ type: 'del', key });
+          channel.unmarkListed(member);
         }
       }
       if (held !== undefined) recordHeld(hotChanges, held, channelId, channel, members);
     }
+    if (
+      replaying !== undefined &&
+      state.position.messages >= replaying.messages &&
+      state.position.acks >= replaying.acks
+    ) {
+      state.replayUntil = undefined;
+    }
+    this.#writeDue(partition, state, operations, now);
+    pushStoredOffsets(partition, state, operations);
     this.#used.set(partition, used);
     return { operations, hotChanges, outcomes };
   }
 
-  /** A changed channel's delta (the chunk's events of it), or its snapshot when the deltas outgrew it. */
-  #writeChanges(disk: Resident, channel: ChannelState, operations: WriteOperation[]): void {
-    const writer = this.#writer;
-    writer.reset();
-    for (const event of disk.applied) encodeDeltaEvent(event, writer);
-    disk.applied.length = 0;
-    if (
-      disk.nextSeq === 0 ||
-      disk.nextSeq > MAX_DELTAS ||
-      disk.deltaBytes + writer.length > snapshotBytes(channel)
-    ) {
-      putSnapshot(operations, disk.partition, disk.channel, disk.nextSeq, encodeSnapshot(channel, writer));
-      disk.nextSeq = 1;
-      disk.deltaBytes = 0;
-    } else {
-      operations.push({
-        type: 'put',
-        key: channelStateKey(disk.partition, disk.channel, disk.nextSeq),
-        value: writer.take(),
-      });
-      disk.nextSeq++;
-      disk.deltaBytes += writer.length;
+  /**
+   * The writes that put a partition's channels dirty longer than `writeBackAfter` in RocksDB, and the snapshots
+   * of those evicted since its last write, with its offsets; none when there are none. `now`: performance.now().
+   * For a partition no chunk came to for a while.
+   */
+  writeBackDue(partition: number, now: number): WriteOperation[] {
+    const state = this.#partitions.get(partition);
+    if (state === undefined) return [];
+    const operations: WriteOperation[] = [];
+    compact(partition, state, operations);
+    this.#writeDue(partition, state, operations, now);
+    if (operations.length > 0) pushStoredOffsets(partition, state, operations);
+    return operations;
+  }
+
+  /** Snapshots of the channels dirty longer than `writeBackAfter`, oldest first, up to WRITE_BACK_PER_WRITE. */
+  #writeDue(partition: number, state: PartitionState, operations: WriteOperation[], now: number): void {
+    const after = this.#writeBackAfter;
+    if (after === undefined) return;
+    const { position } = state;
+    let written = 0;
+    for (const [channelId, since] of state.dirty) {
+      const events = Number(position.messages - since.messages + (position.acks - since.acks));
+      if ((events <= after.events && now - since.at <= after.ms) || written === WRITE_BACK_PER_WRITE) return;
+      this.#putDirty(partition, state, channelId, operations);
+      written++;
     }
   }
 
+  /** A dirty resident channel's snapshot, which makes it clean. */
+  #putDirty(
+    partition: number,
+    state: PartitionState,
+    channelId: Snowflake,
+    operations: WriteOperation[],
+  ): void {
+    const entry = state.onDisk.get(channelId);
+    // Evicted ones were written by compact(), which runs first.
+    if (entry?.channelState === undefined) throw new Error(`dirty channel ${channelId} is not resident`);
+    putSnapshot(
+      operations,
+      partition,
+      channelId,
+      entry.nextSeq,
+      encodeSnapshot(entry.channelState, this.#writer, includesOf(entry, state)),
+    );
+    entry.nextSeq = 1;
+    state.dirty.delete(channelId);
+  }
+
   /**
-   * Written back: the writes that put every changed channel's state in RocksDB, one snapshot each (and the
-   * snapshots of channels evicted since the last write), in slices of about `records` records, so that they are
-   * never all in memory at once. Once every slice is written, RocksDB holds what memory does.
+   * The writes that put every changed channel's state in RocksDB, one snapshot each (and the snapshots of
+   * channels evicted since the last write), with the offsets they reach, in slices of about `records` records, so
+   * that they are never all in memory at once; only `partition`'s when given. Once every slice is written,
+   * RocksDB holds what memory does, as of the offsets it stores. Nothing may be projected meanwhile.
    */
-  *flush(records: number): Generator<WriteOperation[]> {
-    if (this.#lostChanges !== undefined) {
+  *flush(records: number, partition?: number): Generator<WriteOperation[]> {
+    if (this.#lostChanges !== undefined && partition === undefined) {
       throw new Error(
         `partition ${this.#lostChanges} was forgotten with changes not yet written back: the database cannot be ` +
           'completed',
       );
     }
     let operations: WriteOperation[] = [];
-    for (const [partition, state] of this.#partitions) {
-      compact(partition, state, operations);
-      if (operations.length >= records) {
-        yield operations;
-        operations = [];
-      }
-      for (const disk of state.onDisk.values()) {
-        if (!disk.dirty || disk.channelState === undefined) continue;
-        putSnapshot(
-          operations,
-          partition,
-          disk.channel,
-          disk.nextSeq,
-          encodeSnapshot(disk.channelState, this.#writer),
-        );
-        disk.nextSeq = 1;
-        disk.deltaBytes = 0;
-        disk.dirty = false;
+    for (const [number, state] of this.#partitions) {
+      if (partition !== undefined && number !== partition) continue;
+      compact(number, state, operations);
+      for (const channelId of [...state.dirty.keys()]) {
+        this.#putDirty(number, state, channelId, operations);
         if (operations.length >= records) {
           yield operations;
           operations = [];
         }
       }
+      // After its last snapshot: a crash between slices leaves the older offsets, and the replay skips what the
+      // slices wrote.
+      pushStoredOffsets(number, state, operations);
     }
     if (operations.length > 0) yield operations;
   }
@@ -561,15 +643,17 @@ export class CompactStore {
       partition,
       channelId,
       loaded?.nextSeq ?? 0,
-      loaded?.deltaBytes ?? 0,
       // A channel RocksDB does not hold still takes an entry: counted, so that lookups of any number of
       // unknown channels cannot grow memory past the budget.
       loaded === undefined ? 1 : weightOf(loaded.channel),
     );
     entry.channelState = loaded?.channel;
-    // Back before the snapshot it left with was written: written back, RocksDB is behind it (else its deltas are
-    // still there, and RocksDB holds the same).
-    entry.dirty = this.#writeBack && state.compactions.has(channelId);
+    const includes = loaded?.includes;
+    const { position } = state;
+    if (includes !== undefined && (includes.messages > position.messages || includes.acks > position.acks)) {
+      entry.replayFrom = includes;
+    }
+    // Back before the snapshot it left with was written, it stays dirty (state.dirty): RocksDB is behind it.
     this.#track(state, entry);
     state.evicted.delete(channelId);
     state.compactions.delete(channelId);
@@ -587,7 +671,11 @@ export class CompactStore {
     this.#weight -= resident.weight;
   }
 
-  /** Least recently used channels go until the rest fit; the newest stays, so the one just needed is there. */
+  /**
+   * Least recently used channels go until the rest fit; the newest stays, so the one just needed is there. A
+   * changed one leaves its snapshot, written with its partition's next write: after the write of any chunk that
+   * changed it, with the offsets and listing keys of that chunk.
+   */
   #evictToBudget(): void {
     for (const entry of this.#lru) {
       if (this.#weight <= this.budget || this.#lru.size === 1) return;
@@ -599,12 +687,14 @@ export class CompactStore {
       const channel = entry.channelState;
       state.projection.deleteChannel(entry.channel);
       state.onDisk.delete(entry.channel);
+      const dirty = state.dirty.has(entry.channel);
       // Never written: RocksDB holds nothing of it, which is what a channel not tracked at all means.
-      if (entry.nextSeq === 0 && !entry.dirty) continue;
-      if (channel !== undefined && (entry.nextSeq > 1 || entry.dirty)) {
+      if (entry.nextSeq === 0 && !dirty) continue;
+      if (channel !== undefined && (entry.nextSeq > 1 || dirty)) {
+        // Dirty, it stays so (state.dirty) until this snapshot is written.
         state.evicted.set(entry.channel, {
           nextSeq: entry.nextSeq,
-          snapshot: encodeSnapshot(channel, this.#writer),
+          snapshot: encodeSnapshot(channel, this.#writer, includesOf(entry, state)),
         });
         state.compactions.add(entry.channel);
       } else {
@@ -628,15 +718,43 @@ function putSnapshot(
   operations.push({ type: 'put', key: channelStateKey(partition, channelId, 0), value: snapshot });
 }
 
-/** The snapshots evicted channels left with, to write with the partition's next write. */
+/** The snapshots evicted channels left with, to write with the next write: they are clean then. */
 function compact(partition: number, state: PartitionState, operations: WriteOperation[]): void {
   for (const channelId of state.compactions) {
     const evicted = state.evicted.get(channelId);
     if (evicted?.snapshot === undefined) continue;
     putSnapshot(operations, partition, channelId, evicted.nextSeq, evicted.snapshot);
     state.evicted.set(channelId, { nextSeq: 1 });
+    state.dirty.delete(channelId);
   }
   state.compactions.clear();
+}
+
+/**
+ * The partition's stored offsets: where its oldest dirty channel was first changed, or, with none dirty, where it
+ * stands. A restart replays from there; RocksDB holds every event below them, and each snapshot says what it
+ * holds above.
+ */
+function pushStoredOffsets(partition: number, state: PartitionState, operations: WriteOperation[]): void {
+  const from = state.dirty.values().next().value ?? state.position;
+  operations.push(
+    storedOffsetWrite(partition, 'messages', from.messages),
+    storedOffsetWrite(partition, 'acks', from.acks),
+  );
+}
+
+/**
+ * What a snapshot of a resident channel taken now includes: every event of it below the partition's position,
+ * and, while it replays, below where its loaded snapshot stood.
+ */
+function includesOf(entry: Resident, state: PartitionState): Includes {
+  const { position } = state;
+  const from = entry.replayFrom;
+  if (from === undefined) return position;
+  return {
+    messages: from.messages > position.messages ? from.messages : position.messages,
+    acks: from.acks > position.acks ? from.acks : position.acks,
+  };
 }
 
 /**
@@ -657,7 +775,8 @@ function weightOf(channel: ChannelState): number {
   );
 }
 
-type LoadedChannel = { channel: ChannelState; nextSeq: number; deltaBytes: number };
+/** `includes`: what its snapshot includes (undefined when written by a build that wrote no such thing). */
+type LoadedChannel = { channel: ChannelState; nextSeq: number; includes: Includes | undefined };
 /** What every CompactProjection of a store is made with. */
 type ProjectionOptions = { readonly blockSize?: number; readonly snowflakeEpochMs?: number };
 
@@ -692,14 +811,11 @@ function loadedChannel(
   options: ProjectionOptions,
 ): LoadedChannel {
   const channel = decodeSnapshot(snapshot, new ChannelState(options.blockSize));
-  let deltaBytes = 0;
   if (deltas.length > 0) {
+    // Written by earlier builds, along with offsets that include them.
     const projection = new CompactProjection(options);
     projection.setChannel(channelId, channel);
-    for (const delta of deltas) {
-      replayDelta(delta, channelId, projection);
-      deltaBytes += delta.length;
-    }
+    for (const delta of deltas) replayDelta(delta, channelId, projection);
   }
   // Every read state on disk had its listing key written with it, but a left member's was deleted. Set both
   // ways: a member listed in the snapshot may have left in a delta since (its key deleted), and a later join must
@@ -708,7 +824,7 @@ function loadedChannel(
     if (channel.hasReadState(member) && !channel.isLeft(member)) channel.markListed(member);
     else channel.unmarkListed(member);
   }
-  return { channel, nextSeq, deltaBytes };
+  return { channel, nextSeq, includes: snapshotIncludes(snapshot) };
 }
 
 /** The greatest live id's words, for the entries below. */

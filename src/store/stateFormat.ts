@@ -6,13 +6,15 @@ import type { RocksDatabase } from './rocksDatabase.ts';
  * the record layout (one RocksDB record per read state, message and rank-index node; before decision 0003) have
  * no format key; those of the channel-state layout (compactStore.ts) have this one.
  *
- * Version 2 adds edits to channel snapshots and deltas, version 3 @everyone (channelCodec.ts). This build reads
- * the earlier versions too and claims such a database as version 3 at once, before it writes anything: an older
- * build then refuses it at start, instead of failing on the first snapshot it cannot read.
+ * Version 2 adds edits to channel snapshots and deltas, version 3 @everyone, version 4 the offsets a snapshot
+ * includes, ahead of the partition's stored offsets (channelCodec.ts, compactStore.ts). This build reads the
+ * earlier versions too and claims such a database as version 4 at once, before it writes anything: an older
+ * build then refuses it at start, instead of failing on the first snapshot it cannot read (or replaying events a
+ * snapshot already includes).
  */
-export const STATE_FORMAT = 'channel-states-3';
+export const STATE_FORMAT = 'channel-states-4';
 /** Formats this build reads and upgrades in place. */
-const UPGRADABLE = new Set(['channel-states-1', 'channel-states-2']);
+const UPGRADABLE = new Set(['channel-states-1', 'channel-states-2', 'channel-states-3']);
 const FORMAT_KEY = metaKey('format');
 /** The first two bytes of every metadata key (keys.ts): not any partition's state. */
 const META_PARTITION = 0xffff;

@@ -166,8 +166,8 @@ describe('DATA_DIR on a full filesystem', () => {
           `${BEFORE + DURING} records applied; exit ${String(exitCode)} after ${stoppedAfterMs} ms; lookups meanwhile ` +
           `${all.ok} × 200, ${all.unavailable} × 503; fatal: ${fatal[0]?.slice(0, 300) ?? 'none'}\n`,
       );
-      // The fault happened: writes failed, so not everything was applied while the disk was full.
-      expect(appliedWhileFull, 'records applied with the disk full').toBeLessThan(BigInt(BEFORE + DURING));
+      // The fault happened: a write failed. (Which one depends on sizes: a chunk's own write holds its offsets and
+      // listing keys, and may still fit; the channels it changed are written back later, and those do not.)
       expect(exitCode, `the service should stop when RocksDB cannot write; see ${service.logFile}`).toBe(1);
       expect(
         fatal.some((text) => /RocksDB/.test(text) && /no space|ENOSPC/i.test(text)),

@@ -11,6 +11,7 @@ import {
 } from '../../src/store/hotTier.ts';
 import { createHotTierMirror, type HotTierMirror } from '../../src/store/hotTierMirror.ts';
 import { CompactStore } from '../../src/store/compactStore.ts';
+import { LogOffsets } from './logOffsets.ts';
 import { partitionRange } from '../../src/store/keys.ts';
 import {
   listReadStateChannels,
@@ -50,6 +51,7 @@ export function createReadPath(
     blockSize: 4,
     heldInHotTier: mirror.held,
   });
+  const log = new LogOffsets();
   const location: StateLocation = {
     partitionCount,
     partitionOf: (channelId: Snowflake) => Number(BigInt(channelId) % BigInt(partitionCount)),
@@ -81,21 +83,29 @@ export function createReadPath(
           store.startPartition(
             partition,
             (await db.scan(partitionRange(partition).start, { limit: 1 })).length === 0,
+            log.position(partition),
           );
         }
-        const { operations, hotChanges } = await store.projectChunk(partition, batch, () => {
-          mirror.beforeWrite(partition);
-        });
-        try {
-          await db.write(operations);
-        } catch (error) {
-          // As the projector: memory may be ahead of RocksDB now.
-          mirror.writeFailed(partition);
-          store.clear();
-          throw error;
+        for (const run of log.append(partition, batch)) {
+          const { operations, hotChanges } = await store.projectChunk(
+            partition,
+            run.events,
+            run.source,
+            () => {
+              mirror.beforeWrite(partition);
+            },
+          );
+          try {
+            await db.write(operations);
+          } catch (error) {
+            // As the projector: memory may be ahead of RocksDB now.
+            mirror.writeFailed(partition);
+            store.clear();
+            throw error;
+          }
+          store.commit(partition);
+          mirror.afterWrite(partition, hotChanges);
         }
-        store.commit(partition);
-        mirror.afterWrite(partition, hotChanges);
       }
     },
   };

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { createDemoStream } from '../../src/ops/demoStream.ts';
 import { ChannelState } from '../../src/projection/compact/channelState.ts';
 import { CompactProjection, readStateView } from '../../src/projection/compact/compactProjection.ts';
-import { ByteWriter, decodeSnapshot, encodeSnapshot } from '../../src/store/channelCodec.ts';
+import {
+  ByteWriter,
+  decodeSnapshot,
+  encodeSnapshot,
+  snapshotIncludes,
+} from '../../src/store/channelCodec.ts';
+
+const AT = { messages: 12_345n, acks: 2n ** 40n };
 
 /**
  * A demo stream folded in memory: channels with @everyone messages, edits of them, pending edits, and joins and
@@ -34,11 +41,26 @@ describe('channel snapshots', () => {
     for (const channelId of channels) {
       const channel = projection.channel(channelId) as ChannelState;
       everyone += channel.everyone?.liveCount ?? 0;
-      const copy = decodeSnapshot(encodeSnapshot(channel, new ByteWriter()), new ChannelState(4));
+      const bytes = encodeSnapshot(channel, new ByteWriter(), AT);
+      const copy = decodeSnapshot(bytes, new ChannelState(4));
       expect(answers(copy, channelId, users)).toEqual(answers(channel, channelId, users));
       expect(copy.epoch).toBe(channel.epoch);
+      expect(snapshotIncludes(bytes)).toEqual(AT);
     }
     expect(everyone).toBeGreaterThan(20);
+  });
+
+  it('still reads version 3 (before the offsets a snapshot includes), which includes none', () => {
+    const { projection, users, channels } = folded(3_000);
+    for (const channelId of channels) {
+      const channel = projection.channel(channelId) as ChannelState;
+      const bytes = encodeSnapshot(channel, new ByteWriter(), AT);
+      // Version 4 is version 3 with the two offsets after the version byte.
+      const version3 = Buffer.concat([Buffer.from([3]), bytes.subarray(17)]);
+      expect(snapshotIncludes(version3)).toBeUndefined();
+      const copy = decodeSnapshot(version3, new ChannelState(4));
+      expect(answers(copy, channelId, users)).toEqual(answers(channel, channelId, users));
+    }
   });
 
   it('still reads version 2 (before @everyone and membership)', () => {
@@ -47,9 +69,10 @@ describe('channel snapshots', () => {
     for (const channelId of channels) {
       const channel = projection.channel(channelId) as ChannelState;
       if (channel.everyone !== undefined || channel.pendingEveryone.size > 0) continue;
-      // Version 3 is version 2 with the @everyone flags (none here) and a trailing count of pending ones (0).
-      const bytes = encodeSnapshot(channel, new ByteWriter());
-      const version2 = Buffer.concat([Buffer.from([2]), bytes.subarray(1, bytes.length - 4)]);
+      // Version 3 is version 2 with the @everyone flags (none here) and a trailing count of pending ones (0);
+      // version 4 adds two offsets after the version byte.
+      const bytes = encodeSnapshot(channel, new ByteWriter(), AT);
+      const version2 = Buffer.concat([Buffer.from([2]), bytes.subarray(17, bytes.length - 4)]);
       const copy = decodeSnapshot(version2, new ChannelState(4));
       expect(answers(copy, channelId, users)).toEqual(answers(channel, channelId, users));
       read++;
@@ -59,8 +82,8 @@ describe('channel snapshots', () => {
 
   it('refuses a version it does not know', () => {
     const { projection, channels } = folded(100);
-    const bytes = encodeSnapshot(projection.channel(channels[0] ?? '') as ChannelState, new ByteWriter());
-    bytes[0] = 4;
-    expect(() => decodeSnapshot(bytes, new ChannelState())).toThrow(/version 4; this build reads 1 to 3/);
+    const bytes = encodeSnapshot(projection.channel(channels[0] ?? '') as ChannelState, new ByteWriter(), AT);
+    bytes[0] = 5;
+    expect(() => decodeSnapshot(bytes, new ChannelState())).toThrow(/version 5; this build reads 1 to 4/);
   });
 });

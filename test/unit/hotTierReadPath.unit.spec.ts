@@ -13,6 +13,7 @@ import type { HotTierOptions } from '../../src/store/hotTier.ts';
 import { openRocksDatabase, type RocksDatabase } from '../../src/store/rocksDatabase.ts';
 import { chatHistory, interleave, SMALL_UNIVERSE, topicPicks } from '../support/chatHistory.ts';
 import { createMemoryRocksDatabase } from '../support/memoryRocksDatabase.ts';
+import { topicRuns } from '../support/logOffsets.ts';
 import { createReadPath } from '../support/readPath.ts';
 import { createReferenceModel } from '../support/referenceModel.ts';
 import { temporaryRocksDir } from '../support/rocks.ts';
@@ -42,11 +43,12 @@ const scenario = fc.record({
 
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
+/** The projector's chunks: of the sizes given, each of one topic (a chunk is of one topic's batch). */
 function chunksOf(events: readonly ChatEvent[], sizes: readonly number[]): ChatEvent[][] {
   const chunks: ChatEvent[][] = [];
   for (let at = 0, i = 0; at < events.length; i++) {
     const size = sizes[i % sizes.length] ?? 1;
-    chunks.push(events.slice(at, at + size));
+    chunks.push(...topicRuns(events.slice(at, at + size)));
     at += size;
   }
   return chunks;
