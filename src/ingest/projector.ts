@@ -68,7 +68,7 @@ const BULK_WRITE_RECORDS = 10_000;
  * Live, a channel changed this many events of its partition ago, or this long ago, is written back with the
  * partition's next write (CompactStore's `writeBackAfter`): what a restart replays, at most, per partition.
  */
-export const WRITE_BACK_AFTER = { events: 200_000, ms: 10_000 } as const;
+export const WRITE_BACK_AFTER = { events: 300_000, ms: 30_000 } as const;
 /** How often partitions no chunk came to are looked at for channels due to be written back. */
 const WRITE_BACK_CHECK_MS = 1_000;
 /** Between attempts to reach Kafka at start-up. */

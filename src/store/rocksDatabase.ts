@@ -33,7 +33,7 @@ export interface RocksDatabase {
 interface RocksLevel {
   readonly status: 'opening' | 'open' | 'closing' | 'closed';
   readonly handle: bigint;
-  open(options: { createIfMissing: boolean }): Promise<void>;
+  open(options: { createIfMissing: boolean; walCompression?: boolean }): Promise<void>;
   close(): Promise<void>;
   getMany(keys: readonly Buffer[]): Promise<(Buffer | undefined)[]>;
   _getManySync(keys: readonly Buffer[]): (Buffer | undefined)[];
@@ -82,7 +82,9 @@ function nativeContext(db: RocksLevel): object {
 export async function openRocksDatabase(path: string): Promise<RocksDatabase> {
   const db = new RocksLevel(path, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   try {
-    await db.open({ createIfMissing: true });
+    // The binding compresses the write-ahead log with ZSTD by default, on the writing thread (the engine's): the
+    // snapshots written back are ids, and compressing them doubled a write's cost (1 MiB: 1.7-2.4 -> 0.8-0.9 ms).
+    await db.open({ createIfMissing: true, walCompression: false });
   } catch (error) {
     throw new Error(`Cannot open RocksDB at ${path}: ${(error as Error).message}`, { cause: error });
   }
