@@ -587,6 +587,34 @@ describe('compact store on RocksDB', () => {
     });
   });
 
+  it('flushes a channel evicted while a slice of the flush was written, from the snapshot it left with', async () => {
+    await withRocksDatabase(async (db) => {
+      const message = (channel: string, id: string) => sent({ channel, id, author: '1' });
+      const store = new CompactStore(db, 7);
+      store.startPartition(0, true, { messages: 0n, acks: 0n });
+      await applyChunk(store, 0, [message('9', '10')]);
+      await flushAll(store);
+      await applyChunk(store, 0, [message('7', '11')]);
+      await applyChunk(store, 0, [message('8', '12')]);
+      // Channel 7 was used last: 8 is the one a load pushes out.
+      store.lookup(0, '7');
+      const slices = store.flush(1);
+      const first = slices.next();
+      if (first.done === true) throw new Error('nothing to flush');
+      await db.write(first.value);
+      // While that slice was written, a reader loads channel 9: the dirty channel 8 leaves.
+      const evictions = store.evictions;
+      await store.load(db, 0, '9');
+      expect(store.evictions).toBeGreaterThan(evictions);
+      for (let slice = slices.next(); slice.done !== true; slice = slices.next()) await db.write(slice.value);
+      const restarted = new CompactStore(db, 1_000);
+      await start(restarted, 0, false);
+      for (const channel of ['7', '8', '9']) {
+        expect((await read(restarted, 0, '2', channel)).view.unread_count).toBe(1);
+      }
+    });
+  });
+
   it('refuses to flush once a partition was forgotten with changes not written', async () => {
     await withRocksDatabase(async (db) => {
       const store = new CompactStore(db, 1_000_000);

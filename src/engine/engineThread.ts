@@ -286,7 +286,10 @@ function stopProjector(): Promise<void> {
   const stopping = projector;
   if (stopping === undefined) return Promise.resolve();
   projectorStopped ??= (async () => {
-    await stopping.stop();
+    // Even when leaving the group failed (brokers away): what changed is still written back.
+    await stopping.stop().catch((error: unknown) => {
+      logger.warn({ err: error }, 'the projector did not stop cleanly');
+    });
     // Without it (a crash, a kill, a failure) the next start replays from the stored offsets, as exactly.
     await stopping.flush().catch((error: unknown) => {
       logger.warn(

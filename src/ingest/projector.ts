@@ -50,7 +50,7 @@ export const FETCH_MAX_BYTES_PER_PARTITION = 12 * 2 ** 20;
 /** kafkajs's maxBytes, a whole fetch's: room for two partitions' full batches (decoded, ~3× that in memory). */
 export const FETCH_MAX_BYTES = 24 * 2 ** 20;
 /**
- * The same, written back (a rebuild): a chunk writes no record per channel, so large batches buy nothing, and the
+ * The same, written back lazily (a rebuild): large batches buy nothing, and the
  * first fetch, decoded by code not yet optimised, held back the first chunk by a second or more (1M events:
  * 114,701 -> 129,408 events/s; 5M: within the noise, 146,000-172,000 either way).
  */
@@ -157,7 +157,7 @@ export interface ProjectorOptions {
 export interface PartitionProgress {
   topic: string;
   partition: number;
-  /** Next offset to apply, as stored in RocksDB. */
+  /** Next offset to apply: where the projector stands (RocksDB's stored offsets may be behind it). */
   stored: bigint;
   /** The high watermark when the projector started. */
   startHigh: bigint;
@@ -199,10 +199,11 @@ export interface Projector {
 
 /**
  * Kafka → RocksDB. Each chunk of a batch is decoded, its rejects stored as dead letters, its events folded by
- * the compact projection (CompactStore), and the changed channels written to RocksDB in ONE atomic batch
- * together with the partition's next offset. RocksDB's offsets are the truth: on every batch the projector
- * compares them with what Kafka delivered, skips what it already applied and rewinds over what it has not.
- * Kafka commits are only for lag monitoring.
+ * the compact projection (CompactStore), which writes back changed channels later, with Kafka as the journal:
+ * a chunk's ONE atomic write holds its listing keys and the offsets a restart replays from. Where the resident
+ * state stands is the truth (RocksDB's offsets when nothing is resident): on every batch the projector compares
+ * it with what Kafka delivered, skips what it already applied and rewinds over what it has not. Kafka commits
+ * are only for lag monitoring.
  */
 export function createProjector(options: ProjectorOptions): Projector {
   const { kafka, topics, logger } = options;
@@ -239,8 +240,9 @@ export function createProjector(options: ProjectorOptions): Projector {
     // A fetch with nothing new waits this long on the broker, and stop() waits for it: kafkajs's 5 s made a
     // caught-up rebuild and every shutdown wait seconds for nothing. New events still return a fetch at once.
     maxWaitTimeInMs: FETCH_MAX_WAIT_MS,
-    // Larger batches than kafkajs's 1 MiB: a chunk's write holds one record per channel however often its
-    // events changed it (see chunkSizer.ts). Only a backlog fills them; caught up, batches are what just arrived.
+    // Larger batches than kafkajs's 1 MiB, live: sized when a chunk's write held a record per channel it changed
+    // (it no longer does; smaller live fetches are not measured yet). Only a backlog fills them; caught up,
+    // batches are what just arrived.
     ...(options.lazyWriteBack === true
       ? {
           maxBytesPerPartition: WRITE_BACK_FETCH_MAX_BYTES_PER_PARTITION,
@@ -430,12 +432,23 @@ export function createProjector(options: ProjectorOptions): Projector {
     });
 
   /**
+   * Memory may be ahead of RocksDB, or wrong: nothing resident or mirrored may be trusted, and RocksDB is behind
+   * what was answered (changed channels are written back later), so nothing is served here until a restart has
+   * replayed it.
+   */
+  function distrustResident(): void {
+    for (const { partition } of assigned.values()) options.partitionStates?.retire(partition);
+    options.hotTier?.forgetAll();
+    resident.clear();
+  }
+
+  /**
    * A write to RocksDB failed. Part of it may have landed: nothing resident may be trusted. And RocksDB refuses
    * every write after one failed (a full disk, an I/O error) until it is opened again: stop, so that a restart
    * reopens it and replays from the offsets it holds (exact, as after a crash).
    */
   function writeFailed(error: unknown): never {
-    resident.clear();
+    distrustResident();
     fatal(
       `writing to RocksDB in DATA_DIR failed (${(error as Error).message}); RocksDB accepts no write after ` +
         'that until it is opened again, so the service stops. Free space or fix the disk, then start it ' +
@@ -705,9 +718,8 @@ export function createProjector(options: ProjectorOptions): Projector {
           // Moved away while its channels were read: nothing was applied; the next owner applies it.
           if (error instanceof PartitionForgotten && !changing) return undefined;
           if (changing) {
-            // Memory may be ahead of RocksDB now: nothing resident or mirrored may be trusted.
             options.hotTier?.writeFailed(partition);
-            resident.clear();
+            distrustResident();
           }
           // The pure core throws only on state it cannot make sense of (or RocksDB could not be read): retrying the
           // same events would fail the same way, for ever. Stop, loudly; a restart retries once more.
@@ -810,8 +822,9 @@ export function createProjector(options: ProjectorOptions): Projector {
           if (assigned.has(id)) continue;
           retained.released(partition);
           void inTurn(partition, async () => {
-            // Back meanwhile (on either topic): its resident state is as current as ever.
-            if (ownsPartition(partition)) return;
+            // Back meanwhile (on either topic): its resident state is as current as ever. Paused (a rebuild's
+            // switch), everything was written back, and the database may be changing under the projector.
+            if (ownsPartition(partition) || paused) return;
             await writeBack(partition);
             resident.forget(partition);
           }).catch(() => undefined);

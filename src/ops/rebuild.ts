@@ -204,8 +204,9 @@ export async function runRebuild(options: RebuildOptions): Promise<RebuildProgre
       await catchUp(() => live.offsets(), 'running');
       // Close enough to switch: stop the live projector, so the target stands still, and reach it exactly.
       await recordRebuildProgress(pool, id, { status: 'switching', eventsApplied });
-      const final = await live.pause();
+      // Before: a pause that fails part-way (writing back) must still be undone.
       pausedLive = true;
+      const final = await live.pause();
       await catchUp(() => Promise.resolve(final), 'switching');
       await started.finish();
       await makeDurable(opened);

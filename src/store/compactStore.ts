@@ -250,7 +250,9 @@ export class CompactStore {
     this.forget(partition);
     const state = new PartitionState(this.#projection, { ...position, at: performance.now() });
     state.complete = empty;
+    // Empty, RocksDB holds no listing key to put right.
     if (
+      !empty &&
       replayUntil !== undefined &&
       (replayUntil.messages > position.messages || replayUntil.acks > position.acks)
     ) {
@@ -384,6 +386,8 @@ export class CompactStore {
       topic === 'messages'
         ? { messages: source.next, acks: before.acks, at: now }
         : { messages: before.messages, acks: source.next, at: now };
+    // Where the partition stood before the chunk, as of now: changed now, however long it was idle before.
+    const dirtied: Position = { messages: before.messages, acks: before.acks, at: now };
 
     const operations: WriteOperation[] = [];
     const held = this.#held;
@@ -397,7 +401,7 @@ export class CompactStore {
       const channel = disk.channelState;
       if (channel === undefined) throw new Error(`channel ${channelId} vanished`);
       // RocksDB has every event of it below where the chunk began (or nothing of it, when it is new).
-      if (!state.dirty.has(channelId)) state.dirty.set(channelId, before);
+      if (!state.dirty.has(channelId)) state.dirty.set(channelId, dirtied);
       members.clear();
       for (const member of disk.touched) members.add(member);
       disk.touched.length = 0;
@@ -481,7 +485,8 @@ export class CompactStore {
    * The writes that put every changed channel's state in RocksDB, one snapshot each (and the snapshots of
    * channels evicted since the last write), with the offsets they reach, in slices of about `records` records, so
    * that they are never all in memory at once; only `partition`'s when given. Once every slice is written,
-   * RocksDB holds what memory does, as of the offsets it stores. Nothing may be projected meanwhile.
+   * RocksDB holds what memory does, as of the offsets it stores. No chunk of a partition it writes may be
+   * projected meanwhile (readers and other partitions may go on).
    */
   *flush(records: number, partition?: number): Generator<WriteOperation[]> {
     if (this.#lostChanges !== undefined && partition === undefined) {
@@ -495,12 +500,16 @@ export class CompactStore {
       if (partition !== undefined && number !== partition) continue;
       compact(number, state, operations);
       for (const channelId of [...state.dirty.keys()]) {
+        // Evicted while a slice was written (by a reader's load, by another partition's commit): its snapshot
+        // waits in `compactions`, written below.
+        if (state.onDisk.get(channelId)?.channelState === undefined) continue;
         this.#putDirty(number, state, channelId, operations);
         if (operations.length >= records) {
           yield operations;
           operations = [];
         }
       }
+      compact(number, state, operations);
       // After its last snapshot: a crash between slices leaves the older offsets, and the replay skips what the
       // slices wrote.
       pushStoredOffsets(number, state, operations);
