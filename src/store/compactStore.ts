@@ -34,8 +34,8 @@ const NO_HOT_CHANGES = new HotChanges();
 const EMPTY = Buffer.alloc(0);
 
 /**
- * An evicted channel: where it stands on disk, and, when it left with deltas, its snapshot as it left (written
- * with the partition's next write, so that loading it again is one read, not a scan and a replay).
+ * An evicted channel: where it stands on disk, and, when it left changed (or with deltas of an earlier build),
+ * its snapshot as it left, written with its partition's next write; loaded back before that, from this copy.
  */
 type Evicted = { nextSeq: number; snapshot?: Buffer };
 
@@ -98,7 +98,7 @@ class PartitionState {
    */
   complete = false;
   readonly evicted = new Map<Snowflake, Evicted>();
-  /** Evicted channels whose snapshot, taken as they left, is still to be written (their deltas deleted). */
+  /** Evicted channels whose snapshot, taken as they left, is still to be written. */
   readonly compactions = new Set<Snowflake>();
   readonly onDisk = new Map<Snowflake, Resident>();
   /** Where the partition stands in memory: what its chunks applied. */
@@ -122,7 +122,7 @@ class PartitionState {
 
 /**
  * What applying a chunk gives the projector: the writes to make, and what the hot tier mirrors after (empty
- * when the store was made without `hotChanges`).
+ * when the store was made without `heldInHotTier`).
  */
 export type ProjectedChunk = {
   operations: WriteOperation[];
