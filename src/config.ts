@@ -41,6 +41,8 @@ const port = z.coerce
 
 /** The smallest RESIDENT_RECORDS: a rebuild's threads never split the budget below it either. */
 export const MIN_RESIDENT_RECORDS = 1_000;
+/** WRITE_BACK_MS unless set: a SIGKILL costs up to about 30 s of replay, a steady load writes each busy channel twice a minute. */
+export const DEFAULT_WRITE_BACK_MS = 30_000;
 
 /** A thread count; by default the cores this process may run on. */
 const threads = z.coerce
@@ -132,6 +134,16 @@ export const configSchema = z.object({
     .describe(
       'ids (messages, tombstones, mentions and members of channels) the projector keeps resident in memory (least ' +
         'recently used channels leave first); about 120 bytes each',
+    ),
+  WRITE_BACK_MS: z.coerce
+    .number({ error: 'must be a whole number of milliseconds' })
+    .int('must be a whole number of milliseconds')
+    .min(100, 'must be 100 or more')
+    .max(3_600_000, 'must be 3600000 (an hour) or less')
+    .default(DEFAULT_WRITE_BACK_MS)
+    .describe(
+      'longest a changed channel stays in memory only (its events are in Kafka) before RocksDB gets it: about ' +
+        'what a restart after a crash replays. Lower writes more',
     ),
   REBUILD_THREADS: threads.describe(
     'threads a rebuild folds on, each a share of the partitions (at most one per partition); default the ' +

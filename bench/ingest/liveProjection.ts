@@ -27,7 +27,15 @@ export type LiveService = {
 };
 
 /** Garbage-collection pauses of one V8 isolate (a thread) since the last reset, from --trace-gc. */
-export type GcPauses = { isolate: string; pauses: number; totalMs: number; maxMs: number; maxKind: string };
+export type GcPauses = {
+  isolate: string;
+  pauses: number;
+  totalMs: number;
+  maxMs: number;
+  maxKind: string;
+  /** Pause time by kind (Scavenge, Mark-Compact, …). */
+  msByKind: Record<string, number>;
+};
 
 /** `[pid:0xISOLATE]  1234 ms: Scavenge 45.2 (60.1) -> 40.3 (62.1) MB, pooled: 0 MB, 3.21 / 0.00 ms ...` */
 const GC_LINE =
@@ -75,9 +83,10 @@ export function startLiveService(
       if (match === null) return;
       const [, isolate = '?', kind = '?', ms = '0'] = match;
       const pause = Number(ms);
-      const seen = gc.get(isolate) ?? { isolate, pauses: 0, totalMs: 0, maxMs: 0, maxKind: '' };
+      const seen = gc.get(isolate) ?? { isolate, pauses: 0, totalMs: 0, maxMs: 0, maxKind: '', msByKind: {} };
       seen.pauses++;
       seen.totalMs += pause;
+      seen.msByKind[kind] = (seen.msByKind[kind] ?? 0) + pause;
       if (pause > seen.maxMs) {
         seen.maxMs = pause;
         seen.maxKind = kind;

@@ -29,7 +29,7 @@ import { machineLine } from '../machineLine.ts';
 import { printTable } from '../markdownTable.ts';
 import { databaseUrlOf, openBenchDatabase } from './benchDatabase.ts';
 import { measureFreshness } from './freshness.ts';
-import { metric, startLiveService } from './liveProjection.ts';
+import { metric, startLiveService, type GcPauses } from './liveProjection.ts';
 
 /** Issue 11: RSS over the second half within this share of its lowest value. */
 const TARGET_FLAT_PCT = 10;
@@ -82,6 +82,8 @@ type Sample = {
   residentRecords: number;
   applied: number;
   lag: number;
+  /** The engine thread's (the isolate that paused longest) garbage collection since the last sample. */
+  gc: GcPauses | undefined;
 };
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -92,6 +94,15 @@ process.once('SIGINT', () => {
 });
 
 const int = (value: number) => Math.round(value).toLocaleString('en-US');
+/** A thread's collector over an interval: its share of the time, and by kind. */
+function gcShare(gc: GcPauses | undefined, seconds: number): string {
+  if (gc === undefined) return 'none';
+  const kinds = Object.entries(gc.msByKind)
+    .sort(([, a], [, b]) => b - a)
+    .map(([kind, ms]) => `${kind} ${int(ms)} ms`)
+    .join(', ');
+  return `${((100 * gc.totalMs) / (seconds * 1000)).toFixed(0)}% (${kinds}; longest ${gc.maxMs.toFixed(0)} ms)`;
+}
 const loadBefore = os.loadavg();
 const samples: Sample[] = [];
 const admin = kafka.admin();
@@ -119,7 +130,10 @@ try {
       LOG_LEVEL: 'warn',
     },
     19_000 + (process.pid % 1_000),
-    values['cpu-prof-live'] === undefined ? {} : { cpuProfileDir: values['cpu-prof-live'] },
+    {
+      traceGc: true,
+      ...(values['cpu-prof-live'] === undefined ? {} : { cpuProfileDir: values['cpu-prof-live'] }),
+    },
   );
   cleanups.push(() => admin.deleteGroups([groupId]));
   cleanups.push(() => service.stop());
@@ -152,11 +166,13 @@ try {
         residentRecords: metric(text, 'readstates_resident_records'),
         applied,
         lag: Math.max(0, published - applied),
+        gc: service.takeGcPauses().sort((a, b) => b.totalMs - a.totalMs)[0],
       };
       samples.push(sample);
       process.stderr.write(
         `${Math.round(sample.second)} s: RSS ${int(sample.rssMiB)} MiB, engine heap ${int(sample.engineHeapMiB)} ` +
-          `MiB, resident ${int(sample.residentRecords)}, applied ${int(applied)}, lag ${int(sample.lag)}\n`,
+          `MiB, resident ${int(sample.residentRecords)}, applied ${int(applied)}, lag ${int(sample.lag)}, ` +
+          `engine GC ${gcShare(sample.gc, sampleSeconds)}\n`,
       );
     }
   })();

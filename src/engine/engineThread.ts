@@ -148,6 +148,7 @@ async function open(): Promise<void> {
     },
     logger,
     residentRecords: config.RESIDENT_RECORDS,
+    writeBackAfterMs: config.WRITE_BACK_MS,
     snowflakeEpochMs: config.SNOWFLAKE_EPOCH_MS,
     hotTier: mirror,
     partitionStates,

@@ -1,6 +1,7 @@
 import { PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import { decodeEvent } from '../contract/decode.ts';
 import type { ChatEvent, TopicKind } from '../contract/events.ts';
+import { DEFAULT_WRITE_BACK_MS } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { MAX_PARTITIONS, type PartitionStates } from './partitionStates.ts';
 import { KeyKind, partitionRange } from '../store/keys.ts';
@@ -65,10 +66,10 @@ const HEARTBEAT_CHECK_MS = 1_000;
 /** Records per write of the bulk writes: dropping a partition owned elsewhere, flushing written-back channels. */
 const BULK_WRITE_RECORDS = 10_000;
 /**
- * Live, a channel changed this many events of its partition ago, or this long ago, is written back with the
- * partition's next write (CompactStore's `writeBackAfter`): what a restart replays, at most, per partition.
+ * Live, a channel changed this many events of its partition ago, or this long ago (WRITE_BACK_MS), is written back
+ * with the partition's next write (CompactStore's `writeBackAfter`): what a restart replays, at most, per partition.
  */
-export const WRITE_BACK_AFTER = { events: 300_000, ms: 30_000 } as const;
+export const WRITE_BACK_AFTER = { events: 300_000, ms: DEFAULT_WRITE_BACK_MS } as const;
 /** How often partitions no chunk came to are looked at for channels due to be written back. */
 const WRITE_BACK_CHECK_MS = 1_000;
 /** Between attempts to reach Kafka at start-up. */
@@ -137,6 +138,8 @@ export interface ProjectorOptions {
    * is discarded.
    */
   lazyWriteBack?: boolean;
+  /** Live, how long a changed channel may stay unwritten (WRITE_BACK_MS); WRITE_BACK_AFTER.ms when unset. */
+  writeBackAfterMs?: number;
   /** Ids (messages and members) kept resident across chunks (see CompactStore); RESIDENT_RECORDS. */
   residentRecords: number;
   /** The ids' epoch (SNOWFLAKE_EPOCH_MS), for joins' floors; Discord's when unset. */
@@ -211,7 +214,9 @@ export function createProjector(options: ProjectorOptions): Projector {
   let commits = createGroupCommit(db, { sync: options.syncWrites ?? true });
   const resident = new CompactStore(db, options.residentRecords, {
     ...(options.hotTier === undefined ? {} : { heldInHotTier: options.hotTier.held }),
-    ...(options.lazyWriteBack === true ? {} : { writeBackAfter: WRITE_BACK_AFTER }),
+    ...(options.lazyWriteBack === true
+      ? {}
+      : { writeBackAfter: { ...WRITE_BACK_AFTER, ms: options.writeBackAfterMs ?? WRITE_BACK_AFTER.ms } }),
     ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
   });
   let paused = false;

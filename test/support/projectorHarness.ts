@@ -109,6 +109,19 @@ export async function createProjectorHarness(file: string, shape: StreamShape, p
       }
       return total;
     },
+    /** Records published but not yet applied (by the group's committed offsets), over both topics. */
+    async behind(): Promise<bigint> {
+      let total = 0n;
+      for (const topic of [topics.messages, topics.acks]) {
+        const ends = await admin.fetchTopicOffsets(topic);
+        const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+        for (const end of ends) {
+          const at = BigInt(committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? '-1');
+          total += BigInt(end.high) - (at > 0n ? at : 0n);
+        }
+      }
+      return total;
+    },
     /** Resolves once the service has durably applied everything published (its Kafka commits reach the ends). */
     async caughtUp(timeoutMs = 120_000): Promise<void> {
       await waitFor(
@@ -130,8 +143,11 @@ export async function createProjectorHarness(file: string, shape: StreamShape, p
     },
     /** The users and channels the stream has touched so far. */
     touched: () => ({ users: [...users], channels: [...channels] }),
-    /** Every (user, channel) the stream touched, as the service answers it, equals the reference model. */
-    async expectMatchesModel(url: string): Promise<number> {
+    /**
+     * Every (user, channel) the stream touched, as the service answers it, equals the reference model; each
+     * user's listing is read in pages of `pageSize` (default 3, so that paging is tested too).
+     */
+    async expectMatchesModel(url: string, options: { pageSize?: number } = {}): Promise<number> {
       // As a client would: lookups answer 503 until the service has joined its group and caught up.
       await waitFor(async () => (await fetch(`${url}/readyz`)).ok, 120_000, 'the service to be ready');
       const channelList = [...channels];
@@ -163,7 +179,7 @@ export async function createProjectorHarness(file: string, shape: StreamShape, p
         do {
           const page = (await (
             await fetch(
-              `${url}/v1/users/${user}/read-states?limit=3${cursor === null ? '' : `&cursor=${cursor}`}`,
+              `${url}/v1/users/${user}/read-states?limit=${options.pageSize ?? 3}${cursor === null ? '' : `&cursor=${cursor}`}`,
             )
           ).json()) as { read_states: { channel_id: string }[]; next_cursor: string | null };
           listed.push(...page.read_states.map((state) => state.channel_id));
