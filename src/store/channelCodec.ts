@@ -277,7 +277,7 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     const hi = reader.u32();
     const lo = reader.u32();
     const list = reader.members();
-    channel.mentionsOf.set(formatSnowflakeWords(hi, lo), list);
+    channel.setMentionsOf(formatSnowflakeWords(hi, lo), list);
     // An @everyone message counts for its named members through `everyone`: they are not in `mentioned`.
     if (channel.isEveryone(hi, lo)) continue;
     mentions.push({ hi, lo, members: list });
@@ -299,7 +299,7 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
   const edited = reader.u32();
   for (let i = 0; i < edited; i++) {
     const messageId = reader.id();
-    channel.editedAt.set(messageId, reader.f64());
+    channel.setEditedAt(messageId, reader.f64());
   }
   const pending = reader.u32();
   for (let i = 0; i < pending; i++) {
@@ -310,9 +310,10 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
   const pendingEveryone = reader.u32();
   for (let i = 0; i < pendingEveryone; i++) {
     const messageId = reader.id();
-    if (!channel.pendingMentions.has(messageId))
+    const members = channel.pendingMentions.get(messageId);
+    if (members === undefined)
       throw new Error(`channel snapshot holds @everyone for ${messageId}, which has no pending edit`);
-    channel.pendingEveryone.add(messageId);
+    channel.setPendingMentions(messageId, members, true);
   }
   return channel;
 }

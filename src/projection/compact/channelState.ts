@@ -21,9 +21,24 @@ const MEMBERSHIP = JOINED | LEFT;
 const SCANNED_MEMBERS = 16;
 /** Scratch: the words of the user id being looked up. */
 const wanted = new Uint32Array(2);
+/**
+ * What a channel without any answers for its maps and set, until it gets its first entry: most channels never
+ * see an edit or a pending mention, and an empty Map is two objects for the collector to trace, per channel.
+ */
+const NO_LISTS: ReadonlyMap<Snowflake, readonly number[]> = new Map();
+const NO_TIMES: ReadonlyMap<Snowflake, number> = new Map();
+const NO_IDS: ReadonlySet<Snowflake> = new Set();
+
+/** Words per member in a channel's columns, and where each column sits among them. */
+const MEMBER_WORDS = 5;
+const FLAGS = 0;
+const POINTER_HI = 1;
+const POINTER_LO = 2;
+const USER_HI = 3;
+const USER_LO = 4;
 
 /** A copy of `column` twice as long, the rest zeros. */
-function doubled<T extends Uint8Array | Uint32Array | Float64Array>(column: T): T {
+function doubled<T extends Uint32Array | Float64Array>(column: T): T {
   const grown = new (column.constructor as new (length: number) => T)(column.length * 2);
   grown.set(column);
   return grown;
@@ -51,23 +66,27 @@ export class ChannelState {
   /** Member numbers by user id, once there are more than SCANNED_MEMBERS. */
   #members: Map<Snowflake, number> | undefined;
   readonly userIds: Snowflake[] = [];
-  /** Per member: HAS_READ_STATE | HAS_POINTER. */
-  #flags = new Uint8Array(4);
-  /** Per member: the pointer's hi, lo words at 2m, 2m + 1. */
-  #pointers = new Uint32Array(8);
-  /** Per member: the user id's hi, lo words at 2m, 2m + 1 (the hot tier's keys, parsed once). */
-  #userWords = new Uint32Array(8);
-  /** Per member with a membership event: its time in ms, and for a join the greatest id below its floor. */
-  #membershipAt = new Float64Array(4);
-  #floors = new Uint32Array(8);
+  /**
+   * Per member, MEMBER_WORDS words from MEMBER_WORDS × m: its flags, its pointer's hi and lo words, its user id's
+   * hi and lo words (the hot tier's keys, parsed once). One array, not one per column: a channel's arrays are
+   * objects the collector traces, and most channels are small.
+   */
+  #columns = new Uint32Array(4 * MEMBER_WORDS);
+  /**
+   * Per member with a membership event: its time in ms, and for a join the greatest id below its floor. Made at
+   * the channel's first membership event (1% of events), as long as the other columns from then on.
+   */
+  #membershipAt: Float64Array | undefined;
+  #floors: Uint32Array | undefined;
   readonly own: CountedIds;
   readonly mentioned: CountedIds;
-  readonly mentionsOf = new Map<Snowflake, readonly number[]>();
+  // The maps and the set below are made at their first entry (NO_LISTS and the rest until then).
+  #mentionsOf: Map<Snowflake, readonly number[]> | undefined;
   /** Per message whose mentions an edit set (live, or not sent yet): that edit's edited_at, in ms. */
-  readonly editedAt = new Map<Snowflake, number>();
-  readonly #pendingMentions = new Map<Snowflake, readonly number[]>();
+  #editedAt: Map<Snowflake, number> | undefined;
+  #pendingMentions: Map<Snowflake, readonly number[]> | undefined;
   /** Ids in `pendingMentions` whose edit mentions @everyone. */
-  readonly pendingEveryone = new Set<Snowflake>();
+  #pendingEveryone: Set<Snowflake> | undefined;
   #everyone: CountedIds | undefined;
   #ownEveryone: CountedIds | undefined;
   readonly #blockSize: number | undefined;
@@ -81,9 +100,36 @@ export class ChannelState {
     this.mentioned = new CountedIds(blockSize);
   }
 
+  /** The members each live message mentions (only messages that mention anyone). */
+  get mentionsOf(): ReadonlyMap<Snowflake, readonly number[]> {
+    return this.#mentionsOf ?? NO_LISTS;
+  }
+
+  /** Sets the members `messageId` mentions; an empty list removes it. */
+  setMentionsOf(messageId: Snowflake, members: readonly number[]): void {
+    if (members.length === 0) this.#mentionsOf?.delete(messageId);
+    else (this.#mentionsOf ??= new Map()).set(messageId, members);
+  }
+
+  /** Per message whose mentions an edit set (live, or not sent yet): that edit's edited_at, in ms. */
+  get editedAt(): ReadonlyMap<Snowflake, number> {
+    return this.#editedAt ?? NO_TIMES;
+  }
+
+  /** Sets the edited_at (ms) of `messageId`'s latest edit; undefined forgets it (a deleted message). */
+  setEditedAt(messageId: Snowflake, editedAt: number | undefined): void {
+    if (editedAt === undefined) this.#editedAt?.delete(messageId);
+    else (this.#editedAt ??= new Map()).set(messageId, editedAt);
+  }
+
   /** Per id edited before its message_sent came: the members the edit mentions, for that message_sent. */
   get pendingMentions(): ReadonlyMap<Snowflake, readonly number[]> {
-    return this.#pendingMentions;
+    return this.#pendingMentions ?? NO_LISTS;
+  }
+
+  /** Ids in `pendingMentions` whose edit mentions @everyone. */
+  get pendingEveryone(): ReadonlySet<Snowflake> {
+    return this.#pendingEveryone ?? NO_IDS;
   }
 
   /** Member numbers held by `pendingMentions`, all lists together. */
@@ -91,18 +137,20 @@ export class ChannelState {
     return this.#pendingMembers;
   }
 
-  setPendingMentions(messageId: Snowflake, members: readonly number[]): void {
+  /** Keeps an edit's mentions for a message not sent yet (`everyone`: the edit mentions @everyone). */
+  setPendingMentions(messageId: Snowflake, members: readonly number[], everyone = false): void {
     this.deletePendingMentions(messageId);
-    this.#pendingMentions.set(messageId, members);
+    (this.#pendingMentions ??= new Map()).set(messageId, members);
+    if (everyone) (this.#pendingEveryone ??= new Set()).add(messageId);
     this.#pendingMembers += members.length;
   }
 
   /** Removes and returns the pending mentions of `messageId`, if any (and its @everyone, from `pendingEveryone`). */
   deletePendingMentions(messageId: Snowflake): readonly number[] | undefined {
-    const members = this.#pendingMentions.get(messageId);
+    const members = this.#pendingMentions?.get(messageId);
     if (members === undefined) return undefined;
-    this.#pendingMentions.delete(messageId);
-    this.pendingEveryone.delete(messageId);
+    this.#pendingMentions?.delete(messageId);
+    this.#pendingEveryone?.delete(messageId);
     this.#pendingMembers -= members.length;
     return members;
   }
@@ -158,9 +206,9 @@ export class ChannelState {
     parseSnowflakeInto(userId, wanted);
     const hi = wanted[0] as number;
     const lo = wanted[1] as number;
-    const words = this.#userWords;
-    for (let member = 0; member < this.userIds.length; member++) {
-      if (words[2 * member] === hi && words[2 * member + 1] === lo) return member;
+    const columns = this.#columns;
+    for (let member = 0, at = 0; member < this.userIds.length; member++, at += MEMBER_WORDS) {
+      if (columns[at + USER_HI] === hi && columns[at + USER_LO] === lo) return member;
     }
     return -1;
   }
@@ -176,75 +224,82 @@ export class ChannelState {
     } else if (this.userIds.length > SCANNED_MEMBERS) {
       this.#members = new Map(this.userIds.map((id, number) => [id, number]));
     }
-    if (member === this.#flags.length) {
-      // Every per-member column doubles together.
-      this.#flags = doubled(this.#flags);
-      this.#pointers = doubled(this.#pointers);
-      this.#userWords = doubled(this.#userWords);
-      this.#membershipAt = doubled(this.#membershipAt);
-      this.#floors = doubled(this.#floors);
+    if (member === this.#capacity) {
+      this.#columns = doubled(this.#columns);
+      if (this.#membershipAt !== undefined) this.#membershipAt = doubled(this.#membershipAt);
+      if (this.#floors !== undefined) this.#floors = doubled(this.#floors);
     }
-    parseSnowflakeInto(userId, this.#userWords, 2 * member);
+    parseSnowflakeInto(userId, this.#columns, MEMBER_WORDS * member + USER_HI);
     return member;
   }
 
   userHi(member: number): number {
-    return this.#userWords[2 * member] as number;
+    return this.#columns[MEMBER_WORDS * member + USER_HI] as number;
   }
 
   userLo(member: number): number {
-    return this.#userWords[2 * member + 1] as number;
+    return this.#columns[MEMBER_WORDS * member + USER_LO] as number;
   }
 
   hasReadState(member: number): boolean {
-    return ((this.#flags[member] as number) & HAS_READ_STATE) !== 0;
+    return (this.flagsOf(member) & HAS_READ_STATE) !== 0;
   }
 
   hasPointer(member: number): boolean {
-    return ((this.#flags[member] as number) & HAS_POINTER) !== 0;
+    return (this.flagsOf(member) & HAS_POINTER) !== 0;
   }
 
   pointerHi(member: number): number {
-    return this.#pointers[2 * member] as number;
+    return this.#columns[MEMBER_WORDS * member + POINTER_HI] as number;
   }
 
   pointerLo(member: number): number {
-    return this.#pointers[2 * member + 1] as number;
+    return this.#columns[MEMBER_WORDS * member + POINTER_LO] as number;
   }
 
   flagsOf(member: number): number {
-    return this.#flags[member] as number;
+    return this.#columns[MEMBER_WORDS * member + FLAGS] as number;
+  }
+
+  #setFlags(member: number, flags: number): void {
+    this.#columns[MEMBER_WORDS * member + FLAGS] = flags;
+  }
+
+  /** Members the columns have room for. */
+  get #capacity(): number {
+    return this.#columns.length / MEMBER_WORDS;
   }
 
   /** Sets flags as stored (a channel read back from disk), pointer included. */
   restoreFlags(member: number, flags: number, hi: number, lo: number): void {
-    this.#flags[member] = flags;
-    this.#pointers[2 * member] = hi;
-    this.#pointers[2 * member + 1] = lo;
+    const at = MEMBER_WORDS * member;
+    this.#columns[at + FLAGS] = flags;
+    this.#columns[at + POINTER_HI] = hi;
+    this.#columns[at + POINTER_LO] = lo;
   }
 
   /** Whether a membership event of the member was applied. */
   hasMembership(member: number): boolean {
-    return ((this.#flags[member] as number) & MEMBERSHIP) !== 0;
+    return (this.flagsOf(member) & MEMBERSHIP) !== 0;
   }
 
   /** Whether the member's latest membership event is a leave: the pair then counts nothing. */
   isLeft(member: number): boolean {
-    return ((this.#flags[member] as number) & LEFT) !== 0;
+    return (this.flagsOf(member) & LEFT) !== 0;
   }
 
   /** The time (ms) of the member's latest membership event. */
   membershipAt(member: number): number {
-    return this.#membershipAt[member] as number;
+    return this.#membershipAt?.[member] ?? 0;
   }
 
   /** The greatest id below the member's join floor (FLOORED): hi, lo. */
   floorHi(member: number): number {
-    return this.#floors[2 * member] as number;
+    return this.#floors?.[2 * member] ?? 0;
   }
 
   floorLo(member: number): number {
-    return this.#floors[2 * member + 1] as number;
+    return this.#floors?.[2 * member + 1] ?? 0;
   }
 
   /**
@@ -252,11 +307,13 @@ export class ChannelState {
    * (the first id of its millisecond) lies above `floored` words (hi, lo) = the greatest id below it, or none.
    */
   setMembership(member: number, left: boolean, at: number, floored: boolean, hi: number, lo: number): void {
-    const flags = (this.#flags[member] as number) & ~(MEMBERSHIP | FLOORED);
-    this.#flags[member] = flags | (left ? LEFT : JOINED) | (!left && floored ? FLOORED : 0);
-    this.#membershipAt[member] = at;
-    this.#floors[2 * member] = hi;
-    this.#floors[2 * member + 1] = lo;
+    const flags = this.flagsOf(member) & ~(MEMBERSHIP | FLOORED);
+    this.#setFlags(member, flags | (left ? LEFT : JOINED) | (!left && floored ? FLOORED : 0));
+    const times = (this.#membershipAt ??= new Float64Array(this.#capacity));
+    const floors = (this.#floors ??= new Uint32Array(2 * this.#capacity));
+    times[member] = at;
+    floors[2 * member] = hi;
+    floors[2 * member + 1] = lo;
   }
 
   /**
@@ -264,13 +321,13 @@ export class ChannelState {
    * Writes its hi, lo to out[0], out[1]; false when there is none (everything counts).
    */
   countingPointer(member: number, out: Uint32Array): boolean {
-    const flags = this.#flags[member] as number;
+    const flags = this.flagsOf(member);
     const acked = (flags & HAS_POINTER) !== 0;
-    const hi = this.#pointers[2 * member] as number;
-    const lo = this.#pointers[2 * member + 1] as number;
+    const hi = this.pointerHi(member);
+    const lo = this.pointerLo(member);
     if ((flags & FLOORED) !== 0 && (flags & JOINED) !== 0) {
-      const fHi = this.#floors[2 * member] as number;
-      const fLo = this.#floors[2 * member + 1] as number;
+      const fHi = this.floorHi(member);
+      const fLo = this.floorLo(member);
       if (!acked || hi < fHi || (hi === fHi && lo < fLo)) {
         out[0] = fHi;
         out[1] = fLo;
@@ -283,25 +340,26 @@ export class ChannelState {
   }
 
   isListed(member: number): boolean {
-    return ((this.#flags[member] as number) & LISTED) !== 0;
+    return (this.flagsOf(member) & LISTED) !== 0;
   }
 
   markListed(member: number): void {
-    this.#flags[member] = (this.#flags[member] as number) | LISTED;
+    this.#setFlags(member, this.flagsOf(member) | LISTED);
   }
 
   unmarkListed(member: number): void {
-    this.#flags[member] = (this.#flags[member] as number) & ~LISTED;
+    this.#setFlags(member, this.flagsOf(member) & ~LISTED);
   }
 
   /** Gives the member a read state with a null pointer (a mention by someone else). */
   giveReadState(member: number): void {
-    this.#flags[member] = (this.#flags[member] as number) | HAS_READ_STATE;
+    this.#setFlags(member, this.flagsOf(member) | HAS_READ_STATE);
   }
 
   setPointer(member: number, hi: number, lo: number): void {
-    this.#flags[member] = (this.#flags[member] as number) | HAS_READ_STATE | HAS_POINTER;
-    this.#pointers[2 * member] = hi;
-    this.#pointers[2 * member + 1] = lo;
+    const at = MEMBER_WORDS * member;
+    this.#columns[at + FLAGS] = (this.#columns[at + FLAGS] as number) | HAS_READ_STATE | HAS_POINTER;
+    this.#columns[at + POINTER_HI] = hi;
+    this.#columns[at + POINTER_LO] = lo;
   }
 }

@@ -159,7 +159,7 @@ export class CompactProjection {
         else this.#mention(channel, member, hi, lo);
       }
       // A copy of exactly its length: a list grown by push keeps room for 17 entries as long as it is kept.
-      channel.mentionsOf.set(event.message_id, mentioned.slice());
+      channel.setMentionsOf(event.message_id, mentioned.slice());
     }
     return 'applied';
   }
@@ -189,7 +189,7 @@ export class CompactProjection {
     const editedAt = Date.parse(event.edited_at);
     const held = channel.editedAt.get(event.message_id);
     if (held !== undefined && editedAt <= held) return 'stale_edit';
-    channel.editedAt.set(event.message_id, editedAt);
+    channel.setEditedAt(event.message_id, editedAt);
     const listed: number[] = [];
     for (const userId of event.mention_user_ids) {
       const member = channel.member(userId);
@@ -197,8 +197,7 @@ export class CompactProjection {
     }
     const everyone = event.mention_everyone === true;
     if (seen === ABSENT) {
-      channel.setPendingMentions(event.message_id, listed);
-      if (everyone) channel.pendingEveryone.add(event.message_id);
+      channel.setPendingMentions(event.message_id, listed, everyone);
       return 'applied';
     }
     const author = messages.payloadOf(0, hi, lo);
@@ -230,8 +229,7 @@ export class CompactProjection {
       }
       for (const member of after) if (!before.includes(member)) this.#mention(channel, member, hi, lo);
     }
-    if (after.length > 0) channel.mentionsOf.set(event.message_id, after);
-    else channel.mentionsOf.delete(event.message_id);
+    channel.setMentionsOf(event.message_id, after);
     return 'applied';
   }
 
@@ -240,7 +238,7 @@ export class CompactProjection {
     const seen = messages.state(0, hi, lo);
     if (seen === DEAD) return 'already_deleted';
     // Edits of a deleted message mean nothing any more.
-    channel.editedAt.delete(event.message_id);
+    channel.setEditedAt(event.message_id, undefined);
     if (seen !== LIVE) {
       // A tombstone, so that a message_sent arriving later is ignored (and an edit that came first with it).
       channel.deletePendingMentions(event.message_id);
@@ -258,7 +256,7 @@ export class CompactProjection {
       // Named in an @everyone message, they were counted through `everyone`.
       if (!everyone) for (const member of mentioned) channel.mentioned.kill(member, hi, lo);
       this.touched.push(...mentioned);
-      channel.mentionsOf.delete(event.message_id);
+      channel.setMentionsOf(event.message_id, []);
     }
     return 'applied';
   }

@@ -99,6 +99,12 @@ class Block {
 
 const NO_TREE = new Int32Array(0);
 const NO_ENDS = new Uint32Array(0);
+/**
+ * Every empty set's one block until its first insert replaces it: a channel holds several sets, most of them
+ * empty (mentions, @everyone), and a block is three objects (block, array, buffer) for the collector to trace.
+ * Nothing writes to it: insert() swaps it out first, and no other write reaches an empty set's block.
+ */
+const EMPTY_BLOCK = new Block(0);
 
 /** Whether the key of the entry at word `a` of `e` is below that at word `b`. */
 function keyBelow(e: Uint32Array, a: number, b: number): boolean {
@@ -131,7 +137,7 @@ export class CountedIds {
       throw new RangeError(`blockSize must be a whole number of at least 4 (got ${blockSize})`);
     }
     this.blockSize = blockSize;
-    this.blocks = [new Block(FIRST_CAPACITY)];
+    this.blocks = [EMPTY_BLOCK];
   }
 
   /** Live keys. */
@@ -163,6 +169,10 @@ export class CountedIds {
   insert(g: number, hi: number, lo: number, live: boolean, payload = 0): void {
     let b = this.blockOf(g, hi, lo);
     let block = this.blocks[b] as Block;
+    if (block === EMPTY_BLOCK) {
+      block = new Block(FIRST_CAPACITY);
+      this.blocks[b] = block;
+    }
     let at = block.lowerBound(g, hi, lo);
     if (block.holds(at, g, hi, lo)) throw new Error(`key ${g}:${hi}:${lo} is already in the set`);
     if (block.size === this.blockSize) {
