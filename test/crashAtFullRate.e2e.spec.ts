@@ -18,7 +18,7 @@ const KILLS = 8;
 const BACKLOG = 250_000n;
 /** Each kill lands between these after the service began applying. */
 const MIN_DELAY_MS = 300;
-const MAX_DELAY_MS = 1_500;
+const MAX_DELAY_MS = 1_200;
 
 /** Events the service applied since it started, by its own metrics (what a restart replays counts again). */
 async function appliedByService(url: string): Promise<number> {

@@ -3,8 +3,9 @@
  * bounded (issue 11, item 3). It starts `readstates serve` as users do (fsync on, hot tier mirrored, dead letters
  * to PostgreSQL, a fresh DATA_DIR) on fresh topics, publishes the demo stream at --rate through the publisher SDK
  * for --minutes beside freshness probes (freshness.ts), and every --sample-seconds notes the service's RSS, its
- * engine's V8 heap, the hot tier's tables, the resident records, the events it applied and the lag behind the
- * broker. The channels and users are many (default 200,000 and 2,000,000), so the resident state's budget
+ * engine's V8 heap, the hot tier's tables, the resident records, the events it applied, the lag behind the
+ * broker and the engine thread's garbage collection (V8's --trace-gc: its pauses' share of the interval, by
+ * kind). The channels and users are many (default 200,000 and 2,000,000), so the resident state's budget
  * (RESIDENT_RECORDS) is outgrown and cold channels are evicted and reloaded throughout.
  *
  * The verdict is the RSS over the second half: flat when (max − min) / min stays within 10%.
@@ -221,7 +222,7 @@ const perMinute = samples.filter(
     i === samples.length - 1 || Math.round(s.second / sampleSeconds) % Math.round(60 / sampleSeconds) === 0,
 );
 printTable(
-  ['s', 'RSS MiB', 'engine heap MiB', 'hot tier MiB', 'resident records', 'applied', 'lag'],
+  ['s', 'RSS MiB', 'engine heap MiB', 'hot tier MiB', 'resident records', 'applied', 'lag', 'engine GC'],
   perMinute.map((s) => [
     int(s.second),
     int(s.rssMiB),
@@ -230,6 +231,7 @@ printTable(
     int(s.residentRecords),
     int(s.applied),
     int(s.lag),
+    gcShare(s.gc, sampleSeconds),
   ]),
 );
 console.log('');
