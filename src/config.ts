@@ -41,7 +41,10 @@ const port = z.coerce
 
 /** The smallest RESIDENT_RECORDS: a rebuild's threads never split the budget below it either. */
 export const MIN_RESIDENT_RECORDS = 1_000;
-/** WRITE_BACK_MS unless set: a SIGKILL costs up to about 30 s of replay, a steady load writes each busy channel twice a minute. */
+/**
+ * WRITE_BACK_MS unless set: a SIGKILL costs up to about 30 s of replay, and a steady load writes each busy channel
+ * twice a minute.
+ */
 export const DEFAULT_WRITE_BACK_MS = 30_000;
 
 /** A thread count; by default the cores this process may run on. */

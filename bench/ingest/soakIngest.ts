@@ -83,7 +83,7 @@ type Sample = {
   residentRecords: number;
   applied: number;
   lag: number;
-  /** The engine thread's (the isolate that paused longest) garbage collection since the last sample. */
+  /** The engine thread's garbage collection since the last sample (the isolate that paused most in all). */
   gc: GcPauses | undefined;
 };
 

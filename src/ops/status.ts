@@ -99,7 +99,7 @@ export function formatStatus(status: Status): string {
   const header = ['topic', 'partition', 'stored', 'high watermark', 'lag'];
   const note =
     status.source === 'rocksdb'
-      ? 'stored offsets read from RocksDB: where the next start resumes (after a crash, up to 30 s or 300,000 events a partition behind what was applied; the start replays from there)'
+      ? 'stored offsets read from RocksDB: where the next start resumes (after a crash, up to WRITE_BACK_MS (30 s unless set) or 300,000 events a partition behind what was applied; the start replays from there)'
       : 'stored = offsets the group committed after each durable write (the service is running and holds RocksDB, or its DATA_DIR is not on this machine)';
   return [formatColumns(header, rows), '', note].join('\n');
 }
