@@ -22,6 +22,8 @@
  * Options: --events N (200000) --partitions P (4) --chunks LIST (2000,16000) --rounds R (2; the best is kept)
  *          --seed S (1) --fanout F (32, the reference store's rank-index fanout) --paths (memory,compact,durable,rebuild)
  *          --resident N (1000000: the durable path's RESIDENT_RECORDS)
+ *          --channels C (events / 100) --users U (events / 10): the stream's shape; many channels (the soak's
+ *          200,000 and 2,000,000) outgrow the resident budget, so that the durable path evicts and reloads
  *          --hot-tier MB (0: none; else the durable path also records what each chunk changes for a hot tier of
  *          that many MiB and applies it after the write, as the live service does; nothing looks pairs up here,
  *          so the tier holds nothing and no change is recorded: a lower bound of the live cost, not comparable
@@ -62,6 +64,8 @@ const { values } = parseArgs({
     paths: { type: 'string', default: 'memory,compact,durable,rebuild' },
     resident: { type: 'string', default: '1000000' },
     'hot-tier': { type: 'string', default: '0' },
+    channels: { type: 'string' },
+    users: { type: 'string' },
   },
 });
 
@@ -84,11 +88,12 @@ const HOT_TIER_MB = wholeNumber('hot-tier', values['hot-tier'], 0);
 type KafkaRecord = { key: Buffer; value: Buffer; topic: TopicKind; offset: string };
 const partitionOf = createPartitionOf(partitions);
 const byPartition: KafkaRecord[][] = Array.from({ length: partitions }, () => []);
-const stream = createDemoStream({
-  seed,
-  channels: Math.max(1, events / 100),
-  users: Math.max(1, events / 10),
-});
+const shape = {
+  channels:
+    values.channels === undefined ? Math.max(1, events / 100) : wholeNumber('channels', values.channels),
+  users: values.users === undefined ? Math.max(1, events / 10) : wholeNumber('users', values.users),
+};
+const stream = createDemoStream({ seed, ...shape });
 const logEnds = Array.from({ length: partitions }, () => ({ messages: 0, acks: 0 }));
 for (let i = 0; i < events; i++) {
   const event = stream.next();
@@ -249,7 +254,7 @@ for (const size of chunkSizes) {
 }
 
 console.log(
-  `\nFold: ${int(events)} demo-stream events${HOT_TIER_MB > 0 ? ` (durable path mirrored to a ${HOT_TIER_MB} MiB hot tier)` : ''} (seed ${seed}, ${int(events / 100)} channels, ${int(events / 10)} ` +
+  `\nFold: ${int(events)} demo-stream events${HOT_TIER_MB > 0 ? ` (durable path mirrored to a ${HOT_TIER_MB} MiB hot tier)` : ''} (seed ${seed}, ${int(shape.channels)} channels, ${int(shape.users)} ` +
     `users) over ${partitions} partitions, decoded and folded on one thread, best of ${rounds} rounds by CPU time\n`,
 );
 printTable(
