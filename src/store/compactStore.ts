@@ -19,6 +19,7 @@ import { HotChanges, type HeldEntries, type HotChangeVisitor } from './hotChange
 import type { FirstUnreadAt } from './hotTier.ts';
 import type { PairRecords } from './hotTierMirror.ts';
 import { channelStateKey, channelStatePrefix, readStateKey } from './keys.ts';
+import { RecencyList, type RecencyLinks } from './recencyList.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 import { storedOffsetWrite } from './storedOffsets.ts';
 
@@ -53,7 +54,7 @@ export type ChunkSource = {
 };
 
 /** A resident channel: where it stands on disk, and its place in the least-recently-used order. */
-type Resident = {
+interface Resident extends RecencyLinks<Resident> {
   readonly partition: number;
   readonly channel: Snowflake;
   /** 0: RocksDB holds nothing of it; 1: its snapshot; above: deltas after it too (written by earlier builds). */
@@ -73,7 +74,7 @@ type Resident = {
    * events are skipped, until the partition has passed it.
    */
   replayFrom: Includes | undefined;
-};
+}
 
 function resident(partition: number, channel: Snowflake, nextSeq: number, weight: number): Resident {
   return {
@@ -86,6 +87,9 @@ function resident(partition: number, channel: Snowflake, nextSeq: number, weight
     touched: [],
     channelState: undefined,
     replayFrom: undefined,
+    older: undefined,
+    newer: undefined,
+    listed: false,
   };
 }
 
@@ -167,8 +171,8 @@ export class CompactStore {
   readonly budget: number;
   readonly #projection: ProjectionOptions;
   readonly #partitions = new Map<number, PartitionState>();
-  /** Resident channels, least recently used first (a Set keeps insertion order). */
-  readonly #lru = new Set<Resident>();
+  /** Resident channels, least recently used first. */
+  readonly #lru = new RecencyList<Resident>();
   #weight = 0;
   /** Writes per partition: a reader's load is kept only if none happened while it read. */
   readonly #writes = new Map<number, number>();
@@ -527,8 +531,7 @@ export class CompactStore {
       for (const entry of used) {
         // The chunk's channels become the most recently used, weighed again as they grew.
         if (state.onDisk.get(entry.channel) !== entry) continue;
-        this.#lru.delete(entry);
-        this.#lru.add(entry);
+        this.#lru.touch(entry);
         const now = entry.channelState;
         if (now === undefined) continue;
         const weight = weightOf(now);
@@ -551,8 +554,7 @@ export class CompactStore {
     if (state === undefined) return { known: false };
     const resident = state.onDisk.get(channelId);
     if (resident !== undefined) {
-      this.#lru.delete(resident);
-      this.#lru.add(resident);
+      this.#lru.touch(resident);
       return { known: true, channel: state.projection.channel(channelId) };
     }
     return this.#mayBeOnDisk(state, channelId) ? { known: false } : { known: true, channel: undefined };
@@ -668,7 +670,7 @@ export class CompactStore {
 
   #track(state: PartitionState, resident: Resident): void {
     state.onDisk.set(resident.channel, resident);
-    this.#lru.add(resident);
+    this.#lru.touch(resident);
     this.#weight += resident.weight;
   }
 
@@ -683,7 +685,7 @@ export class CompactStore {
    * changed it, with the offsets and listing keys of that chunk.
    */
   #evictToBudget(): void {
-    for (const entry of this.#lru) {
+    for (let entry = this.#lru.oldest; entry !== undefined; entry = this.#lru.oldest) {
       if (this.#weight <= this.budget || this.#lru.size === 1) return;
       this.#lru.delete(entry);
       this.#weight -= entry.weight;
