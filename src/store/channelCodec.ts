@@ -232,7 +232,8 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
   channel.epoch = reader.u32();
   const members = reader.u32();
   for (let i = 0; i < members; i++) {
-    const member = channel.member(reader.id());
+    const userHi = reader.u32();
+    const member = channel.appendMember(userHi, reader.u32());
     const flags = reader.u8();
     const hi = reader.u32();
     channel.restoreFlags(member, flags, hi, reader.u32());

@@ -18,7 +18,7 @@ import {
 import { HotChanges, type HeldEntries, type HotChangeVisitor } from './hotChanges.ts';
 import type { FirstUnreadAt } from './hotTier.ts';
 import type { PairRecords } from './hotTierMirror.ts';
-import { channelStateKey, channelStatePrefix, readStateKey } from './keys.ts';
+import { channelStateKey, channelStatePrefix, readStateKeyOfWords } from './keys.ts';
 import { RecencyList, type RecencyLinks } from './recencyList.ts';
 import type { RocksDatabase, WriteOperation } from './rocksDatabase.ts';
 import { storedOffsetWrite } from './storedOffsets.ts';
@@ -415,7 +415,7 @@ export class CompactStore {
         // Replaying, RocksDB may hold the listing key as a later state left it (keys are written with each
         // chunk, the snapshot later), which `isListed`, taken from the snapshot, does not know: say it anew.
         if (listing === channel.isListed(member) && replaying === undefined) continue;
-        const key = readStateKey(partition, channel.userIds[member] ?? '', channelId);
+        const key = readStateKeyOfWords(partition, channel.userHi(member), channel.userLo(member), channelId);
         if (listing) {
           operations.push({ type: 'put', key, value: EMPTY });
           channel.markListed(member);

@@ -54,8 +54,20 @@ export function offsetKey(partition: number, topic: TopicKind): Buffer {
 }
 
 export function readStateKey(partition: number, userId: Snowflake, channelId: Snowflake): Buffer {
+  parseSnowflakeInto(userId, words);
+  return readStateKeyOfWords(partition, words[0] ?? 0, words[1] ?? 0, channelId);
+}
+
+/** readStateKey of a user id given as its words (hi, lo): channel states keep their members' ids so. */
+export function readStateKeyOfWords(
+  partition: number,
+  userHi: number,
+  userLo: number,
+  channelId: Snowflake,
+): Buffer {
   const key = prefix(partition, KeyKind.readState, 19);
-  writeId(key, userId, 3);
+  key.writeUInt32BE(userHi, 3);
+  key.writeUInt32BE(userLo, 7);
   writeId(key, channelId, 11);
   return key;
 }

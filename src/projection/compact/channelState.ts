@@ -1,5 +1,5 @@
 import type { Snowflake } from '../../contract/snowflake.ts';
-import { parseSnowflakeInto } from '../../contract/snowflakeWords.ts';
+import { formatSnowflakeWords, parseSnowflakeInto } from '../../contract/snowflakeWords.ts';
 import { ABSENT, CountedIds, LIVE } from './countedIds.ts';
 
 /**
@@ -65,7 +65,11 @@ export class ChannelState {
   epoch = 0;
   /** Member numbers by user id, once there are more than SCANNED_MEMBERS. */
   #members: Map<Snowflake, number> | undefined;
-  readonly userIds: Snowflake[] = [];
+  /**
+   * Members so far. Their user ids are kept as words only (the columns): a string per member was a fifth of the
+   * objects a channel held for the collector to trace; userId() makes one when a key needs it.
+   */
+  #memberCount = 0;
   /**
    * Per member, MEMBER_WORDS words from MEMBER_WORDS × m: its flags, its pointer's hi and lo words, its user id's
    * hi and lo words (the hot tier's keys, parsed once). One array, not one per column: a channel's arrays are
@@ -196,7 +200,12 @@ export class ChannelState {
   }
 
   get memberCount(): number {
-    return this.userIds.length;
+    return this.#memberCount;
+  }
+
+  /** The user id of a member, made from its words. */
+  userId(member: number): Snowflake {
+    return formatSnowflakeWords(this.userHi(member), this.userLo(member));
   }
 
   /** The member number of `userId` (a valid snowflake, as every id the fold sees), or -1. */
@@ -207,7 +216,7 @@ export class ChannelState {
     const hi = wanted[0] as number;
     const lo = wanted[1] as number;
     const columns = this.#columns;
-    for (let member = 0, at = 0; member < this.userIds.length; member++, at += MEMBER_WORDS) {
+    for (let member = 0, at = 0; member < this.#memberCount; member++, at += MEMBER_WORDS) {
       if (columns[at + USER_HI] === hi && columns[at + USER_LO] === lo) return member;
     }
     return -1;
@@ -215,21 +224,33 @@ export class ChannelState {
 
   /** The member number of `userId`, numbering them if new (no read state, no pointer). */
   member(userId: Snowflake): number {
-    let member = this.memberOf(userId);
+    const member = this.memberOf(userId);
     if (member !== -1) return member;
-    member = this.userIds.length;
-    this.userIds.push(userId);
-    if (this.#members !== undefined) {
-      this.#members.set(userId, member);
-    } else if (this.userIds.length > SCANNED_MEMBERS) {
-      this.#members = new Map(this.userIds.map((id, number) => [id, number]));
-    }
+    parseSnowflakeInto(userId, wanted);
+    return this.appendMember(wanted[0] as number, wanted[1] as number, userId);
+  }
+
+  /**
+   * Numbers a user not yet a member, its id given as words (as a snapshot holds them, which lists each member
+   * once): no string is made unless the channel has a map of its members. `userId`: the id, when at hand.
+   */
+  appendMember(hi: number, lo: number, userId?: Snowflake): number {
+    const member = this.#memberCount++;
     if (member === this.#capacity) {
       this.#columns = doubled(this.#columns);
       if (this.#membershipAt !== undefined) this.#membershipAt = doubled(this.#membershipAt);
       if (this.#floors !== undefined) this.#floors = doubled(this.#floors);
     }
-    parseSnowflakeInto(userId, this.#columns, MEMBER_WORDS * member + USER_HI);
+    const at = MEMBER_WORDS * member;
+    this.#columns[at + USER_HI] = hi;
+    this.#columns[at + USER_LO] = lo;
+    if (this.#members !== undefined) {
+      this.#members.set(userId ?? this.userId(member), member);
+    } else if (this.#memberCount > SCANNED_MEMBERS) {
+      const members = new Map<Snowflake, number>();
+      for (let known = 0; known < this.#memberCount; known++) members.set(this.userId(known), known);
+      this.#members = members;
+    }
     return member;
   }
 

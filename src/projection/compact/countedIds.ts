@@ -118,8 +118,12 @@ function keyBelow(e: Uint32Array, a: number, b: number): boolean {
 
 export class CountedIds {
   readonly blockSize: number;
-  /** In key order; never empty, and only the first may be empty. */
-  private blocks: Block[];
+  /**
+   * The first block (the only one may be empty), and every block in key order once there is more than one: a
+   * set of one block, as most are, holds no array of blocks, which was two objects per set for the collector.
+   */
+  #first: Block = EMPTY_BLOCK;
+  #blocks: Block[] | undefined;
   /**
    * Each block's greatest key (group, hi, lo), block after block, kept while there is more than one block (none
    * is empty then): finding a key's block searches this one array instead of touching a block (two objects away)
@@ -137,7 +141,6 @@ export class CountedIds {
       throw new RangeError(`blockSize must be a whole number of at least 4 (got ${blockSize})`);
     }
     this.blockSize = blockSize;
-    this.blocks = [EMPTY_BLOCK];
   }
 
   /** Live keys. */
@@ -151,7 +154,7 @@ export class CountedIds {
   }
 
   state(g: number, hi: number, lo: number): KeyState {
-    const block = this.blocks[this.blockOf(g, hi, lo)] as Block;
+    const block = this.block(this.blockOf(g, hi, lo));
     const at = block.lowerBound(g, hi, lo);
     if (!block.holds(at, g, hi, lo)) return ABSENT;
     return block.isLive(at) ? LIVE : DEAD;
@@ -159,7 +162,7 @@ export class CountedIds {
 
   /** The payload of (g, hi, lo), which must be present. */
   payloadOf(g: number, hi: number, lo: number): number {
-    const block = this.blocks[this.blockOf(g, hi, lo)] as Block;
+    const block = this.block(this.blockOf(g, hi, lo));
     const at = block.lowerBound(g, hi, lo);
     if (!block.holds(at, g, hi, lo)) throw new Error(`key ${g}:${hi}:${lo} is not in the set`);
     return (block.entries[at * STRIDE + 3] as number) >>> 1;
@@ -168,31 +171,31 @@ export class CountedIds {
   /** Adds (g, hi, lo), which must be absent. */
   insert(g: number, hi: number, lo: number, live: boolean, payload = 0): void {
     let b = this.blockOf(g, hi, lo);
-    let block = this.blocks[b] as Block;
+    let block = this.block(b);
     if (block === EMPTY_BLOCK) {
       block = new Block(FIRST_CAPACITY);
-      this.blocks[b] = block;
+      this.#first = block;
     }
     let at = block.lowerBound(g, hi, lo);
     if (block.holds(at, g, hi, lo)) throw new Error(`key ${g}:${hi}:${lo} is already in the set`);
     if (block.size === this.blockSize) {
-      if (at === block.size && b === this.blocks.length - 1) {
+      if (at === block.size && b === this.blockCount - 1) {
         // An append to a full last block starts a new one: appends leave blocks full, not half empty.
         if (b === 0) this.setEnd(0, block);
         block = new Block(FIRST_CAPACITY);
-        this.blocks.push(block);
+        this.insertBlock(this.blockCount, block);
         this.appendToTree();
         b++;
         at = 0;
       } else {
         this.split(b);
         this.rebuildTree();
-        const left = this.blocks[b] as Block;
+        const left = this.block(b);
         if (at > left.size) {
           at -= left.size;
           b++;
         }
-        block = this.blocks[b] as Block;
+        block = this.block(b);
       }
     }
     if (block.size === block.capacity) block.grow(Math.min(block.capacity * 2, this.blockSize));
@@ -204,7 +207,7 @@ export class CountedIds {
     e[i + 2] = lo;
     e[i + 3] = (payload << 1) | (live ? 1 : 0);
     block.size++;
-    if (at === block.size - 1 && this.blocks.length > 1) this.setEnd(b, block);
+    if (at === block.size - 1 && this.blockCount > 1) this.setEnd(b, block);
     this.#size++;
     if (live) this.changeLive(b, block, 1);
   }
@@ -234,7 +237,8 @@ export class CountedIds {
       liveCount += block.liveCount;
       blocks.push(block);
     }
-    this.blocks = blocks;
+    this.#first = blocks[0] as Block;
+    this.#blocks = blocks.length > 1 ? blocks : undefined;
     this.ends = NO_ENDS;
     if (blocks.length > 1) {
       blocks.forEach((block, b) => {
@@ -250,7 +254,7 @@ export class CountedIds {
   /** Makes (g, hi, lo) live: inserts it when absent, marks it live again when dead (it must not be live). */
   revive(g: number, hi: number, lo: number): void {
     const b = this.blockOf(g, hi, lo);
-    const block = this.blocks[b] as Block;
+    const block = this.block(b);
     const at = block.lowerBound(g, hi, lo);
     if (!block.holds(at, g, hi, lo)) {
       this.insert(g, hi, lo, true);
@@ -264,7 +268,7 @@ export class CountedIds {
   /** Marks the live key (g, hi, lo) dead and returns its payload. */
   kill(g: number, hi: number, lo: number): number {
     const b = this.blockOf(g, hi, lo);
-    const block = this.blocks[b] as Block;
+    const block = this.block(b);
     const at = block.lowerBound(g, hi, lo);
     if (!block.holds(at, g, hi, lo) || !block.isLive(at)) throw new Error(`key ${g}:${hi}:${lo} is not live`);
     const meta = at * STRIDE + 3;
@@ -278,11 +282,11 @@ export class CountedIds {
   liveAbove(g: number, hi: number, lo: number): number {
     if (this.#liveCount === 0) return 0;
     const b = this.blockOf(g, hi, lo);
-    const block = this.blocks[b] as Block;
+    const block = this.block(b);
     let at = block.lowerBound(g, hi, lo);
     if (block.holds(at, g, hi, lo)) at++;
     const inBlock = block.liveFrom(at);
-    if (b === this.blocks.length - 1) return inBlock;
+    if (b === this.blockCount - 1) return inBlock;
     return inBlock + this.#liveCount - this.livePrefix(b + 1);
   }
 
@@ -305,7 +309,7 @@ export class CountedIds {
    */
   liveKeyAt(rank: number, out: Uint32Array): boolean {
     if (!(rank >= 0 && rank < this.#liveCount)) return false;
-    const n = this.blocks.length;
+    const n = this.blockCount;
     // The last block whose preceding blocks hold at most `rank` live keys: the one holding the key.
     let b = 0;
     let left = rank;
@@ -321,7 +325,7 @@ export class CountedIds {
         }
       }
     }
-    const block = this.blocks[b] as Block;
+    const block = this.block(b);
     for (let i = 0; i < block.size; i++) {
       if (!block.isLive(i)) continue;
       if (left-- > 0) continue;
@@ -337,8 +341,8 @@ export class CountedIds {
   /** Writes the greatest live key's hi, lo to out[0], out[1]; false when no key is live. */
   maxLive(out: Uint32Array): boolean {
     if (this.#liveCount === 0) return false;
-    for (let b = this.blocks.length - 1; b >= 0; b--) {
-      const block = this.blocks[b] as Block;
+    for (let b = this.blockCount - 1; b >= 0; b--) {
+      const block = this.block(b);
       if (block.liveCount === 0) continue;
       for (let i = block.size - 1; i >= 0; i--) {
         if (block.isLive(i)) {
@@ -360,7 +364,8 @@ export class CountedIds {
 
   /** Calls `visit` with every key, its flag and payload, in order: for serialisation, without an object each. */
   forEachEntry(visit: (group: number, hi: number, lo: number, live: boolean, payload: number) => void): void {
-    for (const block of this.blocks) {
+    for (let b = 0; b < this.blockCount; b++) {
+      const block = this.block(b);
       const e = block.entries;
       for (let at = 0; at < block.size * STRIDE; at += STRIDE) {
         const meta = e[at + 3] as number;
@@ -371,7 +376,8 @@ export class CountedIds {
 
   /** Every key with its flag and payload, in order: for checks. */
   *entries(): Generator<{ group: number; hi: number; lo: number; live: boolean; payload: number }> {
-    for (const block of this.blocks) {
+    for (let b = 0; b < this.blockCount; b++) {
+      const block = this.block(b);
       const e = block.entries;
       for (let i = 0; i < block.size; i++) {
         const at = i * STRIDE;
@@ -387,10 +393,26 @@ export class CountedIds {
     }
   }
 
+  /** Block b. */
+  private block(b: number): Block {
+    const blocks = this.#blocks;
+    return blocks === undefined ? this.#first : (blocks[b] as Block);
+  }
+
+  private get blockCount(): number {
+    return this.#blocks?.length ?? 1;
+  }
+
+  /** Puts `block` at position b (1 to blockCount), the blocks from b on moving up one. */
+  private insertBlock(b: number, block: Block): void {
+    const blocks = (this.#blocks ??= [this.#first]);
+    if (b === blocks.length) blocks.push(block);
+    else blocks.splice(b, 0, block);
+  }
+
   /** The block where (g, hi, lo) is or would go: the first whose last key is ≥ it, else the last. */
   private blockOf(g: number, hi: number, lo: number): number {
-    const blocks = this.blocks;
-    const last = blocks.length - 1;
+    const last = this.blockCount - 1;
     // Keys mostly arrive in order, so the last block is the usual answer: one comparison.
     // With more than one block, none is empty, so each has an end.
     if (last === 0 || this.endsBelow(last - 1, g, hi, lo)) return last;
@@ -427,7 +449,7 @@ export class CountedIds {
   private changeLive(b: number, block: Block, delta: 1 | -1): void {
     block.liveCount += delta;
     this.#liveCount += delta;
-    const n = this.blocks.length;
+    const n = this.blockCount;
     if (n === 1) return;
     const tree = this.tree;
     for (let i = b + 1; i <= n; i += i & -i) tree[i] = (tree[i] as number) + delta;
@@ -442,7 +464,7 @@ export class CountedIds {
   }
 
   private split(b: number): void {
-    const block = this.blocks[b] as Block;
+    const block = this.block(b);
     const half = block.size >>> 1;
     const right = new Block(this.blockSize);
     right.entries.set(block.entries.subarray(half * STRIDE, block.size * STRIDE));
@@ -450,10 +472,10 @@ export class CountedIds {
     right.liveCount = right.liveFrom(1) + (right.isLive(0) ? 1 : 0);
     block.size = half;
     block.liveCount -= right.liveCount;
-    this.blocks.splice(b + 1, 0, right);
+    this.insertBlock(b + 1, right);
     // The ends after b move up one block (the last first, which makes room), then b and b + 1 end anew.
-    const moved = this.blocks.length - 1;
-    if (moved > b + 1) this.setEnd(moved, this.blocks[moved] as Block);
+    const moved = this.blockCount - 1;
+    if (moved > b + 1) this.setEnd(moved, this.block(moved));
     this.ends.copyWithin((b + 2) * KEY_WORDS, (b + 1) * KEY_WORDS, (moved - 1) * KEY_WORDS);
     this.setEnd(b, block);
     this.setEnd(b + 1, right);
@@ -465,7 +487,7 @@ export class CountedIds {
    * unused until their block comes.
    */
   private appendToTree(): void {
-    const n = this.blocks.length;
+    const n = this.blockCount;
     if (n === 2 || this.tree.length === 0) {
       this.rebuildTree();
       return;
@@ -480,10 +502,10 @@ export class CountedIds {
   }
 
   private rebuildTree(): void {
-    const n = this.blocks.length;
+    const n = this.blockCount;
     const tree = new Int32Array(n + 1);
     for (let i = 1; i <= n; i++) {
-      tree[i] = (tree[i] as number) + (this.blocks[i - 1] as Block).liveCount;
+      tree[i] = (tree[i] as number) + this.block(i - 1).liveCount;
       const parent = i + (i & -i);
       if (parent <= n) tree[parent] = (tree[parent] as number) + (tree[i] as number);
     }
