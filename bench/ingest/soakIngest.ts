@@ -6,12 +6,14 @@
  * engine's V8 heap, the hot tier's tables, the resident records, the events it applied, the lag behind the
  * broker and the engine thread's garbage collection (V8's --trace-gc: its pauses' share of the interval, by
  * kind). The channels and users are many (default 200,000 and 2,000,000), so the resident state's budget
- * (RESIDENT_RECORDS) is outgrown and cold channels are evicted and reloaded throughout.
+ * (RESIDENT_RECORDS) is outgrown and cold channels are evicted and reloaded throughout. --activity skewed (the
+ * default: a few busy channels and a long tail, as issue 11's backlog and chat traffic) or uniform (every
+ * channel alike: the working set is every channel, the worst case for a budget; most events then reload one).
  *
  * The verdict is the RSS over the second half: flat when (max − min) / min stays within 10%.
  *
  * Options: --minutes M (30) --rate R events/s (50000) --channels C (200000) --users U (2000000)
- *          --partitions P (4) --publishers K (4) --sample-seconds S (10) --seed N (1)
+ *          --activity skewed|uniform (skewed) --partitions P (4) --publishers K (4) --sample-seconds S (10) --seed N (1)
  *          --database NAME (readstates_bench, on DATABASE_URL's server)
  *          --cpu-prof-live DIR (the service runs with --cpu-prof: one profile per thread in DIR, written at its exit)
  * Environment: KAFKA_BROKERS and the rest of the service's settings (RESIDENT_RECORDS among them), DATABASE_URL.
@@ -41,6 +43,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '50000' },
     channels: { type: 'string', default: '200000' },
     users: { type: 'string', default: '2000000' },
+    activity: { type: 'string', default: 'skewed' },
     partitions: { type: 'string', default: '4' },
     publishers: { type: 'string', default: '4' },
     'sample-seconds': { type: 'string', default: '10' },
@@ -67,6 +70,11 @@ const partitions = Math.round(positive('partitions'));
 const publishers = Math.round(positive('publishers'));
 const sampleSeconds = positive('sample-seconds');
 const seed = Math.round(positive('seed'));
+if (values.activity !== 'skewed' && values.activity !== 'uniform') {
+  console.error(`--activity must be skewed or uniform; got ${JSON.stringify(values.activity)}`);
+  process.exit(2);
+}
+const activity: 'skewed' | 'uniform' = values.activity;
 
 const config = loadConfig(process.env);
 const logger = pino({ level: 'warn', base: { service: 'readstates-bench' } }, pino.destination(2));
@@ -185,7 +193,7 @@ try {
     rate,
     seconds: minutes * 60,
     partitions,
-    shape: { seed, channels, users },
+    shape: { seed, channels, users, activity },
     publishers,
     signal: interrupt.signal,
   });
@@ -211,7 +219,7 @@ const appliedPerSecond =
     : (last.applied - first.applied) / (last.second - first.second);
 
 console.log(
-  `\nSoak: ${minutes} min of the demo stream (seed ${seed}, ${int(channels)} channels, ${int(users)} users) ` +
+  `\nSoak: ${minutes} min of the demo stream (seed ${seed}, ${int(channels)} channels with ${activity} activity, ${int(users)} users) ` +
     `published at up to ${int(rate)} events/s by ${publishers} SDK publishers into 2 topics × ${partitions} ` +
     `partitions, beside freshness probes; the service as users start it (RESIDENT_RECORDS ` +
     `${process.env.RESIDENT_RECORDS ?? 'default'}). One row a minute, and the last sample:\n`,

@@ -162,6 +162,34 @@ class ByteReader {
 const words = new Uint32Array(2);
 
 /**
+ * Scratch arrays for decoding, grown as needed and reused: the sets copy what they keep (CountedIds.fill). A
+ * typed array of more than 64 bytes is allocated outside the heap, with a record the collector sweeps; a decode
+ * made six of them, and channels evicted and loaded back were decoded thousands of times a second.
+ */
+const scratch = {
+  messages: new Uint32Array(1024),
+  authors: new Int32Array(256),
+  byId: new Uint32Array(1024),
+  memberOf: new Int32Array(256),
+  grouped: new Uint32Array(1024),
+  starts: new Uint32Array(256),
+};
+
+/** The first `length` elements of scratch array `name` (grown to fit), zeroed. */
+function scratchOf<K extends keyof typeof scratch>(name: K, length: number): (typeof scratch)[K] {
+  let array = scratch[name];
+  if (array.length < length) {
+    array = new (array.constructor as new (length: number) => (typeof scratch)[K])(
+      Math.max(length, 2 * array.length),
+    );
+    scratch[name] = array;
+  }
+  const view = array.subarray(0, length) as (typeof scratch)[K];
+  view.fill(0);
+  return view;
+}
+
+/**
  * Where a snapshot stands in the log: the next offset of each topic whose events it includes. A restart replays
  * from the partition's stored offsets, which may be older (compactStore.ts), and skips a channel's events below these.
  */
@@ -247,8 +275,8 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
   // The sets are filled whole (CountedIds.fill), in key order: the messages come in id order, and the own and
   // mention sets are grouped by member, which a counting sort by member gives while keeping id order.
   const ids = reader.u32();
-  const messages = new Uint32Array(ids * ENTRY_WORDS);
-  const authors = new Int32Array(ids);
+  const messages = scratchOf('messages', ids * ENTRY_WORDS);
+  const authors = scratchOf('authors', ids);
   let live = 0;
   /** The live @everyone messages, (hi, lo, author) each, in id order. */
   const everyone: number[] = [];
@@ -285,8 +313,8 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     mentioned += list.length;
   }
   mentions.sort((a, b) => (a.hi !== b.hi ? a.hi - b.hi : a.lo - b.lo));
-  const byId = new Uint32Array(mentioned * ENTRY_WORDS);
-  const memberOf = new Int32Array(mentioned);
+  const byId = scratchOf('byId', mentioned * ENTRY_WORDS);
+  const memberOf = scratchOf('memberOf', mentioned);
   let n = 0;
   for (const { hi, lo, members: list } of mentions) {
     for (const member of list) {
@@ -329,7 +357,7 @@ function groupedByMember(
   count: number,
   memberCount: number,
 ): Uint32Array {
-  const starts = new Uint32Array(memberCount + 1);
+  const starts = scratchOf('starts', memberCount + 1);
   for (const member of memberOf) {
     if (member === -1) continue;
     if (member < -1 || member >= memberCount) {
@@ -338,7 +366,7 @@ function groupedByMember(
     starts[member + 1] = (starts[member + 1] as number) + 1;
   }
   for (let m = 1; m <= memberCount; m++) starts[m] = (starts[m] as number) + (starts[m - 1] as number);
-  const grouped = new Uint32Array(count * ENTRY_WORDS);
+  const grouped = scratchOf('grouped', count * ENTRY_WORDS);
   memberOf.forEach((member, i) => {
     if (member === -1) return;
     const at = (starts[member] as number) * ENTRY_WORDS;
