@@ -23,7 +23,8 @@
  *          --seed S (1) --fanout F (32, the reference store's rank-index fanout) --paths (memory,compact,durable,rebuild)
  *          --resident N (1000000: the durable path's RESIDENT_RECORDS)
  *          --channels C (events / 100) --users U (events / 10): the stream's shape; many channels (the soak's
- *          200,000 and 2,000,000) outgrow the resident budget, so that the durable path evicts and reloads
+ *          200,000 and 2,000,000) outgrow the resident budget, so that the durable path evicts and reloads;
+ *          --activity uniform|skewed (uniform: every channel alike; skewed: a few busy channels, a long tail)
  *          --hot-tier MB (0: none; else the durable path also records what each chunk changes for a hot tier of
  *          that many MiB and applies it after the write, as the live service does; nothing looks pairs up here,
  *          so the tier holds nothing and no change is recorded: a lower bound of the live cost, not comparable
@@ -66,6 +67,7 @@ const { values } = parseArgs({
     'hot-tier': { type: 'string', default: '0' },
     channels: { type: 'string' },
     users: { type: 'string' },
+    activity: { type: 'string', default: 'uniform' },
   },
 });
 
@@ -88,7 +90,11 @@ const HOT_TIER_MB = wholeNumber('hot-tier', values['hot-tier'], 0);
 type KafkaRecord = { key: Buffer; value: Buffer; topic: TopicKind; offset: string };
 const partitionOf = createPartitionOf(partitions);
 const byPartition: KafkaRecord[][] = Array.from({ length: partitions }, () => []);
+if (values.activity !== 'skewed' && values.activity !== 'uniform') {
+  throw new Error(`--activity takes skewed or uniform (got ${values.activity})`);
+}
 const shape = {
+  activity: values.activity as 'skewed' | 'uniform',
   channels:
     values.channels === undefined ? Math.max(1, events / 100) : wholeNumber('channels', values.channels),
   users: values.users === undefined ? Math.max(1, events / 10) : wholeNumber('users', values.users),
@@ -254,7 +260,7 @@ for (const size of chunkSizes) {
 }
 
 console.log(
-  `\nFold: ${int(events)} demo-stream events${HOT_TIER_MB > 0 ? ` (durable path mirrored to a ${HOT_TIER_MB} MiB hot tier)` : ''} (seed ${seed}, ${int(shape.channels)} channels, ${int(shape.users)} ` +
+  `\nFold: ${int(events)} demo-stream events${HOT_TIER_MB > 0 ? ` (durable path mirrored to a ${HOT_TIER_MB} MiB hot tier)` : ''} (seed ${seed}, ${int(shape.channels)} channels with ${shape.activity} activity, ${int(shape.users)} ` +
     `users) over ${partitions} partitions, decoded and folded on one thread, best of ${rounds} rounds by CPU time\n`,
 );
 printTable(
