@@ -93,8 +93,9 @@ const byPartition: KafkaRecord[][] = Array.from({ length: partitions }, () => []
 if (values.activity !== 'skewed' && values.activity !== 'uniform') {
   throw new Error(`--activity takes skewed or uniform (got ${values.activity})`);
 }
+const activity: 'skewed' | 'uniform' = values.activity;
 const shape = {
-  activity: values.activity as 'skewed' | 'uniform',
+  activity,
   channels:
     values.channels === undefined ? Math.max(1, events / 100) : wholeNumber('channels', values.channels),
   users: values.users === undefined ? Math.max(1, events / 10) : wholeNumber('users', values.users),
