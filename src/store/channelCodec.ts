@@ -175,13 +175,19 @@ const scratch = {
   starts: new Uint32Array(256),
 };
 
+/**
+ * Elements a scratch array keeps between decodes, at most: a channel of millions of ids gets arrays of its own,
+ * so that one decode of it does not hold tens of MiB for the life of the process.
+ */
+const SCRATCH_KEPT = 2 ** 18;
+
 /** The first `length` elements of scratch array `name` (grown to fit), zeroed. */
 function scratchOf<K extends keyof typeof scratch>(name: K, length: number): (typeof scratch)[K] {
   let array = scratch[name];
   if (array.length < length) {
-    array = new (array.constructor as new (length: number) => (typeof scratch)[K])(
-      Math.max(length, 2 * array.length),
-    );
+    const make = array.constructor as new (length: number) => (typeof scratch)[K];
+    if (length > SCRATCH_KEPT) return new make(length);
+    array = new make(Math.min(SCRATCH_KEPT, Math.max(length, 2 * array.length)));
     scratch[name] = array;
   }
   const view = array.subarray(0, length) as (typeof scratch)[K];

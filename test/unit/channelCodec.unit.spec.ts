@@ -50,6 +50,30 @@ describe('channel snapshots', () => {
     expect(everyone).toBeGreaterThan(20);
   });
 
+  it('reads back a channel larger than the decoder keeps scratch room for, and small ones after it', () => {
+    const stream = createDemoStream({ seed: 9, channels: 1, users: 50 });
+    const big = new CompactProjection({ blockSize: 128 });
+    const users = new Set<string>();
+    let channelId = '';
+    for (let i = 0; i < 120_000; i++) {
+      const event = stream.next();
+      big.apply(event);
+      channelId = event.channel_id;
+      if (event.type === 'message_sent') users.add(event.author_id);
+    }
+    const channel = big.channel(channelId) as ChannelState;
+    // 4 words an id: past the 2^18 words a scratch array keeps.
+    expect(channel.messages.size).toBeGreaterThan(2 ** 16);
+    const copy = decodeSnapshot(encodeSnapshot(channel, new ByteWriter(), AT), new ChannelState());
+    expect(answers(copy, channelId, [...users])).toEqual(answers(channel, channelId, [...users]));
+    const small = folded(3_000);
+    for (const id of small.channels) {
+      const original = small.projection.channel(id) as ChannelState;
+      const decoded = decodeSnapshot(encodeSnapshot(original, new ByteWriter(), AT), new ChannelState(4));
+      expect(answers(decoded, id, small.users)).toEqual(answers(original, id, small.users));
+    }
+  });
+
   it('still reads version 3 (before the offsets a snapshot includes), which includes none', () => {
     const { projection, users, channels } = folded(3_000);
     for (const channelId of channels) {

@@ -226,7 +226,8 @@ export class ChannelState {
   member(userId: Snowflake): number {
     const member = this.memberOf(userId);
     if (member !== -1) return member;
-    parseSnowflakeInto(userId, wanted);
+    // Without a map of members, memberOf left the id's words in `wanted`.
+    if (this.#members !== undefined) parseSnowflakeInto(userId, wanted);
     return this.appendMember(wanted[0] as number, wanted[1] as number, userId);
   }
 
