@@ -109,6 +109,19 @@ class ByteReader {
   get done(): boolean {
     return this.at >= this.#bytes.length;
   }
+  /**
+   * A count of `what`, each at least `bytesEach` long: one the bytes left cannot hold is refused before anything
+   * is sized by it (a damaged record must not ask for gigabytes).
+   */
+  count(what: string, bytesEach: number): number {
+    const count = this.u32();
+    if (count * bytesEach > this.#bytes.length - this.at) {
+      throw new Error(
+        `channel snapshot lists ${count} ${what}, more than its ${this.#bytes.length} bytes hold`,
+      );
+    }
+    return count;
+  }
   u8(): number {
     return this.#bytes.readUInt8(this.at++);
   }
@@ -264,7 +277,9 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     throw new Error(`channel snapshot of version ${version}; this build reads 1 to ${VERSION}`);
   if (version >= 4) reader.at += 16;
   channel.epoch = reader.u32();
-  const members = reader.u32();
+  // A member: its id, flags and pointer (17 bytes); a message: its id, flags and author (13).
+  const members = reader.count('members', 17);
+  channel.reserveMembers(members);
   for (let i = 0; i < members; i++) {
     const userHi = reader.u32();
     const member = channel.appendMember(userHi, reader.u32());
@@ -280,7 +295,7 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
   }
   // The sets are filled whole (CountedIds.fill), in key order: the messages come in id order, and the own and
   // mention sets are grouped by member, which a counting sort by member gives while keeping id order.
-  const ids = reader.u32();
+  const ids = reader.count('messages', 13);
   const messages = scratchOf('messages', ids * ENTRY_WORDS);
   const authors = scratchOf('authors', ids);
   let live = 0;

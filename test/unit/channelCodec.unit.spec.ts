@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createDemoStream } from '../../src/ops/demoStream.ts';
-import { ChannelState } from '../../src/projection/compact/channelState.ts';
+import { ChannelState, JOINED, LEFT } from '../../src/projection/compact/channelState.ts';
 import { CompactProjection, readStateView } from '../../src/projection/compact/compactProjection.ts';
 import {
   ByteWriter,
@@ -109,5 +109,28 @@ describe('channel snapshots', () => {
     const bytes = encodeSnapshot(projection.channel(channels[0] ?? '') as ChannelState, new ByteWriter(), AT);
     bytes[0] = 5;
     expect(() => decodeSnapshot(bytes, new ChannelState())).toThrow(/version 5; this build reads 1 to 4/);
+  });
+
+  it('refuses a count of members or messages its bytes cannot hold, before sizing anything by it', () => {
+    const { projection, channels } = folded(100);
+    const bytes = encodeSnapshot(projection.channel(channels[0] ?? '') as ChannelState, new ByteWriter(), AT);
+    // Version, the offsets it includes (16 bytes), the epoch: then the member count.
+    const members = bytes.readUInt32LE(21);
+    bytes.writeUInt32LE(2 ** 31, 21);
+    expect(() => decodeSnapshot(bytes, new ChannelState())).toThrow(
+      /lists 2147483648 members, more than its/,
+    );
+    bytes.writeUInt32LE(members, 21);
+    expect(decodeSnapshot(bytes, new ChannelState()).memberCount).toBe(members);
+    // The message count follows the members: 17 bytes each, 16 more with a membership event.
+    let at = 25;
+    for (let member = 0; member < members; member++) {
+      const flags = bytes.readUInt8(at + 8);
+      at += 17 + ((flags & (JOINED | LEFT)) !== 0 ? 16 : 0);
+    }
+    bytes.writeUInt32LE(0xffffffff, at);
+    expect(() => decodeSnapshot(bytes, new ChannelState())).toThrow(
+      /lists 4294967295 messages, more than its/,
+    );
   });
 });

@@ -37,9 +37,9 @@ const POINTER_LO = 2;
 const USER_HI = 3;
 const USER_LO = 4;
 
-/** A copy of `column` twice as long, the rest zeros. */
-function doubled<T extends Uint32Array | Float64Array>(column: T): T {
-  const grown = new (column.constructor as new (length: number) => T)(column.length * 2);
+/** A copy of `column` `length` long, the rest zeros. */
+function resized<T extends Uint32Array | Float64Array>(column: T, length: number): T {
+  const grown = new (column.constructor as new (length: number) => T)(length);
   grown.set(column);
   return grown;
 }
@@ -231,17 +231,22 @@ export class ChannelState {
     return this.appendMember(wanted[0] as number, wanted[1] as number, userId);
   }
 
+  /** Makes room for `count` members in all: a channel read back, which lists them up front, grows its columns once. */
+  reserveMembers(count: number): void {
+    if (count <= this.#capacity) return;
+    const capacity = Math.max(count, 2 * this.#capacity);
+    this.#columns = resized(this.#columns, capacity * MEMBER_WORDS);
+    if (this.#membershipAt !== undefined) this.#membershipAt = resized(this.#membershipAt, capacity);
+    if (this.#floors !== undefined) this.#floors = resized(this.#floors, 2 * capacity);
+  }
+
   /**
    * Numbers a user not yet a member, its id given as words (as a snapshot holds them, which lists each member
    * once): no string is made unless the channel has a map of its members. `userId`: the id, when at hand.
    */
   appendMember(hi: number, lo: number, userId?: Snowflake): number {
     const member = this.#memberCount++;
-    if (member === this.#capacity) {
-      this.#columns = doubled(this.#columns);
-      if (this.#membershipAt !== undefined) this.#membershipAt = doubled(this.#membershipAt);
-      if (this.#floors !== undefined) this.#floors = doubled(this.#floors);
-    }
+    this.reserveMembers(member + 1);
     const at = MEMBER_WORDS * member;
     this.#columns[at + USER_HI] = hi;
     this.#columns[at + USER_LO] = lo;
