@@ -183,6 +183,7 @@ const scratch = {
   messages: new Uint32Array(1024),
   authors: new Int32Array(256),
   byId: new Uint32Array(1024),
+  byMessage: new Uint32Array(1024),
   memberOf: new Int32Array(256),
   grouped: new Uint32Array(1024),
   starts: new Uint32Array(256),
@@ -241,7 +242,16 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter, includes:
     out.u8((live ? LIVE_FLAG : 0) | (live && channel.isEveryone(hi, lo) ? EVERYONE_FLAG : 0));
     out.i32(author);
   });
-  writeMemberLists(channel.mentionsOf, out);
+  let mentioning = 0;
+  channel.forEachMentionList(() => {
+    mentioning++;
+  });
+  out.u32(mentioning);
+  channel.forEachMentionList((hi, lo, members) => {
+    out.u32(hi);
+    out.u32(lo);
+    writeMembers(members, out);
+  });
   out.u32(channel.editedAt.size);
   for (const [messageId, editedAt] of channel.editedAt) {
     out.id(messageId, words);
@@ -258,9 +268,14 @@ function writeMemberLists(lists: ReadonlyMap<Snowflake, readonly number[]>, out:
   out.u32(lists.size);
   for (const [messageId, members] of lists) {
     out.id(messageId, words);
-    out.u16(members.length);
-    for (const member of members) out.u32(member);
+    writeMembers(members, out);
   }
+}
+
+/** A list of member numbers: u16 n, then n × u32. */
+function writeMembers(members: readonly number[], out: ByteWriter): void {
+  out.u16(members.length);
+  for (const member of members) out.u32(member);
 }
 
 /** What a snapshot includes; undefined before version 4, whose snapshots include what their offsets say. */
@@ -320,30 +335,43 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     channel.addEveryone(everyone[i] as number, everyone[i + 1] as number, everyone[i + 2] as number);
   }
   channel.own.fill(groupedByMember(messages, authors, live, members), live);
-  const mentioning = reader.u32();
-  const mentions: { hi: number; lo: number; members: number[] }[] = [];
+  // A message, then at least its count of members (u16): 10 bytes.
+  const mentioning = reader.count('mentioning messages', 10);
+  const mentions: { hi: number; lo: number; members: number[]; everyone: boolean }[] = [];
+  let pairs = 0;
   let mentioned = 0;
   for (let i = 0; i < mentioning; i++) {
     const hi = reader.u32();
     const lo = reader.u32();
-    const list = reader.members();
-    channel.setMentionsOf(formatSnowflakeWords(hi, lo), list);
+    // In member order, as the index keeps them (snapshots before it kept them as mentioned).
+    const list = reader.members().sort((a, b) => a - b);
     // An @everyone message counts for its named members through `everyone`: they are not in `mentioned`.
-    if (channel.isEveryone(hi, lo)) continue;
-    mentions.push({ hi, lo, members: list });
-    mentioned += list.length;
+    const everyone = channel.isEveryone(hi, lo);
+    mentions.push({ hi, lo, members: list, everyone });
+    pairs += list.length;
+    if (!everyone) mentioned += list.length;
   }
+  // Snapshots before the index listed messages in the order their mentions were set.
   mentions.sort((a, b) => (a.hi !== b.hi ? a.hi - b.hi : a.lo - b.lo));
+  const byMessage = scratchOf('byMessage', pairs * ENTRY_WORDS);
   const byId = scratchOf('byId', mentioned * ENTRY_WORDS);
   const memberOf = scratchOf('memberOf', mentioned);
   let n = 0;
-  for (const { hi, lo, members: list } of mentions) {
+  let pair = 0;
+  for (const { hi, lo, members: list, everyone } of mentions) {
     for (const member of list) {
+      const at = pair++ * ENTRY_WORDS;
+      byMessage[at] = hi;
+      byMessage[at + 1] = lo;
+      byMessage[at + 2] = member;
+      byMessage[at + 3] = 1;
+      if (everyone) continue;
       byId[n * ENTRY_WORDS + 1] = hi;
       byId[n * ENTRY_WORDS + 2] = lo;
       memberOf[n++] = member;
     }
   }
+  channel.fillMentions(byMessage, pairs);
   channel.mentioned.fill(groupedByMember(byId, memberOf, mentioned, members), mentioned);
   if (version === 1) return channel;
   const edited = reader.u32();

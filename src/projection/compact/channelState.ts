@@ -1,6 +1,7 @@
 import type { Snowflake } from '../../contract/snowflake.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../../contract/snowflakeWords.ts';
 import { ABSENT, CountedIds, LIVE } from './countedIds.ts';
+import { MentionIndex } from './mentionIndex.ts';
 
 /**
  * Member flags. LISTED: the store has written the key that lists this read state under its user. JOINED, LEFT:
@@ -53,8 +54,8 @@ function resized<T extends Uint32Array | Float64Array>(column: T, length: number
  *   flags and pointer's words in typed columns.
  * - `own` and `mentioned`: the live ids each member wrote (OWN), or was mentioned in by others (MENTIONS), one
  *   set each for the whole channel, grouped by member number.
- * - `mentionsOf`: the members each live message mentions, for its deletion or edit; only messages that mention
- *   anyone. `editedAt` and `pendingMentions`: what edits left (see compactProjection.ts).
+ * - `mentionsOf`: the members each live message mentions, for its deletion or edit (mentionIndex.ts).
+ *   `editedAt` and `pendingMentions`: what edits left (see compactProjection.ts).
  * - @everyone messages: the live ones in one set (`everyone`, each with its author), and again grouped by author
  *   (`ownEveryone`), both made at the channel's first. Their named mentions are kept in `mentionsOf` but not in
  *   `mentioned`: the message counts for everyone through `everyone` already.
@@ -85,7 +86,8 @@ export class ChannelState {
   readonly own: CountedIds;
   readonly mentioned: CountedIds;
   // The maps and the set below are made at their first entry (NO_LISTS and the rest until then).
-  #mentionsOf: Map<Snowflake, readonly number[]> | undefined;
+  /** Made at the channel's first mention. */
+  #mentionIndex: MentionIndex | undefined;
   /** Per message whose mentions an edit set (live, or not sent yet): that edit's edited_at, in ms. */
   #editedAt: Map<Snowflake, number> | undefined;
   #pendingMentions: Map<Snowflake, readonly number[]> | undefined;
@@ -104,15 +106,41 @@ export class ChannelState {
     this.mentioned = new CountedIds(blockSize);
   }
 
-  /** The members each live message mentions (only messages that mention anyone). */
-  get mentionsOf(): ReadonlyMap<Snowflake, readonly number[]> {
-    return this.#mentionsOf ?? NO_LISTS;
+  /** The members live message (hi, lo) mentions, in member order; empty when none. */
+  mentionsOf(hi: number, lo: number): number[] {
+    return this.#mentionIndex?.membersOf(hi, lo) ?? [];
   }
 
-  /** Sets the members `messageId` mentions; an empty list removes it. */
-  setMentionsOf(messageId: Snowflake, members: readonly number[]): void {
-    if (members.length === 0) this.#mentionsOf?.delete(messageId);
-    else (this.#mentionsOf ??= new Map()).set(messageId, members);
+  /** Lists the members a message just sent mentions (nothing is listed for its id yet). */
+  addMentionsOf(hi: number, lo: number, members: readonly number[]): void {
+    (this.#mentionIndex ??= new MentionIndex(this.#blockSize)).add(hi, lo, members);
+  }
+
+  /** Sets the members message (hi, lo) mentions; an empty list takes them away. */
+  setMentionsOf(hi: number, lo: number, members: readonly number[]): void {
+    if (members.length === 0 && this.#mentionIndex === undefined) return;
+    (this.#mentionIndex ??= new MentionIndex(this.#blockSize)).set(hi, lo, members);
+  }
+
+  /** Calls `visit` with each message that mentions anyone, in id order, and its members: for a snapshot. */
+  forEachMentionList(visit: (hi: number, lo: number, members: readonly number[]) => void): void {
+    this.#mentionIndex?.forEachMessage(visit);
+  }
+
+  /** Mentions the index holds, taken away ones included: what they weigh in the store's budget. */
+  get mentionIndexSize(): number {
+    return this.#mentionIndex?.size ?? 0;
+  }
+
+  /**
+   * Fills the mentions of a channel read back: `count` entries of `entries` (ENTRY_WORDS each: message hi,
+   * message lo, member, then 1), strictly ascending.
+   */
+  fillMentions(entries: Uint32Array, count: number): void {
+    if (count === 0) return;
+    if (this.#mentionIndex !== undefined) throw new Error('fillMentions needs a channel without mentions');
+    this.#mentionIndex = new MentionIndex(this.#blockSize);
+    this.#mentionIndex.fill(entries, count);
   }
 
   /** Per message whose mentions an edit set (live, or not sent yet): that edit's edited_at, in ms. */

@@ -158,8 +158,9 @@ export class CompactProjection {
         if (everyone) this.#named(channel, member);
         else this.#mention(channel, member, hi, lo);
       }
-      // A copy of exactly its length: a list grown by push keeps room for 17 entries as long as it is kept.
-      channel.setMentionsOf(event.message_id, mentioned.slice());
+      // Absent from `messages` until now, its id has never had mentions listed (an edit before it keeps them
+      // as pending).
+      channel.addMentionsOf(hi, lo, mentioned);
     }
     return 'applied';
   }
@@ -201,7 +202,7 @@ export class CompactProjection {
       return 'applied';
     }
     const author = messages.payloadOf(0, hi, lo);
-    const before = channel.mentionsOf.get(event.message_id) ?? [];
+    const before = channel.mentionsOf(hi, lo);
     const after = listed.filter((member) => member !== author);
     const wasEveryone = channel.isEveryone(hi, lo);
     if (wasEveryone !== everyone) {
@@ -229,7 +230,7 @@ export class CompactProjection {
       }
       for (const member of after) if (!before.includes(member)) this.#mention(channel, member, hi, lo);
     }
-    channel.setMentionsOf(event.message_id, after);
+    channel.setMentionsOf(hi, lo, after);
     return 'applied';
   }
 
@@ -251,12 +252,12 @@ export class CompactProjection {
     this.touched.push(author);
     const everyone = channel.isEveryone(hi, lo);
     if (everyone) channel.removeEveryone(hi, lo, author);
-    const mentioned = channel.mentionsOf.get(event.message_id);
-    if (mentioned !== undefined) {
+    const mentioned = channel.mentionsOf(hi, lo);
+    if (mentioned.length > 0) {
       // Named in an @everyone message, they were counted through `everyone`.
       if (!everyone) for (const member of mentioned) channel.mentioned.kill(member, hi, lo);
       this.touched.push(...mentioned);
-      channel.setMentionsOf(event.message_id, []);
+      channel.setMentionsOf(hi, lo, []);
     }
     return 'applied';
   }
