@@ -32,4 +32,33 @@ describe('ChannelState members', () => {
       { numRuns: 300 },
     );
   });
+
+  it('finds thousands of members whose ids share a word, numbered from words or from strings', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(40), fc.nat(40)), { minLength: 1000, maxLength: 3000 }),
+        fc.array(fc.tuple(fc.nat(45), fc.nat(45)), { maxLength: 50 }),
+        fc.nat(3000),
+        (pairs, probes, fromWords) => {
+          const idOf = ([hi, lo]: [number, number]) =>
+            String((BigInt(hi * 7919) << 32n) + BigInt(lo * 104729));
+          const channel = new ChannelState();
+          const numbers = new Map<string, number>();
+          pairs.forEach(([hi, lo], i) => {
+            const id = idOf([hi, lo]);
+            if (numbers.has(id)) return;
+            numbers.set(id, numbers.size);
+            // The first `fromWords` come as a snapshot gives them (words, each new), the rest as events do.
+            if (i < fromWords) channel.appendMember(hi * 7919, lo * 104729);
+            else expect(channel.member(id)).toBe(numbers.get(id));
+          });
+          for (const [id, number] of numbers) expect(channel.memberOf(id)).toBe(number);
+          for (const probe of probes)
+            expect(channel.memberOf(idOf(probe))).toBe(numbers.get(idOf(probe)) ?? -1);
+          expect(channel.memberCount).toBe(numbers.size);
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
 });
