@@ -766,15 +766,15 @@ function includesOf(entry: Resident, state: PartitionState): Includes {
 }
 
 /**
- * Resident ids a channel holds: its messages (tombstones included), its mentions, in `mentioned` and again in the
- * index of each message's (a message may name 1,000 users: counted, or such messages would hold far more than
- * the budget says), its members and what edits left; at least 1, so that channels known to be empty count too.
+ * Resident ids a channel holds: its messages (tombstones included), its mentions (a message may name 1,000
+ * users: counted, or such messages would hold far more than the budget says; once, though the index by message
+ * holds them again, as the lists it replaced were not counted), its members and what edits left; at least 1, so
+ * that channels known to be empty count too.
  */
 function weightOf(channel: ChannelState): number {
   return (
     channel.messages.size +
     channel.mentioned.size +
-    channel.mentionIndexSize +
     2 * (channel.everyone?.size ?? 0) +
     channel.memberCount +
     channel.editedAt.size +

@@ -127,11 +127,6 @@ export class ChannelState {
     this.#mentionIndex?.forEachMessage(visit);
   }
 
-  /** Mentions the index holds, taken away ones included: what they weigh in the store's budget. */
-  get mentionIndexSize(): number {
-    return this.#mentionIndex?.size ?? 0;
-  }
-
   /**
    * Fills the mentions of a channel read back: `count` entries of `entries` (ENTRY_WORDS each: message hi,
    * message lo, member, then 1), strictly ascending.
