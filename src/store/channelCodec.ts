@@ -69,6 +69,11 @@ export class ByteWriter {
     this.length = this.#bytes.writeUInt32LE(value >>> 0, this.length);
   }
 
+  /** Overwrites the u32 written at byte `at` (a count known only once what it counts is written). */
+  u32At(at: number, value: number): void {
+    this.#bytes.writeUInt32LE(value >>> 0, at);
+  }
+
   i32(value: number): void {
     this.#room(4);
     this.length = this.#bytes.writeInt32LE(value, this.length);
@@ -242,16 +247,17 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter, includes:
     out.u8((live ? LIVE_FLAG : 0) | (live && channel.isEveryone(hi, lo) ? EVERYONE_FLAG : 0));
     out.i32(author);
   });
+  // One pass over the index: the count of lists goes in front once they are written.
+  const countAt = out.length;
   let mentioning = 0;
-  channel.forEachMentionList(() => {
-    mentioning++;
-  });
-  out.u32(mentioning);
+  out.u32(0);
   channel.forEachMentionList((hi, lo, members) => {
     out.u32(hi);
     out.u32(lo);
     writeMembers(members, out);
+    mentioning++;
   });
+  out.u32At(countAt, mentioning);
   out.u32(channel.editedAt.size);
   for (const [messageId, editedAt] of channel.editedAt) {
     out.id(messageId, words);
@@ -346,6 +352,9 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     // In member order, as the index keeps them (snapshots before it kept them as mentioned).
     const list = reader.members().sort((a, b) => a - b);
     // An @everyone message counts for its named members through `everyone`: they are not in `mentioned`.
+    for (const member of list) {
+      if (member >= members) throw new Error(`channel snapshot names member ${member} of ${members}`);
+    }
     const everyone = channel.isEveryone(hi, lo);
     mentions.push({ hi, lo, members: list, everyone });
     pairs += list.length;

@@ -111,6 +111,29 @@ describe('channel snapshots', () => {
     expect(() => decodeSnapshot(bytes, new ChannelState())).toThrow(/version 5; this build reads 1 to 4/);
   });
 
+  it('refuses a mention of a member the channel does not have, in an @everyone message too', () => {
+    const projection = new CompactProjection();
+    projection.apply({
+      type: 'message_sent',
+      v: 1,
+      channel_id: '5',
+      message_id: '100',
+      author_id: '1',
+      mention_user_ids: ['2'],
+      // Its named members are kept only in the index by message (not in `mentioned`, which checks its own).
+      mention_everyone: true,
+      sent_at: '2026-12-02T00:00:00.000Z',
+    });
+    const channel = projection.channel('5') as ChannelState;
+    const bytes = encodeSnapshot(channel, new ByteWriter(), AT);
+    // Header (25 bytes with the member count), 2 members of 17, the message count and one message of 13, the
+    // count of mentioning messages, then its id (8) and its list's length (2): the member mentioned.
+    expect(bytes.readUInt32LE(90)).toBe(channel.memberOf('2'));
+    expect(decodeSnapshot(bytes, new ChannelState()).mentionsOf(0, 100)).toEqual([1]);
+    bytes.writeUInt32LE(7, 90);
+    expect(() => decodeSnapshot(bytes, new ChannelState())).toThrow(/names member 7 of 2/);
+  });
+
   it('refuses a count of members or messages its bytes cannot hold, before sizing anything by it', () => {
     const { projection, channels } = folded(100);
     const bytes = encodeSnapshot(projection.channel(channels[0] ?? '') as ChannelState, new ByteWriter(), AT);
