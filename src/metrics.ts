@@ -184,6 +184,28 @@ export function createMetrics(sources: MetricSources) {
         this.inc(engine.residentEvictions);
       },
     }),
+    residentBlocksParked: new Counter({
+      name: 'readstates_resident_blocks_parked_total',
+      help: "Blocks of big channels' ids parked in the spill (DATA_DIR/spill) for room, each 128 ids",
+      registers: [registry],
+      collect() {
+        const engine = sources.engine?.();
+        if (engine === undefined) return;
+        this.reset();
+        this.inc(engine.residentBlocksParked);
+      },
+    }),
+    residentBlocksReadBack: new Counter({
+      name: 'readstates_resident_blocks_read_back_total',
+      help: 'Parked blocks read back from the spill because an event or a lookup reached them',
+      registers: [registry],
+      collect() {
+        const engine = sources.engine?.();
+        if (engine === undefined) return;
+        this.reset();
+        this.inc(engine.residentBlocksReadBack);
+      },
+    }),
     engineHeapUsed: new Gauge({
       name: 'readstates_engine_heap_used_bytes',
       help: "V8 heap used by the engine thread (nodejs_heap_* covers the HTTP thread's)",

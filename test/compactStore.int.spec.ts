@@ -13,6 +13,8 @@ import { createHotTierMirror } from '../src/store/hotTierMirror.ts';
 import { listReadStateChannels, queryReadStates } from '../src/store/queryReadStates.ts';
 import { acked, edited, joined, left, sent } from './support/eventBuilders.ts';
 import { openRocksDatabase, type RocksDatabase } from '../src/store/rocksDatabase.ts';
+import { RocksBlockSpill } from '../src/store/blockSpill.ts';
+import { createMemoryRocksDatabase } from './support/memoryRocksDatabase.ts';
 import { channelStateKey, readStateKey } from '../src/store/keys.ts';
 import { ByteWriter, encodeDeltaEvent } from '../src/store/channelCodec.ts';
 import { readStoredOffset, storedOffsetWrite } from '../src/store/storedOffsets.ts';
@@ -134,6 +136,7 @@ describe('compact store on RocksDB', () => {
           fc.nat({ max: 4 }),
           topicPicks(40),
           fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 10 }),
+          fc.option(fc.nat(12), { freq: 5 }),
           async (
             history,
             picks,
@@ -144,8 +147,14 @@ describe('compact store on RocksDB', () => {
             flushSlices,
             replayPicks,
             replaySizes,
+            coldEvents,
           ) => {
             const db = await openRocksDatabase(`${dir.path}/${round++}`);
+            // Most runs park every channel's blocks untouched for `coldEvents` events, and load them back.
+            const parking =
+              coldEvents === null
+                ? {}
+                : { spill: new RocksBlockSpill(createMemoryRocksDatabase()), parkAbove: 1, coldEvents };
             try {
               const events = interleave(history, picks);
               const log = new LogOffsets();
@@ -158,7 +167,7 @@ describe('compact store on RocksDB', () => {
               // Channels dirty longer than a few events are written back; small budgets evict changed channels
               // (written as they leave) and load them back, some before the snapshot they left with was written.
               const writeBackAfter = { events: lagEvents, ms: 1e9 };
-              const first = new CompactStore(db, budget, { blockSize: 4, writeBackAfter });
+              const first = new CompactStore(db, budget, { blockSize: 4, writeBackAfter, ...parking });
               first.startPartition(0, true, { messages: 0n, acks: 0n });
               const reference = createReferenceModel();
               const crash = runs.length === 0 ? 0 : crashAt % (runs.length + 1);
@@ -178,7 +187,7 @@ describe('compact store on RocksDB', () => {
               }
               // A new store on what RocksDB holds: the log again from its stored offsets, the rest after.
               const from = await storedPosition(db, 0);
-              const second = new CompactStore(db, budget, { blockSize: 5, writeBackAfter });
+              const second = new CompactStore(db, budget, { blockSize: 5, writeBackAfter, ...parking });
               // Up to the log's end, listing keys may be ahead of the snapshots.
               second.startPartition(0, false, from, log.position(0));
               // Each topic from the stored offsets on, in its order, the two interleaved otherwise than before the
@@ -514,35 +523,88 @@ describe('compact store on RocksDB', () => {
     });
   }, 120_000);
 
-  it('answers a lookup of channels that together outgrow the budget, each load evicting the other', async () => {
+  it("parks busy channels' cold blocks and loads them back, answering as the reference model after every chunk", async () => {
     await withRocksDatabase(async (db) => {
-      const mirror = createHotTierMirror(createHotTier({ bytesBudget: 2 ** 20 }));
-      const store = new CompactStore(db, 30, { heldInHotTier: mirror.held });
+      const stream = createDemoStream({ seed: 11, channels: 6, users: 40 });
+      const spill = new RocksBlockSpill(createMemoryRocksDatabase());
+      const reference = createReferenceModel();
+      // Blocks of 4, parked once a few events passed without touching them, in channels of any size; the budget
+      // evicts too.
+      const store = new CompactStore(db, 1_500, { blockSize: 4, spill, parkAbove: 8, coldEvents: 10 });
       store.startPartition(0, true, { messages: 0n, acks: 0n });
-      // Two channels of 20 messages each, over a budget of 30 ids.
-      for (const channel of ['10', '20']) {
-        for (let write = 0; write < 4; write++) {
-          const events = Array.from({ length: 5 }, (_, i) =>
-            sent({ channel, id: String(100 + write * 10 + i), author: '1' }),
-          );
-          const [run] = logOf(db).append(0, events);
-          if (run === undefined) throw new Error('no run');
-          const { operations, hotChanges } = await store.projectChunk(0, run.events, run.source, () => {
-            mirror.beforeWrite(0);
-          });
-          await db.write(operations);
-          store.commit(0);
-          mirror.afterWrite(0, hotChanges);
+      const all: ChatEvent[] = [];
+      for (let chunk = 0; chunk < 120; chunk++) {
+        const events = Array.from({ length: 1 + (chunk % 7) * 6 }, () => stream.next());
+        all.push(...events);
+        await applyChunk(store, 0, events);
+        for (const event of events) reference.apply(event);
+        const channelIds = [...new Set(all.map((event) => event.channel_id))];
+        const userIds = [...new Set(all.flatMap((e) => (e.type === 'message_acked' ? [e.user_id] : [])))];
+        for (const channel of channelIds) {
+          for (const user of userIds) {
+            expect((await read(store, 0, user, channel)).view).toEqual(reference.readState(user, channel));
+          }
         }
       }
-      expect(store.evictions).toBeGreaterThan(0);
-      const location = { partitionCount: 1, partitionOf: () => 0 };
-      const views = await queryReadStates(db, store, location, '2', ['10', '20', '10'], mirror);
-      expect(views.map((view) => view.unread_count)).toEqual([20, 20, 20]);
-      // Each was read once: an answer taken from the copies read, not after loading until both are resident.
-      expect(store.loads).toBeLessThanOrEqual(2);
+      // What a spill must have done for this to say anything.
+      expect(spill.parked).toBeGreaterThan(200);
+      expect(spill.loads).toBeGreaterThan(200);
+      await flushAll(store);
+      const reloaded = new CompactStore(db, 1_000_000);
+      await start(reloaded, 0, false);
+      for (const channel of new Set(all.map((event) => event.channel_id))) {
+        for (const user of new Set(all.flatMap((e) => (e.type === 'message_acked' ? [e.user_id] : [])))) {
+          expect((await read(reloaded, 0, user, channel)).view).toEqual(reference.readState(user, channel));
+        }
+      }
     });
-  });
+  }, 120_000);
+
+  it.each([
+    ['whole', {}],
+    // Resident with blocks parked: the one the lookup holds is evicted by its own load, and still read.
+    ['with blocks parked', { blockSize: 4, parkAbove: 1, coldEvents: 0 }],
+  ])(
+    'answers a lookup of channels that together outgrow the budget, each load evicting the other (%s)',
+    async (_, parking) => {
+      await withRocksDatabase(async (db) => {
+        const mirror = createHotTierMirror(createHotTier({ bytesBudget: 2 ** 20 }));
+        const spill =
+          'parkAbove' in parking ? { spill: new RocksBlockSpill(createMemoryRocksDatabase()) } : {};
+        const store = new CompactStore(db, 'parkAbove' in parking ? 12 : 30, {
+          heldInHotTier: mirror.held,
+          ...parking,
+          ...spill,
+        });
+        store.startPartition(0, true, { messages: 0n, acks: 0n });
+        // Two channels of 20 messages each, over a budget of 30 ids.
+        for (const channel of ['10', '20']) {
+          for (let write = 0; write < 4; write++) {
+            const events = Array.from({ length: 5 }, (_, i) =>
+              sent({ channel, id: String(100 + write * 10 + i), author: '1' }),
+            );
+            const [run] = logOf(db).append(0, events);
+            if (run === undefined) throw new Error('no run');
+            const { operations, hotChanges } = await store.projectChunk(0, run.events, run.source, () => {
+              mirror.beforeWrite(0);
+            });
+            await db.write(operations);
+            store.commit(0);
+            mirror.afterWrite(0, hotChanges);
+          }
+        }
+        expect(store.evictions).toBeGreaterThan(0);
+        const location = { partitionCount: 1, partitionOf: () => 0 };
+        const evictions = store.evictions;
+        const views = await queryReadStates(db, store, location, '2', ['10', '20', '10'], mirror);
+        expect(views.map((view) => view.unread_count)).toEqual([20, 20, 20]);
+        // Each was read once: an answer taken from the copies read, not after loading until both are resident.
+        expect(store.loads).toBeLessThanOrEqual(2);
+        expect(store.evictions).toBeGreaterThan(evictions);
+        if (spill.spill !== undefined) expect(spill.spill.parked).toBeGreaterThan(0);
+      });
+    },
+  );
 
   it('refuses a chunk whose partition was forgotten (moved away) while its channels loaded, and applies none of it', async () => {
     await withRocksDatabase(async (db) => {

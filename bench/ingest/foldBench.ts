@@ -29,6 +29,8 @@
  *          that many MiB and applies it after the write, as the live service does; nothing looks pairs up here,
  *          so the tier holds nothing and no change is recorded: a lower bound of the live cost, not comparable
  *          with figures before 2026-12-01, night)
+ *          --spill on|off (on: the durable path parks big channels' cold blocks in a spill, as the service does;
+ *          off: channels resident whole, as before 2026-12-02)
  * Last line: {"events":…,"memory_events_per_s":[…],"compact_events_per_s":[…],"durable_events_per_s":[…],
  *             "durable_cpu_us_per_event":[…],"records_per_event":[…],"rebuild_events_per_s":[…]} (one entry per
  *             chunk size)
@@ -50,6 +52,7 @@ import { KeyKind } from '../../src/store/keys.ts';
 import { CompactStore, type ChunkSource } from '../../src/store/compactStore.ts';
 import { createHotTier } from '../../src/store/hotTier.ts';
 import { openRocksDatabase, type WriteOperation } from '../../src/store/rocksDatabase.ts';
+import { RocksBlockSpill } from '../../src/store/blockSpill.ts';
 import { machineLine } from '../machineLine.ts';
 import { printTable } from '../markdownTable.ts';
 import { wholeNumber } from '../wholeNumberOption.ts';
@@ -68,6 +71,7 @@ const { values } = parseArgs({
     channels: { type: 'string' },
     users: { type: 'string' },
     activity: { type: 'string', default: 'uniform' },
+    spill: { type: 'string', default: 'on' },
   },
 });
 
@@ -86,6 +90,9 @@ const PATHS = values.paths.split(',').map((path) => {
 /** The durable path's resident budget (RESIDENT_RECORDS' default unless --resident says). */
 const RESIDENT_RECORDS = wholeNumber('resident', values.resident);
 const HOT_TIER_MB = wholeNumber('hot-tier', values['hot-tier'], 0);
+if (values.spill !== 'on' && values.spill !== 'off')
+  throw new Error(`--spill takes on or off (got ${values.spill})`);
+const SPILL = values.spill === 'on';
 
 type KafkaRecord = { key: Buffer; value: Buffer; topic: TopicKind; offset: string };
 const partitionOf = createPartitionOf(partitions);
@@ -179,8 +186,8 @@ const KIND_NAMES = new Map<number, string>([
 ]);
 type Written = { records: number; bytes: number; byKind: Map<string, { records: number; bytes: number }> };
 
-/** The last durable run's loads and evictions. */
-let loads = () => ({ loads: 0, evictions: 0 });
+/** The last durable run's loads and evictions, and its spill's blocks parked and read back. */
+let loads = () => ({ loads: 0, evictions: 0, parked: 0, unparked: 0 });
 
 /**
  * `rebuild`: the rebuild's path (no hot tier, no fsync, changed channels written back only when evicted, and at
@@ -189,6 +196,7 @@ let loads = () => ({ loads: 0, evictions: 0 });
 async function foldDurably(size: number, rebuild: boolean): Promise<{ folded: number; written: Written }> {
   const dir = await mkdtemp(join(os.tmpdir(), 'readstates-bench-fold-'));
   const db = await openRocksDatabase(dir);
+  const spill = SPILL && !rebuild ? await RocksBlockSpill.open(`${dir}-spill`) : undefined;
   try {
     const commits = createGroupCommit(db, { sync: !rebuild });
     const hot =
@@ -196,8 +204,14 @@ async function foldDurably(size: number, rebuild: boolean): Promise<{ folded: nu
     const store = new CompactStore(db, RESIDENT_RECORDS, {
       ...(hot === undefined ? {} : { heldInHotTier: hot.held }),
       ...(rebuild ? {} : { writeBackAfter: WRITE_BACK_AFTER }),
+      ...(spill === undefined ? {} : { spill }),
     });
-    loads = () => ({ loads: store.loads, evictions: store.evictions });
+    loads = () => ({
+      loads: store.loads,
+      evictions: store.evictions,
+      parked: spill?.parked ?? 0,
+      unparked: spill?.loads ?? 0,
+    });
     for (let partition = 0; partition < partitions; partition++) {
       store.startPartition(partition, true, { messages: 0n, acks: 0n });
     }
@@ -234,7 +248,9 @@ async function foldDurably(size: number, rebuild: boolean): Promise<{ folded: nu
     return { folded, written };
   } finally {
     await db.close();
+    await spill?.close();
     await rm(dir, { recursive: true, force: true });
+    await rm(`${dir}-spill`, { recursive: true, force: true });
   }
 }
 
@@ -295,9 +311,10 @@ printTable(
     ]),
 );
 if (PATHS.includes('durable') || PATHS.includes('rebuild')) {
-  const { loads: loaded, evictions } = loads();
+  const { loads: loaded, evictions, parked, unparked } = loads();
   console.log(
-    `\nLast durable or rebuild round: ${int(evictions)} channels evicted, ${int(loaded)} loaded back (budget ${int(RESIDENT_RECORDS)} ids)`,
+    `\nLast durable or rebuild round: ${int(evictions)} channels evicted, ${int(loaded)} loaded back (budget ${int(RESIDENT_RECORDS)} ids); ` +
+      `spill ${SPILL ? 'on' : 'off'}: ${int(parked)} blocks parked, ${int(unparked)} read back`,
   );
 }
 console.log(`\n${machineLine()}`);

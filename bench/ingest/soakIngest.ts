@@ -89,6 +89,9 @@ type Sample = {
   engineHeapMiB: number;
   hotTierMiB: number;
   residentRecords: number;
+  /** Blocks of big channels parked in the spill so far, and read back. */
+  blocksParked: number;
+  blocksReadBack: number;
   applied: number;
   lag: number;
   /** The engine thread's garbage collection since the last sample (the isolate that paused most in all). */
@@ -173,6 +176,8 @@ try {
         engineHeapMiB: metric(text, 'readstates_engine_heap_used_bytes') / 2 ** 20,
         hotTierMiB: metric(text, 'readstates_hot_tier_bytes') / 2 ** 20,
         residentRecords: metric(text, 'readstates_resident_records'),
+        blocksParked: metric(text, 'readstates_resident_blocks_parked_total'),
+        blocksReadBack: metric(text, 'readstates_resident_blocks_read_back_total'),
         applied,
         lag: Math.max(0, published - applied),
         gc: service.takeGcPauses().sort((a, b) => b.totalMs - a.totalMs)[0],
@@ -180,7 +185,8 @@ try {
       samples.push(sample);
       process.stderr.write(
         `${Math.round(sample.second)} s: RSS ${int(sample.rssMiB)} MiB, engine heap ${int(sample.engineHeapMiB)} ` +
-          `MiB, resident ${int(sample.residentRecords)}, applied ${int(applied)}, lag ${int(sample.lag)}, ` +
+          `MiB, resident ${int(sample.residentRecords)} (blocks parked ${int(sample.blocksParked)}, read back ` +
+          `${int(sample.blocksReadBack)}), applied ${int(applied)}, lag ${int(sample.lag)}, ` +
           `engine GC ${gcShare(sample.gc, sampleSeconds)}\n`,
       );
     }
@@ -230,13 +236,24 @@ const perMinute = samples.filter(
     i === samples.length - 1 || Math.round(s.second / sampleSeconds) % Math.round(60 / sampleSeconds) === 0,
 );
 printTable(
-  ['s', 'RSS MiB', 'engine heap MiB', 'hot tier MiB', 'resident records', 'applied', 'lag', 'engine GC'],
+  [
+    's',
+    'RSS MiB',
+    'engine heap MiB',
+    'hot tier MiB',
+    'resident records',
+    'blocks parked / read back',
+    'applied',
+    'lag',
+    'engine GC',
+  ],
   perMinute.map((s) => [
     int(s.second),
     int(s.rssMiB),
     int(s.engineHeapMiB),
     int(s.hotTierMiB),
     int(s.residentRecords),
+    `${int(s.blocksParked)} / ${int(s.blocksReadBack)}`,
     int(s.applied),
     int(s.lag),
     gcShare(s.gc, sampleSeconds),

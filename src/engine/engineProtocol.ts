@@ -53,6 +53,9 @@ export type EngineStats = {
   /** The live projector's resident state (CompactStore): ids held, channels evicted so far. */
   readonly residentRecords: number;
   readonly residentEvictions: number;
+  /** Blocks of big channels parked in the spill (blockSpill.ts) so far, and read back from it. */
+  readonly residentBlocksParked: number;
+  readonly residentBlocksReadBack: number;
 };
 
 export type EngineEvent =

@@ -20,6 +20,7 @@ import { createHotTier, type HotTier } from '../store/hotTier.ts';
 import { createHotTierMirror } from '../store/hotTierMirror.ts';
 import { listReadStateChannels, queryReadStates, type StateLocation } from '../store/queryReadStates.ts';
 import { openRocksDatabase } from '../store/rocksDatabase.ts';
+import { RocksBlockSpill, SPILL_DIRECTORY } from '../store/blockSpill.ts';
 import { lockDataDir, type DataDirLock } from '../store/dataDirLock.ts';
 import { currentGeneration, removeOtherGenerations } from '../store/generations.ts';
 import { RebuildRunning, runRebuild, type RebuildProgress } from '../ops/rebuild.ts';
@@ -57,6 +58,7 @@ const topics = { messages: config.TOPIC_MESSAGES, acks: config.TOPIC_ACKS };
 const instance = hostname();
 let lock: DataDirLock | undefined;
 let serving: ServingGeneration | undefined;
+let spill: RocksBlockSpill | undefined;
 let projector: Projector | undefined;
 let progressTimer: NodeJS.Timeout | undefined;
 let closing = false;
@@ -129,6 +131,8 @@ async function open(): Promise<void> {
   }
   if (closing) return;
   const rocks = await openRocksDatabase(join(config.DATA_DIR, generation));
+  // Emptied as it opens: nothing durable is in it (blockSpill.ts).
+  spill = await RocksBlockSpill.open(join(config.DATA_DIR, SPILL_DIRECTORY));
   const hot = createHotTier({ bytesBudget: config.HOT_TIER_MB * 2 ** 20 });
   const mirror = createHotTierMirror(hot);
   logger.info({ generation, hotTierBytes: hot.stats().bytes }, 'state opened');
@@ -148,6 +152,7 @@ async function open(): Promise<void> {
     },
     logger,
     residentRecords: config.RESIDENT_RECORDS,
+    spill,
     writeBackAfterMs: config.WRITE_BACK_MS,
     snowflakeEpochMs: config.SNOWFLAKE_EPOCH_MS,
     hotTier: mirror,
@@ -200,6 +205,8 @@ async function open(): Promise<void> {
         heapUsedBytes: process.memoryUsage().heapUsed,
         residentRecords: started.resident().records,
         residentEvictions: started.resident().evictions,
+        residentBlocksParked: started.resident().blocksParked,
+        residentBlocksReadBack: started.resident().blocksReadBack,
       },
     });
     eventLoop.reset();
@@ -330,6 +337,7 @@ const handlers: { [T in EngineRequest['type']]: Handler<T> } = {
       ],
       // A rebuild in progress is abandoned: the next start deletes its generation.
       ['RocksDB', async () => serving?.close()],
+      ['the block spill', async () => spill?.close()],
       ['PostgreSQL', () => pool.dispose()],
       ['the DATA_DIR lock', async () => lock?.release()],
     ];

@@ -2,6 +2,7 @@ import { PartitionAssigners, type Admin, type Consumer, type EachBatchPayload, t
 import { decodeEvent } from '../contract/decode.ts';
 import type { ChatEvent, TopicKind } from '../contract/events.ts';
 import { DEFAULT_WRITE_BACK_MS } from '../config.ts';
+import type { RocksBlockSpill } from '../store/blockSpill.ts';
 import type { Logger } from '../logger.ts';
 import { MAX_PARTITIONS, type PartitionStates } from './partitionStates.ts';
 import { KeyKind, partitionRange } from '../store/keys.ts';
@@ -142,6 +143,8 @@ export interface ProjectorOptions {
   writeBackAfterMs?: number;
   /** Ids (messages and members) kept resident across chunks (see CompactStore); RESIDENT_RECORDS. */
   residentRecords: number;
+  /** Where big channels' cold blocks go while out of memory (blockSpill.ts); without, channels stay whole. */
+  spill?: RocksBlockSpill;
   /** The ids' epoch (SNOWFLAKE_EPOCH_MS), for joins' floors; Discord's when unset. */
   snowflakeEpochMs?: number;
   /** How other instances reach this one (HTTP_ADVERTISED_URL), told to the group; '' when none may. */
@@ -193,7 +196,7 @@ export interface Projector {
   useDatabase(db: RocksDatabase): Promise<void>;
   resume(): void;
   /** The resident state's size in ids, and the channels it evicted so far. */
-  resident(): { records: number; evictions: number };
+  resident(): { records: number; evictions: number; blocksParked: number; blocksReadBack: number };
   /** The state it writes, resident and on disk: readers of its partitions answer from it (queryReadStates). */
   readonly state: CompactStore;
   /** Every partition's lag as the group stands: its offsets committed (by whoever owns it) against the log end. */
@@ -218,6 +221,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       ? {}
       : { writeBackAfter: { ...WRITE_BACK_AFTER, ms: options.writeBackAfterMs ?? WRITE_BACK_AFTER.ms } }),
     ...(options.snowflakeEpochMs === undefined ? {} : { snowflakeEpochMs: options.snowflakeEpochMs }),
+    ...(options.spill === undefined ? {} : { spill: options.spill }),
   });
   let paused = false;
   /** The batches being applied: pause() waits for them. */
@@ -952,7 +956,12 @@ export function createProjector(options: ProjectorOptions): Projector {
         noteProgress(topic, partition, (await nextToApply(topic, partition)) ?? 0n);
       }
     },
-    resident: () => ({ records: resident.size, evictions: resident.evictions }),
+    resident: () => ({
+      records: resident.size,
+      evictions: resident.evictions,
+      blocksParked: options.spill?.parked ?? 0,
+      blocksReadBack: options.spill?.loads ?? 0,
+    }),
     state: resident,
     groupLag: () => readGroupLag(admin, options.groupId, topics),
     resume() {

@@ -3,6 +3,7 @@ import type { Snowflake } from '../contract/snowflake.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
 import type { ApplyOutcome } from '../projection/applyOutcome.ts';
 import { ChannelState } from '../projection/compact/channelState.ts';
+import { nextUseTick } from '../projection/compact/countedIds.ts';
 import { CompactProjection, readStateView } from '../projection/compact/compactProjection.ts';
 import { firstUnread } from '../projection/compact/firstUnread.ts';
 import type { ReadStateView } from '../projection/readStateOf.ts';
@@ -15,6 +16,7 @@ import {
   snapshotIncludes,
   type Includes,
 } from './channelCodec.ts';
+import type { RocksBlockSpill } from './blockSpill.ts';
 import { HotChanges, type HeldEntries, type HotChangeVisitor } from './hotChanges.ts';
 import type { FirstUnreadAt } from './hotTier.ts';
 import type { PairRecords } from './hotTierMirror.ts';
@@ -29,6 +31,15 @@ import { storedOffsetWrite } from './storedOffsets.ts';
  * one. At 5M events, 1,024 snapshots a write made writes of 11 MB, and freshness p99 was 0.5-1 s.
  */
 const WRITE_BACK_BYTES_PER_WRITE = 2 ** 20;
+/**
+ * With a spill, a channel weighing more than this parks its cold blocks (those nothing touched during the last
+ * COLD_EVENTS events applied) when a chunk used it, at most once every COLD_EVENTS (a pass over its blocks): a
+ * channel of a million messages keeps the blocks its events reach, not its history, and the budget holds the
+ * many small channels instead. Counted in events, not chunks or time, so that it means the same however the
+ * consumer cuts its chunks and however fast they come.
+ */
+const PARK_ABOVE = 4_096;
+const COLD_EVENTS = 500_000;
 /** What a store without a hot tier returns for every chunk: nothing is ever recorded in it. */
 const NO_HOT_CHANGES = new HotChanges();
 /** The value of a key that lists a read state under its user (its key says everything). */
@@ -59,8 +70,10 @@ interface Resident extends RecencyLinks<Resident> {
   readonly channel: Snowflake;
   /** 0: RocksDB holds nothing of it; 1: its snapshot; above: deltas after it too (written by earlier builds). */
   nextSeq: number;
-  /** Ids it held when last counted. */
+  /** Ids it held in memory when last counted. */
   weight: number;
+  /** The use tick (nextUseTick) of the chunk it last parked blocks after (0: never). */
+  parkedIn: number;
   /** The chunk that used it last (`CompactStore.#chunks`). */
   chunk: number;
   /** The chunk that changed it last. */
@@ -82,6 +95,7 @@ function resident(partition: number, channel: Snowflake, nextSeq: number, weight
     channel,
     nextSeq,
     weight,
+    parkedIn: 0,
     chunk: 0,
     changedIn: 0,
     touched: [],
@@ -181,8 +195,13 @@ export class CompactStore {
   readonly #used = new Map<number, Resident[]>();
   /** Chunks projected: marks the channels each uses. */
   #chunks = 0;
+  /** The use tick (nextUseTick: events applied in this thread) of the chunk projected last, stamped on its blocks. */
+  #tick = 0;
   readonly #held: HeldEntries | undefined;
   readonly #writeBackAfter: { readonly events: number; readonly ms: number } | undefined;
+  readonly #spill: RocksBlockSpill | undefined;
+  readonly #parkAbove: number;
+  readonly #coldEvents: number;
   /** A partition forgotten with changes not written: a flush cannot complete the database any more. */
   #lostChanges: number | undefined;
   /** Scratch: a changed channel's members, each once. */
@@ -198,6 +217,8 @@ export class CompactStore {
    * `writeBackAfter`: a channel dirty since more events of its partition than `events` (both topics), or for
    * longer than `ms`, goes out with the partition's next write: bounds what a restart replays, and how far back
    * the log must reach. Unset (a rebuild, replayed whole after a crash anyway): only when evicted or flushed.
+   * `spill`: where big channels' cold blocks go (blockSpill.ts); without, channels are resident whole.
+   * `parkAbove`, `coldEvents`: PARK_ABOVE's and COLD_EVENTS' (for tests, which park all the time).
    * `blockSize` and `snowflakeEpochMs`: the projection's (CompactProjection).
    */
   constructor(
@@ -208,6 +229,9 @@ export class CompactStore {
       snowflakeEpochMs?: number;
       heldInHotTier?: HeldEntries;
       writeBackAfter?: { events: number; ms: number };
+      spill?: RocksBlockSpill;
+      parkAbove?: number;
+      coldEvents?: number;
     } = {},
   ) {
     if (!(Number.isInteger(budget) && budget > 0)) {
@@ -221,6 +245,9 @@ export class CompactStore {
     };
     this.#held = options.heldInHotTier;
     this.#writeBackAfter = options.writeBackAfter;
+    this.#spill = options.spill;
+    this.#parkAbove = options.parkAbove ?? PARK_ABOVE;
+    this.#coldEvents = options.coldEvents ?? COLD_EVENTS;
   }
 
   /** The database this store mirrors and writes to. */
@@ -277,7 +304,10 @@ export class CompactStore {
     // Its changes not yet on disk go with it: its stored offsets still replay them after a restart, but a flush
     // can no longer complete the database, and says so instead of writing a state that misses them.
     if (state.dirty.size > 0) this.#lostChanges ??= partition;
-    for (const resident of state.onDisk.values()) this.#untrack(resident);
+    for (const resident of state.onDisk.values()) {
+      this.#untrack(resident);
+      if (resident.channelState !== undefined) this.#spill?.releaseWhenUnreachable(resident.channelState);
+    }
     this.#partitions.delete(partition);
     this.#used.delete(partition);
     this.#writes.set(partition, (this.#writes.get(partition) ?? 0) + 1);
@@ -348,6 +378,7 @@ export class CompactStore {
     }
     const before = state.position;
     const chunk = ++this.#chunks;
+    this.#tick = nextUseTick(events.length);
     const outcomes = new Map<ApplyOutcome, number>();
     const used: Resident[] = [];
     const changed: Resident[] = [];
@@ -534,12 +565,20 @@ export class CompactStore {
         this.#lru.touch(entry);
         const now = entry.channelState;
         if (now === undefined) continue;
-        const weight = weightOf(now);
+        let weight = weightOf(now);
+        const spill = this.#spill;
+        const cold = this.#tick - this.#coldEvents;
+        if (spill !== undefined && weight > this.#parkAbove && entry.parkedIn <= cold) {
+          now.parkColdBlocks(cold, spill);
+          weight = weightOf(now);
+          entry.parkedIn = this.#tick;
+        }
         this.#weight += weight - entry.weight;
         entry.weight = weight;
       }
     }
     this.#evictToBudget();
+    this.#spill?.flush();
   }
 
   /**
@@ -708,6 +747,7 @@ export class CompactStore {
       } else {
         state.evicted.set(entry.channel, { nextSeq: entry.nextSeq });
       }
+      if (channel !== undefined) this.#spill?.releaseWhenUnreachable(channel);
     }
   }
 }
@@ -769,13 +809,13 @@ function includesOf(entry: Resident, state: PartitionState): Includes {
  * Resident ids a channel holds: its messages (tombstones included), its mentions (a message may name 1,000
  * users: counted, or such messages would hold far more than the budget says; once, though the index by message
  * holds them again, as the lists it replaced were not counted), its members and what edits left; at least 1, so
- * that channels known to be empty count too.
+ * that channels known to be empty count too. Ids in parked blocks are not resident, and do not count.
  */
 function weightOf(channel: ChannelState): number {
   return (
-    channel.messages.size +
-    channel.mentioned.size +
-    2 * (channel.everyone?.size ?? 0) +
+    channel.messages.residentSize +
+    channel.mentioned.residentSize +
+    2 * (channel.everyone?.residentSize ?? 0) +
     channel.memberCount +
     channel.editedAt.size +
     channel.pendingMentions.size +

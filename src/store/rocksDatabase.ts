@@ -15,6 +15,8 @@ export interface RocksDatabase {
   getManySync(keys: readonly Buffer[]): (Buffer | undefined)[];
   /** Atomic; with `sync` the write-ahead log is fsynced before it resolves. */
   write(operations: readonly WriteOperation[], options?: { sync?: boolean }): Promise<void>;
+  /** write() on the calling thread, done when it returns (throws when it fails): for writes that must not yield. */
+  writeSync(operations: readonly WriteOperation[], options?: { sync?: boolean }): void;
   /** Entries whose key starts with `prefix`, in key order, after `after` (exclusive) when given. */
   scan(
     prefix: Buffer,
@@ -124,6 +126,23 @@ function wrap(db: RocksLevel, path: string, release: () => Promise<void>): Rocks
     const error = refusal();
     return error === undefined ? call() : Promise.reject(error);
   };
+  // One native WriteBatch, cleared and reused for every write (writes run on this thread, one at a time).
+  // batch(array) never releases its native batch (~1.4 KB an event leaked); a chained batch per write releases
+  // its buffer only when the garbage collector finalizes it, and V8, not told of that native memory, rarely
+  // does: RSS grew ~130 bytes per record written, to 1.1 GiB after 6.4M (decision 0001, addendum 2).
+  const writeSync = (operations: readonly WriteOperation[], options: { sync?: boolean } = {}): void => {
+    const error = refusal();
+    if (error !== undefined) throw error;
+    try {
+      for (const operation of operations) {
+        if (operation.type === 'put') native.batch_put(batch, operation.key, operation.value, NO_OPTIONS);
+        else native.batch_del(batch, operation.key, NO_OPTIONS);
+      }
+      native.batch_write(context, batch, { sync: options.sync ?? false });
+    } finally {
+      native.batch_clear(batch);
+    }
+  };
 
   return {
     path,
@@ -135,26 +154,15 @@ function wrap(db: RocksLevel, path: string, release: () => Promise<void>): Rocks
       if (error !== undefined) throw error;
       return keys.length === 0 ? [] : db._getManySync(keys);
     },
-    // One native WriteBatch, cleared and reused for every write (writes run on this thread, one at a time).
-    // batch(array) never releases its native batch (~1.4 KB an event leaked); a chained batch per write releases
-    // its buffer only when the garbage collector finalizes it, and V8, not told of that native memory, rarely
-    // does: RSS grew ~130 bytes per record written, to 1.1 GiB after 6.4M (decision 0001, addendum 2).
-    write: (operations, options = {}) => {
-      const error = refusal();
-      if (error !== undefined) return Promise.reject(error);
+    write: (operations, options) => {
       try {
-        for (const operation of operations) {
-          if (operation.type === 'put') native.batch_put(batch, operation.key, operation.value, NO_OPTIONS);
-          else native.batch_del(batch, operation.key, NO_OPTIONS);
-        }
-        native.batch_write(context, batch, { sync: options.sync ?? false });
+        writeSync(operations, options);
         return Promise.resolve();
       } catch (error) {
         return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-      } finally {
-        native.batch_clear(batch);
       }
     },
+    writeSync,
     scan: (prefix, options = {}) =>
       refused(async () => {
         const upper = prefixUpperBound(prefix);

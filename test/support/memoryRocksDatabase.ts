@@ -39,6 +39,7 @@ export function createMemoryRocksDatabase(options: { pause?: () => number } = {}
       return values;
     },
     getManySync: read,
+    writeSync: apply,
     async write(operations) {
       await turns();
       apply(operations);

@@ -1,6 +1,6 @@
 import type { Snowflake } from '../../contract/snowflake.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../../contract/snowflakeWords.ts';
-import { ABSENT, CountedIds, LIVE } from './countedIds.ts';
+import { ABSENT, CountedIds, LIVE, type BlockSpill } from './countedIds.ts';
 import { MentionIndex } from './mentionIndex.ts';
 
 /**
@@ -104,6 +104,31 @@ export class ChannelState {
     this.messages = new CountedIds(blockSize);
     this.own = new CountedIds(blockSize);
     this.mentioned = new CountedIds(blockSize);
+  }
+
+  /** Its id sets, those made so far. */
+  #sets(): CountedIds[] {
+    const sets = [this.messages, this.own, this.mentioned];
+    for (const set of [this.#mentionIndex, this.#everyone, this.#ownEveryone])
+      if (set !== undefined) sets.push(set);
+    return sets;
+  }
+
+  /**
+   * Parks the blocks of its id sets untouched since tick `before` (CountedIds.parkCold): a channel of a million
+   * messages keeps in memory the few blocks its events reach. Returns the keys parked.
+   */
+  parkColdBlocks(before: number, spill: BlockSpill): number {
+    let parked = 0;
+    for (const set of this.#sets()) parked += set.parkCold(before, spill);
+    return parked;
+  }
+
+  /** The serials its id sets' blocks hold in the spill (CountedIds.collectSerials). */
+  spilledSerials(): number[] {
+    const serials: number[] = [];
+    for (const set of this.#sets()) set.collectSerials(serials);
+    return serials;
   }
 
   /** The members live message (hi, lo) mentions, in member order; empty when none. */

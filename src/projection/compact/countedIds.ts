@@ -12,6 +12,10 @@
  * two when full. Killing a key only clears its flag: keys are never removed.
  *
  * Each entry carries a `payload` below 2^31 (a message's author; unused otherwise).
+ *
+ * Blocks a while untouched can be parked (`parkCold`): their entries go to a BlockSpill and leave memory, while
+ * their size, live count (in the Fenwick tree) and greatest key (in `ends`) stay, so every count above any key is
+ * as exact as before without them. Whatever touches a parked block's entries loads it back first, synchronously.
  */
 
 /** What `state` finds for a key. */
@@ -38,10 +42,45 @@ function wordsBelow(words: Uint32Array, at: number, g: number, hi: number, lo: n
   return wh !== hi ? wh < hi : (words[at + 2] as number) < lo;
 }
 
+/**
+ * Where parked blocks' entries wait while out of memory (the store's blockSpill.ts). Synchronous: a block is
+ * loaded where the fold touches it, inside a chunk that must not yield.
+ */
+export interface BlockSpill {
+  /** Keeps the first `size` entries of `entries` (which it may hold on to); the number to read them back by. */
+  park(entries: Uint32Array, size: number): number;
+  /** Copies the entries parked under `serial` into the start of `into`. */
+  read(serial: number, into: Uint32Array): void;
+  /** Forgets what `serial` holds: its block changed since, or is gone. */
+  discard(serial: number): void;
+}
+
+/**
+ * A count of the events applied in this thread, stamped on every block an access touches: parkCold's measure of
+ * cold. One per thread (a module's), so that blocks of every store in it are stamped in one order.
+ */
+let useTick = 0;
+
+/**
+ * Moves the tick stamped on the blocks touched from now on by `events` (a store does, as each chunk starts, by
+ * the chunk's events); returns it.
+ */
+export function nextUseTick(events = 1): number {
+  useTick += events;
+  return useTick;
+}
+
+/** A parked block's entries: none in memory. */
+const PARKED = new Uint32Array(0);
+
 class Block {
   entries: Uint32Array;
   size = 0;
   liveCount = 0;
+  /** Where its entries are parked: 0 when nowhere, or when they changed since (then the spill forgot them). */
+  serial = 0;
+  /** The tick (setUseTick) of its last access. */
+  used = useTick;
 
   constructor(capacity: number) {
     this.entries = new Uint32Array(capacity * STRIDE);
@@ -98,11 +137,12 @@ class Block {
 }
 
 const NO_TREE = new Int32Array(0);
+
 const NO_ENDS = new Uint32Array(0);
 /**
  * Every empty set's one block until its first insert replaces it: a channel holds several sets, most of them
  * empty (mentions, @everyone), and a block is three objects (block, array, buffer) for the collector to trace.
- * Nothing writes to it: insert() swaps it out first, and no other write reaches an empty set's block.
+ * Nothing writes its entries: insert() swaps it out first, and no other write reaches an empty set's block.
  */
 const EMPTY_BLOCK = new Block(0);
 
@@ -135,6 +175,10 @@ export class CountedIds {
   private tree = NO_TREE;
   #liveCount = 0;
   #size = 0;
+  /** Where its parked blocks are, once it parked one. */
+  #spill: BlockSpill | undefined;
+  /** Entries in parked blocks. */
+  #parked = 0;
 
   constructor(blockSize = DEFAULT_BLOCK_SIZE) {
     if (!(Number.isInteger(blockSize) && blockSize >= 4)) {
@@ -151,6 +195,41 @@ export class CountedIds {
   /** Keys, live and dead. */
   get size(): number {
     return this.#size;
+  }
+
+  /** Keys in memory: those not in parked blocks. */
+  get residentSize(): number {
+    return this.#size - this.#parked;
+  }
+
+  /**
+   * Parks every block but the last (where appends go) not touched since tick `before`: its entries go to `spill`
+   * (unless an unchanged copy is there already) and leave memory. Returns the keys parked.
+   */
+  parkCold(before: number, spill: BlockSpill): number {
+    const blocks = this.#blocks;
+    if (blocks === undefined) return 0;
+    if (this.#spill !== undefined && this.#spill !== spill) throw new Error('a set parks in one spill only');
+    this.#spill = spill;
+    let parked = 0;
+    for (let b = 0; b < blocks.length - 1; b++) {
+      const block = blocks[b] as Block;
+      if (block.entries === PARKED || block.used >= before) continue;
+      if (block.serial === 0) block.serial = spill.park(block.entries, block.size);
+      block.entries = PARKED;
+      parked += block.size;
+    }
+    this.#parked += parked;
+    return parked;
+  }
+
+  /** Appends to `into` the serials its blocks hold in the spill (parked ones, and unchanged copies of loaded ones). */
+  collectSerials(into: number[]): void {
+    if (this.#spill === undefined) return;
+    for (let b = 0; b < this.blockCount; b++) {
+      const serial = this.#at(b).serial;
+      if (serial !== 0) into.push(serial);
+    }
   }
 
   state(g: number, hi: number, lo: number): KeyState {
@@ -171,7 +250,7 @@ export class CountedIds {
   /** Adds (g, hi, lo), which must be absent. */
   insert(g: number, hi: number, lo: number, live: boolean, payload = 0): void {
     let b = this.blockOf(g, hi, lo);
-    let block = this.block(b);
+    let block = this.changing(b);
     if (block === EMPTY_BLOCK) {
       block = new Block(FIRST_CAPACITY);
       this.#first = block;
@@ -233,6 +312,9 @@ export class CountedIds {
       const block = new Block(Math.min(this.blockSize, Math.max(FIRST_CAPACITY, 2 * size)));
       block.entries.set(entries.subarray(start * STRIDE, (start + size) * STRIDE));
       block.size = size;
+      // Read back, a block is as cold as if never touched: a big channel loaded for one event parks the rest at
+      // once, instead of holding it all until it ages out (or is evicted whole first).
+      block.used = 0;
       for (let i = 3; i < size * STRIDE; i += STRIDE) block.liveCount += (block.entries[i] as number) & 1;
       liveCount += block.liveCount;
       blocks.push(block);
@@ -254,7 +336,7 @@ export class CountedIds {
   /** Makes (g, hi, lo) live: inserts it when absent, marks it live again when dead (it must not be live). */
   revive(g: number, hi: number, lo: number): void {
     const b = this.blockOf(g, hi, lo);
-    const block = this.block(b);
+    const block = this.changing(b);
     const at = block.lowerBound(g, hi, lo);
     if (!block.holds(at, g, hi, lo)) {
       this.insert(g, hi, lo, true);
@@ -268,7 +350,7 @@ export class CountedIds {
   /** Marks the live key (g, hi, lo) dead and returns its payload. */
   kill(g: number, hi: number, lo: number): number {
     const b = this.blockOf(g, hi, lo);
-    const block = this.block(b);
+    const block = this.changing(b);
     const at = block.lowerBound(g, hi, lo);
     if (!block.holds(at, g, hi, lo) || !block.isLive(at)) throw new Error(`key ${g}:${hi}:${lo} is not live`);
     const meta = at * STRIDE + 3;
@@ -342,8 +424,8 @@ export class CountedIds {
   maxLive(out: Uint32Array): boolean {
     if (this.#liveCount === 0) return false;
     for (let b = this.blockCount - 1; b >= 0; b--) {
+      if (this.#at(b).liveCount === 0) continue;
       const block = this.block(b);
-      if (block.liveCount === 0) continue;
       for (let i = block.size - 1; i >= 0; i--) {
         if (block.isLive(i)) {
           out[0] = block.entries[i * STRIDE + 1] as number;
@@ -364,9 +446,16 @@ export class CountedIds {
 
   /** Calls `visit` with every key, its flag and payload, in order: for serialisation, without an object each. */
   forEachEntry(visit: (group: number, hi: number, lo: number, live: boolean, payload: number) => void): void {
+    // A parked block is read into this, not loaded: a snapshot of a channel would otherwise bring all of it back.
+    // One per call, so that `visit` may read other sets.
+    let scratch: Uint32Array | undefined;
     for (let b = 0; b < this.blockCount; b++) {
-      const block = this.block(b);
-      const e = block.entries;
+      const block = this.#at(b);
+      let e = block.entries;
+      if (e === PARKED) {
+        e = scratch ??= new Uint32Array(this.blockSize * STRIDE);
+        (this.#spill as BlockSpill).read(block.serial, e);
+      }
       for (let at = 0; at < block.size * STRIDE; at += STRIDE) {
         const meta = e[at + 3] as number;
         visit(e[at] as number, e[at + 1] as number, e[at + 2] as number, (meta & 1) === 1, meta >>> 1);
@@ -399,8 +488,12 @@ export class CountedIds {
   /** Every key with its flag and payload, in order: for checks. */
   *entries(): Generator<{ group: number; hi: number; lo: number; live: boolean; payload: number }> {
     for (let b = 0; b < this.blockCount; b++) {
-      const block = this.block(b);
-      const e = block.entries;
+      const block = this.#at(b);
+      let e = block.entries;
+      if (e === PARKED) {
+        e = new Uint32Array(block.size * STRIDE);
+        (this.#spill as BlockSpill).read(block.serial, e);
+      }
       for (let i = 0; i < block.size; i++) {
         const at = i * STRIDE;
         const meta = e[at + 3] as number;
@@ -415,10 +508,36 @@ export class CountedIds {
     }
   }
 
-  /** Block b. */
-  private block(b: number): Block {
+  /** Block b, as it is: parked or not. */
+  #at(b: number): Block {
     const blocks = this.#blocks;
     return blocks === undefined ? this.#first : (blocks[b] as Block);
+  }
+
+  /** Block b for reading, loaded when parked, stamped as used now. */
+  private block(b: number): Block {
+    const block = this.#at(b);
+    if (block.entries === PARKED) this.#load(block);
+    block.used = useTick;
+    return block;
+  }
+
+  /** Block b for a change: as block(), and its parked copy, now out of date, forgotten. */
+  private changing(b: number): Block {
+    const block = this.block(b);
+    if (block.serial !== 0) {
+      (this.#spill as BlockSpill).discard(block.serial);
+      block.serial = 0;
+    }
+    return block;
+  }
+
+  /** Brings a parked block's entries back into memory; its parked copy stays valid until it changes. */
+  #load(block: Block): void {
+    const entries = new Uint32Array(Math.max(FIRST_CAPACITY, block.size) * STRIDE);
+    (this.#spill as BlockSpill).read(block.serial, entries);
+    block.entries = entries;
+    this.#parked -= block.size;
   }
 
   private get blockCount(): number {
@@ -455,17 +574,22 @@ export class CountedIds {
 
   /** Records `block` (block b, not empty) as ending with its last key. */
   private setEnd(b: number, block: Block): void {
-    if (this.ends.length < (b + 1) * KEY_WORDS) {
-      const ends = new Uint32Array(Math.max(this.ends.length * 2, (b + 1) * KEY_WORDS, 4 * KEY_WORDS));
-      ends.set(this.ends);
-      this.ends = ends;
-    }
+    this.roomForEnds(b);
     const from = (block.size - 1) * STRIDE;
     const to = b * KEY_WORDS;
     const { entries } = block;
     this.ends[to] = entries[from] as number;
     this.ends[to + 1] = entries[from + 1] as number;
     this.ends[to + 2] = entries[from + 2] as number;
+  }
+
+  /** Makes `ends` long enough for block b's. */
+  private roomForEnds(b: number): void {
+    if (this.ends.length < (b + 1) * KEY_WORDS) {
+      const ends = new Uint32Array(Math.max(this.ends.length * 2, (b + 1) * KEY_WORDS, 4 * KEY_WORDS));
+      ends.set(this.ends);
+      this.ends = ends;
+    }
   }
 
   private changeLive(b: number, block: Block, delta: 1 | -1): void {
@@ -486,7 +610,7 @@ export class CountedIds {
   }
 
   private split(b: number): void {
-    const block = this.block(b);
+    const block = this.changing(b);
     const half = block.size >>> 1;
     const right = new Block(this.blockSize);
     right.entries.set(block.entries.subarray(half * STRIDE, block.size * STRIDE));
@@ -495,10 +619,11 @@ export class CountedIds {
     block.size = half;
     block.liveCount -= right.liveCount;
     this.insertBlock(b + 1, right);
-    // The ends after b move up one block (the last first, which makes room), then b and b + 1 end anew.
+    // The ends after b move up one block (room made first), then b and b + 1 end anew. Moved as words: the
+    // blocks themselves may be parked.
     const moved = this.blockCount - 1;
-    if (moved > b + 1) this.setEnd(moved, this.block(moved));
-    this.ends.copyWithin((b + 2) * KEY_WORDS, (b + 1) * KEY_WORDS, (moved - 1) * KEY_WORDS);
+    this.roomForEnds(moved);
+    this.ends.copyWithin((b + 2) * KEY_WORDS, (b + 1) * KEY_WORDS, moved * KEY_WORDS);
     this.setEnd(b, block);
     this.setEnd(b + 1, right);
   }
@@ -527,7 +652,7 @@ export class CountedIds {
     const n = this.blockCount;
     const tree = new Int32Array(n + 1);
     for (let i = 1; i <= n; i++) {
-      tree[i] = (tree[i] as number) + this.block(i - 1).liveCount;
+      tree[i] = (tree[i] as number) + this.#at(i - 1).liveCount;
       const parent = i + (i & -i);
       if (parent <= n) tree[parent] = (tree[parent] as number) + (tree[i] as number);
     }

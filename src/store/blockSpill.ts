@@ -1,0 +1,91 @@
+import { rm } from 'node:fs/promises';
+import type { ChannelState } from '../projection/compact/channelState.ts';
+import { ENTRY_WORDS, type BlockSpill } from '../projection/compact/countedIds.ts';
+import { openRocksDatabase, type RocksDatabase, type WriteOperation } from './rocksDatabase.ts';
+
+/** The spill's directory under DATA_DIR (beside the generations, which generations.ts keeps). */
+export const SPILL_DIRECTORY = 'spill';
+
+/** Bytes of a serial in a key: 2^48 blocks parked in one run. */
+const SERIAL_BYTES = 6;
+
+/**
+ * Where resident channels' cold blocks wait while out of memory (CountedIds.parkCold): a RocksDB of its own, not
+ * the state's. Nothing durable depends on it: a channel's snapshot holds its every entry (written from the spill
+ * when parked), so the spill is a cache of this run's memory, emptied when it opens, and written without fsync.
+ *
+ * Blocks parked during a chunk wait in memory and reach RocksDB together at `flush()`, one write; a read before
+ * that finds them there. Discards ride along with the next flush.
+ */
+export class RocksBlockSpill implements BlockSpill {
+  readonly #db: RocksDatabase;
+  #next = 1;
+  readonly #pending = new Map<number, Buffer>();
+  readonly #unreachable = new FinalizationRegistry<number[]>((serials) => {
+    for (const serial of serials) this.discard(serial);
+  });
+  #operations: WriteOperation[] = [];
+  parked = 0;
+  loads = 0;
+
+  /** A spill in `db`, which it takes over (and closes); empty, as open() makes sure. */
+  constructor(db: RocksDatabase) {
+    this.#db = db;
+  }
+
+  /** Opens an empty spill at `path`: whatever an earlier run left there is deleted first. */
+  static async open(path: string): Promise<RocksBlockSpill> {
+    await rm(path, { recursive: true, force: true });
+    return new RocksBlockSpill(await openRocksDatabase(path));
+  }
+
+  park(entries: Uint32Array, size: number): number {
+    const serial = this.#next++;
+    // A view, not a copy: the block gave its array up, so nothing changes it before the write copies it.
+    const value = Buffer.from(entries.buffer, entries.byteOffset, size * ENTRY_WORDS * 4);
+    this.#pending.set(serial, value);
+    this.#operations.push({ type: 'put', key: keyOf(serial), value });
+    this.parked++;
+    return serial;
+  }
+
+  read(serial: number, into: Uint32Array): void {
+    this.loads++;
+    const value = this.#pending.get(serial) ?? this.#db.getManySync([keyOf(serial)])[0];
+    if (value === undefined) throw new Error(`block ${serial} is not in the spill at ${this.#db.path}`);
+    value.copy(Buffer.from(into.buffer, into.byteOffset, into.byteLength));
+  }
+
+  discard(serial: number): void {
+    this.#pending.delete(serial);
+    this.#operations.push({ type: 'del', key: keyOf(serial) });
+  }
+
+  /**
+   * Discards what `channel` holds in the spill once nothing references it any more: a channel leaving memory may
+   * still be read by a lookup that took it before its own loads evicted it (queryReadStates.ts), and reads its
+   * parked blocks then.
+   */
+  releaseWhenUnreachable(channel: ChannelState): void {
+    const serials = channel.spilledSerials();
+    if (serials.length > 0) this.#unreachable.register(channel, serials);
+  }
+
+  /** Writes what was parked and discarded since the last flush; throws when the write fails (nothing is lost). */
+  flush(): void {
+    if (this.#operations.length === 0) return;
+    this.#db.writeSync(this.#operations);
+    this.#operations = [];
+    this.#pending.clear();
+  }
+
+  async close(): Promise<void> {
+    await this.#db.close();
+  }
+}
+
+function keyOf(serial: number): Buffer {
+  const key = Buffer.allocUnsafe(SERIAL_BYTES);
+  key.writeUIntBE(serial, 0, SERIAL_BYTES);
+  return key;
+}

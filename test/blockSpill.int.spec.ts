@@ -1,0 +1,59 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ENTRY_WORDS } from '../src/projection/compact/countedIds.ts';
+import { RocksBlockSpill } from '../src/store/blockSpill.ts';
+import { temporaryRocksDir } from './support/rocks.ts';
+
+/** `count` entries whose words are `seed`, `seed + 1`, …: each block's own. */
+function entries(count: number, seed: number): Uint32Array {
+  return Uint32Array.from({ length: count * ENTRY_WORDS }, (_, i) => seed + i);
+}
+
+describe('block spill on RocksDB', () => {
+  it('reads back what it parked, before and after its write, and forgets what it discarded', async () => {
+    const dir = await temporaryRocksDir();
+    const path = join(dir.path, 'spill');
+    try {
+      let spill = await RocksBlockSpill.open(path);
+      // Parked with room to spare: only the first `size` entries are kept.
+      const first = spill.park(entries(8, 1), 5);
+      const second = spill.park(entries(3, 1_000), 3);
+      const into = new Uint32Array(8 * ENTRY_WORDS);
+      spill.read(first, into);
+      expect([...into.subarray(0, 5 * ENTRY_WORDS)]).toEqual([...entries(5, 1)]);
+      spill.flush();
+      into.fill(0);
+      spill.read(second, into);
+      expect([...into.subarray(0, 3 * ENTRY_WORDS)]).toEqual([...entries(3, 1_000)]);
+      spill.discard(second);
+      // Discarded before its write too.
+      const third = spill.park(entries(2, 7), 2);
+      spill.discard(third);
+      spill.flush();
+      expect(() => {
+        spill.read(second, into);
+      }).toThrow(/not in the spill/);
+      expect(() => {
+        spill.read(third, into);
+      }).toThrow(/not in the spill/);
+      spill.read(first, into);
+      expect([...into.subarray(0, 5 * ENTRY_WORDS)]).toEqual([...entries(5, 1)]);
+      expect({ parked: spill.parked, loads: spill.loads }).toEqual({ parked: 3, loads: 5 });
+      await spill.close();
+
+      // A new run starts empty: nothing of the last one is read as its own.
+      spill = await RocksBlockSpill.open(path);
+      expect(() => {
+        spill.read(first, into);
+      }).toThrow(/not in the spill/);
+      const again = spill.park(entries(1, 9), 1);
+      expect(again).toBe(first);
+      spill.flush();
+      spill.read(again, into);
+      expect([...into.subarray(0, ENTRY_WORDS)]).toEqual([...entries(1, 9)]);
+      await spill.close();
+    } finally {
+      await dir.remove();
+    }
+  });
+});
