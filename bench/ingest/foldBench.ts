@@ -30,7 +30,8 @@
  *          so the tier holds nothing and no change is recorded: a lower bound of the live cost, not comparable
  *          with figures before 2026-12-01, night)
  *          --spill on|off (on: the durable path parks big channels' cold blocks in a spill, as the service does;
- *          off: channels resident whole, as before 2026-12-02)
+ *          off: channels resident whole, as before 2026-12-02); --park-above N (the store's PARK_ABOVE unless given:
+ *          the weight above which a channel parks its cold blocks)
  * Last line: {"events":…,"memory_events_per_s":[…],"compact_events_per_s":[…],"durable_events_per_s":[…],
  *             "durable_cpu_us_per_event":[…],"records_per_event":[…],"rebuild_events_per_s":[…]} (one entry per
  *             chunk size)
@@ -72,6 +73,7 @@ const { values } = parseArgs({
     users: { type: 'string' },
     activity: { type: 'string', default: 'uniform' },
     spill: { type: 'string', default: 'on' },
+    'park-above': { type: 'string' },
   },
 });
 
@@ -93,6 +95,8 @@ const HOT_TIER_MB = wholeNumber('hot-tier', values['hot-tier'], 0);
 if (values.spill !== 'on' && values.spill !== 'off')
   throw new Error(`--spill takes on or off (got ${values.spill})`);
 const SPILL = values.spill === 'on';
+const PARK_ABOVE =
+  values['park-above'] === undefined ? undefined : wholeNumber('park-above', values['park-above']);
 
 type KafkaRecord = { key: Buffer; value: Buffer; topic: TopicKind; offset: string };
 const partitionOf = createPartitionOf(partitions);
@@ -205,6 +209,7 @@ async function foldDurably(size: number, rebuild: boolean): Promise<{ folded: nu
       ...(hot === undefined ? {} : { heldInHotTier: hot.held }),
       ...(rebuild ? {} : { writeBackAfter: WRITE_BACK_AFTER }),
       ...(spill === undefined ? {} : { spill }),
+      ...(PARK_ABOVE === undefined ? {} : { parkAbove: PARK_ABOVE }),
     });
     loads = () => ({
       loads: store.loads,

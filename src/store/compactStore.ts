@@ -32,13 +32,13 @@ import { storedOffsetWrite } from './storedOffsets.ts';
  */
 const WRITE_BACK_BYTES_PER_WRITE = 2 ** 20;
 /**
- * With a spill, a channel weighing more than this parks its cold blocks (those nothing touched during the last
+ * With a spill, a channel weighing more than this (more than two blocks of messages) parks its cold blocks (those nothing touched during the last
  * COLD_EVENTS events applied) when a chunk used it, at most once every COLD_EVENTS (a pass over its blocks): a
  * channel of a million messages keeps the blocks its events reach, not its history, and the budget holds the
  * many small channels instead. Counted in events, not chunks or time, so that it means the same however the
  * consumer cuts its chunks and however fast they come.
  */
-const PARK_ABOVE = 4_096;
+const PARK_ABOVE = 256;
 const COLD_EVENTS = 500_000;
 /** What a store without a hot tier returns for every chunk: nothing is ever recorded in it. */
 const NO_HOT_CHANGES = new HotChanges();
@@ -726,12 +726,27 @@ export class CompactStore {
   #evictToBudget(): void {
     for (let entry = this.#lru.oldest; entry !== undefined; entry = this.#lru.oldest) {
       if (this.#weight <= this.budget || this.#lru.size === 1) return;
+      const spill = this.#spill;
+      const channel = entry.channelState;
+      if (spill !== undefined && channel !== undefined && entry.weight > this.#parkAbove) {
+        // A big channel parks all but its last blocks and stays, the newest again, rather than leave whole: its
+        // snapshot would be megabytes to write now and to read back at its next event (the soak's busiest
+        // channels were evicted between two chunks of their partition and loaded back whole). Only when that
+        // made room: the next time round, with nothing left to park, it leaves.
+        channel.parkColdBlocks(Number.MAX_SAFE_INTEGER, spill);
+        const weight = weightOf(channel);
+        if (weight < entry.weight) {
+          this.#weight += weight - entry.weight;
+          entry.weight = weight;
+          this.#lru.touch(entry);
+          continue;
+        }
+      }
       this.#lru.delete(entry);
       this.#weight -= entry.weight;
       this.evictions++;
       const state = this.#partitions.get(entry.partition);
       if (state === undefined) continue;
-      const channel = entry.channelState;
       state.projection.deleteChannel(entry.channel);
       state.onDisk.delete(entry.channel);
       const dirty = state.dirty.has(entry.channel);
