@@ -2,6 +2,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENTRY_WORDS } from '../src/projection/compact/countedIds.ts';
 import { RocksBlockSpill } from '../src/store/blockSpill.ts';
+import type { RocksDatabase } from '../src/store/rocksDatabase.ts';
+import { createMemoryRocksDatabase } from './support/memoryRocksDatabase.ts';
 import { temporaryRocksDir } from './support/rocks.ts';
 
 /** `count` entries whose words are `seed`, `seed + 1`, …: each block's own. */
@@ -55,5 +57,28 @@ describe('block spill on RocksDB', () => {
     } finally {
       await dir.remove();
     }
+  });
+
+  it('keeps what it parked in memory while its writes fail, and writes it once they succeed', () => {
+    const db = createMemoryRocksDatabase();
+    let failing = true;
+    // The memory database with its writes failing while `failing` (its own members reached through the prototype:
+    // spreading it would read its `handle`, which throws).
+    const failingDb: RocksDatabase = Object.create(db) as RocksDatabase;
+    failingDb.writeSync = (operations) => {
+      if (failing) throw new Error('injected: no space left on device');
+      db.writeSync(operations);
+    };
+    const spill = new RocksBlockSpill(failingDb);
+    const serial = spill.park(entries(4, 3), 4);
+    spill.flush();
+    expect(spill.lastFailure?.message).toMatch(/no space/);
+    const into = new Uint32Array(4 * ENTRY_WORDS);
+    spill.read(serial, into);
+    expect([...into]).toEqual([...entries(4, 3)]);
+    failing = false;
+    spill.flush();
+    expect(spill.lastFailure).toBeUndefined();
+    expect(db.getManySync([Buffer.from([0, 0, 0, 0, 0, serial])])[0]?.length).toBe(4 * ENTRY_WORDS * 4);
   });
 });

@@ -27,6 +27,8 @@ export class RocksBlockSpill implements BlockSpill {
   #operations: WriteOperation[] = [];
   parked = 0;
   loads = 0;
+  /** Why the last flush failed, until one succeeds. */
+  lastFailure: Error | undefined;
 
   /** A spill in `db`, which it takes over (and closes); empty, as open() makes sure. */
   constructor(db: RocksDatabase) {
@@ -71,10 +73,20 @@ export class RocksBlockSpill implements BlockSpill {
     if (serials.length > 0) this.#unreachable.register(channel, serials);
   }
 
-  /** Writes what was parked and discarded since the last flush; throws when the write fails (nothing is lost). */
+  /**
+   * Writes what was parked and discarded since the last flush. A failed write (a full disk) is kept and tried again
+   * with the next: the parked entries stay in memory meanwhile, so nothing is lost, and the chunk that called it
+   * goes on (the state's own writes fail on a full disk too, and stop the service cleanly).
+   */
   flush(): void {
     if (this.#operations.length === 0) return;
-    this.#db.writeSync(this.#operations);
+    try {
+      this.#db.writeSync(this.#operations);
+    } catch (error) {
+      this.lastFailure = error instanceof Error ? error : new Error(String(error));
+      return;
+    }
+    this.lastFailure = undefined;
     this.#operations = [];
     this.#pending.clear();
   }
