@@ -193,7 +193,18 @@ async function open(): Promise<void> {
   const eventLoop = monitorEventLoopDelay({ resolution: 10 });
   eventLoop.enable();
   let ticks = 0;
+  let spillFailure: Error | undefined;
   const sendProgress = () => {
+    // A failed spill write loses nothing (its blocks stay in memory, retried), but memory grows until it succeeds.
+    if (spill?.lastFailure !== spillFailure) {
+      spillFailure = spill?.lastFailure;
+      if (spillFailure === undefined) logger.info('writing to the block spill in DATA_DIR works again');
+      else
+        logger.error(
+          { err: spillFailure },
+          'writing to the block spill in DATA_DIR failed; parked blocks stay in memory',
+        );
+    }
     post({
       type: 'progress',
       progress: started.progress(),
