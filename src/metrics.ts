@@ -215,6 +215,27 @@ export function createMetrics(sources: MetricSources) {
         if (engine !== undefined) this.set(engine.heapUsedBytes);
       },
     }),
+    engineArrayBuffers: new Gauge({
+      name: 'readstates_engine_array_buffers_bytes',
+      help: "Typed arrays' memory held by the engine thread (the resident channels' ids and columns), off the V8 heap",
+      registers: [registry],
+      collect() {
+        const engine = sources.engine?.();
+        if (engine !== undefined) this.set(engine.arrayBuffersBytes);
+      },
+    }),
+    rocksdbMemory: new Gauge({
+      name: 'readstates_rocksdb_memory_bytes',
+      help: "RocksDB's memtables, index and filter blocks and block cache, by database (state: the generation served; spill: parked blocks)",
+      labelNames: ['database'] as const,
+      registers: [registry],
+      collect() {
+        const engine = sources.engine?.();
+        if (engine === undefined) return;
+        this.set({ database: 'state' }, engine.rocksdbBytes.state);
+        this.set({ database: 'spill' }, engine.rocksdbBytes.spill);
+      },
+    }),
     lookupsRefused: new Counter({
       name: 'readstates_lookups_refused_total',
       help: 'Lookups answered 503 because the engine had too many waiting (overloaded) or did not answer in time (engine_timeout)',

@@ -3,7 +3,7 @@
  * bounded (issue 11, item 3). It starts `readstates serve` as users do (fsync on, hot tier mirrored, dead letters
  * to PostgreSQL, a fresh DATA_DIR) on fresh topics, publishes the demo stream at --rate through the publisher SDK
  * for --minutes beside freshness probes (freshness.ts), and every --sample-seconds notes the service's RSS, its
- * engine's V8 heap, the hot tier's tables, the resident records, the events it applied, the lag behind the
+ * engine's V8 heap and typed arrays, RocksDB's memory (state and spill), the hot tier's tables, the resident records, the events it applied, the lag behind the
  * broker and the engine thread's garbage collection (V8's --trace-gc: its pauses' share of the interval, by
  * kind). The channels and users are many (default 200,000 and 2,000,000), so the resident state's budget
  * (RESIDENT_RECORDS) is outgrown and cold channels are evicted and reloaded throughout. --activity skewed (the
@@ -87,6 +87,10 @@ type Sample = {
   second: number;
   rssMiB: number;
   engineHeapMiB: number;
+  /** Off the V8 heap: the engine's typed arrays, and RocksDB's memory for the state and for the spill. */
+  arrayBuffersMiB: number;
+  rocksdbStateMiB: number;
+  rocksdbSpillMiB: number;
   hotTierMiB: number;
   residentRecords: number;
   /** Blocks of big channels parked in the spill so far, and read back. */
@@ -174,6 +178,9 @@ try {
         second: (performance.now() - started) / 1000,
         rssMiB: await service.rssMiB(),
         engineHeapMiB: metric(text, 'readstates_engine_heap_used_bytes') / 2 ** 20,
+        arrayBuffersMiB: metric(text, 'readstates_engine_array_buffers_bytes') / 2 ** 20,
+        rocksdbStateMiB: metric(text, 'readstates_rocksdb_memory_bytes{database="state"}') / 2 ** 20,
+        rocksdbSpillMiB: metric(text, 'readstates_rocksdb_memory_bytes{database="spill"}') / 2 ** 20,
         hotTierMiB: metric(text, 'readstates_hot_tier_bytes') / 2 ** 20,
         residentRecords: metric(text, 'readstates_resident_records'),
         blocksParked: metric(text, 'readstates_resident_blocks_parked_total'),
@@ -185,7 +192,8 @@ try {
       samples.push(sample);
       process.stderr.write(
         `${Math.round(sample.second)} s: RSS ${int(sample.rssMiB)} MiB, engine heap ${int(sample.engineHeapMiB)} ` +
-          `MiB, resident ${int(sample.residentRecords)} (blocks parked ${int(sample.blocksParked)}, read back ` +
+          `MiB, typed arrays ${int(sample.arrayBuffersMiB)} MiB, RocksDB ${int(sample.rocksdbStateMiB)} + ` +
+          `${int(sample.rocksdbSpillMiB)} MiB, hot tier ${int(sample.hotTierMiB)} MiB, resident ${int(sample.residentRecords)} (blocks parked ${int(sample.blocksParked)}, read back ` +
           `${int(sample.blocksReadBack)}), applied ${int(applied)}, lag ${int(sample.lag)}, ` +
           `engine GC ${gcShare(sample.gc, sampleSeconds)}\n`,
       );
@@ -240,6 +248,8 @@ printTable(
     's',
     'RSS MiB',
     'engine heap MiB',
+    'typed arrays MiB',
+    'RocksDB state / spill MiB',
     'hot tier MiB',
     'resident records',
     'blocks parked / read back',
@@ -251,6 +261,8 @@ printTable(
     int(s.second),
     int(s.rssMiB),
     int(s.engineHeapMiB),
+    int(s.arrayBuffersMiB),
+    `${int(s.rocksdbStateMiB)} / ${int(s.rocksdbSpillMiB)}`,
     int(s.hotTierMiB),
     int(s.residentRecords),
     `${int(s.blocksParked)} / ${int(s.blocksReadBack)}`,

@@ -50,6 +50,12 @@ export type EngineStats = {
   readonly eventLoopDelayMaxSeconds: number;
   readonly eventLoopDelayP99Seconds: number;
   readonly heapUsedBytes: number;
+  /**
+   * Off the V8 heap: the typed arrays' memory this thread holds (the resident channels' ids and columns), and
+   * RocksDB's (memtables, index and filter blocks, block cache) for the state served and for the spill.
+   */
+  readonly arrayBuffersBytes: number;
+  readonly rocksdbBytes: { readonly state: number; readonly spill: number };
   /** The live projector's resident state (CompactStore): ids held, channels evicted so far. */
   readonly residentRecords: number;
   readonly residentEvictions: number;

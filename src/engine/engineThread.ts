@@ -26,7 +26,13 @@ import { currentGeneration, removeOtherGenerations } from '../store/generations.
 import { RebuildRunning, runRebuild, type RebuildProgress } from '../ops/rebuild.ts';
 import { closeUnfinishedRebuilds, recordRebuildRequested } from '../ops/rebuilds.ts';
 import { createServingGeneration, type ServingGeneration } from './liveGeneration.ts';
-import type { Dependencies, EngineMessage, EngineRequest, HotTierWriterStats } from './engineProtocol.ts';
+import type {
+  Dependencies,
+  EngineMessage,
+  EngineRequest,
+  EngineStats,
+  HotTierWriterStats,
+} from './engineProtocol.ts';
 import { createPartitionStates } from '../ingest/partitionStates.ts';
 
 const PROGRESS_INTERVAL_MS = 1_000;
@@ -50,6 +56,18 @@ function hotTierStats(hot: HotTier): HotTierWriterStats {
     capacity: { readStates: readStates.maxEntries, channels: channels.maxEntries },
     evictions: { readStates: readStates.evictions, channels: channels.evictions },
     bytes,
+  };
+}
+
+/** This thread's memory as EngineStats reports it: the V8 heap, typed arrays, RocksDB's two databases. */
+function memoryOf(
+  generation: ServingGeneration,
+): Pick<EngineStats, 'heapUsedBytes' | 'arrayBuffersBytes' | 'rocksdbBytes'> {
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return {
+    heapUsedBytes: heapUsed,
+    arrayBuffersBytes: arrayBuffers,
+    rocksdbBytes: { state: generation.memoryBytes(), spill: spill?.memoryBytes() ?? 0 },
   };
 }
 
@@ -213,7 +231,7 @@ async function open(): Promise<void> {
       engine: {
         eventLoopDelayMaxSeconds: eventLoop.max / 1e9,
         eventLoopDelayP99Seconds: eventLoop.percentile(99) / 1e9,
-        heapUsedBytes: process.memoryUsage().heapUsed,
+        ...memoryOf(live),
         residentRecords: started.resident().records,
         residentEvictions: started.resident().evictions,
         residentBlocksParked: started.resident().blocksParked,

@@ -18,6 +18,8 @@ const DRAIN_TIMEOUT_MS = 30_000;
  */
 export interface ServingGeneration extends LiveGeneration {
   read<T>(query: (db: RocksDatabase) => Promise<T>): Promise<T>;
+  /** What RocksDB holds in memory for the generation served (RocksDatabase.memoryBytes). */
+  memoryBytes(): number;
   close(): Promise<void>;
 }
 
@@ -93,6 +95,7 @@ export function createServingGeneration(options: {
         }
       }
     },
+    memoryBytes: () => db.memoryBytes(),
     close: () => db.close(),
   };
 }

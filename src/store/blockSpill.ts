@@ -91,6 +91,11 @@ export class RocksBlockSpill implements BlockSpill {
     this.#pending.clear();
   }
 
+  /** What RocksDB holds in memory for the spill (RocksDatabase.memoryBytes). */
+  memoryBytes(): number {
+    return this.#db.memoryBytes();
+  }
+
   async close(): Promise<void> {
     await this.#db.close();
   }

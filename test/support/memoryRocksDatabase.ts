@@ -40,6 +40,8 @@ export function createMemoryRocksDatabase(options: { pause?: () => number } = {}
     },
     getManySync: read,
     writeSync: apply,
+    // Nothing native: its entries are on the V8 heap.
+    memoryBytes: () => 0,
     async write(operations) {
       await turns();
       apply(operations);
