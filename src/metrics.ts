@@ -206,6 +206,17 @@ export function createMetrics(sources: MetricSources) {
         this.inc(engine.residentBlocksReadBack);
       },
     }),
+    snapshotBytesWritten: new Counter({
+      name: 'readstates_snapshot_bytes_written_total',
+      help: 'Bytes of channel snapshots written (changed channels written back whole, evicted or flushed) by the live projector',
+      registers: [registry],
+      collect() {
+        const engine = sources.engine?.();
+        if (engine === undefined) return;
+        this.reset();
+        this.inc(engine.snapshotBytesWritten);
+      },
+    }),
     engineHeapUsed: new Gauge({
       name: 'readstates_engine_heap_used_bytes',
       help: "V8 heap used by the engine thread (nodejs_heap_* covers the HTTP thread's)",
@@ -217,7 +228,7 @@ export function createMetrics(sources: MetricSources) {
     }),
     engineArrayBuffers: new Gauge({
       name: 'readstates_engine_array_buffers_bytes',
-      help: "Typed arrays' memory held by the engine thread (the resident channels' ids and columns), off the V8 heap",
+      help: "Array buffers the engine thread allocated, off the V8 heap: the resident channels' typed arrays and the hot tier's shared tables",
       registers: [registry],
       collect() {
         const engine = sources.engine?.();

@@ -250,8 +250,14 @@ describe('compact store on RocksDB', () => {
       expect(await storedPosition(db, 0)).toEqual({ messages: 1n, acks: 0n });
       expect(store.writeBackDue(0, performance.now())).toEqual([]);
       // A minute on, with no event meanwhile, channel 8 is due too.
-      await db.write(store.writeBackDue(0, performance.now() + 60_001));
+      const counted = store.snapshotBytes;
+      const due = store.writeBackDue(0, performance.now() + 60_001);
+      await db.write(due);
       expect(await storedPosition(db, 0)).toEqual({ messages: 3n, acks: 0n });
+      // Counted as written: channel 8's snapshot, whole.
+      const snapshot = due.find((op) => op.type === 'put' && op.key.equals(channelStateKey(0, '8', 0)));
+      expect(snapshot?.type === 'put' ? snapshot.value.length : 0).toBeGreaterThan(0);
+      expect(store.snapshotBytes - counted).toBe(snapshot?.type === 'put' ? snapshot.value.length : -1);
       const restarted = new CompactStore(db, 1_000_000);
       await start(restarted, 0, false);
       expect((await read(restarted, 0, '2', '7')).view.unread_count).toBe(1);

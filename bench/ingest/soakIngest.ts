@@ -3,9 +3,9 @@
  * bounded (issue 11, item 3). It starts `readstates serve` as users do (fsync on, hot tier mirrored, dead letters
  * to PostgreSQL, a fresh DATA_DIR) on fresh topics, publishes the demo stream at --rate through the publisher SDK
  * for --minutes beside freshness probes (freshness.ts), and every --sample-seconds notes the service's RSS, its
- * engine's V8 heap and typed arrays, RocksDB's memory (state and spill), the hot tier's tables, the resident records, the events it applied, the lag behind the
- * broker and the engine thread's garbage collection (V8's --trace-gc: its pauses' share of the interval, by
- * kind). The channels and users are many (default 200,000 and 2,000,000), so the resident state's budget
+ * engine's V8 heap and array buffers (the hot tier's tables among them), RocksDB's memory (state and spill), the
+ * hot tier's tables, the resident records, the events it applied, the lag behind the broker and the engine
+ * thread's garbage collection (V8's --trace-gc: its pauses' share of the interval, by kind). The channels and users are many (default 200,000 and 2,000,000), so the resident state's budget
  * (RESIDENT_RECORDS) is outgrown and cold channels are evicted and reloaded throughout. --activity skewed (the
  * default: a few busy channels and a long tail, as issue 11's backlog and chat traffic) or uniform (every
  * channel alike: the working set is every channel, the worst case for a budget; most events then reload one).
@@ -96,6 +96,8 @@ type Sample = {
   /** Blocks of big channels parked in the spill so far, and read back. */
   blocksParked: number;
   blocksReadBack: number;
+  /** Channel snapshots written so far (changed channels are written whole), MiB. */
+  snapshotsMiB: number;
   applied: number;
   lag: number;
   /** The engine thread's garbage collection since the last sample (the isolate that paused most in all). */
@@ -185,6 +187,7 @@ try {
         residentRecords: metric(text, 'readstates_resident_records'),
         blocksParked: metric(text, 'readstates_resident_blocks_parked_total'),
         blocksReadBack: metric(text, 'readstates_resident_blocks_read_back_total'),
+        snapshotsMiB: metric(text, 'readstates_snapshot_bytes_written_total') / 2 ** 20,
         applied,
         lag: Math.max(0, published - applied),
         gc: service.takeGcPauses().sort((a, b) => b.totalMs - a.totalMs)[0],
@@ -194,7 +197,7 @@ try {
         `${Math.round(sample.second)} s: RSS ${int(sample.rssMiB)} MiB, engine heap ${int(sample.engineHeapMiB)} ` +
           `MiB, typed arrays ${int(sample.arrayBuffersMiB)} MiB, RocksDB ${int(sample.rocksdbStateMiB)} + ` +
           `${int(sample.rocksdbSpillMiB)} MiB, hot tier ${int(sample.hotTierMiB)} MiB, resident ${int(sample.residentRecords)} (blocks parked ${int(sample.blocksParked)}, read back ` +
-          `${int(sample.blocksReadBack)}), applied ${int(applied)}, lag ${int(sample.lag)}, ` +
+          `${int(sample.blocksReadBack)}), snapshots written ${int(sample.snapshotsMiB)} MiB, applied ${int(applied)}, lag ${int(sample.lag)}, ` +
           `engine GC ${gcShare(sample.gc, sampleSeconds)}\n`,
       );
     }
@@ -238,6 +241,12 @@ console.log(
     `partitions, beside freshness probes; the service as users start it (RESIDENT_RECORDS ` +
     `${process.env.RESIDENT_RECORDS ?? 'default'}). One row a minute, and the last sample:\n`,
 );
+/** Snapshot MiB written per second over the minute (or the samples) before `sample`. */
+function snapshotRate(sample: Sample): string {
+  const before = samples.findLast((s) => s.second <= sample.second - 59) ?? samples[0];
+  if (before === undefined || before.second === sample.second) return '–';
+  return ((sample.snapshotsMiB - before.snapshotsMiB) / (sample.second - before.second)).toFixed(1);
+}
 /** The samples at each whole minute (they are taken on a fixed schedule from the start), and the last one. */
 const perMinute = samples.filter(
   (s, i) =>
@@ -253,6 +262,7 @@ printTable(
     'hot tier MiB',
     'resident records',
     'blocks parked / read back',
+    'snapshots written MiB/s',
     'applied',
     'lag',
     'engine GC',
@@ -266,6 +276,7 @@ printTable(
     int(s.hotTierMiB),
     int(s.residentRecords),
     `${int(s.blocksParked)} / ${int(s.blocksReadBack)}`,
+    snapshotRate(s),
     int(s.applied),
     int(s.lag),
     gcShare(s.gc, sampleSeconds),

@@ -51,8 +51,9 @@ export type EngineStats = {
   readonly eventLoopDelayP99Seconds: number;
   readonly heapUsedBytes: number;
   /**
-   * Off the V8 heap: the typed arrays' memory this thread holds (the resident channels' ids and columns), and
-   * RocksDB's (memtables, index and filter blocks, block cache) for the state served and for the spill.
+   * Off the V8 heap: the array buffers this thread allocated (the resident channels' typed arrays and the hot
+   * tier's shared tables), and RocksDB's memory (memtables, index and filter blocks, block cache) for the state
+   * served and for the spill.
    */
   readonly arrayBuffersBytes: number;
   readonly rocksdbBytes: { readonly state: number; readonly spill: number };
@@ -62,6 +63,8 @@ export type EngineStats = {
   /** Blocks of big channels parked in the spill (blockSpill.ts) so far, and read back from it. */
   readonly residentBlocksParked: number;
   readonly residentBlocksReadBack: number;
+  /** Bytes of channel snapshots the projector encoded to write (CompactStore.snapshotBytes). */
+  readonly snapshotBytesWritten: number;
 };
 
 export type EngineEvent =

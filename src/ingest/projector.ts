@@ -196,7 +196,13 @@ export interface Projector {
   useDatabase(db: RocksDatabase): Promise<void>;
   resume(): void;
   /** The resident state's size in ids, and the channels it evicted so far. */
-  resident(): { records: number; evictions: number; blocksParked: number; blocksReadBack: number };
+  resident(): {
+    records: number;
+    evictions: number;
+    blocksParked: number;
+    blocksReadBack: number;
+    snapshotBytes: number;
+  };
   /** The state it writes, resident and on disk: readers of its partitions answer from it (queryReadStates). */
   readonly state: CompactStore;
   /** Every partition's lag as the group stands: its offsets committed (by whoever owns it) against the log end. */
@@ -961,6 +967,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       evictions: resident.evictions,
       blocksParked: options.spill?.parked ?? 0,
       blocksReadBack: options.spill?.loads ?? 0,
+      snapshotBytes: resident.snapshotBytes,
     }),
     state: resident,
     groupLag: () => readGroupLag(admin, options.groupId, topics),

@@ -211,6 +211,11 @@ export class CompactStore {
   #db: RocksDatabase;
   loads = 0;
   evictions = 0;
+  /**
+   * Bytes of channel snapshots encoded to be written (written back, evicted changed, flushed): a changed channel
+   * is written whole, so this grows with the size of the busy channels, not with the events.
+   */
+  snapshotBytes = 0;
 
   /**
    * `heldInHotTier`: record what each chunk changes in the entries the hot tier holds (a rebuild has no tier).
@@ -510,6 +515,7 @@ export class CompactStore {
     // Evicted ones were written by compact(), which runs first.
     if (entry?.channelState === undefined) throw new Error(`dirty channel ${channelId} is not resident`);
     const snapshot = encodeSnapshot(entry.channelState, this.#writer, includesOf(entry, state));
+    this.snapshotBytes += snapshot.length;
     putSnapshot(operations, partition, channelId, entry.nextSeq, snapshot);
     entry.nextSeq = 1;
     state.dirty.delete(channelId);
@@ -754,10 +760,9 @@ export class CompactStore {
       if (entry.nextSeq === 0 && !dirty) continue;
       if (channel !== undefined && (entry.nextSeq > 1 || dirty)) {
         // Dirty, it stays so (state.dirty) until this snapshot is written.
-        state.evicted.set(entry.channel, {
-          nextSeq: entry.nextSeq,
-          snapshot: encodeSnapshot(channel, this.#writer, includesOf(entry, state)),
-        });
+        const snapshot = encodeSnapshot(channel, this.#writer, includesOf(entry, state));
+        this.snapshotBytes += snapshot.length;
+        state.evicted.set(entry.channel, { nextSeq: entry.nextSeq, snapshot });
         state.compactions.add(entry.channel);
       } else {
         state.evicted.set(entry.channel, { nextSeq: entry.nextSeq });
