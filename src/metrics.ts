@@ -206,15 +206,15 @@ export function createMetrics(sources: MetricSources) {
         this.inc(engine.residentBlocksReadBack);
       },
     }),
-    snapshotBytesWritten: new Counter({
-      name: 'readstates_snapshot_bytes_written_total',
-      help: 'Bytes of channel snapshots written (changed channels written back whole, evicted or flushed) by the live projector',
+    channelBytesWritten: new Counter({
+      name: 'readstates_channel_bytes_written_total',
+      help: 'Bytes of channel snapshots and deltas written back (changed, evicted or flushed channels) by the live projector',
       registers: [registry],
       collect() {
         const engine = sources.engine?.();
         if (engine === undefined) return;
         this.reset();
-        this.inc(engine.snapshotBytesWritten);
+        this.inc(engine.channelBytesWritten);
       },
     }),
     engineHeapUsed: new Gauge({

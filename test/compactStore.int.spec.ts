@@ -15,7 +15,7 @@ import { acked, edited, joined, left, sent } from './support/eventBuilders.ts';
 import { openRocksDatabase, type RocksDatabase } from '../src/store/rocksDatabase.ts';
 import { RocksBlockSpill } from '../src/store/blockSpill.ts';
 import { createMemoryRocksDatabase } from './support/memoryRocksDatabase.ts';
-import { channelStateKey, readStateKey } from '../src/store/keys.ts';
+import { channelStateKey, channelStatePrefix, readStateKey } from '../src/store/keys.ts';
 import { ByteWriter, encodeDeltaEvent } from '../src/store/channelCodec.ts';
 import { readStoredOffset, storedOffsetWrite } from '../src/store/storedOffsets.ts';
 import { LogOffsets } from './support/logOffsets.ts';
@@ -137,6 +137,7 @@ describe('compact store on RocksDB', () => {
           topicPicks(40),
           fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 10 }),
           fc.option(fc.nat(12), { freq: 5 }),
+          fc.option(fc.integer({ min: 1, max: 400 }), { freq: 4 }),
           async (
             history,
             picks,
@@ -148,6 +149,7 @@ describe('compact store on RocksDB', () => {
             replayPicks,
             replaySizes,
             coldEvents,
+            deltaAbove,
           ) => {
             const db = await openRocksDatabase(`${dir.path}/${round++}`);
             // Most runs park every channel's blocks untouched for `coldEvents` events, and load them back.
@@ -155,6 +157,8 @@ describe('compact store on RocksDB', () => {
               coldEvents === null
                 ? {}
                 : { spill: new RocksBlockSpill(createMemoryRocksDatabase()), parkAbove: 1, coldEvents };
+            // Most runs write channels whose snapshots take `deltaAbove` bytes back as deltas, then whole again.
+            const deltas = deltaAbove === null ? {} : { deltaAbove };
             try {
               const events = interleave(history, picks);
               const log = new LogOffsets();
@@ -167,7 +171,12 @@ describe('compact store on RocksDB', () => {
               // Channels dirty longer than a few events are written back; small budgets evict changed channels
               // (written as they leave) and load them back, some before the snapshot they left with was written.
               const writeBackAfter = { events: lagEvents, ms: 1e9 };
-              const first = new CompactStore(db, budget, { blockSize: 4, writeBackAfter, ...parking });
+              const first = new CompactStore(db, budget, {
+                blockSize: 4,
+                writeBackAfter,
+                ...parking,
+                ...deltas,
+              });
               first.startPartition(0, true, { messages: 0n, acks: 0n });
               const reference = createReferenceModel();
               const crash = runs.length === 0 ? 0 : crashAt % (runs.length + 1);
@@ -187,7 +196,12 @@ describe('compact store on RocksDB', () => {
               }
               // A new store on what RocksDB holds: the log again from its stored offsets, the rest after.
               const from = await storedPosition(db, 0);
-              const second = new CompactStore(db, budget, { blockSize: 5, writeBackAfter, ...parking });
+              const second = new CompactStore(db, budget, {
+                blockSize: 5,
+                writeBackAfter,
+                ...parking,
+                ...deltas,
+              });
               // Up to the log's end, listing keys may be ahead of the snapshots.
               second.startPartition(0, false, from, log.position(0));
               // Each topic from the stored offsets on, in its order, the two interleaved otherwise than before the
@@ -250,18 +264,73 @@ describe('compact store on RocksDB', () => {
       expect(await storedPosition(db, 0)).toEqual({ messages: 1n, acks: 0n });
       expect(store.writeBackDue(0, performance.now())).toEqual([]);
       // A minute on, with no event meanwhile, channel 8 is due too.
-      const counted = store.snapshotBytes;
+      const counted = store.writtenBytes;
       const due = store.writeBackDue(0, performance.now() + 60_001);
       await db.write(due);
       expect(await storedPosition(db, 0)).toEqual({ messages: 3n, acks: 0n });
       // Counted as written: channel 8's snapshot, whole.
       const snapshot = due.find((op) => op.type === 'put' && op.key.equals(channelStateKey(0, '8', 0)));
       expect(snapshot?.type === 'put' ? snapshot.value.length : 0).toBeGreaterThan(0);
-      expect(store.snapshotBytes - counted).toBe(snapshot?.type === 'put' ? snapshot.value.length : -1);
+      expect(store.writtenBytes - counted).toBe(snapshot?.type === 'put' ? snapshot.value.length : -1);
       const restarted = new CompactStore(db, 1_000_000);
       await start(restarted, 0, false);
       expect((await read(restarted, 0, '2', '7')).view.unread_count).toBe(1);
       expect((await read(restarted, 0, '2', '8')).view.unread_count).toBe(2);
+    });
+  });
+
+  it('writes a big channel back as its events since its last write, and whole again once they add up to its snapshot', async () => {
+    await withRocksDatabase(async (db) => {
+      const writeBackAfter = { events: 1, ms: 60_000 };
+      const store = new CompactStore(db, 1_000_000, { writeBackAfter, deltaAbove: 1_000 });
+      store.startPartition(0, true, { messages: 0n, acks: 0n });
+      /** Channel 7's records in RocksDB: seq 0 its snapshot, then deltas, with their sizes. */
+      const onDisk = async () =>
+        (await db.scan(channelStatePrefix(0, '7'))).map(({ key, value }) => [
+          key.readUInt32BE(key.length - 4),
+          value.length,
+        ]);
+      const message = (id: number) => sent({ channel: '7', id: String(1_000 + id), author: '1' });
+      // Another channel's event moves the partition on, so that channel 7 is due for its write-back.
+      const elsewhere = (id: number) => sent({ channel: '8', id: String(1_000 + id), author: '1' });
+      // 100 messages: a snapshot of 1,300 bytes and more.
+      await applyChunk(
+        store,
+        0,
+        Array.from({ length: 100 }, (_, i) => message(i)),
+      );
+      await applyChunk(store, 0, [elsewhere(100)]);
+      const [[seq, snapshotBytes] = []] = await onDisk();
+      expect(seq).toBe(0);
+      expect(snapshotBytes).toBeGreaterThan(1_000);
+      // Each next write-back of it is a delta: its events since, far smaller than its snapshot.
+      let written = 0;
+      let at = 101;
+      for (let delta = 1; ; delta++) {
+        await applyChunk(store, 0, [
+          message(at++),
+          acked({ channel: '7', user: '2', id: String(1_000 + at - 2) }),
+        ]);
+        await applyChunk(store, 0, [elsewhere(at++)]);
+        const records = await onDisk();
+        if (records.length === 1) {
+          // Whole again, the deltas deleted: once they would have added up to its snapshot's size.
+          expect(written + 60).toBeGreaterThanOrEqual(snapshotBytes ?? 0);
+          expect(records[0]?.[0]).toBe(0);
+          break;
+        }
+        expect(records.length).toBe(delta + 1);
+        const [deltaSeq, deltaBytes = 0] = records.at(-1) ?? [];
+        expect(deltaSeq).toBe(delta);
+        expect(deltaBytes).toBeLessThan(100);
+        written += deltaBytes;
+        // A store started on what RocksDB holds reads its snapshot and deltas: the same answers as memory.
+        const restarted = new CompactStore(db, 1_000_000);
+        await start(restarted, 0, false);
+        for (const user of ['1', '2']) {
+          expect((await read(restarted, 0, user, '7')).view).toEqual((await read(store, 0, user, '7')).view);
+        }
+      }
     });
   });
 

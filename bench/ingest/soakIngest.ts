@@ -96,8 +96,8 @@ type Sample = {
   /** Blocks of big channels parked in the spill so far, and read back. */
   blocksParked: number;
   blocksReadBack: number;
-  /** Channel snapshots written so far (changed channels are written whole), MiB. */
-  snapshotsMiB: number;
+  /** Channel snapshots and deltas written back so far, MiB. */
+  channelWritesMiB: number;
   applied: number;
   lag: number;
   /** The engine thread's garbage collection since the last sample (the isolate that paused most in all). */
@@ -187,7 +187,7 @@ try {
         residentRecords: metric(text, 'readstates_resident_records'),
         blocksParked: metric(text, 'readstates_resident_blocks_parked_total'),
         blocksReadBack: metric(text, 'readstates_resident_blocks_read_back_total'),
-        snapshotsMiB: metric(text, 'readstates_snapshot_bytes_written_total') / 2 ** 20,
+        channelWritesMiB: metric(text, 'readstates_channel_bytes_written_total') / 2 ** 20,
         applied,
         lag: Math.max(0, published - applied),
         gc: service.takeGcPauses().sort((a, b) => b.totalMs - a.totalMs)[0],
@@ -197,7 +197,7 @@ try {
         `${Math.round(sample.second)} s: RSS ${int(sample.rssMiB)} MiB, engine heap ${int(sample.engineHeapMiB)} ` +
           `MiB, typed arrays ${int(sample.arrayBuffersMiB)} MiB, RocksDB ${int(sample.rocksdbStateMiB)} + ` +
           `${int(sample.rocksdbSpillMiB)} MiB, hot tier ${int(sample.hotTierMiB)} MiB, resident ${int(sample.residentRecords)} (blocks parked ${int(sample.blocksParked)}, read back ` +
-          `${int(sample.blocksReadBack)}), snapshots written ${int(sample.snapshotsMiB)} MiB, applied ${int(applied)}, lag ${int(sample.lag)}, ` +
+          `${int(sample.blocksReadBack)}), channel writes ${int(sample.channelWritesMiB)} MiB, applied ${int(applied)}, lag ${int(sample.lag)}, ` +
           `engine GC ${gcShare(sample.gc, sampleSeconds)}\n`,
       );
     }
@@ -241,11 +241,11 @@ console.log(
     `partitions, beside freshness probes; the service as users start it (RESIDENT_RECORDS ` +
     `${process.env.RESIDENT_RECORDS ?? 'default'}). One row a minute, and the last sample:\n`,
 );
-/** Snapshot MiB written per second over the minute (or the samples) before `sample`. */
-function snapshotRate(sample: Sample): string {
+/** Channel MiB written back per second over the minute (or the samples) before `sample`. */
+function channelWriteRate(sample: Sample): string {
   const before = samples.findLast((s) => s.second <= sample.second - 59) ?? samples[0];
   if (before === undefined || before.second === sample.second) return '–';
-  return ((sample.snapshotsMiB - before.snapshotsMiB) / (sample.second - before.second)).toFixed(1);
+  return ((sample.channelWritesMiB - before.channelWritesMiB) / (sample.second - before.second)).toFixed(1);
 }
 /** The samples at each whole minute (they are taken on a fixed schedule from the start), and the last one. */
 const perMinute = samples.filter(
@@ -262,7 +262,7 @@ printTable(
     'hot tier MiB',
     'resident records',
     'blocks parked / read back',
-    'snapshots written MiB/s',
+    'channel writes MiB/s',
     'applied',
     'lag',
     'engine GC',
@@ -276,7 +276,7 @@ printTable(
     int(s.hotTierMiB),
     int(s.residentRecords),
     `${int(s.blocksParked)} / ${int(s.blocksReadBack)}`,
-    snapshotRate(s),
+    channelWriteRate(s),
     int(s.applied),
     int(s.lag),
     gcShare(s.gc, sampleSeconds),

@@ -63,8 +63,8 @@ export type EngineStats = {
   /** Blocks of big channels parked in the spill (blockSpill.ts) so far, and read back from it. */
   readonly residentBlocksParked: number;
   readonly residentBlocksReadBack: number;
-  /** Bytes of channel snapshots the projector encoded to write (CompactStore.snapshotBytes). */
-  readonly snapshotBytesWritten: number;
+  /** Bytes of channel snapshots and deltas the projector encoded to write (CompactStore.writtenBytes). */
+  readonly channelBytesWritten: number;
 };
 
 export type EngineEvent =

@@ -236,7 +236,7 @@ async function open(): Promise<void> {
         residentEvictions: started.resident().evictions,
         residentBlocksParked: started.resident().blocksParked,
         residentBlocksReadBack: started.resident().blocksReadBack,
-        snapshotBytesWritten: started.resident().snapshotBytes,
+        channelBytesWritten: started.resident().writtenBytes,
       },
     });
     eventLoop.reset();

@@ -201,7 +201,7 @@ export interface Projector {
     evictions: number;
     blocksParked: number;
     blocksReadBack: number;
-    snapshotBytes: number;
+    writtenBytes: number;
   };
   /** The state it writes, resident and on disk: readers of its partitions answer from it (queryReadStates). */
   readonly state: CompactStore;
@@ -967,7 +967,7 @@ export function createProjector(options: ProjectorOptions): Projector {
       evictions: resident.evictions,
       blocksParked: options.spill?.parked ?? 0,
       blocksReadBack: options.spill?.loads ?? 0,
-      snapshotBytes: resident.snapshotBytes,
+      writtenBytes: resident.writtenBytes,
     }),
     state: resident,
     groupLag: () => readGroupLag(admin, options.groupId, topics),

@@ -6,9 +6,10 @@ import type { CompactProjection } from '../projection/compact/compactProjection.
 import { ENTRY_WORDS } from '../projection/compact/countedIds.ts';
 
 /**
- * A channel's state on disk: a snapshot of its ChannelState, and, in databases of earlier builds, deltas since,
- * each the channel's applied events of one write, replayed through the projection on load (this build writes
- * snapshots only: compactStore.ts). Binary, little-endian, ids as two uint32 words.
+ * A channel's state on disk: a snapshot of its ChannelState, and deltas since, each the channel's applied events
+ * of one write, replayed through the projection on load. This build writes a big channel's changes as deltas
+ * until they add up to its snapshot's size (compactStore.ts); earlier builds wrote deltas without the offsets they
+ * include. Binary, little-endian, ids as two uint32 words.
  *
  *   snapshot  u8 version | i64 messages, i64 acks: the next offset on each topic it includes (version 4 on)
  *             | u32 epoch | u32 members | members × (u32 hi, u32 lo, u8 flags, u32 ptr hi, u32 ptr lo
@@ -19,7 +20,8 @@ import { ENTRY_WORDS } from '../projection/compact/countedIds.ts';
  *             | u32 pending | pending × (u32 hi, u32 lo, u16 n, n × u32 member)               (version 2 on)
  *             | u32 pending @everyone | × (u32 hi, u32 lo)                                      (version 3 on)
  *   flags     1: live, 2: mentions @everyone (version 3 on)
- *   delta     events × (u8 kind, …): sent (id, author, u16 n, n × user), deleted (id), acked (user, id),
+ *   delta     [u8 INCLUDES_MARK | i64 messages, i64 acks: as a snapshot's (this build on)]
+ *             | events × (u8 kind, …): sent (id, author, u16 n, n × user), deleted (id), acked (user, id),
  *             edited (id, f64 edited_at ms, u16 n, n × user); sent and edited with @everyone are kinds of
  *             their own; joined and left (user, f64 ms)
  *
@@ -40,16 +42,23 @@ const SENT_EVERYONE = 6;
 const EDITED_EVERYONE = 7;
 const JOINED_KIND = 8;
 const LEFT_KIND = 9;
+const NO_BYTES = Buffer.alloc(0);
+/** A delta's first byte when the offsets it includes follow: no event kind. */
+const INCLUDES_MARK = 0xf0;
 const LIVE_FLAG = 1;
 const EVERYONE_FLAG = 2;
-/** A growable buffer written front to back. */
+/**
+ * A growable buffer written front to back. It allocates at its first write, and outside Node's shared pool: a
+ * store keeps one per channel it writes back as deltas, and a small slice of the pool would hold on to all of it
+ * (8 KiB) for as long as the channel records.
+ */
 export class ByteWriter {
-  #bytes = Buffer.allocUnsafe(256);
+  #bytes = NO_BYTES;
   length = 0;
 
   #room(n: number): void {
     if (this.length + n <= this.#bytes.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.#bytes.length * 2, this.length + n));
+    const bigger = Buffer.allocUnsafeSlow(Math.max(256, this.#bytes.length * 2, this.length + n));
     this.#bytes.copy(bigger, 0, 0, this.length);
     this.#bytes = bigger;
   }
@@ -93,6 +102,11 @@ export class ByteWriter {
     parseSnowflakeInto(value, words);
     this.u32(words[0] as number);
     this.u32(words[1] as number);
+  }
+
+  /** Copies what was written into `target` from byte `at`. */
+  copyTo(target: Buffer, at: number): void {
+    this.#bytes.copy(target, at, 0, this.length);
   }
 
   /** A copy of what was written; the writer may be reused after `reset`. */
@@ -475,9 +489,26 @@ export function encodeDeltaEvent(event: ChatEvent, out: ByteWriter): void {
   }
 }
 
+/** A delta of the events `events` holds (encodeDeltaEvent's), which takes the channel up to `includes`. */
+export function encodeDelta(events: ByteWriter, includes: Includes): Buffer {
+  const delta = Buffer.allocUnsafe(17 + events.length);
+  delta.writeUInt8(INCLUDES_MARK, 0);
+  delta.writeBigInt64LE(includes.messages, 1);
+  delta.writeBigInt64LE(includes.acks, 9);
+  events.copyTo(delta, 17);
+  return delta;
+}
+
+/** What a delta takes its channel up to; undefined when an earlier build wrote it (its offsets say). */
+export function deltaIncludes(bytes: Buffer): Includes | undefined {
+  if (bytes.length === 0 || bytes.readUInt8(0) !== INCLUDES_MARK) return undefined;
+  return { messages: bytes.readBigInt64LE(1), acks: bytes.readBigInt64LE(9) };
+}
+
 /** Applies a delta's events to `channelId`'s state in `projection` (where the snapshot was put first). */
 export function replayDelta(bytes: Buffer, channelId: Snowflake, projection: CompactProjection): void {
   const reader = new ByteReader(bytes);
+  if (deltaIncludes(bytes) !== undefined) reader.at = 17;
   while (!reader.done) {
     const kind = reader.u8();
     let event: ChatEvent;

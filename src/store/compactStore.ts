@@ -11,6 +11,9 @@ import type { ChannelRecord, ReadStateRecord } from '../projection/records.ts';
 import {
   ByteWriter,
   decodeSnapshot,
+  deltaIncludes,
+  encodeDelta,
+  encodeDeltaEvent,
   encodeSnapshot,
   replayDelta,
   snapshotIncludes,
@@ -40,6 +43,14 @@ const WRITE_BACK_BYTES_PER_WRITE = 2 ** 20;
  */
 const PARK_ABOVE = 256;
 const COLD_EVENTS = 500_000;
+/**
+ * A channel whose last snapshot took at least this many bytes (about 75 messages) is written back as deltas (its
+ * events since its last write) until they add up to that snapshot's size, then whole again: a busy channel's
+ * write-back costs what changed, not what it holds (a channel of a million messages was 13 MB to encode, and to
+ * read back from the spill, every WRITE_BACK_MS), and a load replays at most about its snapshot's size again.
+ * Below it, a delta of a few events with its key is not much smaller than the snapshot.
+ */
+const DELTA_ABOVE = 1024;
 /** What a store without a hot tier returns for every chunk: nothing is ever recorded in it. */
 const NO_HOT_CHANGES = new HotChanges();
 /** The value of a key that lists a read state under its user (its key says everything). */
@@ -68,8 +79,16 @@ export type ChunkSource = {
 interface Resident extends RecencyLinks<Resident> {
   readonly partition: number;
   readonly channel: Snowflake;
-  /** 0: RocksDB holds nothing of it; 1: its snapshot; above: deltas after it too (written by earlier builds). */
+  /** 0: RocksDB holds nothing of it; 1: its snapshot; above: deltas after it too. */
   nextSeq: number;
+  /**
+   * Its applied events since RocksDB last held all of it (its snapshot and deltas), while it is written back as
+   * deltas (DELTA_ABOVE); undefined otherwise.
+   */
+  recording: ByteWriter | undefined;
+  /** The size of its last snapshot written, and of the deltas written after it. */
+  snapshotBytes: number;
+  deltaBytes: number;
   /** Ids it held in memory when last counted. */
   weight: number;
   /** The use tick (nextUseTick) of the chunk it last parked blocks after (0: never). */
@@ -94,6 +113,9 @@ function resident(partition: number, channel: Snowflake, nextSeq: number, weight
     partition,
     channel,
     nextSeq,
+    recording: undefined,
+    snapshotBytes: 0,
+    deltaBytes: 0,
     weight,
     parkedIn: 0,
     chunk: 0,
@@ -202,6 +224,7 @@ export class CompactStore {
   readonly #spill: RocksBlockSpill | undefined;
   readonly #parkAbove: number;
   readonly #coldEvents: number;
+  readonly #deltaAbove: number;
   /** A partition forgotten with changes not written: a flush cannot complete the database any more. */
   #lostChanges: number | undefined;
   /** Scratch: a changed channel's members, each once. */
@@ -212,10 +235,10 @@ export class CompactStore {
   loads = 0;
   evictions = 0;
   /**
-   * Bytes of channel snapshots encoded to be written (written back, evicted changed, flushed): a changed channel
-   * is written whole, so this grows with the size of the busy channels, not with the events.
+   * Bytes of channel snapshots and deltas encoded to be written (written back, evicted changed, flushed): what
+   * the write-back costs, which deltas keep to what changed rather than what the busy channels hold.
    */
-  snapshotBytes = 0;
+  writtenBytes = 0;
 
   /**
    * `heldInHotTier`: record what each chunk changes in the entries the hot tier holds (a rebuild has no tier).
@@ -224,6 +247,7 @@ export class CompactStore {
    * the log must reach. Unset (a rebuild, replayed whole after a crash anyway): only when evicted or flushed.
    * `spill`: where big channels' cold blocks go (blockSpill.ts); without, channels are resident whole.
    * `parkAbove`, `coldEvents`: PARK_ABOVE's and COLD_EVENTS' (for tests, which park all the time).
+   * `deltaAbove`: DELTA_ABOVE's (for tests, which write deltas all the time).
    * `blockSize` and `snowflakeEpochMs`: the projection's (CompactProjection).
    */
   constructor(
@@ -237,6 +261,7 @@ export class CompactStore {
       spill?: RocksBlockSpill;
       parkAbove?: number;
       coldEvents?: number;
+      deltaAbove?: number;
     } = {},
   ) {
     if (!(Number.isInteger(budget) && budget > 0)) {
@@ -253,6 +278,7 @@ export class CompactStore {
     this.#spill = options.spill;
     this.#parkAbove = options.parkAbove ?? PARK_ABOVE;
     this.#coldEvents = options.coldEvents ?? COLD_EVENTS;
+    this.#deltaAbove = options.deltaAbove ?? DELTA_ABOVE;
   }
 
   /** The database this store mirrors and writes to. */
@@ -415,6 +441,7 @@ export class CompactStore {
       const outcome = projection.applyIn(entry.channelState, event);
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       if (outcome !== 'applied') continue;
+      if (entry.recording !== undefined) encodeDeltaEvent(event, entry.recording);
       if (entry.changedIn !== chunk) {
         entry.changedIn = chunk;
         changed.push(entry);
@@ -504,7 +531,10 @@ export class CompactStore {
     }
   }
 
-  /** A dirty resident channel's snapshot, which makes it clean; its size in bytes. */
+  /**
+   * A dirty resident channel's write: a delta of its events since its last write while it records them and they
+   * add up to less than its snapshot, else its snapshot. It is clean after. Returns the bytes written.
+   */
   #putDirty(
     partition: number,
     state: PartitionState,
@@ -514,11 +544,31 @@ export class CompactStore {
     const entry = state.onDisk.get(channelId);
     // Evicted ones were written by compact(), which runs first.
     if (entry?.channelState === undefined) throw new Error(`dirty channel ${channelId} is not resident`);
+    const { recording } = entry;
+    if (recording !== undefined && entry.deltaBytes + recording.length < entry.snapshotBytes) {
+      const delta = encodeDelta(recording, includesOf(entry, state));
+      state.dirty.delete(channelId);
+      operations.push({
+        type: 'put',
+        key: channelStateKey(partition, channelId, entry.nextSeq),
+        value: delta,
+      });
+      entry.nextSeq++;
+      entry.deltaBytes += delta.length;
+      // A new one, which allocates at its first event: an idle channel holds no buffer.
+      entry.recording = new ByteWriter();
+      this.writtenBytes += delta.length;
+      return delta.length;
+    }
     const snapshot = encodeSnapshot(entry.channelState, this.#writer, includesOf(entry, state));
-    this.snapshotBytes += snapshot.length;
+    this.writtenBytes += snapshot.length;
     putSnapshot(operations, partition, channelId, entry.nextSeq, snapshot);
-    entry.nextSeq = 1;
     state.dirty.delete(channelId);
+    entry.nextSeq = 1;
+    entry.snapshotBytes = snapshot.length;
+    entry.deltaBytes = 0;
+    // RocksDB holds all of it now: from here its events are what the next write needs.
+    entry.recording = snapshot.length >= this.#deltaAbove ? new ByteWriter() : undefined;
     return snapshot.length;
   }
 
@@ -761,7 +811,7 @@ export class CompactStore {
       if (channel !== undefined && (entry.nextSeq > 1 || dirty)) {
         // Dirty, it stays so (state.dirty) until this snapshot is written.
         const snapshot = encodeSnapshot(channel, this.#writer, includesOf(entry, state));
-        this.snapshotBytes += snapshot.length;
+        this.writtenBytes += snapshot.length;
         state.evicted.set(entry.channel, { nextSeq: entry.nextSeq, snapshot });
         state.compactions.add(entry.channel);
       } else {
@@ -881,7 +931,6 @@ function loadedChannel(
 ): LoadedChannel {
   const channel = decodeSnapshot(snapshot, new ChannelState(options.blockSize));
   if (deltas.length > 0) {
-    // Written by earlier builds, along with offsets that include them.
     const projection = new CompactProjection(options);
     projection.setChannel(channelId, channel);
     for (const delta of deltas) replayDelta(delta, channelId, projection);
@@ -893,7 +942,10 @@ function loadedChannel(
     if (channel.hasReadState(member) && !channel.isLeft(member)) channel.markListed(member);
     else channel.unmarkListed(member);
   }
-  return { channel, nextSeq, includes: snapshotIncludes(snapshot) };
+  // The last delta takes it furthest; one of an earlier build includes what its offsets say.
+  const lastDelta = deltas.at(-1);
+  const includes = lastDelta === undefined ? snapshotIncludes(snapshot) : deltaIncludes(lastDelta);
+  return { channel, nextSeq, includes };
 }
 
 /** The greatest live id's words, for the entries below. */
