@@ -4,8 +4,9 @@
  * to PostgreSQL, a fresh DATA_DIR) on fresh topics, publishes the demo stream at --rate through the publisher SDK
  * for --minutes beside freshness probes (freshness.ts), and every --sample-seconds notes the service's RSS, its
  * engine's V8 heap and array buffers (the hot tier's tables among them), RocksDB's memory (state and spill), the
- * hot tier's tables, the resident records, the events it applied, the lag behind the broker and the engine
- * thread's garbage collection (V8's --trace-gc: its pauses' share of the interval, by kind). The channels and users are many (default 200,000 and 2,000,000), so the resident state's budget
+ * hot tier's tables, the resident records, the channel state written back, the events it applied, the lag behind
+ * the broker and the engine thread's garbage collection (V8's --trace-gc: its pauses' share of the interval, by
+ * kind). The channels and users are many (default 200,000 and 2,000,000), so the resident state's budget
  * (RESIDENT_RECORDS) is outgrown and cold channels are evicted and reloaded throughout. --activity skewed (the
  * default: a few busy channels and a long tail, as issue 11's backlog and chat traffic) or uniform (every
  * channel alike: the working set is every channel, the worst case for a budget; most events then reload one).
@@ -87,7 +88,7 @@ type Sample = {
   second: number;
   rssMiB: number;
   engineHeapMiB: number;
-  /** Off the V8 heap: the engine's typed arrays, and RocksDB's memory for the state and for the spill. */
+  /** Off the V8 heap: the engine's array buffers, and RocksDB's memory for the state and for the spill. */
   arrayBuffersMiB: number;
   rocksdbStateMiB: number;
   rocksdbSpillMiB: number;
@@ -195,10 +196,11 @@ try {
       samples.push(sample);
       process.stderr.write(
         `${Math.round(sample.second)} s: RSS ${int(sample.rssMiB)} MiB, engine heap ${int(sample.engineHeapMiB)} ` +
-          `MiB, typed arrays ${int(sample.arrayBuffersMiB)} MiB, RocksDB ${int(sample.rocksdbStateMiB)} + ` +
-          `${int(sample.rocksdbSpillMiB)} MiB, hot tier ${int(sample.hotTierMiB)} MiB, resident ${int(sample.residentRecords)} (blocks parked ${int(sample.blocksParked)}, read back ` +
-          `${int(sample.blocksReadBack)}), channel writes ${int(sample.channelWritesMiB)} MiB, applied ${int(applied)}, lag ${int(sample.lag)}, ` +
-          `engine GC ${gcShare(sample.gc, sampleSeconds)}\n`,
+          `MiB, array buffers ${int(sample.arrayBuffersMiB)} MiB, RocksDB ${int(sample.rocksdbStateMiB)} + ` +
+          `${int(sample.rocksdbSpillMiB)} MiB, hot tier ${int(sample.hotTierMiB)} MiB, resident ` +
+          `${int(sample.residentRecords)} (blocks parked ${int(sample.blocksParked)}, read back ` +
+          `${int(sample.blocksReadBack)}), channel writes ${int(sample.channelWritesMiB)} MiB, applied ` +
+          `${int(applied)}, lag ${int(sample.lag)}, engine GC ${gcShare(sample.gc, sampleSeconds)}\n`,
       );
     }
   })();
@@ -257,7 +259,7 @@ printTable(
     's',
     'RSS MiB',
     'engine heap MiB',
-    'typed arrays MiB',
+    'array buffers MiB',
     'RocksDB state / spill MiB',
     'hot tier MiB',
     'resident records',
