@@ -226,6 +226,15 @@ export function createMetrics(sources: MetricSources) {
         if (engine !== undefined) this.set(engine.heapUsedBytes);
       },
     }),
+    engineHeapTotal: new Gauge({
+      name: 'readstates_engine_heap_total_bytes',
+      help: "V8 heap the engine thread holds from the system, used or not (nodejs_heap_size_total_bytes covers the HTTP thread's)",
+      registers: [registry],
+      collect() {
+        const engine = sources.engine?.();
+        if (engine !== undefined) this.set(engine.heapTotalBytes);
+      },
+    }),
     engineArrayBuffers: new Gauge({
       name: 'readstates_engine_array_buffers_bytes',
       help: "Array buffers the engine thread allocated, off the V8 heap: the resident channels' typed arrays and the hot tier's shared tables",

@@ -35,6 +35,12 @@ describe('projector end to end', () => {
       const metrics = await (await fetch(`${service.url}/metrics`)).text();
       const answered = /readstates_hot_tier_lookups_total\{result="answered"\} (\d+)/.exec(metrics)?.[1];
       expect(Number(answered)).toBeGreaterThan(100);
+      // The engine's heap as held from the system, not only as used (docs/operations.md, memory).
+      const heap = (name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(metrics)?.[1]);
+      expect(heap('readstates_engine_heap_used_bytes')).toBeGreaterThan(0);
+      expect(heap('readstates_engine_heap_total_bytes')).toBeGreaterThanOrEqual(
+        heap('readstates_engine_heap_used_bytes'),
+      );
     } finally {
       expect(await service.stop()).toBe(0);
     }

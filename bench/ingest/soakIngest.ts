@@ -3,7 +3,8 @@
  * bounded (issue 11, item 3). It starts `readstates serve` as users do (fsync on, hot tier mirrored, dead letters
  * to PostgreSQL, a fresh DATA_DIR) on fresh topics, publishes the demo stream at --rate through the publisher SDK
  * for --minutes beside freshness probes (freshness.ts), and every --sample-seconds notes the service's RSS, its
- * engine's V8 heap and array buffers (the hot tier's tables among them), RocksDB's memory (state and spill), the
+ * engine's V8 heap (used and held) and array buffers (the hot tier's tables among them), the main thread's heap, the
+ * RSS by mapping (memoryMap.ts: the C allocator's heaps and the rest), RocksDB's memory (state and spill), the
  * hot tier's tables, the resident records, the channel state written back, the events it applied, the lag behind
  * the broker and the engine thread's garbage collection (V8's --trace-gc: its pauses' share of the interval, by
  * kind). The channels and users are many (default 200,000 and 2,000,000), so the resident state's budget
@@ -34,6 +35,7 @@ import { printTable } from '../markdownTable.ts';
 import { databaseUrlOf, openBenchDatabase } from './benchDatabase.ts';
 import { measureFreshness } from './freshness.ts';
 import { metric, startLiveService, type GcPauses } from './liveProjection.ts';
+import { memoryMapOf, type MemoryMap } from './memoryMap.ts';
 
 /** Issue 11: RSS over the second half within this share of its lowest value. */
 const TARGET_FLAT_PCT = 10;
@@ -88,6 +90,13 @@ type Sample = {
   second: number;
   rssMiB: number;
   engineHeapMiB: number;
+  /** The V8 heap the engine thread and the main (HTTP) thread hold from the system, used or not. */
+  engineHeapHeldMiB: number;
+  mainHeapHeldMiB: number;
+  /** The main thread's memory outside its heap: the Kafka client's fetched batches among it. */
+  mainExternalMiB: number;
+  /** The RSS by where it is mapped (memoryMap.ts): the C allocator's heaps, other anonymous memory, files. */
+  map: MemoryMap;
   /** Off the V8 heap: the engine's array buffers, and RocksDB's memory for the state and for the spill. */
   arrayBuffersMiB: number;
   rocksdbStateMiB: number;
@@ -181,6 +190,10 @@ try {
         second: (performance.now() - started) / 1000,
         rssMiB: await service.rssMiB(),
         engineHeapMiB: metric(text, 'readstates_engine_heap_used_bytes') / 2 ** 20,
+        engineHeapHeldMiB: metric(text, 'readstates_engine_heap_total_bytes') / 2 ** 20,
+        mainHeapHeldMiB: metric(text, 'nodejs_heap_size_total_bytes') / 2 ** 20,
+        mainExternalMiB: metric(text, 'nodejs_external_memory_bytes') / 2 ** 20,
+        map: await memoryMapOf(service.child.pid ?? 0),
         arrayBuffersMiB: metric(text, 'readstates_engine_array_buffers_bytes') / 2 ** 20,
         rocksdbStateMiB: metric(text, 'readstates_rocksdb_memory_bytes{database="state"}') / 2 ** 20,
         rocksdbSpillMiB: metric(text, 'readstates_rocksdb_memory_bytes{database="spill"}') / 2 ** 20,
@@ -196,7 +209,8 @@ try {
       samples.push(sample);
       process.stderr.write(
         `${Math.round(sample.second)} s: RSS ${int(sample.rssMiB)} MiB, engine heap ${int(sample.engineHeapMiB)} ` +
-          `MiB, array buffers ${int(sample.arrayBuffersMiB)} MiB, RocksDB ${int(sample.rocksdbStateMiB)} + ` +
+          `MiB (held ${int(sample.engineHeapHeldMiB)}; main thread ${int(sample.mainHeapHeldMiB)}, external ${int(sample.mainExternalMiB)}), malloc ` +
+          `${int(sample.map.mallocMiB)} MiB, other anonymous ${int(sample.map.otherAnonymousMiB)} MiB, array buffers ${int(sample.arrayBuffersMiB)} MiB, RocksDB ${int(sample.rocksdbStateMiB)} + ` +
           `${int(sample.rocksdbSpillMiB)} MiB, hot tier ${int(sample.hotTierMiB)} MiB, resident ` +
           `${int(sample.residentRecords)} (blocks parked ${int(sample.blocksParked)}, read back ` +
           `${int(sample.blocksReadBack)}), channel writes ${int(sample.channelWritesMiB)} MiB, applied ` +
@@ -258,7 +272,9 @@ printTable(
   [
     's',
     'RSS MiB',
-    'engine heap MiB',
+    'engine heap used / held MiB',
+    'main heap held / external MiB',
+    'malloc / other anonymous MiB',
     'array buffers MiB',
     'RocksDB state / spill MiB',
     'hot tier MiB',
@@ -272,7 +288,9 @@ printTable(
   perMinute.map((s) => [
     int(s.second),
     int(s.rssMiB),
-    int(s.engineHeapMiB),
+    `${int(s.engineHeapMiB)} / ${int(s.engineHeapHeldMiB)}`,
+    `${int(s.mainHeapHeldMiB)} / ${int(s.mainExternalMiB)}`,
+    `${int(s.map.mallocMiB)} / ${int(s.map.otherAnonymousMiB)}`,
     int(s.arrayBuffersMiB),
     `${int(s.rocksdbStateMiB)} / ${int(s.rocksdbSpillMiB)}`,
     int(s.hotTierMiB),

@@ -50,6 +50,8 @@ export type EngineStats = {
   readonly eventLoopDelayMaxSeconds: number;
   readonly eventLoopDelayP99Seconds: number;
   readonly heapUsedBytes: number;
+  /** The V8 heap the engine thread holds from the system, used or not: what its heap weighs in the RSS. */
+  readonly heapTotalBytes: number;
   /**
    * Off the V8 heap: the array buffers this thread allocated (the resident channels' typed arrays and the hot
    * tier's shared tables), and RocksDB's memory (memtables, index and filter blocks, block cache) for the state

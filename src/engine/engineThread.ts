@@ -62,10 +62,11 @@ function hotTierStats(hot: HotTier): HotTierWriterStats {
 /** This thread's memory as EngineStats reports it: the V8 heap, typed arrays, RocksDB's two databases. */
 function memoryOf(
   generation: ServingGeneration,
-): Pick<EngineStats, 'heapUsedBytes' | 'arrayBuffersBytes' | 'rocksdbBytes'> {
-  const { heapUsed, arrayBuffers } = process.memoryUsage();
+): Pick<EngineStats, 'heapUsedBytes' | 'heapTotalBytes' | 'arrayBuffersBytes' | 'rocksdbBytes'> {
+  const { heapUsed, heapTotal, arrayBuffers } = process.memoryUsage();
   return {
     heapUsedBytes: heapUsed,
+    heapTotalBytes: heapTotal,
     arrayBuffersBytes: arrayBuffers,
     rocksdbBytes: { state: generation.memoryBytes(), spill: spill?.memoryBytes() ?? 0 },
   };
