@@ -12,4 +12,4 @@ if [ "$AUTH_DISABLED" = true ] || [ "$AUTH_DISABLED" = 1 ]; then
     echo "    /admin and \`readstates rebuild\` need a token: API_TOKENS=dev-token-0123456789 npm run dev" >&2
   fi
 fi
-exec node src/cli.ts serve
+exec bash scripts/serve.sh

@@ -9,7 +9,8 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
+/** How users start the service (`npm start`): node's flags go to it as arguments. */
+const SERVE = fileURLToPath(new URL('../../scripts/serve.sh', import.meta.url));
 const POLL_MS = 50;
 
 export type LiveService = {
@@ -71,7 +72,7 @@ export function startLiveService(
   const profile =
     options.cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir];
   const traceGc = options.traceGc === true ? ['--trace-gc'] : [];
-  const child = spawn(process.execPath, [...profile, ...traceGc, CLI, 'serve'], {
+  const child = spawn('bash', [SERVE, ...profile, ...traceGc], {
     env: { ...process.env, ...env, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), AUTH_DISABLED: 'true' },
     // stdout carries only V8's --trace-gc lines: the service logs to stderr.
     stdio: ['ignore', options.traceGc === true ? 'pipe' : 'ignore', 'inherit'],

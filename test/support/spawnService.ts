@@ -53,7 +53,8 @@ export async function spawnService(
   await mkdir(`${repoRoot}.local/test-logs`, { recursive: true });
   const logFile = `${repoRoot}.local/test-logs/${name}.log`;
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(process.execPath, ['src/cli.ts', 'serve'], {
+  // As `npm start` runs it: scripts/serve.sh sets the allocator's tunables and execs node (the pid is node's).
+  const child = spawn('bash', ['scripts/serve.sh'], {
     cwd: repoRoot,
     env: {
       ...process.env,
