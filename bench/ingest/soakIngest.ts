@@ -93,7 +93,7 @@ type Sample = {
   /** The V8 heap the engine thread and the main (HTTP) thread hold from the system, used or not. */
   engineHeapHeldMiB: number;
   mainHeapHeldMiB: number;
-  /** The main thread's memory outside its heap: the Kafka client's fetched batches among it. */
+  /** The main thread's memory outside its heap (the Kafka client runs on the engine thread, not here). */
   mainExternalMiB: number;
   /** The RSS by where it is mapped (memoryMap.ts): the C allocator's heaps, other anonymous memory, files. */
   map: MemoryMap;
