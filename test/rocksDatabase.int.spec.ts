@@ -2,12 +2,17 @@
  * The thin RocksDB layer writes through one reused native batch: each write holds exactly its own operations,
  * also after a write that failed half-way, and a write after close() is refused, not made on a freed database.
  * Other threads attach to an open database by its handle and write into it side by side (a rebuild's shards).
- * It reports the memory RocksDB holds for it, which no V8 figure shows.
+ * It reports the memory RocksDB holds for it, which no V8 figure shows, and bounds its memtables.
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { attachRocksDatabase, openRocksDatabase, type WriteOperation } from '../src/store/rocksDatabase.ts';
+import {
+  attachRocksDatabase,
+  MEMTABLE_BUDGET_BYTES,
+  openRocksDatabase,
+  type WriteOperation,
+} from '../src/store/rocksDatabase.ts';
 import { temporaryRocksDir, withRocksDatabase } from './support/rocks.ts';
 
 const put = (key: string, value: string): WriteOperation => ({
@@ -48,6 +53,32 @@ describe('openRocksDatabase', () => {
       await db.close();
       expect(db.memoryBytes()).toBe(0);
     } finally {
+      await dir.remove();
+    }
+  });
+
+  it('keeps its memtables within their budget however much is written', async () => {
+    const dir = await temporaryRocksDir();
+    const db = await openRocksDatabase(dir.path);
+    try {
+      // 128 MiB in writes of 4 MiB, each record its own key. With RocksDB's default write buffers (64 MiB, two)
+      // the memtables pass 64 MiB before their first flush; bounded, they flush from 16 MiB and stall writes
+      // rather than pass six buffers (1.5 budgets). The block cache (8 MiB) and table readers come on top.
+      const value = Buffer.alloc(1_024, 7);
+      let most = 0;
+      for (let write = 0; write < 32; write++) {
+        const operations = Array.from({ length: 4_096 }, (_, i): WriteOperation => ({
+          type: 'put',
+          key: Buffer.from(`key-${write}-${i}`),
+          value,
+        }));
+        await db.write(operations);
+        most = Math.max(most, db.memoryBytes());
+      }
+      expect(most).toBeGreaterThan(MEMTABLE_BUDGET_BYTES / 4);
+      expect(most).toBeLessThanOrEqual(1.5 * MEMTABLE_BUDGET_BYTES + 8 * 2 ** 20);
+    } finally {
+      await db.close();
       await dir.remove();
     }
   });

@@ -40,7 +40,12 @@ export interface RocksDatabase {
 interface RocksLevel {
   readonly status: 'opening' | 'open' | 'closing' | 'closed';
   readonly handle: bigint;
-  open(options: { createIfMissing: boolean; walCompression?: boolean }): Promise<void>;
+  open(options: {
+    createIfMissing: boolean;
+    walCompression?: boolean;
+    compaction?: 'level';
+    memtableMemoryBudget?: number;
+  }): Promise<void>;
   close(): Promise<void>;
   /** A RocksDB property's value, as a string ('' when unknown). */
   getProperty(name: string): string;
@@ -77,6 +82,14 @@ const require = createRequire(import.meta.url);
 const { RocksLevel } = require('@nxtedition/rocksdb') as Binding;
 const native = require('@nxtedition/rocksdb/binding.js') as NativeBatches;
 const NO_OPTIONS = {};
+/**
+ * What each database's memtables may take, through the binding's one way to set the write buffers
+ * (binding.cc InitOptions: `compaction: 'level'` with `memtableMemoryBudget` B gives write buffers of B/4, two
+ * merged at a flush and at most six, level 1 of B, and levels 0 and 1 stored uncompressed). Without it RocksDB's
+ * defaults stand: 64 MiB write buffers, two of them, so a database's memtables swung between 0 and 128 MiB, and
+ * the state's and the spill's together by up to 256 MiB of a soak's RSS, and the allocator kept each peak (docs/decisions/0003, 2026-12-03, later).
+ */
+export const MEMTABLE_BUDGET_BYTES = 32 * 2 ** 20;
 /** RocksDB's properties for what a database holds in memory (memoryBytes). */
 const MEMORY_PROPERTIES = [
   'rocksdb.cur-size-all-mem-tables',
@@ -99,7 +112,12 @@ export async function openRocksDatabase(path: string): Promise<RocksDatabase> {
   try {
     // The binding compresses the write-ahead log with ZSTD by default, on the writing thread (the engine's): the
     // snapshots written back are ids, and compressing them doubled a write's cost (1 MiB: 1.7-2.4 -> 0.8-0.9 ms).
-    await db.open({ createIfMissing: true, walCompression: false });
+    await db.open({
+      createIfMissing: true,
+      walCompression: false,
+      compaction: 'level',
+      memtableMemoryBudget: MEMTABLE_BUDGET_BYTES,
+    });
   } catch (error) {
     throw new Error(`Cannot open RocksDB at ${path}: ${(error as Error).message}`, { cause: error });
   }
