@@ -86,8 +86,8 @@ const NO_OPTIONS = {};
  * What each database's memtables may take, through the binding's one way to set the write buffers
  * (binding.cc InitOptions: `compaction: 'level'` with `memtableMemoryBudget` B gives write buffers of B/4, two
  * merged at a flush and at most six, level 1 of B, and levels 0 and 1 stored uncompressed). Without it RocksDB's
- * defaults stand: 64 MiB write buffers, two of them, so a database's memtables swung between 0 and 128 MiB, and
- * the state's and the spill's together by up to 256 MiB of a soak's RSS, and the allocator kept each peak (docs/decisions/0003, 2026-12-03, later).
+ * defaults stand: 64 MiB write buffers, two of them, so the state's and the spill's memtables swung by up to
+ * 256 MiB together, and the allocator kept each peak (docs/decisions/0003, 2026-12-03, later).
  */
 export const MEMTABLE_BUDGET_BYTES = 32 * 2 ** 20;
 /** RocksDB's properties for what a database holds in memory (memoryBytes). */
