@@ -9,8 +9,8 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import {
   attachRocksDatabase,
-  MEMTABLE_BUDGET_BYTES,
   openRocksDatabase,
+  WRITE_BUFFER_BYTES,
   type WriteOperation,
 } from '../src/store/rocksDatabase.ts';
 import { temporaryRocksDir, withRocksDatabase } from './support/rocks.ts';
@@ -63,7 +63,7 @@ describe('openRocksDatabase', () => {
     try {
       // 128 MiB in writes of 4 MiB, each record its own key. With RocksDB's default write buffers (64 MiB, two)
       // the memtables pass 64 MiB before their first flush; bounded, they flush from 16 MiB and stall writes
-      // rather than pass six buffers (1.5 budgets). The block cache (8 MiB) and table readers come on top.
+      // rather than pass six buffers. The block cache (8 MiB) and table readers come on top.
       const value = Buffer.alloc(1_024, 7);
       let most = 0;
       for (let write = 0; write < 32; write++) {
@@ -75,8 +75,8 @@ describe('openRocksDatabase', () => {
         await db.write(operations);
         most = Math.max(most, db.memoryBytes());
       }
-      expect(most).toBeGreaterThan(MEMTABLE_BUDGET_BYTES / 4);
-      expect(most).toBeLessThanOrEqual(1.5 * MEMTABLE_BUDGET_BYTES + 8 * 2 ** 20);
+      expect(most).toBeGreaterThan(WRITE_BUFFER_BYTES);
+      expect(most).toBeLessThanOrEqual(6 * WRITE_BUFFER_BYTES + 8 * 2 ** 20);
     } finally {
       await db.close();
       await dir.remove();

@@ -90,6 +90,11 @@ const NO_OPTIONS = {};
  * 256 MiB together, and the allocator kept each peak (docs/decisions/0003, 2026-12-03, later).
  */
 export const MEMTABLE_BUDGET_BYTES = 32 * 2 ** 20;
+/**
+ * One write buffer under that budget (the binding's B/4). RocksDB also reserves 1.1 of them on disk for each new
+ * write-ahead log file, when the filesystem has the room: a full disk fails writes only once that room is used.
+ */
+export const WRITE_BUFFER_BYTES = MEMTABLE_BUDGET_BYTES / 4;
 /** RocksDB's properties for what a database holds in memory (memoryBytes). */
 const MEMORY_PROPERTIES = [
   'rocksdb.cur-size-all-mem-tables',

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Snowflake } from '../../src/contract/snowflake.ts';
 import { WRITE_BACK_AFTER } from '../../src/ingest/projector.ts';
-import { MEMTABLE_BUDGET_BYTES } from '../../src/store/rocksDatabase.ts';
+import { WRITE_BUFFER_BYTES } from '../../src/store/rocksDatabase.ts';
 import { freePort } from '../support/serviceProcess.ts';
 import { createFaultHarness, type FaultHarness } from './support/faultHarness.ts';
 import { judgeAnswers, type ProbeAnswer } from './support/lookupProbe.ts';
@@ -21,11 +21,10 @@ import { spawnService, type SpawnedService } from '../support/spawnService.ts';
 
 const run = promisify(execFile);
 /**
- * Smaller than a write-ahead log's preallocation (RocksDB reserves 1.1 write buffers of each new log file up front,
- * MEMTABLE_BUDGET_BYTES / 4 each), so the reservation fails and every write takes new room: with room reserved
- * before the disk filled, the writes of a small test land in it and none fails.
+ * Smaller than a write-ahead log's reservation (1.1 write buffers), so the reservation fails and every write takes
+ * new room: with room reserved before the disk filled, the writes of a small test land in it and none fails.
  */
-const FILESYSTEM_MB = MEMTABLE_BUDGET_BYTES / 4 / 2 ** 20;
+const FILESYSTEM_MB = WRITE_BUFFER_BYTES / 2 ** 20;
 const BEFORE = 2_000;
 const DURING = 1_000;
 /**
