@@ -244,18 +244,6 @@ export function createMetrics(sources: MetricSources) {
         if (engine !== undefined) this.set(engine.arrayBuffersBytes);
       },
     }),
-    blockPool: new Gauge({
-      name: 'readstates_engine_block_pool_bytes',
-      help: "Slabs of the resident channels' id blocks (part of the engine's array buffers), by state: held in all, and free to be taken again",
-      labelNames: ['state'] as const,
-      registers: [registry],
-      collect() {
-        const engine = sources.engine?.();
-        if (engine === undefined) return;
-        this.set({ state: 'held' }, engine.blockPoolBytes.held);
-        this.set({ state: 'free' }, engine.blockPoolBytes.free);
-      },
-    }),
     rocksdbMemory: new Gauge({
       name: 'readstates_rocksdb_memory_bytes',
       help: "RocksDB's memtables, index and filter blocks and block cache, by database (state: the generation served; spill: parked blocks)",

@@ -99,9 +99,6 @@ type Sample = {
   map: MemoryMap;
   /** Off the V8 heap: the engine's array buffers, and RocksDB's memory for the state and for the spill. */
   arrayBuffersMiB: number;
-  /** Of the array buffers, the slabs of the resident channels' blocks, and what of them is free. */
-  blockPoolMiB: number;
-  blockPoolFreeMiB: number;
   rocksdbStateMiB: number;
   rocksdbSpillMiB: number;
   hotTierMiB: number;
@@ -198,8 +195,6 @@ try {
         mainExternalMiB: metric(text, 'nodejs_external_memory_bytes') / 2 ** 20,
         map: await memoryMapOf(service.child.pid ?? 0),
         arrayBuffersMiB: metric(text, 'readstates_engine_array_buffers_bytes') / 2 ** 20,
-        blockPoolMiB: metric(text, 'readstates_engine_block_pool_bytes{state="held"}') / 2 ** 20,
-        blockPoolFreeMiB: metric(text, 'readstates_engine_block_pool_bytes{state="free"}') / 2 ** 20,
         rocksdbStateMiB: metric(text, 'readstates_rocksdb_memory_bytes{database="state"}') / 2 ** 20,
         rocksdbSpillMiB: metric(text, 'readstates_rocksdb_memory_bytes{database="spill"}') / 2 ** 20,
         hotTierMiB: metric(text, 'readstates_hot_tier_bytes') / 2 ** 20,
@@ -215,7 +210,7 @@ try {
       process.stderr.write(
         `${Math.round(sample.second)} s: RSS ${int(sample.rssMiB)} MiB, engine heap ${int(sample.engineHeapMiB)} ` +
           `MiB (held ${int(sample.engineHeapHeldMiB)}; main thread ${int(sample.mainHeapHeldMiB)}, external ${int(sample.mainExternalMiB)}), malloc ` +
-          `${int(sample.map.mallocMiB)} MiB, other anonymous ${int(sample.map.otherAnonymousMiB)} MiB, array buffers ${int(sample.arrayBuffersMiB)} MiB (block pool ${int(sample.blockPoolMiB)}, free ${int(sample.blockPoolFreeMiB)}), RocksDB ${int(sample.rocksdbStateMiB)} + ` +
+          `${int(sample.map.mallocMiB)} MiB, other anonymous ${int(sample.map.otherAnonymousMiB)} MiB, array buffers ${int(sample.arrayBuffersMiB)} MiB, RocksDB ${int(sample.rocksdbStateMiB)} + ` +
           `${int(sample.rocksdbSpillMiB)} MiB, hot tier ${int(sample.hotTierMiB)} MiB, resident ` +
           `${int(sample.residentRecords)} (blocks parked ${int(sample.blocksParked)}, read back ` +
           `${int(sample.blocksReadBack)}), channel writes ${int(sample.channelWritesMiB)} MiB, applied ` +
@@ -280,7 +275,7 @@ printTable(
     'engine heap used / held MiB',
     'main heap held / external MiB',
     'malloc / other anonymous MiB',
-    'array buffers (block pool / free) MiB',
+    'array buffers MiB',
     'RocksDB state / spill MiB',
     'hot tier MiB',
     'resident records',
@@ -296,7 +291,7 @@ printTable(
     `${int(s.engineHeapMiB)} / ${int(s.engineHeapHeldMiB)}`,
     `${int(s.mainHeapHeldMiB)} / ${int(s.mainExternalMiB)}`,
     `${int(s.map.mallocMiB)} / ${int(s.map.otherAnonymousMiB)}`,
-    `${int(s.arrayBuffersMiB)} (${int(s.blockPoolMiB)} / ${int(s.blockPoolFreeMiB)})`,
+    int(s.arrayBuffersMiB),
     `${int(s.rocksdbStateMiB)} / ${int(s.rocksdbSpillMiB)}`,
     int(s.hotTierMiB),
     int(s.residentRecords),

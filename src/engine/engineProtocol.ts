@@ -59,8 +59,6 @@ export type EngineStats = {
    */
   readonly arrayBuffersBytes: number;
   readonly rocksdbBytes: { readonly state: number; readonly spill: number };
-  /** Of the array buffers, the slabs of the resident channels' blocks (countedIds.ts), and what of them is free. */
-  readonly blockPoolBytes: { readonly held: number; readonly free: number };
   /** The live projector's resident state (CompactStore): ids held, channels evicted so far. */
   readonly residentRecords: number;
   readonly residentEvictions: number;

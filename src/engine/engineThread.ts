@@ -16,7 +16,6 @@ import { createLogger } from '../logger.ts';
 import { createDatabaseIfMissing, createDatabasePool, pingDatabase } from '../ops/database.ts';
 import { storeDeadLetters } from '../ops/deadLetters.ts';
 import { migrate } from '../ops/migrate.ts';
-import { blockPoolBytes } from '../projection/compact/countedIds.ts';
 import { createHotTier, type HotTier } from '../store/hotTier.ts';
 import { createHotTierMirror } from '../store/hotTierMirror.ts';
 import { listReadStateChannels, queryReadStates, type StateLocation } from '../store/queryReadStates.ts';
@@ -63,17 +62,13 @@ function hotTierStats(hot: HotTier): HotTierWriterStats {
 /** This thread's memory as EngineStats reports it: the V8 heap, typed arrays, RocksDB's two databases. */
 function memoryOf(
   generation: ServingGeneration,
-): Pick<
-  EngineStats,
-  'heapUsedBytes' | 'heapTotalBytes' | 'arrayBuffersBytes' | 'rocksdbBytes' | 'blockPoolBytes'
-> {
+): Pick<EngineStats, 'heapUsedBytes' | 'heapTotalBytes' | 'arrayBuffersBytes' | 'rocksdbBytes'> {
   const { heapUsed, heapTotal, arrayBuffers } = process.memoryUsage();
   return {
     heapUsedBytes: heapUsed,
     heapTotalBytes: heapTotal,
     arrayBuffersBytes: arrayBuffers,
     rocksdbBytes: { state: generation.memoryBytes(), spill: spill?.memoryBytes() ?? 0 },
-    blockPoolBytes: blockPoolBytes(),
   };
 }
 

@@ -43,8 +43,8 @@ export class RocksBlockSpill implements BlockSpill {
 
   park(entries: Uint32Array, size: number): number {
     const serial = this.#next++;
-    // A copy: the block's entries go back to the pool (countedIds.ts) and may be another block's by the flush.
-    const value = Buffer.from(new Uint8Array(entries.buffer, entries.byteOffset, size * ENTRY_WORDS * 4));
+    // A view, not a copy: the block gave its array up, so nothing changes it before the write copies it.
+    const value = Buffer.from(entries.buffer, entries.byteOffset, size * ENTRY_WORDS * 4);
     this.#pending.set(serial, value);
     this.#operations.push({ type: 'put', key: keyOf(serial), value });
     this.parked++;

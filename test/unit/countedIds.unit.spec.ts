@@ -1,11 +1,7 @@
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ChannelState } from '../../src/projection/compact/channelState.ts';
 import {
   ABSENT,
-  blockPoolBytes,
   CountedIds,
   DEAD,
   ENTRY_WORDS,
@@ -273,96 +269,5 @@ describe('CountedIds against a sorted list', () => {
     expect(() => ids.kill(0, 1, 2)).toThrow(/not live/);
     expect(() => ids.kill(0, 1, 3)).toThrow(/not live/);
     expect(() => new CountedIds(3)).toThrow(/blockSize/);
-  });
-});
-
-describe("CountedIds' blocks in the thread's pool", () => {
-  const setOp = fc.oneof(
-    { arbitrary: fc.record({ set: fc.nat(3), op: opOrPark }), weight: 20 },
-    // A set dropped (its channel gone): its views go back, and the next set takes them.
-    { arbitrary: fc.record({ drop: fc.nat(3) }), weight: 1 },
-  );
-
-  it('keeps every set exact while others grow, split, park, load back and give their views back', () => {
-    fc.assert(
-      fc.property(
-        fc.constantFrom(4, 5),
-        fc.array(setOp, { minLength: 50, maxLength: 400 }),
-        (blockSize, steps) => {
-          const spill = new MapSpill();
-          const sets = Array.from({ length: 4 }, () => ({
-            ids: new CountedIds(blockSize),
-            model: new Map<bigint, boolean>(),
-          }));
-          const same = (set: (typeof sets)[number]) => {
-            const entries = [...set.ids.entries()].map((e) => [big([e.group, e.hi, e.lo]), e.live] as const);
-            expect(entries).toEqual([...set.model].sort(([a], [b]) => (a < b ? -1 : 1)));
-          };
-          for (const step of steps) {
-            if ('drop' in step) {
-              const dropped = sets[step.drop] as (typeof sets)[number];
-              dropped.ids.release();
-              expect(dropped.ids.size).toBe(0);
-              dropped.ids = new CountedIds(blockSize);
-              dropped.model = new Map();
-              continue;
-            }
-            const set = sets[step.set] as (typeof sets)[number];
-            const tick = nextUseTick();
-            if (step.op.kind === 'park') {
-              set.ids.parkCold(tick - step.op.idle, spill);
-              continue;
-            }
-            const [g, hi, lo] = step.op.key;
-            const k = big(step.op.key);
-            const live = set.model.get(k);
-            expect(set.ids.state(g, hi, lo)).toBe(live === undefined ? ABSENT : live ? LIVE : DEAD);
-            if (step.op.kind === 'insert' && live === undefined) {
-              set.ids.insert(g, hi, lo, step.op.live);
-              set.model.set(k, step.op.live);
-            } else if (step.op.kind === 'kill' && live === true) {
-              set.ids.kill(g, hi, lo);
-              set.model.set(k, false);
-            } else if (step.op.kind === 'revive' && live !== true) {
-              set.ids.revive(g, hi, lo);
-              set.model.set(k, true);
-            }
-            expect(set.ids.liveAbove(g, hi, lo)).toBe([...set.model].filter(([o, l]) => l && o > k).length);
-          }
-          for (const set of sets) same(set);
-        },
-      ),
-      { numRuns: 300 },
-    );
-  });
-
-  it("gives a set's views back when asked, and a channel's once the channel is unreachable", async () => {
-    const filled = () => {
-      const ids = new CountedIds(8);
-      for (let i = 0; i < 1_000; i++) ids.insert(0, 0, i, true);
-      return ids;
-    };
-    const ids = filled();
-    const before = blockPoolBytes().free;
-    ids.release();
-    // 125 blocks of 8 entries, 4 words each.
-    expect(blockPoolBytes().free - before).toBe(1_000 * ENTRY_WORDS * 4);
-    expect(ids.size).toBe(0);
-    expect(ids.liveAbove(0, 0, 0)).toBe(0);
-    filled();
-    expect(blockPoolBytes().free).toBe(before);
-
-    v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as () => void;
-    const freeBefore = blockPoolBytes().free;
-    (() => {
-      const channel = new ChannelState(8);
-      for (let i = 1; i <= 1_000; i++) channel.messages.insert(0, 0, i, true);
-    })();
-    for (let round = 0; round < 100 && blockPoolBytes().free < freeBefore + 1_000 * 16; round++) {
-      gc();
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-    expect(blockPoolBytes().free - freeBefore).toBeGreaterThanOrEqual(1_000 * ENTRY_WORDS * 4);
   });
 });

@@ -1,6 +1,6 @@
 import type { Snowflake } from '../../contract/snowflake.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../../contract/snowflakeWords.ts';
-import { ABSENT, CountedIds, LIVE, releaseWhenUnreachable, type BlockSpill } from './countedIds.ts';
+import { ABSENT, CountedIds, LIVE, type BlockSpill } from './countedIds.ts';
 import { MentionIndex } from './mentionIndex.ts';
 
 /**
@@ -101,15 +101,9 @@ export class ChannelState {
 
   constructor(blockSize?: number) {
     this.#blockSize = blockSize;
-    this.messages = this.#owned(new CountedIds(blockSize));
-    this.own = this.#owned(new CountedIds(blockSize));
-    this.mentioned = this.#owned(new CountedIds(blockSize));
-  }
-
-  /** `set`, made one of its own: its blocks go back to the pool once this channel is unreachable. */
-  #owned<T extends CountedIds>(set: T): T {
-    releaseWhenUnreachable(this, set);
-    return set;
+    this.messages = new CountedIds(blockSize);
+    this.own = new CountedIds(blockSize);
+    this.mentioned = new CountedIds(blockSize);
   }
 
   /** Its id sets, those made so far. */
@@ -144,13 +138,13 @@ export class ChannelState {
 
   /** Lists the members a message just sent mentions (nothing is listed for its id yet). */
   addMentionsOf(hi: number, lo: number, members: readonly number[]): void {
-    (this.#mentionIndex ??= this.#owned(new MentionIndex(this.#blockSize))).add(hi, lo, members);
+    (this.#mentionIndex ??= new MentionIndex(this.#blockSize)).add(hi, lo, members);
   }
 
   /** Sets the members message (hi, lo) mentions; an empty list takes them away. */
   setMentionsOf(hi: number, lo: number, members: readonly number[]): void {
     if (members.length === 0 && this.#mentionIndex === undefined) return;
-    (this.#mentionIndex ??= this.#owned(new MentionIndex(this.#blockSize))).set(hi, lo, members);
+    (this.#mentionIndex ??= new MentionIndex(this.#blockSize)).set(hi, lo, members);
   }
 
   /** Calls `visit` with each message that mentions anyone, in id order, and its members: for a snapshot. */
@@ -165,7 +159,7 @@ export class ChannelState {
   fillMentions(entries: Uint32Array, count: number): void {
     if (count === 0) return;
     if (this.#mentionIndex !== undefined) throw new Error('fillMentions needs a channel without mentions');
-    this.#mentionIndex = this.#owned(new MentionIndex(this.#blockSize));
+    this.#mentionIndex = new MentionIndex(this.#blockSize);
     this.#mentionIndex.fill(entries, count);
   }
 
@@ -230,8 +224,8 @@ export class ChannelState {
 
   /** The live message (hi, lo) by `author` mentions @everyone (again, after an edit that took it away). */
   addEveryone(hi: number, lo: number, author: number): void {
-    const everyone = (this.#everyone ??= this.#owned(new CountedIds(this.#blockSize)));
-    const own = (this.#ownEveryone ??= this.#owned(new CountedIds(this.#blockSize)));
+    const everyone = (this.#everyone ??= new CountedIds(this.#blockSize));
+    const own = (this.#ownEveryone ??= new CountedIds(this.#blockSize));
     if (everyone.state(0, hi, lo) === ABSENT) everyone.insert(0, hi, lo, true, author);
     else everyone.revive(0, hi, lo);
     own.revive(author, hi, lo);

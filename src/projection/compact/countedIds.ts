@@ -5,10 +5,8 @@
  * or was mentioned in, are one set for the whole channel with the member as the group, so a member costs no
  * object of its own.
  *
- * Keys sit in blocks of sorted entries, each block a view into a slab of the thread's WordPool (wordPool.ts): no
- * object per key, so the collector has a few views to trace however many keys there are, and a block made or grown
- * costs no allocation by malloc. A set gives its views back by `release` (a channel's sets do when the channel is
- * no longer reachable: releaseWhenUnreachable). A Fenwick tree over the blocks' live counts gives the live
+ * Keys sit in blocks of sorted entries, each block one Uint32Array: no object per key, so the collector has a
+ * few arrays to trace however many keys there are. A Fenwick tree over the blocks' live counts gives the live
  * keys after any block in O(log blocks); the block itself is scanned (at most `blockSize` entries). Appends above
  * the greatest key (nearly every message) are O(1); a key below it is inserted into its block, which splits in
  * two when full. Killing a key only clears its flag: keys are never removed.
@@ -19,8 +17,6 @@
  * their size, live count (in the Fenwick tree) and greatest key (in `ends`) stay, so every count above any key is
  * as exact as before without them. Whatever touches a parked block's entries loads it back first, synchronously.
  */
-
-import { WordPool } from './wordPool.ts';
 
 /** What `state` finds for a key. */
 export const ABSENT = -1;
@@ -51,10 +47,7 @@ function wordsBelow(words: Uint32Array, at: number, g: number, hi: number, lo: n
  * loaded where the fold touches it, inside a chunk that must not yield.
  */
 export interface BlockSpill {
-  /**
-   * Keeps a copy of the first `size` entries of `entries` (which goes back to the pool when this returns); the
-   * number to read them back by.
-   */
+  /** Keeps the first `size` entries of `entries` (which it may hold on to); the number to read them back by. */
   park(entries: Uint32Array, size: number): number;
   /** Copies the entries parked under `serial` into the start of `into`. */
   read(serial: number, into: Uint32Array): void;
@@ -80,34 +73,6 @@ export function nextUseTick(events = 1): number {
 /** A parked block's entries: none in memory. */
 const PARKED = new Uint32Array(0);
 
-/** Every block's entries in this thread (one pool per thread, as `useTick`). */
-const pool = new WordPool();
-
-/** Bytes of the blocks' pool (wordPool.ts): its slabs, and of them what waits to be taken again. */
-export function blockPoolBytes(): { held: number; free: number } {
-  return { held: pool.bytes, free: pool.freeWords * 4 };
-}
-
-/** The capacity a block gets for `entries` entries: the next power of two, at most `blockSize` (few pool lengths). */
-function capacityFor(entries: number, blockSize: number): number {
-  let capacity = FIRST_CAPACITY;
-  while (capacity < entries) capacity *= 2;
-  return Math.min(capacity, blockSize);
-}
-
-const releaser = new FinalizationRegistry<CountedIds>((set) => {
-  set.release();
-});
-
-/**
- * Gives `set`'s views back to the pool once `owner` (its channel) is no longer reachable, and so neither is the
- * set: a channel leaving memory may still be read by a lookup that took it before its own loads evicted it
- * (queryReadStates.ts), so its blocks cannot go back when it is evicted.
- */
-export function releaseWhenUnreachable(owner: object, set: CountedIds): void {
-  releaser.register(owner, set);
-}
-
 class Block {
   entries: Uint32Array;
   size = 0;
@@ -118,7 +83,7 @@ class Block {
   used = useTick;
 
   constructor(capacity: number) {
-    this.entries = pool.take(capacity * STRIDE);
+    this.entries = new Uint32Array(capacity * STRIDE);
   }
 
   get capacity(): number {
@@ -126,9 +91,8 @@ class Block {
   }
 
   grow(capacity: number): void {
-    const entries = pool.take(capacity * STRIDE);
+    const entries = new Uint32Array(capacity * STRIDE);
     entries.set(this.entries);
-    pool.give(this.entries);
     this.entries = entries;
   }
 
@@ -252,7 +216,6 @@ export class CountedIds {
       const block = blocks[b] as Block;
       if (block.entries === PARKED || block.used >= before) continue;
       if (block.serial === 0) block.serial = spill.park(block.entries, block.size);
-      pool.give(block.entries);
       block.entries = PARKED;
       parked += block.size;
     }
@@ -314,7 +277,7 @@ export class CountedIds {
         block = this.block(b);
       }
     }
-    if (block.size === block.capacity) block.grow(capacityFor(block.capacity * 2, this.blockSize));
+    if (block.size === block.capacity) block.grow(Math.min(block.capacity * 2, this.blockSize));
     const e = block.entries;
     const i = at * STRIDE;
     if (at < block.size) e.copyWithin(i + STRIDE, i, block.size * STRIDE);
@@ -345,8 +308,8 @@ export class CountedIds {
     let liveCount = 0;
     for (let start = 0; start < count; start += this.blockSize) {
       const size = Math.min(this.blockSize, count - start);
-      // Room for one more, as appends would have grown it: the channel's next message need not copy the block.
-      const block = new Block(capacityFor(size + 1, this.blockSize));
+      // Room to double, as appends would have grown it: the channel's next message need not copy the block.
+      const block = new Block(Math.min(this.blockSize, Math.max(FIRST_CAPACITY, 2 * size)));
       block.entries.set(entries.subarray(start * STRIDE, (start + size) * STRIDE));
       block.size = size;
       // Read back, a block is as cold as if never touched: a big channel loaded for one event parks the rest at
@@ -545,26 +508,6 @@ export class CountedIds {
     }
   }
 
-  /**
-   * Gives its blocks' entries back to the pool and empties the set (its parked copies stay where they are: the
-   * spill forgets them through its own releaseWhenUnreachable). Nothing may read the set's old entries after this.
-   */
-  release(): void {
-    for (let b = 0; b < this.blockCount; b++) {
-      const block = this.#at(b);
-      if (block === EMPTY_BLOCK) continue;
-      if (block.entries !== PARKED) pool.give(block.entries);
-      block.entries = PARKED;
-    }
-    this.#first = EMPTY_BLOCK;
-    this.#blocks = undefined;
-    this.ends = NO_ENDS;
-    this.tree = NO_TREE;
-    this.#liveCount = 0;
-    this.#size = 0;
-    this.#parked = 0;
-  }
-
   /** Block b, as it is: parked or not. */
   #at(b: number): Block {
     const blocks = this.#blocks;
@@ -591,7 +534,7 @@ export class CountedIds {
 
   /** Brings a parked block's entries back into memory; its parked copy stays valid until it changes. */
   #load(block: Block): void {
-    const entries = pool.take(capacityFor(block.size, this.blockSize) * STRIDE);
+    const entries = new Uint32Array(Math.max(FIRST_CAPACITY, block.size) * STRIDE);
     (this.#spill as BlockSpill).read(block.serial, entries);
     block.entries = entries;
     this.#parked -= block.size;
