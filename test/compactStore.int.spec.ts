@@ -73,6 +73,13 @@ function logOf(db: RocksDatabase): LogOffsets {
 }
 
 /** Appends `events` to the partition's log and applies them, a chunk per run of one topic, each written. */
+/** A resident channel's state (the test fails when it is not resident). */
+function lookedUp(store: CompactStore, channelId: string) {
+  const found = store.lookup(0, channelId);
+  if (!found.known || found.channel === undefined) throw new Error(`channel ${channelId} is not resident`);
+  return found.channel;
+}
+
 async function applyChunk(store: CompactStore, partition: number, events: ChatEvent[]) {
   for (const { events: run, source } of logOf(store.db).append(partition, events)) {
     const { operations } = await store.projectChunk(partition, run, source);
@@ -634,6 +641,35 @@ describe('compact store on RocksDB', () => {
       }
     });
   }, 120_000);
+
+  it('passes over a mostly parked channel while others can leave, so a busy one is not read back whole', async () => {
+    await withRocksDatabase(async (db) => {
+      const spill = new RocksBlockSpill(createMemoryRocksDatabase());
+      // Ids in memory: 40 messages weigh 42 until parked (then 6: the last block, a member, the channel).
+      const store = new CompactStore(db, 12, { blockSize: 4, spill, parkAbove: 4 });
+      store.startPartition(0, true, { messages: 0n, acks: 0n });
+      const messages = (channel: string, count: number) =>
+        Array.from({ length: count }, (_, i) => sent({ channel, id: String(1_000 + i), author: '1' }));
+      await applyChunk(store, 0, messages('1', 40));
+      // Over the budget: the big one parks and stays (the newest again), the next leaves.
+      await applyChunk(store, 0, messages('2', 3));
+      await applyChunk(store, 0, messages('3', 3));
+      // Now the big one is the oldest, with nothing left to park and more parked than resident: the next one
+      // leaves instead. (A lookup counts as a use, so none comes before this.)
+      await applyChunk(store, 0, messages('4', 3));
+      expect(spill.parked).toBeGreaterThan(0);
+      expect(store.size).toBeLessThanOrEqual(12);
+      expect(['1', '2', '3', '4'].map((channel) => store.lookup(0, channel).known)).toEqual([
+        true,
+        false,
+        false,
+        true,
+      ]);
+      const loads = spill.loads;
+      expect(pairRead(lookedUp(store, '1'), '2', '1').view.unread_count).toBe(40);
+      expect(spill.loads).toBeGreaterThan(loads);
+    });
+  });
 
   it.each([
     ['whole', {}],

@@ -124,6 +124,13 @@ export class ChannelState {
     return parked;
   }
 
+  /** Keys of its id sets in parked blocks: in the spill, not in memory. */
+  get parkedSize(): number {
+    let parked = 0;
+    for (const set of this.#sets()) parked += set.size - set.residentSize;
+    return parked;
+  }
+
   /** The serials its id sets' blocks hold in the spill (CountedIds.collectSerials). */
   spilledSerials(): number[] {
     const serials: number[] = [];
