@@ -73,13 +73,6 @@ function logOf(db: RocksDatabase): LogOffsets {
 }
 
 /** Appends `events` to the partition's log and applies them, a chunk per run of one topic, each written. */
-/** A resident channel's state (the test fails when it is not resident). */
-function lookedUp(store: CompactStore, channelId: string) {
-  const found = store.lookup(0, channelId);
-  if (!found.known || found.channel === undefined) throw new Error(`channel ${channelId} is not resident`);
-  return found.channel;
-}
-
 async function applyChunk(store: CompactStore, partition: number, events: ChatEvent[]) {
   for (const { events: run, source } of logOf(store.db).append(partition, events)) {
     const { operations } = await store.projectChunk(partition, run, source);
@@ -666,7 +659,7 @@ describe('compact store on RocksDB', () => {
         true,
       ]);
       const loads = spill.loads;
-      expect(pairRead(lookedUp(store, '1'), '2', '1').view.unread_count).toBe(40);
+      expect((await read(store, 0, '2', '1')).view.unread_count).toBe(40);
       expect(spill.loads).toBeGreaterThan(loads);
     });
   });

@@ -789,7 +789,11 @@ export class CompactStore {
     this.#evictOldest(false);
   }
 
-  #evictOldest(passOverParked: boolean): void {
+  /**
+   * The first pass parks big channels and passes over mostly parked ones; the second runs only when the first
+   * walked every channel without making room, so there is nothing left to park, and takes the oldest.
+   */
+  #evictOldest(firstPass: boolean): void {
     let entry = this.#lru.oldest;
     while (entry !== undefined) {
       if (this.#weight <= this.budget || this.#lru.size === 1) return;
@@ -797,7 +801,7 @@ export class CompactStore {
       const next = entry.newer;
       const spill = this.#spill;
       const channel = entry.channelState;
-      if (spill !== undefined && channel !== undefined && entry.weight > this.#parkAbove) {
+      if (firstPass && spill !== undefined && channel !== undefined && entry.weight > this.#parkAbove) {
         // A big channel parks all but its last blocks and stays, the newest again, rather than leave whole: its
         // snapshot would be megabytes to write now and to read back at its next event (the soak's busiest
         // channels were evicted between two chunks of their partition and loaded back whole). Only when that
@@ -812,7 +816,7 @@ export class CompactStore {
           continue;
         }
       }
-      if (passOverParked && channel !== undefined && channel.parkedSize > entry.weight) {
+      if (firstPass && spill !== undefined && channel !== undefined && channel.parkedSize > entry.weight) {
         entry = next;
         continue;
       }
