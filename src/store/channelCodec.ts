@@ -4,6 +4,7 @@ import { formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeW
 import { ChannelState, FLOORED, JOINED, LEFT, LISTED } from '../projection/compact/channelState.ts';
 import type { CompactProjection } from '../projection/compact/compactProjection.ts';
 import { ENTRY_WORDS } from '../projection/compact/countedIds.ts';
+import { WordArena } from '../projection/compact/wordArena.ts';
 
 /**
  * A channel's state on disk: a snapshot of its ChannelState, and deltas since, each the channel's applied events
@@ -54,6 +55,11 @@ const EVERYONE_FLAG = 2;
  */
 export class ByteWriter {
   #bytes = NO_BYTES;
+  /**
+   * A view of the same bytes for the numbers: Buffer's write methods check and store byte by byte, a DataView's
+   * compile to one store (an evicted channel's snapshot is a few hundred of them, thousands of times a second).
+   */
+  #view = new DataView(NO_BYTES.buffer, NO_BYTES.byteOffset, 0);
   length = 0;
 
   #room(n: number): void {
@@ -61,6 +67,7 @@ export class ByteWriter {
     const bigger = Buffer.allocUnsafeSlow(Math.max(256, this.#bytes.length * 2, this.length + n));
     this.#bytes.copy(bigger, 0, 0, this.length);
     this.#bytes = bigger;
+    this.#view = new DataView(bigger.buffer, bigger.byteOffset, bigger.length);
   }
 
   u8(value: number): void {
@@ -69,33 +76,40 @@ export class ByteWriter {
   }
 
   u16(value: number): void {
+    // A DataView wraps what does not fit, where Buffer's methods threw: a count must never be written short.
+    if (!(value >= 0 && value <= 0xffff)) throw new RangeError(`${value} does not fit in 16 bits`);
     this.#room(2);
-    this.length = this.#bytes.writeUInt16LE(value, this.length);
+    this.#view.setUint16(this.length, value, true);
+    this.length += 2;
   }
 
   u32(value: number): void {
     this.#room(4);
-    this.length = this.#bytes.writeUInt32LE(value >>> 0, this.length);
+    this.#view.setUint32(this.length, value, true);
+    this.length += 4;
   }
 
   /** Overwrites the u32 written at byte `at` (a count known only once what it counts is written). */
   u32At(at: number, value: number): void {
-    this.#bytes.writeUInt32LE(value >>> 0, at);
+    this.#view.setUint32(at, value, true);
   }
 
   i32(value: number): void {
+    if (!(value >= -0x80000000 && value <= 0x7fffffff)) throw new RangeError(`${value} does not fit in 32 bits`);
     this.#room(4);
-    this.length = this.#bytes.writeInt32LE(value, this.length);
+    this.#view.setInt32(this.length, value, true);
+    this.length += 4;
   }
 
   i64(value: bigint): void {
     this.#room(8);
-    this.#bytes.writeBigInt64LE(value, this.length);
+    this.#view.setBigInt64(this.length, value, true);
     this.length += 8;
   }
   f64(value: number): void {
     this.#room(8);
-    this.length = this.#bytes.writeDoubleLE(value, this.length);
+    this.#view.setFloat64(this.length, value, true);
+    this.length += 8;
   }
 
   id(value: Snowflake, words: Uint32Array): void {
@@ -121,9 +135,12 @@ export class ByteWriter {
 
 class ByteReader {
   readonly #bytes: Buffer;
+  /** The same bytes for the numbers, as ByteWriter's (a read past the end throws a RangeError all the same). */
+  readonly #view: DataView;
   at = 0;
   constructor(bytes: Buffer) {
     this.#bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   }
   get done(): boolean {
     return this.at >= this.#bytes.length;
@@ -142,30 +159,30 @@ class ByteReader {
     return count;
   }
   u8(): number {
-    return this.#bytes.readUInt8(this.at++);
+    return this.#view.getUint8(this.at++);
   }
   u16(): number {
-    const value = this.#bytes.readUInt16LE(this.at);
+    const value = this.#view.getUint16(this.at, true);
     this.at += 2;
     return value;
   }
   u32(): number {
-    const value = this.#bytes.readUInt32LE(this.at);
+    const value = this.#view.getUint32(this.at, true);
     this.at += 4;
     return value;
   }
   i32(): number {
-    const value = this.#bytes.readInt32LE(this.at);
+    const value = this.#view.getInt32(this.at, true);
     this.at += 4;
     return value;
   }
   i64(): bigint {
-    const value = this.#bytes.readBigInt64LE(this.at);
+    const value = this.#view.getBigInt64(this.at, true);
     this.at += 8;
     return value;
   }
   f64(): number {
-    const value = this.#bytes.readDoubleLE(this.at);
+    const value = this.#view.getFloat64(this.at, true);
     this.at += 8;
     return value;
   }
@@ -255,10 +272,20 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter, includes:
     }
   }
   out.u32(channel.messages.size);
+  // The live @everyone ids, in id order as the messages come: walked beside them, not searched for each.
+  const everyone: number[] = [];
+  channel.everyone?.forEachEntry((_group, hi, lo, live) => {
+    if (live) everyone.push(hi, lo);
+  });
+  let next = 0;
   channel.messages.forEachEntry((_group, hi, lo, live, author) => {
+    while (next < everyone.length && idBelow(everyone[next] as number, everyone[next + 1] as number, hi, lo)) {
+      next += 2;
+    }
+    const flagged = next < everyone.length && everyone[next] === hi && everyone[next + 1] === lo;
     out.u32(hi);
     out.u32(lo);
-    out.u8((live ? LIVE_FLAG : 0) | (live && channel.isEveryone(hi, lo) ? EVERYONE_FLAG : 0));
+    out.u8((live ? LIVE_FLAG : 0) | (live && flagged ? EVERYONE_FLAG : 0));
     out.i32(author);
   });
   // One pass over the index: the count of lists goes in front once they are written.
@@ -283,6 +310,11 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter, includes:
   return out.take();
 }
 
+/** Whether id (hi, lo) is below id (hi2, lo2). */
+function idBelow(hi: number, lo: number, hi2: number, lo2: number): boolean {
+  return hi !== hi2 ? hi < hi2 : lo < lo2;
+}
+
 /** Per message, a list of member numbers: u32 count, then (u32 hi, u32 lo, u16 n, n × u32 member) each. */
 function writeMemberLists(lists: ReadonlyMap<Snowflake, readonly number[]>, out: ByteWriter): void {
   out.u32(lists.size);
@@ -302,6 +334,17 @@ function writeMembers(members: readonly number[], out: ByteWriter): void {
 export function snapshotIncludes(bytes: Buffer): Includes | undefined {
   if (bytes.readUInt8(0) < 4) return undefined;
   return { messages: bytes.readBigInt64LE(1), acks: bytes.readBigInt64LE(9) };
+}
+
+/**
+ * Above this many words (64 KiB), a channel read back makes an array per block, not one for them all: a big
+ * channel parks its cold blocks, and a view left resident would keep the whole arena (wordArena.ts) in memory.
+ */
+const ARENA_WORDS = 16_384;
+
+/** One array for sets filled together, or none (an array each) when they are big or empty. */
+function arenaFor(words: number): WordArena | undefined {
+  return words > 0 && words <= ARENA_WORDS ? new WordArena(words) : undefined;
 }
 
 /** The channel a snapshot holds, own and mention sets rebuilt; every read state counts as listed. */
@@ -350,11 +393,12 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
     if (isLive) live++;
     if (isLive && (flags & EVERYONE_FLAG) !== 0) everyone.push(hi, lo, author);
   }
-  channel.messages.fill(messages, ids);
+  const sets = arenaFor(channel.messages.fillWords(ids) + channel.own.fillWords(live));
+  channel.messages.fill(messages, ids, sets);
   for (let i = 0; i < everyone.length; i += 3) {
     channel.addEveryone(everyone[i] as number, everyone[i + 1] as number, everyone[i + 2] as number);
   }
-  channel.own.fill(groupedByMember(messages, authors, live, members), live);
+  channel.own.fill(groupedByMember(messages, authors, live, members), live, sets);
   // A message, then at least its count of members (u16): 10 bytes.
   const mentioning = reader.count('mentioning messages', 10);
   const mentions: { hi: number; lo: number; members: number[]; everyone: boolean }[] = [];
@@ -394,8 +438,9 @@ export function decodeSnapshot(bytes: Buffer, channel: ChannelState): ChannelSta
       memberOf[n++] = member;
     }
   }
-  channel.fillMentions(byMessage, pairs);
-  channel.mentioned.fill(groupedByMember(byId, memberOf, mentioned, members), mentioned);
+  const mentionSets = arenaFor(channel.mentionsFillWords(pairs) + channel.mentioned.fillWords(mentioned));
+  channel.fillMentions(byMessage, pairs, mentionSets);
+  channel.mentioned.fill(groupedByMember(byId, memberOf, mentioned, members), mentioned, mentionSets);
   if (version === 1) return channel;
   const edited = reader.u32();
   for (let i = 0; i < edited; i++) {

@@ -1,7 +1,8 @@
 import type { Snowflake } from '../../contract/snowflake.ts';
 import { formatSnowflakeWords, parseSnowflakeInto } from '../../contract/snowflakeWords.ts';
-import { ABSENT, CountedIds, LIVE, type BlockSpill } from './countedIds.ts';
+import { ABSENT, CountedIds, fillWords, LIVE, type BlockSpill } from './countedIds.ts';
 import { MentionIndex } from './mentionIndex.ts';
+import type { WordArena } from './wordArena.ts';
 
 /**
  * Member flags. LISTED: the store has written the key that lists this read state under its user. JOINED, LEFT:
@@ -37,6 +38,14 @@ const POINTER_HI = 1;
 const POINTER_LO = 2;
 const USER_HI = 3;
 const USER_LO = 4;
+
+/** Members a channel's columns first have room for. */
+const FIRST_MEMBERS = 4;
+/**
+ * A channel's columns until its first member: a channel read back, which lists its members up front, then makes
+ * them once at their size, not at FIRST_MEMBERS and again. Nothing writes it: it has room for no member.
+ */
+const NO_COLUMNS = new Uint32Array(0);
 
 /** A copy of `column` `length` long, the rest zeros. */
 function resized<T extends Uint32Array | Float64Array>(column: T, length: number): T {
@@ -76,7 +85,7 @@ export class ChannelState {
    * hi and lo words (the hot tier's keys, parsed once). One array, not one per column: a channel's arrays are
    * objects the collector traces, and most channels are small.
    */
-  #columns = new Uint32Array(4 * MEMBER_WORDS);
+  #columns = NO_COLUMNS;
   /**
    * Per member with a membership event: its time in ms, and for a join the greatest id below its floor. Made at
    * the channel's first membership event (1% of events), as long as the other columns from then on.
@@ -161,13 +170,18 @@ export class ChannelState {
 
   /**
    * Fills the mentions of a channel read back: `count` entries of `entries` (ENTRY_WORDS each: message hi,
-   * message lo, member, then 1), strictly ascending.
+   * message lo, member, then 1), strictly ascending; `arena`: as CountedIds.fill's.
    */
-  fillMentions(entries: Uint32Array, count: number): void {
+  fillMentions(entries: Uint32Array, count: number, arena?: WordArena): void {
     if (count === 0) return;
     if (this.#mentionIndex !== undefined) throw new Error('fillMentions needs a channel without mentions');
     this.#mentionIndex = new MentionIndex(this.#blockSize);
-    this.#mentionIndex.fill(entries, count);
+    this.#mentionIndex.fill(entries, count, arena);
+  }
+
+  /** The words `fillMentions` takes for `count` entries (CountedIds.fillWords). */
+  mentionsFillWords(count: number): number {
+    return fillWords(count, this.#blockSize);
   }
 
   /** Per message whose mentions an edit set (live, or not sent yet): that edit's edited_at, in ms. */
@@ -289,7 +303,7 @@ export class ChannelState {
   /** Makes room for `count` members in all: a channel read back, which lists them up front, grows its columns once. */
   reserveMembers(count: number): void {
     if (count <= this.#capacity) return;
-    const capacity = Math.max(count, 2 * this.#capacity);
+    const capacity = Math.max(count, 2 * this.#capacity, FIRST_MEMBERS);
     this.#columns = resized(this.#columns, capacity * MEMBER_WORDS);
     if (this.#membershipAt !== undefined) this.#membershipAt = resized(this.#membershipAt, capacity);
     if (this.#floors !== undefined) this.#floors = resized(this.#floors, 2 * capacity);

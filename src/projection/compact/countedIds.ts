@@ -1,3 +1,5 @@
+import type { WordArena } from './wordArena.ts';
+
 /**
  * A sorted set of keys, each live or dead, that counts the live keys above any key in O(log n). A key is three
  * uint32 words (group, hi, lo): a 64-bit id (hi, lo) within a group. A channel's messages are one group (dead ones
@@ -82,8 +84,9 @@ class Block {
   /** The tick (setUseTick) of its last access. */
   used = useTick;
 
-  constructor(capacity: number) {
-    this.entries = new Uint32Array(capacity * STRIDE);
+  /** `entries`: its array, `capacity` entries long (a view of a WordArena's), when not a new one. */
+  constructor(capacity: number, entries = new Uint32Array(capacity * STRIDE)) {
+    this.entries = entries;
   }
 
   get capacity(): number {
@@ -145,6 +148,20 @@ const NO_ENDS = new Uint32Array(0);
  * Nothing writes its entries: insert() swaps it out first, and no other write reaches an empty set's block.
  */
 const EMPTY_BLOCK = new Block(0);
+
+/** A filled block's capacity: room to double, as appends would have grown it, so its next key need not copy it. */
+function fillCapacity(size: number, blockSize: number): number {
+  return Math.min(blockSize, Math.max(FIRST_CAPACITY, 2 * size));
+}
+
+/** The words `fill` takes for `count` entries in blocks of `blockSize`. */
+export function fillWords(count: number, blockSize = DEFAULT_BLOCK_SIZE): number {
+  let words = 0;
+  for (let start = 0; start < count; start += blockSize) {
+    words += fillCapacity(Math.min(blockSize, count - start), blockSize) * STRIDE;
+  }
+  return words;
+}
 
 /** Whether the key of the entry at word `a` of `e` is below that at word `b`. */
 function keyBelow(e: Uint32Array, a: number, b: number): boolean {
@@ -291,12 +308,18 @@ export class CountedIds {
     if (live) this.changeLive(b, block, 1);
   }
 
+  /** The words `fill` takes for `count` entries (from an arena, when given one). */
+  fillWords(count: number): number {
+    return fillWords(count, this.blockSize);
+  }
+
   /**
    * Fills this empty set with the first `count` entries of `entries` (`ENTRY_WORDS` each: group, hi, lo, then
    * payload << 1 | live), which must be in strictly ascending key order. Blocks are cut full, with no insert or
-   * split: a channel read back from disk costs one copy of its keys, not an insert each.
+   * split: a channel read back from disk costs one copy of its keys, not an insert each. `arena`: where the
+   * blocks' arrays come from (`fillWords` of them), instead of an array each.
    */
-  fill(entries: Uint32Array, count: number): void {
+  fill(entries: Uint32Array, count: number, arena?: WordArena): void {
     if (this.#size !== 0) throw new Error('fill needs an empty set');
     for (let at = STRIDE; at < count * STRIDE; at += STRIDE) {
       if (!keyBelow(entries, at - STRIDE, at)) {
@@ -308,8 +331,8 @@ export class CountedIds {
     let liveCount = 0;
     for (let start = 0; start < count; start += this.blockSize) {
       const size = Math.min(this.blockSize, count - start);
-      // Room to double, as appends would have grown it: the channel's next message need not copy the block.
-      const block = new Block(Math.min(this.blockSize, Math.max(FIRST_CAPACITY, 2 * size)));
+      const capacity = fillCapacity(size, this.blockSize);
+      const block = new Block(capacity, arena?.take(capacity * STRIDE));
       block.entries.set(entries.subarray(start * STRIDE, (start + size) * STRIDE));
       block.size = size;
       // Read back, a block is as cold as if never touched: a big channel loaded for one event parks the rest at
