@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatEvent } from '../../src/contract/events.ts';
+import type { ApplyOutcome } from '../../src/projection/applyOutcome.ts';
 import { applyEvent } from '../../src/projection/applyEvent.ts';
+import { CompactProjection } from '../../src/projection/compact/compactProjection.ts';
 import { createMemoryStore } from '../../src/projection/memoryStore.ts';
 import { countedReadStateOf, readStateOf } from '../../src/projection/readStateOf.ts';
 import { createCountingStore, type AccessCounts } from '../support/countingStore.ts';
-import { acked, deleted, edited, sent } from '../support/eventBuilders.ts';
+import { acked, deleted, edited, joined, left, sent } from '../support/eventBuilders.ts';
 
 /**
  * Record accesses per operation, counted at the store: the costs docs/semantics.md promises. Each O(1) case is
@@ -142,5 +144,66 @@ describe('projection costs (record accesses)', () => {
     expect(long.edit.reads + long.edit.writes - (short.edit.reads + short.edit.writes)).toBeLessThanOrEqual(
       8 * (long.height - short.height),
     );
+  });
+});
+
+/**
+ * The compact projection (the service's) keeps no records: what an event costs there is the members it touches
+ * (each one's listing key and hot-tier entry is written after it) and the ids it adds to the channel's sets. The
+ * record projection above does not know @everyone or membership, so these are measured here, on a channel of
+ * few and of many members and messages, and must cost the same on both.
+ */
+describe('compact projection costs (members touched, ids added)', () => {
+  function channelOf(members: number, messages: number) {
+    const projection = new CompactProjection();
+    const apply = (event: ChatEvent): ApplyOutcome => projection.applyIn(projection.channelFor(C), event);
+    for (let id = 1; id <= messages; id++) apply(sent({ channel: C, id: String(id), author: AUTHOR }));
+    for (let member = 100; member < 100 + members; member++) {
+      apply(acked({ channel: C, user: String(member), id: String(messages - 5) }));
+    }
+    const channel = projection.channelFor(C);
+    const ids = (): number =>
+      channel.messages.size +
+      channel.own.size +
+      channel.mentioned.size +
+      (channel.everyone?.size ?? 0) +
+      (channel.ownEveryone?.size ?? 0);
+    /** The event's outcome, the members it touched and the ids it added. */
+    const cost = (event: ChatEvent) => {
+      const before = ids();
+      const outcome = apply(event);
+      return { outcome, touched: new Set(projection.touched).size, ids: ids() - before };
+    };
+    return { cost, head: messages };
+  }
+
+  it('sends an @everyone message, joins and leaves touching one member, however many there are', () => {
+    const costs = [
+      [10, 100],
+      [2_000, 20_000],
+    ].map(([members = 0, messages = 0]) => {
+      const channel = channelOf(members, messages);
+      const head = channel.head;
+      return {
+        everyone: channel.cost(sent({ channel: C, id: String(head + 1), author: '101', everyone: true })),
+        named: channel.cost(
+          sent({ channel: C, id: String(head + 2), author: '101', everyone: true, mentions: ['102', '103'] }),
+        ),
+        unsaid: channel.cost(edited({ channel: C, id: String(head + 2), mentions: ['102'], second: 1 })),
+        join: channel.cost(joined({ channel: C, user: '104', ms: 1_000 })),
+        leave: channel.cost(left({ channel: C, user: '104', ms: 2_000 })),
+        newcomer: channel.cost(joined({ channel: C, user: '9999', ms: 3_000 })),
+      };
+    });
+    const [few, many] = costs;
+    expect(few?.everyone).toEqual({ outcome: 'applied', touched: 1, ids: 4 });
+    // Named and @everyone'd: counted through the @everyone set, and given a read state (touched), once.
+    expect(few?.named).toEqual({ outcome: 'applied', touched: 3, ids: 4 });
+    // The edit takes @everyone away: the two it named are touched (102 now counted by name, 103 not at all).
+    expect(few?.unsaid).toEqual({ outcome: 'applied', touched: 2, ids: 1 });
+    expect(few?.join).toEqual({ outcome: 'applied', touched: 1, ids: 0 });
+    expect(few?.leave).toEqual({ outcome: 'applied', touched: 1, ids: 0 });
+    expect(few?.newcomer).toEqual({ outcome: 'applied', touched: 1, ids: 0 });
+    expect(many).toEqual(few);
   });
 });
