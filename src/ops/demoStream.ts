@@ -11,7 +11,7 @@ import { seededRandom } from './seededRandom.ts';
 /**
  * A realistic, reproducible chat stream for demos, benchmarks and end-to-end tests: mostly increasing message
  * ids with some late ones, mentions (some of the author, some repeated, 1% of all events @everyone), edits of
- * recent messages' mentions,
+ * recent messages' mentions (a tenth of them @everyone),
  * deletions (some before the message), acks of recent messages (some manual, backwards), members joining and
  * leaving (1% of all events), and duplicates. Same seed, same stream.
  */
@@ -93,8 +93,10 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
       seen.push(message_id);
       if (seen.length > 32) seen.shift();
     } else if (roll < 0.6) {
-      // A recent message's mentions change (mostly to none or one member).
-      const mention_user_ids = Array.from({ length: Math.floor(random() * 2.5) }, () => memberOf(c));
+      // A recent message's mentions change (mostly to none or one member); a tenth of edits, those with two
+      // names, mention @everyone too (the same draw decides: the stream's other events stay as they were).
+      const names = random();
+      const mention_user_ids = Array.from({ length: Math.floor(names * 2.5) }, () => memberOf(c));
       event = {
         type: 'message_edited',
         v: 1,
@@ -103,6 +105,7 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
         mention_user_ids,
         edited_at: at,
       };
+      if (names >= 0.9) event.mention_everyone = true;
     } else if (roll < 0.66) {
       // Mostly a recent message; now and then one not sent yet (a deletion that arrives first).
       const message_id =
