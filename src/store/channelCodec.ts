@@ -95,7 +95,9 @@ export class ByteWriter {
   }
 
   i32(value: number): void {
-    if (!(value >= -0x80000000 && value <= 0x7fffffff)) throw new RangeError(`${value} does not fit in 32 bits`);
+    if (!(value >= -0x80000000 && value <= 0x7fffffff)) {
+      throw new RangeError(`${value} does not fit in 32 bits`);
+    }
     this.#room(4);
     this.#view.setInt32(this.length, value, true);
     this.length += 4;
@@ -279,7 +281,10 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter, includes:
   });
   let next = 0;
   channel.messages.forEachEntry((_group, hi, lo, live, author) => {
-    while (next < everyone.length && idBelow(everyone[next] as number, everyone[next + 1] as number, hi, lo)) {
+    while (
+      next < everyone.length &&
+      idBelow(everyone[next] as number, everyone[next + 1] as number, hi, lo)
+    ) {
       next += 2;
     }
     const flagged = next < everyone.length && everyone[next] === hi && everyone[next + 1] === lo;
