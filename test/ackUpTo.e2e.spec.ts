@@ -62,8 +62,8 @@ describe('mark read up to now (ackUpTo) through the service', () => {
       const user = users.toSorted((a, b) => unreadIn(b).length - unreadIn(a).length)[0] ?? '';
       const unread = unreadIn(user);
       expect(unread.length, 'channels with unread messages for the chosen user').toBeGreaterThanOrEqual(4);
-      const marked = unread.slice(0, unread.length / 2);
-      const untouched = unread.slice(unread.length / 2);
+      const marked = unread.slice(0, Math.floor(unread.length / 2));
+      const untouched = unread.slice(Math.floor(unread.length / 2));
 
       await publisher.ackUpTo(user, marked, AT);
       const id = greatestSnowflakeAt(AT.getTime());

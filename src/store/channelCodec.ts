@@ -1,9 +1,9 @@
 import type { ChatEvent } from '../contract/events.ts';
 import type { Snowflake } from '../contract/snowflake.ts';
-import { formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
+import { compareWords, formatSnowflakeWords, parseSnowflakeInto } from '../contract/snowflakeWords.ts';
 import { ChannelState, FLOORED, JOINED, LEFT, LISTED } from '../projection/compact/channelState.ts';
 import type { CompactProjection } from '../projection/compact/compactProjection.ts';
-import { ENTRY_WORDS } from '../projection/compact/countedIds.ts';
+import { ENTRY_WORDS, type CountedIds } from '../projection/compact/countedIds.ts';
 import { WordArena } from '../projection/compact/wordArena.ts';
 
 /**
@@ -275,15 +275,12 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter, includes:
   }
   out.u32(channel.messages.size);
   // The live @everyone ids, in id order as the messages come: walked beside them, not searched for each.
-  const everyone: number[] = [];
-  channel.everyone?.forEachEntry((_group, hi, lo, live) => {
-    if (live) everyone.push(hi, lo);
-  });
+  const everyone = liveWordsOf(channel.everyone);
   let next = 0;
   channel.messages.forEachEntry((_group, hi, lo, live, author) => {
     while (
       next < everyone.length &&
-      idBelow(everyone[next] as number, everyone[next + 1] as number, hi, lo)
+      compareWords(everyone[next] as number, everyone[next + 1] as number, hi, lo) < 0
     ) {
       next += 2;
     }
@@ -315,9 +312,17 @@ export function encodeSnapshot(channel: ChannelState, out: ByteWriter, includes:
   return out.take();
 }
 
-/** Whether id (hi, lo) is below id (hi2, lo2). */
-function idBelow(hi: number, lo: number, hi2: number, lo2: number): boolean {
-  return hi !== hi2 ? hi < hi2 : lo < lo2;
+/** What a channel without @everyone messages walks beside its messages. */
+const NO_WORDS: readonly number[] = [];
+
+/** The live keys of `set` as (hi, lo) words, in key order; none without a set. */
+function liveWordsOf(set: CountedIds | undefined): readonly number[] {
+  if (set === undefined || set.liveCount === 0) return NO_WORDS;
+  const words: number[] = [];
+  set.forEachEntry((_group, hi, lo, live) => {
+    if (live) words.push(hi, lo);
+  });
+  return words;
 }
 
 /** Per message, a list of member numbers: u32 count, then (u32 hi, u32 lo, u16 n, n × u32 member) each. */
