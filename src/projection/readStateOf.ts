@@ -33,7 +33,7 @@ export type CountedReadState = {
  * The read state of (user, channel), also for a pair with none (then the pointer is null and nothing mentions
  * the user). Reads the read-state and channel records, plus the OWN header when there is no read state; the
  * O(log n) rank query only when the pointer is below the head and the snapshot went stale; the first unread
- * message with O(log² n) rank queries when anything is unread.
+ * message with O(log² n) rank queries when anything is unread (the compact state finds it in O(log n)).
  */
 export function readStateOf(store: ProjectionStore, userId: Snowflake, channelId: Snowflake): ReadStateView {
   const { view, liveAbove, ownAbove } = countedReadStateOf(store, userId, channelId);

@@ -19,7 +19,16 @@ const key = fc.tuple(
   fc.nat(300).map((n) => (n < 150 ? n : 0xffffffff - n)),
 );
 const op = fc.oneof(
-  { arbitrary: fc.record({ kind: fc.constant('insert' as const), key, live: fc.boolean() }), weight: 5 },
+  // Payloads from a few, so that runs of keys share one (a member's own messages in a row).
+  {
+    arbitrary: fc.record({
+      kind: fc.constant('insert' as const),
+      key,
+      live: fc.boolean(),
+      payload: fc.nat(2),
+    }),
+    weight: 5,
+  },
   // Kills and revives mostly name a key the set holds (`seen`: the how-many-th, when not undefined).
   {
     arbitrary: fc.record({ kind: fc.constant('kill' as const), key, seen: fc.option(fc.nat(), { freq: 5 }) }),
@@ -75,10 +84,10 @@ const groupOf = (k: bigint) => k >> 64n;
  * `idle` steps into a spill that checks it is used as promised.
  */
 function againstModel(blockSize: number, ops: readonly Step[]): number {
-  const ids = new CountedIds(blockSize);
+  const ids = new CountedIds(blockSize, { solePayloads: true });
   const spill = new MapSpill();
   const model = new Map<bigint, { live: boolean; payload: number }>();
-  const out = new Uint32Array(2);
+  const out = new Uint32Array(3);
   const held: Key[] = [];
   ops.forEach((step, n) => {
     const tick = nextUseTick();
@@ -96,8 +105,8 @@ function againstModel(blockSize: number, ops: readonly Step[]): number {
     const known = model.get(k);
     expect(ids.state(g, hi, lo)).toBe(known === undefined ? ABSENT : known.live ? LIVE : DEAD);
     if (step.kind === 'insert' && known === undefined) {
-      ids.insert(g, hi, lo, step.live, n);
-      model.set(k, { live: step.live, payload: n });
+      ids.insert(g, hi, lo, step.live, step.payload);
+      model.set(k, { live: step.live, payload: step.payload });
     } else if (step.kind === 'kill' && known?.live === true) {
       expect(ids.kill(g, hi, lo)).toBe(known.payload);
       known.live = false;
@@ -108,6 +117,17 @@ function againstModel(blockSize: number, ops: readonly Step[]): number {
     }
     if (model.has(k)) expect(ids.payloadOf(g, hi, lo)).toBe(model.get(k)?.payload);
     const live = [...model].filter(([, entry]) => entry.live).map(([entry]) => entry);
+    const liveSorted = [...model].filter(([, entry]) => entry.live).sort(([a], [b]) => (a < b ? -1 : 1));
+    // Each step asks for another payload than one (or than none, -1), from the key's rank and from the first.
+    const payload = (n % 4) - 1;
+    for (const rank of [live.length - live.filter((other) => other > k).length, 0]) {
+      const found = liveSorted.slice(rank).find(([, entry]) => entry.payload !== payload);
+      expect(ids.liveKeyNotOf(rank, payload, out)).toBe(found !== undefined);
+      if (found !== undefined) {
+        expect((BigInt(out[0] ?? 0) << 32n) | BigInt(out[1] ?? 0)).toBe(idOf(found[0]));
+        expect(out[2]).toBe(found[1].payload);
+      }
+    }
     const inGroup = live.filter((other) => groupOf(other) === BigInt(g));
     expect(ids.liveAbove(g, hi, lo)).toBe(live.filter((other) => other > k).length);
     expect(ids.liveAboveIn(g, hi, lo)).toBe(inGroup.filter((other) => other > k).length);
@@ -131,7 +151,7 @@ function againstModel(blockSize: number, ops: readonly Step[]): number {
 }
 
 describe('CountedIds against a sorted list', () => {
-  it('answers state, payloads, live counts above any key, per group, and the greatest live id as brute force does', () => {
+  it('answers state, payloads, live counts above any key, per group, the greatest live id and the first live key of another payload as brute force does', () => {
     fc.assert(
       fc.property(fc.constantFrom(4, 5, 8, 128), fc.array(op, { maxLength: 400 }), (blockSize, ops) => {
         againstModel(blockSize, ops);
@@ -198,7 +218,7 @@ describe('CountedIds against a sorted list', () => {
     fc.assert(
       fc.property(
         fc.constantFrom(4, 5, 128),
-        fc.uniqueArray(fc.tuple(key, fc.boolean(), fc.nat(1000)), {
+        fc.uniqueArray(fc.tuple(key, fc.boolean(), fc.constantFrom(0, 7, 1000)), {
           selector: ([k]) => big(k),
           maxLength: 300,
         }),
@@ -209,12 +229,19 @@ describe('CountedIds against a sorted list', () => {
           sorted.forEach(([[g, hi, lo], live, payload], i) => {
             entries.set([g, hi, lo, (payload << 1) | (live ? 1 : 0)], i * ENTRY_WORDS);
           });
-          const filled = new CountedIds(blockSize);
+          const filled = new CountedIds(blockSize, { solePayloads: true });
           filled.fill(entries, sorted.length);
-          const inserted = new CountedIds(blockSize);
+          const inserted = new CountedIds(blockSize, { solePayloads: true });
           for (const [[g, hi, lo], live, payload] of held) inserted.insert(g, hi, lo, live, payload);
-          const out = [new Uint32Array(2), new Uint32Array(2)] as const;
+          const out = [new Uint32Array(3), new Uint32Array(3)] as const;
           const same = ([g, hi, lo]: Key) => {
+            const rank = filled.liveCount - filled.liveAbove(g, hi, lo);
+            for (const payload of [0, 7, g]) {
+              expect(filled.liveKeyNotOf(rank, payload, out[0])).toBe(
+                inserted.liveKeyNotOf(rank, payload, out[1]),
+              );
+              expect([...out[0]]).toEqual([...out[1]]);
+            }
             expect(filled.state(g, hi, lo)).toBe(inserted.state(g, hi, lo));
             expect(filled.liveAbove(g, hi, lo)).toBe(inserted.liveAbove(g, hi, lo));
             expect(filled.liveIn(g)).toBe(inserted.liveIn(g));
@@ -246,6 +273,28 @@ describe('CountedIds against a sorted list', () => {
     );
   });
 
+  it('finds the first live key of another payload reading two blocks, however many of one payload come before', () => {
+    // A member's first unread message after a long run of their own: the old binary search over ranks read
+    // O(log n) blocks (each a parked block loaded back); the sole-payload tree needs only the first and the last.
+    const reads = [10, 1_000].map((blocks) => {
+      const ids = new CountedIds(8, { solePayloads: true });
+      const own = blocks * 8 - 1;
+      for (let i = 0; i < own; i++) ids.insert(0, 0, i, true, 3);
+      ids.insert(0, 0, own, true, 4);
+      ids.insert(0, 0, own + 1, true, 3);
+      const spill = new MapSpill();
+      ids.parkCold(nextUseTick() + 1, spill);
+      const out = new Uint32Array(3);
+      expect(ids.liveKeyNotOf(0, 3, out)).toBe(true);
+      expect([...out]).toEqual([0, own, 4]);
+      expect(ids.liveKeyNotOf(0, 4, out)).toBe(true);
+      expect([...out]).toEqual([0, 0, 3]);
+      expect(ids.liveKeyNotOf(own + 1, 3, out)).toBe(false);
+      return spill.reads;
+    });
+    expect(reads).toEqual([2, 2]);
+  });
+
   it('refuses to fill from keys out of order, repeated, or into a set that holds keys', () => {
     const ids = new CountedIds();
     expect(() => {
@@ -269,5 +318,6 @@ describe('CountedIds against a sorted list', () => {
     expect(() => ids.kill(0, 1, 2)).toThrow(/not live/);
     expect(() => ids.kill(0, 1, 3)).toThrow(/not live/);
     expect(() => new CountedIds(3)).toThrow(/blockSize/);
+    expect(() => new CountedIds().liveKeyNotOf(0, 0, new Uint32Array(3))).toThrow(/solePayloads/);
   });
 });

@@ -110,7 +110,7 @@ export class ChannelState {
 
   constructor(blockSize?: number) {
     this.#blockSize = blockSize;
-    this.messages = new CountedIds(blockSize);
+    this.messages = new CountedIds(blockSize, { solePayloads: true });
     this.own = new CountedIds(blockSize);
     this.mentioned = new CountedIds(blockSize);
   }

@@ -13,7 +13,10 @@ import type { WordArena } from './wordArena.ts';
  * the greatest key (nearly every message) are O(1); a key below it is inserted into its block, which splits in
  * two when full. Killing a key only clears its flag: keys are never removed.
  *
- * Each entry carries a `payload` below 2^31 (a message's author; unused otherwise).
+ * Each entry carries a `payload` below 2^31 (a message's author; unused otherwise). A set made with
+ * `{ solePayloads: true }` also keeps, per block, the payload its live keys share (if they do), in a tree over
+ * the blocks: `liveKeyNotOf` finds the first live key from a rank on whose payload is not a given one in
+ * O(log blocks) — a channel's first unread message, however many of the reader's own come before it.
  *
  * Blocks a while untouched can be parked (`parkCold`): their entries go to a BlockSpill and leave memory, while
  * their size, live count (in the Fenwick tree) and greatest key (in `ends`) stay, so every count above any key is
@@ -72,6 +75,22 @@ export function nextUseTick(events = 1): number {
   return useTick;
 }
 
+/** A block's `sole` when none of its keys is live. */
+const NO_PAYLOAD = -1;
+/** A block's `sole` when its live keys' payloads differ. */
+const MIXED_PAYLOADS = -2;
+
+/** The sole payload of two runs of keys together: a payload both share, NO_PAYLOAD, or MIXED_PAYLOADS. */
+function joinSole(a: number, b: number): number {
+  if (a === b || b === NO_PAYLOAD) return a;
+  return a === NO_PAYLOAD ? b : MIXED_PAYLOADS;
+}
+
+/** Whether a run of keys of sole payload `sole` holds a live key whose payload is not `payload`. */
+function holdsOtherThan(sole: number, payload: number): boolean {
+  return sole === MIXED_PAYLOADS || (sole !== NO_PAYLOAD && sole !== payload);
+}
+
 /** A parked block's entries: none in memory. */
 const PARKED = new Uint32Array(0);
 
@@ -83,6 +102,8 @@ class Block {
   serial = 0;
   /** The tick (setUseTick) of its last access. */
   used = useTick;
+  /** The payload its live keys share, or NO_PAYLOAD / MIXED_PAYLOADS: kept only in a set with `solePayloads`. */
+  sole = NO_PAYLOAD;
 
   /** `entries`: its array, `capacity` entries long (a view of a WordArena's), when not a new one. */
   constructor(capacity: number, entries = new Uint32Array(capacity * STRIDE)) {
@@ -129,6 +150,14 @@ class Block {
     return ((this.entries[at * STRIDE + 3] as number) & 1) === 1;
   }
 
+  /** Live entries, counted (not `liveCount`). */
+  countLive(): number {
+    let count = 0;
+    const e = this.entries;
+    for (let i = 3; i < this.size * STRIDE; i += STRIDE) count += (e[i] as number) & 1;
+    return count;
+  }
+
   /** Live entries at positions ≥ `from`. */
   liveFrom(from: number): number {
     if (from === 0) return this.liveCount;
@@ -136,6 +165,30 @@ class Block {
     const e = this.entries;
     for (let i = from * STRIDE + 3; i < this.size * STRIDE; i += STRIDE) count += (e[i] as number) & 1;
     return count;
+  }
+
+  /** The payload its live keys share, found by a scan (entries in memory). */
+  scanSole(): number {
+    let sole = NO_PAYLOAD;
+    const e = this.entries;
+    for (let i = 3; i < this.size * STRIDE; i += STRIDE) {
+      const meta = e[i] as number;
+      if ((meta & 1) === 1) sole = joinSole(sole, meta >>> 1);
+    }
+    return sole;
+  }
+
+  /**
+   * The position of the first live entry at or after `from` whose payload is not `payload`, or -1 (entries in
+   * memory).
+   */
+  liveNotOfFrom(from: number, payload: number): number {
+    const e = this.entries;
+    for (let at = from; at < this.size; at++) {
+      const meta = e[at * STRIDE + 3] as number;
+      if ((meta & 1) === 1 && meta >>> 1 !== payload) return at;
+    }
+    return -1;
   }
 }
 
@@ -190,6 +243,13 @@ export class CountedIds {
   private ends = NO_ENDS;
   /** Fenwick tree over the blocks' live counts (index i + 1 for block i); unused while there is one block. */
   private tree = NO_TREE;
+  /** Whether it keeps its blocks' sole payloads (Block.sole and `soles`). */
+  readonly #keepsSoles: boolean;
+  /**
+   * With `solePayloads`, while there is more than one block: a segment tree of the blocks' sole payloads, node 1
+   * the root, block b's leaf at `soles.length / 2 + b`, leaves past the last block NO_PAYLOAD.
+   */
+  private soles = NO_TREE;
   #liveCount = 0;
   #size = 0;
   /** Where its parked blocks are, once it parked one. */
@@ -197,11 +257,13 @@ export class CountedIds {
   /** Entries in parked blocks. */
   #parked = 0;
 
-  constructor(blockSize = DEFAULT_BLOCK_SIZE) {
+  /** `solePayloads`: keep what `liveKeyNotOf` needs (a channel's messages, whose payload is the author). */
+  constructor(blockSize = DEFAULT_BLOCK_SIZE, { solePayloads = false }: { solePayloads?: boolean } = {}) {
     if (!(Number.isInteger(blockSize) && blockSize >= 4)) {
       throw new RangeError(`blockSize must be a whole number of at least 4 (got ${blockSize})`);
     }
     this.blockSize = blockSize;
+    this.#keepsSoles = solePayloads;
   }
 
   /** Live keys. */
@@ -281,11 +343,13 @@ export class CountedIds {
         block = new Block(FIRST_CAPACITY);
         this.insertBlock(this.blockCount, block);
         this.appendToTree();
+        this.appendToSoles();
         b++;
         at = 0;
       } else {
         this.split(b);
         this.rebuildTree();
+        this.rebuildSoles();
         const left = this.block(b);
         if (at > left.size) {
           at -= left.size;
@@ -305,7 +369,10 @@ export class CountedIds {
     block.size++;
     if (at === block.size - 1 && this.blockCount > 1) this.setEnd(b, block);
     this.#size++;
-    if (live) this.changeLive(b, block, 1);
+    if (live) {
+      this.changeLive(b, block, 1);
+      this.setSole(b, block, joinSole(block.sole, payload));
+    }
   }
 
   /** The words `fill` takes for `count` entries (from an arena, when given one). */
@@ -338,7 +405,8 @@ export class CountedIds {
       // Read back, a block is as cold as if never touched: a big channel loaded for one event parks the rest at
       // once, instead of holding it all until it ages out (or is evicted whole first).
       block.used = 0;
-      for (let i = 3; i < size * STRIDE; i += STRIDE) block.liveCount += (block.entries[i] as number) & 1;
+      block.liveCount = block.countLive();
+      if (this.#keepsSoles) block.sole = block.scanSole();
       liveCount += block.liveCount;
       blocks.push(block);
     }
@@ -354,6 +422,7 @@ export class CountedIds {
     this.#liveCount = liveCount;
     this.tree = NO_TREE;
     if (blocks.length > 1) this.rebuildTree();
+    this.rebuildSoles();
   }
 
   /** Makes (g, hi, lo) live: inserts it when absent, marks it live again when dead (it must not be live). */
@@ -366,8 +435,10 @@ export class CountedIds {
       return;
     }
     if (block.isLive(at)) throw new Error(`key ${g}:${hi}:${lo} is already live`);
-    block.entries[at * STRIDE + 3] = (block.entries[at * STRIDE + 3] as number) | 1;
+    const meta = (block.entries[at * STRIDE + 3] as number) | 1;
+    block.entries[at * STRIDE + 3] = meta;
     this.changeLive(b, block, 1);
+    this.setSole(b, block, joinSole(block.sole, meta >>> 1));
   }
 
   /** Marks the live key (g, hi, lo) dead and returns its payload. */
@@ -380,6 +451,8 @@ export class CountedIds {
     const word = block.entries[meta] as number;
     block.entries[meta] = word & ~1;
     this.changeLive(b, block, -1);
+    // Which payloads remain is not known without looking: a scan of the one block.
+    if (this.#keepsSoles) this.setSole(b, block, block.scanSole());
     return word >>> 1;
   }
 
@@ -414,22 +487,8 @@ export class CountedIds {
    */
   liveKeyAt(rank: number, out: Uint32Array): boolean {
     if (!(rank >= 0 && rank < this.#liveCount)) return false;
-    const n = this.blockCount;
-    // The last block whose preceding blocks hold at most `rank` live keys: the one holding the key.
-    let b = 0;
-    let left = rank;
-    if (n > 1) {
-      const tree = this.tree;
-      let step = 1;
-      while (step * 2 <= n) step *= 2;
-      for (; step > 0; step >>>= 1) {
-        const next = b + step;
-        if (next <= n && (tree[next] as number) <= left) {
-          b = next;
-          left -= tree[next] as number;
-        }
-      }
-    }
+    const b = this.blockOfRank(rank);
+    let left = b === 0 ? rank : rank - this.livePrefix(b);
     const block = this.block(b);
     for (let i = 0; i < block.size; i++) {
       if (!block.isLive(i)) continue;
@@ -441,6 +500,41 @@ export class CountedIds {
       return true;
     }
     throw new Error(`live key ${rank} is not in block ${b}: the live counts are out of step`);
+  }
+
+  /**
+   * The first live key whose payload is not `payload` among those with at least `rank` live keys below it: writes
+   * its hi, lo and payload to out[0], out[1], out[2]; false when there is none. Needs `solePayloads`.
+   *
+   * O(log blocks) and a scan of at most two blocks: the Fenwick tree finds the block of rank `rank`, which is
+   * scanned from there; if every live key left in it has `payload`, one descent of the sole-payload tree finds
+   * the first later block holding another, which is scanned. Only those two blocks are read (or loaded, parked).
+   */
+  liveKeyNotOf(rank: number, payload: number, out: Uint32Array): boolean {
+    if (!this.#keepsSoles) throw new Error('liveKeyNotOf needs a set made with solePayloads');
+    if (!(rank >= 0 && rank < this.#liveCount)) return false;
+    const from = this.blockOfRank(rank);
+    let block = this.block(from);
+    let left = rank - (from === 0 ? 0 : this.livePrefix(from));
+    let at = 0;
+    while (left > 0 || !block.isLive(at)) {
+      if (block.isLive(at)) left--;
+      at++;
+    }
+    at = block.liveNotOfFrom(at, payload);
+    if (at === -1) {
+      const next = this.blockCount === 1 ? -1 : this.nextBlockHolding(from + 1, payload);
+      if (next === -1) return false;
+      block = this.block(next);
+      at = block.liveNotOfFrom(0, payload);
+      if (at === -1)
+        throw new Error(`block ${next} holds no other payload than ${payload}: its sole is out of step`);
+    }
+    const e = block.entries;
+    out[0] = e[at * STRIDE + 1] as number;
+    out[1] = e[at * STRIDE + 2] as number;
+    out[2] = (e[at * STRIDE + 3] as number) >>> 1;
+    return true;
   }
 
   /** Writes the greatest live key's hi, lo to out[0], out[1]; false when no key is live. */
@@ -529,6 +623,48 @@ export class CountedIds {
         };
       }
     }
+  }
+
+  /** The block holding the live key of rank `rank` (< liveCount): the last whose blocks before hold at most rank. */
+  private blockOfRank(rank: number): number {
+    const n = this.blockCount;
+    let b = 0;
+    if (n > 1) {
+      const tree = this.tree;
+      let left = rank;
+      let step = 1;
+      while (step * 2 <= n) step *= 2;
+      for (; step > 0; step >>>= 1) {
+        const next = b + step;
+        if (next <= n && (tree[next] as number) <= left) {
+          b = next;
+          left -= tree[next] as number;
+        }
+      }
+    }
+    return b;
+  }
+
+  /**
+   * The first block from `from` on holding a live key whose payload is not `payload`, or -1: up the sole-payload
+   * tree from `from`'s leaf to the first subtree on its right that holds one, then down it. O(log blocks).
+   */
+  private nextBlockHolding(from: number, payload: number): number {
+    const soles = this.soles;
+    const leaves = soles.length >>> 1;
+    if (from >= this.blockCount) return -1;
+    let node = leaves + from;
+    while (!holdsOtherThan(soles[node] as number, payload)) {
+      // To the next subtree to the right: up while a right child, then across. Past the root: none.
+      while ((node & 1) === 1) node >>>= 1;
+      if (node === 0) return -1;
+      node++;
+    }
+    while (node < leaves) {
+      node <<= 1;
+      if (!holdsOtherThan(soles[node] as number, payload)) node++;
+    }
+    return node - leaves;
   }
 
   /** Block b, as it is: parked or not. */
@@ -638,9 +774,13 @@ export class CountedIds {
     const right = new Block(this.blockSize);
     right.entries.set(block.entries.subarray(half * STRIDE, block.size * STRIDE));
     right.size = block.size - half;
-    right.liveCount = right.liveFrom(1) + (right.isLive(0) ? 1 : 0);
+    right.liveCount = right.countLive();
     block.size = half;
     block.liveCount -= right.liveCount;
+    if (this.#keepsSoles) {
+      block.sole = block.scanSole();
+      right.sole = right.scanSole();
+    }
     this.insertBlock(b + 1, right);
     // The ends after b move up one block (room made first), then b and b + 1 end anew. Moved as words: the
     // blocks themselves may be parked.
@@ -669,6 +809,42 @@ export class CountedIds {
     }
     // Node n covers blocks (n − lowbit(n), n]; the new one holds nothing live yet.
     this.tree[n] = this.livePrefix(n - 1) - this.livePrefix(n - (n & -n));
+  }
+
+  /** Sets block b's sole payload (with `solePayloads`), and its leaf's path up the tree when it changed. */
+  private setSole(b: number, block: Block, sole: number): void {
+    if (!this.#keepsSoles || block.sole === sole) return;
+    block.sole = sole;
+    const soles = this.soles;
+    if (soles.length === 0) return;
+    let node = (soles.length >>> 1) + b;
+    soles[node] = sole;
+    for (node >>>= 1; node > 0; node >>>= 1) {
+      soles[node] = joinSole(soles[2 * node] as number, soles[2 * node + 1] as number);
+    }
+  }
+
+  /** Gives the block just appended (empty, so NO_PAYLOAD) a leaf: the tree doubles when it has none free. */
+  private appendToSoles(): void {
+    if (!this.#keepsSoles) return;
+    if (this.blockCount > this.soles.length >>> 1) this.rebuildSoles();
+  }
+
+  /** Builds the sole-payload tree anew from the blocks' soles (with `solePayloads` and more than one block). */
+  private rebuildSoles(): void {
+    const n = this.blockCount;
+    if (!this.#keepsSoles || n === 1) {
+      this.soles = NO_TREE;
+      return;
+    }
+    let leaves = 1;
+    while (leaves < n) leaves *= 2;
+    const soles = new Int32Array(2 * leaves).fill(NO_PAYLOAD);
+    for (let b = 0; b < n; b++) soles[leaves + b] = this.#at(b).sole;
+    for (let node = leaves - 1; node > 0; node--) {
+      soles[node] = joinSole(soles[2 * node] as number, soles[2 * node + 1] as number);
+    }
+    this.soles = soles;
   }
 
   private rebuildTree(): void {

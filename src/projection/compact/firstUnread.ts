@@ -7,10 +7,8 @@ import type { ChannelState } from './channelState.ts';
  * among them. Writes its hi, lo to out[0], out[1] (out[2] is scratch); false when every live message above the
  * pointer is the member's.
  *
- * O(log² n) at worst. The live messages above the pointer, in order, are L1, L2, …; the member's own live
- * messages there are a subset. If the first k of the L are all the member's, so are the first j < k, so the
- * greatest such k is found by binary search (counting own messages up to L_k by rank), and the answer is L_k+1.
- * Usually L1 is someone else's: one select.
+ * O(log n) at worst: the messages' sole-author tree skips any run of the member's own messages in one descent
+ * (CountedIds.liveKeyNotOf), however long.
  */
 export function firstUnread(
   channel: ChannelState,
@@ -19,21 +17,7 @@ export function firstUnread(
   ownAbove: number,
   out: Uint32Array,
 ): boolean {
-  const { messages, own } = channel;
-  const below = messages.liveCount - liveAbove;
   if (liveAbove <= ownAbove) return false;
-  messages.liveKeyAt(below, out);
-  if (out[2] !== member) return true;
-  // L1 is the member's: the greatest k ≤ ownAbove whose first k are all the member's (k = 1 holds).
-  let low = 1;
-  let high = ownAbove;
-  while (low < high) {
-    const mid = (low + high + 1) >>> 1;
-    messages.liveKeyAt(below + mid - 1, out);
-    const ownUpToIt = ownAbove - own.liveAboveIn(member, out[0] as number, out[1] as number);
-    if (ownUpToIt === mid) low = mid;
-    else high = mid - 1;
-  }
-  messages.liveKeyAt(below + low, out);
-  return true;
+  const { messages } = channel;
+  return messages.liveKeyNotOf(messages.liveCount - liveAbove, member, out);
 }
