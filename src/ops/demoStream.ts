@@ -12,8 +12,8 @@ import { seededRandom } from './seededRandom.ts';
  * A realistic, reproducible chat stream for demos, benchmarks and end-to-end tests: mostly increasing message
  * ids with some late ones, mentions (some of the author, some repeated, 1% of all events @everyone), edits of
  * recent messages' mentions (a tenth of them @everyone),
- * deletions (some before the message), acks of recent messages (some manual, backwards), members joining and
- * leaving (1% of all events), and duplicates. Same seed, same stream.
+ * deletions (some before the message), acks of recent messages (some manual, backwards), members and newcomers
+ * joining and leaving (1% of all events), and duplicates. Same seed, same stream.
  */
 export interface DemoStreamOptions {
   seed: number;
@@ -35,6 +35,13 @@ export type DemoEvent = MessageSent | MessageDeleted | MessageEdited | MessageAc
 
 /** Snowflake-like ids: large, 64-bit, decimal strings. */
 const ID_BASE = 1_300_000_000_000_000_000n;
+/**
+ * Message n's id is ID_BASE + n << MESSAGE_SHIFT: ids 2^20 apart, four to a millisecond of snowflake time, so a
+ * channel's messages span many milliseconds and a join's floor (the start of its millisecond) falls among them.
+ * Packed closer, a whole stream's ids shared a millisecond or two and no join ever cut a message.
+ */
+const MESSAGE_SHIFT = 20n;
+const messageId = (n: bigint) => (ID_BASE + (n << MESSAGE_SHIFT)).toString();
 
 export function createDemoStream(options: DemoStreamOptions): { next: () => DemoEvent } {
   const uint32 = seededRandom(options.seed);
@@ -71,9 +78,7 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
       nextMessage += 1n + BigInt(Math.floor(random() * 3));
       // About 5% arrive late: an id a little below ones already sent.
       const late = random() < 0.05 && nextMessage > 20n;
-      const message_id = (
-        ID_BASE + (late ? nextMessage - 1n - BigInt(Math.floor(random() * 10)) : nextMessage)
-      ).toString();
+      const message_id = messageId(late ? nextMessage - 1n - BigInt(Math.floor(random() * 10)) : nextMessage);
       const author_id = memberOf(c);
       const mentions = random();
       const mention_user_ids =
@@ -109,15 +114,14 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
     } else if (roll < 0.66) {
       // Mostly a recent message; now and then one not sent yet (a deletion that arrives first).
       const message_id =
-        random() < 0.1
-          ? (ID_BASE + nextMessage + 1n + BigInt(Math.floor(random() * 5))).toString()
-          : pick(seen);
+        random() < 0.1 ? messageId(nextMessage + 1n + BigInt(Math.floor(random() * 5))) : pick(seen);
       event = { type: 'message_deleted', v: 1, channel_id, message_id, deleted_at: at };
     } else if (roll < 0.67 && membership) {
-      // 1% of all events: a member joins or leaves at the time of the channel's latest id (the ids are snowflakes,
+      // 1% of all events: a user joins or leaves at the time of the channel's latest id (the ids are snowflakes,
       // so a join's floor falls among the channel's messages), now and then a millisecond earlier: ties and stale
-      // ones (the latest time wins, a leave on a tie).
-      const user_id = memberOf(c);
+      // ones (the latest time wins, a leave on a tie). Half of them are one of the channel's members, half a
+      // newcomer who never writes or acks there, whose unread messages are exactly those from the join's floor on.
+      const user_id = userId((c * 7 + Math.floor(random() * 2 * members)) % options.users);
       const when = new Date(snowflakeTimeMs(seen.at(-1) ?? '0') - Math.floor(random() * 2)).toISOString();
       event =
         random() < 0.5
