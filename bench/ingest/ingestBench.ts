@@ -362,7 +362,8 @@ try {
           rate: freshRate,
           seconds: freshSeconds,
           partitions,
-          shape: { seed: seed + 1, channels, users, activity },
+          // Live traffic after the backlog: new messages above its ids, not late ones deep in its history.
+          shape: { seed: seed + 1, channels, users, activity, after: published.events },
           publishers,
           signal: interrupt.signal,
         }),

@@ -17,6 +17,8 @@ export type StreamShape = {
   users: number;
   /** The demo stream's spread over channels (DemoStreamOptions.activity). */
   activity?: 'uniform' | 'skewed';
+  /** Events of the stream this one goes on from (DemoStreamOptions.after). */
+  after?: number;
 };
 
 /**

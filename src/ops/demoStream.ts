@@ -29,6 +29,12 @@ export interface DemoStreamOptions {
    * busy channels and a long tail, as chat traffic and issue 11's backlog).
    */
   activity?: 'uniform' | 'skewed';
+  /**
+   * Events of an earlier stream over the same channels that this one goes on from (0): its message ids start
+   * above every id that one made (at most 3 apart per event), as live traffic after a backlog does. Without it a
+   * second stream's messages land deep in the first's history, every one a late message.
+   */
+  after?: number;
 }
 
 export type DemoEvent = MessageSent | MessageDeleted | MessageEdited | MessageAcked | MembershipEvent;
@@ -52,7 +58,7 @@ export function createDemoStream(options: DemoStreamOptions): { next: () => Demo
   const userId = (u: number) => (ID_BASE + 2_000_000n + BigInt(u)).toString();
   const memberOf = (c: number) => userId((c * 7 + Math.floor(random() * members)) % options.users);
   let clock = Date.UTC(2026, 10, 22, 10);
-  let nextMessage = 0n;
+  let nextMessage = 3n * BigInt(options.after ?? 0);
   /** The last few message ids per channel, for acks and deletions: bounded, whatever the stream length. */
   const recent = Array.from({ length: options.channels }, () => [] as string[]);
   let previous: DemoEvent | undefined;

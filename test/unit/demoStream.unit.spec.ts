@@ -20,6 +20,22 @@ describe('the demo stream', () => {
     for (let i = 0; i < 1_000; i++) expect(a.next()).toEqual(b.next());
   });
 
+  it("goes on from an earlier stream with `after`: every message id above that stream's", () => {
+    const first = createDemoStream({ ...STREAM, seed: 1 });
+    const events = 20_000;
+    let greatest = 0n;
+    for (let i = 0; i < events; i++) {
+      const event = first.next();
+      if (event.type === 'message_sent')
+        greatest = BigInt(event.message_id) > greatest ? BigInt(event.message_id) : greatest;
+    }
+    const next = createDemoStream({ ...STREAM, seed: 2, after: events });
+    for (let i = 0; i < 5_000; i++) {
+      const event = next.next();
+      if (event.type === 'message_sent') expect(BigInt(event.message_id)).toBeGreaterThan(greatest);
+    }
+  });
+
   // The end-to-end suites run this stream; unless some join's floor falls above messages of its channel, they
   // never check that messages made before a join stay uncounted for the user who joined.
   it.each([
