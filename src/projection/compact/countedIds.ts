@@ -451,8 +451,12 @@ export class CountedIds {
     const word = block.entries[meta] as number;
     block.entries[meta] = word & ~1;
     this.changeLive(b, block, -1);
-    // Which payloads remain is not known without looking: a scan of the one block.
-    if (this.#keepsSoles) this.setSole(b, block, block.scanSole());
+    // A block of one payload keeps it while any key is live; which payloads a mixed one keeps takes a scan.
+    if (this.#keepsSoles) {
+      const sole =
+        block.liveCount === 0 ? NO_PAYLOAD : block.sole === MIXED_PAYLOADS ? block.scanSole() : block.sole;
+      this.setSole(b, block, sole);
+    }
     return word >>> 1;
   }
 
