@@ -4,6 +4,7 @@
  * compared after every chunk; then a crash at any write, a new store on what RocksDB holds replaying the log from
  * its stored offsets, and every answer and listing compared again.
  */
+import { rm } from 'node:fs/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ChatEvent, TopicKind } from '../src/contract/events.ts';
@@ -604,8 +605,14 @@ describe('compact store on RocksDB', () => {
       const spill = new RocksBlockSpill(createMemoryRocksDatabase());
       const reference = createReferenceModel();
       // Blocks of 4, parked once a few events passed without touching them, in channels of any size; the budget
-      // evicts too.
-      const store = new CompactStore(db, 1_500, { blockSize: 4, spill, parkAbove: 8, coldEvents: 10 });
+      // evicts too, and channels dirty for 40 events are written back, their parked blocks read ahead.
+      const store = new CompactStore(db, 1_500, {
+        blockSize: 4,
+        spill,
+        parkAbove: 8,
+        coldEvents: 10,
+        writeBackAfter: { events: 40, ms: 1e9 },
+      });
       store.startPartition(0, true, { messages: 0n, acks: 0n });
       const all: ChatEvent[] = [];
       for (let chunk = 0; chunk < 120; chunk++) {
@@ -624,6 +631,7 @@ describe('compact store on RocksDB', () => {
       // What a spill must have done for this to say anything.
       expect(spill.parked).toBeGreaterThan(200);
       expect(spill.loads).toBeGreaterThan(200);
+      expect(spill.readAheadBlocks).toBeGreaterThan(20);
       await flushAll(store);
       const reloaded = new CompactStore(db, 1_000_000);
       await start(reloaded, 0, false);
@@ -634,6 +642,54 @@ describe('compact store on RocksDB', () => {
       }
     });
   }, 120_000);
+
+  it("reads a due snapshot's parked blocks ahead, so that writing it back reads none on the calling thread", async () => {
+    // The same history written back without and with reading ahead: the same snapshot, and only the read-ahead
+    // run leaves the spill untouched on this thread (`syncReads`: RocksDB reads made by read()).
+    const written: Buffer[] = [];
+    for (const readAhead of [false, true]) {
+      await withRocksDatabase(async (db, path) => {
+        const spill = await RocksBlockSpill.open(`${path}-spill`);
+        try {
+          const store = new CompactStore(db, 1_000_000, {
+            blockSize: 4,
+            spill,
+            parkAbove: 8,
+            coldEvents: 0,
+            writeBackAfter: { events: 1_000_000, ms: 60_000 },
+          });
+          store.startPartition(0, true, { messages: 0n, acks: 0n });
+          const message = (id: number) =>
+            sent({ channel: '7', id: String(1_000 + id), author: String(1 + (id % 3)) });
+          // 200 messages in blocks of 4; the next chunk parks the blocks it did not touch.
+          await applyChunk(
+            store,
+            0,
+            Array.from({ length: 200 }, (_, i) => message(i)),
+          );
+          await applyChunk(store, 0, [message(200)]);
+          expect(spill.parked).toBeGreaterThan(40);
+          const now = performance.now() + 60_001;
+          const before = spill.syncReads;
+          if (readAhead) await store.readAheadDue(0, now);
+          const due = store.writeBackDue(0, now);
+          const snapshot = due.find((op) => op.type === 'put' && op.key.equals(channelStateKey(0, '7', 0)));
+          if (snapshot?.type !== 'put') throw new Error('channel 7 was not written back whole');
+          written.push(snapshot.value);
+          if (readAhead) expect(spill.syncReads).toBe(before);
+          else expect(spill.syncReads - before).toBeGreaterThan(40);
+          await db.write(due);
+          const restarted = new CompactStore(db, 1_000_000);
+          await start(restarted, 0, false);
+          expect((await read(restarted, 0, '1', '7')).view.unread_count).toBe(134);
+        } finally {
+          await spill.close();
+          await rm(`${path}-spill`, { recursive: true, force: true });
+        }
+      });
+    }
+    expect(written[1]?.equals(written[0] ?? Buffer.alloc(0))).toBe(true);
+  });
 
   it('passes over a mostly parked channel while others can leave, so a busy one is not read back whole', async () => {
     await withRocksDatabase(async (db) => {

@@ -290,8 +290,9 @@ export function createProjector(options: ProjectorOptions): Projector {
   /** Assigned topic partitions by `topic:partition`. */
   let assigned = new Map<string, { topic: string; partition: number }>();
   let stopping = false;
-  /** Read through a call where TypeScript would narrow `stopping` across an await. */
+  /** Read through a call where TypeScript would narrow `stopping` (or `paused`) across an await. */
   const isStopping = () => stopping;
+  const isPaused = () => paused;
   const deadLetters = createDeadLetterKeeper({
     consumer,
     store: options.storeDeadLetters,
@@ -354,6 +355,8 @@ export function createProjector(options: ProjectorOptions): Projector {
     for (const partition of new Set([...assigned.values()].map((a) => a.partition))) {
       void inTurn(partition, async () => {
         if (paused || stopping) return;
+        await resident.readAheadDue(partition, performance.now());
+        if (isPaused() || isStopping()) return;
         const operations = resident.writeBackDue(partition, performance.now());
         if (operations.length === 0) return;
         await commits.write(operations).catch((error: unknown) => {

@@ -360,8 +360,18 @@ export class CompactStore {
     beforeChanges?: () => void,
   ): Promise<ProjectedChunk> {
     const db = this.#db;
+    let readAhead = false;
     for (;;) {
       const state = this.#started(partition);
+      if (!readAhead) {
+        // Once: what changes meanwhile is read synchronously at the write, as before.
+        readAhead = true;
+        // Due once the chunk's events are applied: most channels fall due in the chunk that takes them over.
+        const serials = this.#dueParkedSerials(state, performance.now(), events.length);
+        if (serials.length > 0) await this.#spill?.readAhead(serials);
+        if (!this.#partitions.has(partition)) throw new PartitionForgotten(partition);
+        continue;
+      }
       const missing = new Set<Snowflake>();
       // Each event's resident channel, found once: #project uses it without looking it up again.
       const found = this.#found;
@@ -519,16 +529,59 @@ export class CompactStore {
 
   /** Snapshots of the channels dirty longer than `writeBackAfter`, oldest first, about WRITE_BACK_BYTES_PER_WRITE. */
   #writeDue(partition: number, state: PartitionState, operations: WriteOperation[], now: number): void {
-    const after = this.#writeBackAfter;
-    if (after === undefined) return;
-    const { position } = state;
     let bytes = 0;
-    for (const [channelId, since] of state.dirty) {
-      const events = Number(position.messages - since.messages + (position.acks - since.acks));
-      if (events <= after.events && now - since.at <= after.ms) return;
+    for (const channelId of this.#due(state, now)) {
       if (bytes >= WRITE_BACK_BYTES_PER_WRITE) return;
       bytes += this.#putDirty(partition, state, channelId, operations);
     }
+  }
+
+  /**
+   * The channels dirty longer than `writeBackAfter` at `now`, oldest first (none without `writeBackAfter`), once
+   * `ahead` more events are applied.
+   */
+  *#due(state: PartitionState, now: number, ahead = 0): Generator<Snowflake> {
+    const after = this.#writeBackAfter;
+    if (after === undefined) return;
+    const { position } = state;
+    for (const [channelId, since] of state.dirty) {
+      const events = Number(position.messages - since.messages + (position.acks - since.acks)) + ahead;
+      if (events <= after.events && now - since.at <= after.ms) return;
+      yield channelId;
+    }
+  }
+
+  /**
+   * Reads ahead, off this thread, the parked blocks of the channels whose write-back is due at `now` and will be a
+   * whole snapshot (about WRITE_BACK_BYTES_PER_WRITE of them, as #writeDue takes them). Encoding such a snapshot
+   * reads every parked block back, synchronously otherwise: for the busiest channel of bench:ingest (182,000
+   * messages) two-thirds of a 495 ms stall in which the engine applied nothing. A guess: what changes before the write
+   * is read synchronously then, as before.
+   */
+  async readAheadDue(partition: number, now: number): Promise<void> {
+    const state = this.#partitions.get(partition);
+    if (state === undefined) return;
+    const serials = this.#dueParkedSerials(state, now);
+    if (serials.length > 0) await this.#spill?.readAhead(serials);
+  }
+
+  /** The parked blocks readAheadDue reads (once `ahead` more events are applied): none without a spill. */
+  #dueParkedSerials(state: PartitionState, now: number, ahead = 0): number[] {
+    const serials: number[] = [];
+    if (this.#spill === undefined) return serials;
+    let bytes = 0;
+    for (const channelId of this.#due(state, now, ahead)) {
+      if (bytes >= WRITE_BACK_BYTES_PER_WRITE) break;
+      const entry = state.onDisk.get(channelId);
+      if (entry?.channelState === undefined) continue;
+      if (writesDelta(entry)) {
+        bytes += entry.recording?.length ?? 0;
+      } else {
+        bytes += entry.snapshotBytes;
+        entry.channelState.collectParkedSerials(serials);
+      }
+    }
+    return serials;
   }
 
   /**
@@ -545,7 +598,7 @@ export class CompactStore {
     // Evicted ones were written by compact(), which runs first.
     if (entry?.channelState === undefined) throw new Error(`dirty channel ${channelId} is not resident`);
     const { recording } = entry;
-    if (recording !== undefined && entry.deltaBytes + recording.length < entry.snapshotBytes) {
+    if (recording !== undefined && writesDelta(entry)) {
       const delta = encodeDelta(recording, includesOf(entry, state));
       state.dirty.delete(channelId);
       operations.push({
@@ -887,6 +940,12 @@ function pushStoredOffsets(partition: number, state: PartitionState, operations:
     storedOffsetWrite(partition, 'messages', from.messages),
     storedOffsetWrite(partition, 'acks', from.acks),
   );
+}
+
+/** Whether a dirty channel's next write is a delta: it records its events, and they add up to less than its snapshot. */
+function writesDelta(entry: Resident): boolean {
+  const { recording } = entry;
+  return recording !== undefined && entry.deltaBytes + recording.length < entry.snapshotBytes;
 }
 
 /**

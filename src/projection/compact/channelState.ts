@@ -147,6 +147,11 @@ export class ChannelState {
     return serials;
   }
 
+  /** Appends to `into` the serials of its parked blocks: what its snapshot would read back from the spill. */
+  collectParkedSerials(into: number[]): void {
+    for (const set of this.#sets()) set.collectSerials(into, true);
+  }
+
   /** The members live message (hi, lo) mentions, in member order; empty when none. */
   mentionsOf(hi: number, lo: number): number[] {
     return this.#mentionIndex?.membersOf(hi, lo) ?? [];

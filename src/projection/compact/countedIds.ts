@@ -302,12 +302,15 @@ export class CountedIds {
     return parked;
   }
 
-  /** Appends to `into` the serials its blocks hold in the spill (parked ones, and unchanged copies of loaded ones). */
-  collectSerials(into: number[]): void {
+  /**
+   * Appends to `into` the serials its blocks hold in the spill: parked ones, and unchanged copies of loaded ones
+   * unless `parkedOnly` (those a snapshot would read back).
+   */
+  collectSerials(into: number[], parkedOnly = false): void {
     if (this.#spill === undefined) return;
     for (let b = 0; b < this.blockCount; b++) {
-      const serial = this.#at(b).serial;
-      if (serial !== 0) into.push(serial);
+      const block = this.#at(b);
+      if (block.serial !== 0 && (!parkedOnly || block.entries === PARKED)) into.push(block.serial);
     }
   }
 
