@@ -12,6 +12,39 @@ function entries(count: number, seed: number): Uint32Array {
 }
 
 describe('block spill on RocksDB', () => {
+  it('reads blocks ahead off the calling thread, at most 4,096 at a time, and never a discarded one', async () => {
+    const dir = await temporaryRocksDir();
+    try {
+      const spill = await RocksBlockSpill.open(join(dir.path, 'spill'));
+      const serials = Array.from({ length: 4_100 }, (_, i) => spill.park(entries(1, i * 10), 1));
+      spill.flush();
+      await spill.readAhead(serials);
+      const into = new Uint32Array(ENTRY_WORDS);
+      // Discarded after it was read ahead: gone from there too.
+      spill.discard(serials[7] ?? 0);
+      spill.flush();
+      expect(() => {
+        spill.read(serials[7] ?? 0, into);
+      }).toThrow(/not in the spill/);
+      serials.forEach((serial, i) => {
+        if (i === 7) return;
+        spill.read(serial, into);
+        expect([...into]).toEqual([...entries(1, i * 10)]);
+      });
+      // The discarded one's failed read went to RocksDB, and so did the 4 past the limit.
+      expect({ readAhead: spill.readAheadBlocks, syncReads: spill.syncReads }).toEqual({
+        readAhead: 4_096,
+        syncReads: 5,
+      });
+      // Read once: a second read goes to RocksDB again.
+      spill.read(serials[0] ?? 0, into);
+      expect(spill.syncReads).toBe(6);
+      await spill.close();
+    } finally {
+      await dir.remove();
+    }
+  });
+
   it('reads back what it parked, before and after its write, and forgets what it discarded', async () => {
     const dir = await temporaryRocksDir();
     const path = join(dir.path, 'spill');

@@ -9,8 +9,9 @@ export const SPILL_DIRECTORY = 'spill';
 /** Bytes of a serial in a key: 2^48 blocks parked in one run. */
 const SERIAL_BYTES = 6;
 /**
- * Blocks read ahead and not read yet, at most (about 8 MiB of blocks of 128 entries): a read ahead that guessed
- * wrong (the channel changed meanwhile) leaves its blocks here until this many push them out.
+ * Blocks read ahead and not read yet, at most (8 MiB of blocks of 128 entries): a channel with more parked
+ * reads the rest synchronously, as before, rather than hold all of it in memory at once; and a read ahead that
+ * guessed wrong (the channel changed meanwhile) leaves its blocks here until the next one pushes them out.
  */
 const MAX_READ_AHEAD = 4_096;
 
@@ -82,7 +83,9 @@ export class RocksBlockSpill implements BlockSpill {
    * Serials are never reused, so a block discarded meanwhile is only memory until pushed out.
    */
   async readAhead(serials: readonly number[]): Promise<void> {
-    const wanted = serials.filter((serial) => !this.#pending.has(serial) && !this.#readAhead.has(serial));
+    const wanted = serials
+      .filter((serial) => !this.#pending.has(serial) && !this.#readAhead.has(serial))
+      .slice(0, MAX_READ_AHEAD);
     if (wanted.length === 0) return;
     const values = await this.#db.getMany(wanted.map(keyOf));
     if (this.#readAhead.size + wanted.length > MAX_READ_AHEAD) this.#readAhead.clear();
