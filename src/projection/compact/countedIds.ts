@@ -523,10 +523,13 @@ export class CountedIds {
     const from = this.blockOfRank(rank);
     let block = this.block(from);
     let left = rank - (from === 0 ? 0 : this.livePrefix(from));
+    // The live key of rank `rank`: the block's (left + 1)-th live entry.
     let at = 0;
-    while (left > 0 || !block.isLive(at)) {
-      if (block.isLive(at)) left--;
-      at++;
+    for (; at < block.size; at++) {
+      if (block.isLive(at) && left-- === 0) break;
+    }
+    if (at === block.size) {
+      throw new Error(`live key ${rank} is not in block ${from}: the live counts are out of step`);
     }
     at = block.liveNotOfFrom(at, payload);
     if (at === -1) {
