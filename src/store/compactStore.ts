@@ -364,13 +364,16 @@ export class CompactStore {
     for (;;) {
       const state = this.#started(partition);
       if (!readAhead) {
-        // Once: what changes meanwhile is read synchronously at the write, as before.
+        // Once: what changes meanwhile is read synchronously at the write, as before. Due once the chunk's
+        // events are applied: most channels fall due in the chunk that takes them over.
         readAhead = true;
-        // Due once the chunk's events are applied: most channels fall due in the chunk that takes them over.
         const serials = this.#dueParkedSerials(state, performance.now(), events.length);
-        if (serials.length > 0) await this.#spill?.readAhead(serials);
-        if (!this.#partitions.has(partition)) throw new PartitionForgotten(partition);
-        continue;
+        if (serials.length > 0) {
+          await this.#spill?.readAhead(serials);
+          if (!this.#partitions.has(partition)) throw new PartitionForgotten(partition);
+          // Meanwhile the partition may have been started again, or channels evicted: look again.
+          continue;
+        }
       }
       const missing = new Set<Snowflake>();
       // Each event's resident channel, found once: #project uses it without looking it up again.

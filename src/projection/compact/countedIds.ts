@@ -192,6 +192,14 @@ class Block {
   }
 }
 
+/** Writes the hi, lo and payload of entry `at` of `block` to out[0], out[1], out[2]. */
+function writeKey(block: Block, at: number, out: Uint32Array): void {
+  const e = block.entries;
+  out[0] = e[at * STRIDE + 1] as number;
+  out[1] = e[at * STRIDE + 2] as number;
+  out[2] = (e[at * STRIDE + 3] as number) >>> 1;
+}
+
 const NO_TREE = new Int32Array(0);
 
 const NO_ENDS = new Uint32Array(0);
@@ -495,18 +503,9 @@ export class CountedIds {
   liveKeyAt(rank: number, out: Uint32Array): boolean {
     if (!(rank >= 0 && rank < this.#liveCount)) return false;
     const b = this.blockOfRank(rank);
-    let left = b === 0 ? rank : rank - this.livePrefix(b);
     const block = this.block(b);
-    for (let i = 0; i < block.size; i++) {
-      if (!block.isLive(i)) continue;
-      if (left-- > 0) continue;
-      const e = block.entries;
-      out[0] = e[i * STRIDE + 1] as number;
-      out[1] = e[i * STRIDE + 2] as number;
-      out[2] = (e[i * STRIDE + 3] as number) >>> 1;
-      return true;
-    }
-    throw new Error(`live key ${rank} is not in block ${b}: the live counts are out of step`);
+    writeKey(block, this.positionOfRank(b, block, rank), out);
+    return true;
   }
 
   /**
@@ -522,16 +521,7 @@ export class CountedIds {
     if (!(rank >= 0 && rank < this.#liveCount)) return false;
     const from = this.blockOfRank(rank);
     let block = this.block(from);
-    let left = rank - (from === 0 ? 0 : this.livePrefix(from));
-    // The live key of rank `rank`: the block's (left + 1)-th live entry.
-    let at = 0;
-    for (; at < block.size; at++) {
-      if (block.isLive(at) && left-- === 0) break;
-    }
-    if (at === block.size) {
-      throw new Error(`live key ${rank} is not in block ${from}: the live counts are out of step`);
-    }
-    at = block.liveNotOfFrom(at, payload);
+    let at = block.liveNotOfFrom(this.positionOfRank(from, block, rank), payload);
     if (at === -1) {
       const next = this.blockCount === 1 ? -1 : this.nextBlockHolding(from + 1, payload);
       if (next === -1) return false;
@@ -540,10 +530,7 @@ export class CountedIds {
       if (at === -1)
         throw new Error(`block ${next} holds no other payload than ${payload}: its sole is out of step`);
     }
-    const e = block.entries;
-    out[0] = e[at * STRIDE + 1] as number;
-    out[1] = e[at * STRIDE + 2] as number;
-    out[2] = (e[at * STRIDE + 3] as number) >>> 1;
+    writeKey(block, at, out);
     return true;
   }
 
@@ -653,6 +640,15 @@ export class CountedIds {
       }
     }
     return b;
+  }
+
+  /** The position in block b (`block`, loaded) of the live key of rank `rank` in the whole set. */
+  private positionOfRank(b: number, block: Block, rank: number): number {
+    let left = b === 0 ? rank : rank - this.livePrefix(b);
+    for (let at = 0; at < block.size; at++) {
+      if (block.isLive(at) && left-- === 0) return at;
+    }
+    throw new Error(`live key ${rank} is not in block ${b}: the live counts are out of step`);
   }
 
   /**
